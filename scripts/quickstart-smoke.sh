@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# Smoke test of scripts/quickstart.sh and scripts/stop.sh, run by scripts/test.sh:
+#   quickstart -> checks -> quickstart again while running -> checks -> stop -> quickstart
+#   -> checks -> stop,
+# where the checks are: quickstart.env complete and 0600, every /readyz 200, NATS healthy,
+# POST /v2/checkcreds/ with the admin credentials answering {"totp": true}, and POST /v2/login/
+# with the current TOTP code of the generated secret returning a token. It runs in isolation
+# (its own run dir, database, role, ports and Redis database) with TRMM_BUILD_PROFILE=debug, so
+# it reuses the test build, and it drops its database and role at the end.
+set -euo pipefail
+
+LOG_TAG="smoke"
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# Quickstart settings a developer may have exported must not leak into the isolated run.
+unset TRMM_ADMIN_PASSWORD TRMM_ADMIN_TOTP_SECRET TRMM_PUBLIC_URL TRMM_AGENT_NATS_URL \
+  TRMM_LISTEN_HOST TRMM_ADMIN_USER TRMM_ADMIN_EMAIL
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/trmm-smoke.XXXXXX")
+SMOKE_ID=$(random_alnum 8)
+SMOKE_ID=${SMOKE_ID,,}
+export TRMM_RUN_DIR=$WORK/run
+export TRMM_DB_NAME=trmm_smoke_$SMOKE_ID
+export TRMM_DB_USER=$TRMM_DB_NAME
+export TRMM_BUILD_PROFILE=${TRMM_BUILD_PROFILE:-debug}
+export TRMM_REDIS_DB=${TRMM_SMOKE_REDIS_DB:-13}
+export TRMM_READY_TIMEOUT=${TRMM_READY_TIMEOUT:-120}
+
+# Seven distinct free ports from a random base, so parallel runs and a running suite don't clash.
+next_port=$((20000 + RANDOM % 20000))
+take_port() {
+  local var=$1 port
+  port=$(free_port_from "$next_port")
+  next_port=$((port + 1))
+  export "$var=$port"
+}
+for var in TRMM_API_PORT TRMM_WEBSOCKET_PORT TRMM_NATS_API_PORT TRMM_WORKER_PORT TRMM_BEAT_PORT \
+  TRMM_NATS_PORT TRMM_NATS_MONITOR_PORT; do
+  take_port "$var"
+done
+
+CHECKS=0
+SUCCESS=0
+pass() {
+  CHECKS=$((CHECKS + 1))
+  info "ok: $*"
+}
+fail() {
+  printf '[%s] FAILED: %s\n' "$LOG_TAG" "$*" >&2
+  exit 1
+}
+
+cleanup() {
+  local name
+  if [ "$SUCCESS" != 1 ]; then
+    for name in "$TRMM_RUN_DIR"/*.log; do
+      [ -f "$name" ] || continue
+      printf '\n[%s] --- last lines of %s ---\n' "$LOG_TAG" "$name" >&2
+      tail -n 40 "$name" >&2 || true
+    done
+  fi
+  "$TRMM_ROOT/scripts/stop.sh" >/dev/null 2>&1 || warn "stop.sh failed during cleanup"
+  pg_drop_database_and_role "$TRMM_DB_NAME" "$TRMM_DB_USER" || warn "could not drop database $TRMM_DB_NAME"
+  redis_flushdb "$TRMM_REDIS_DB" || warn "could not flush Redis database $TRMM_REDIS_DB"
+  if [ "$SUCCESS" = 1 ]; then
+    rm -rf "$WORK"
+  else
+    warn "kept $WORK for inspection"
+  fi
+}
+trap cleanup EXIT
+
+# Removes the keys (jobs, locks) the smoke suite left in its own Redis database.
+redis_flushdb() {
+  # shellcheck disable=SC2016 # expanded by the inner bash, from its arguments
+  timeout 5 bash -c '
+    exec 3<>"/dev/tcp/$1/$2" || exit 1
+    printf "SELECT %s\r\nFLUSHDB\r\n" "$3" >&3
+    IFS= read -r a <&3 && IFS= read -r b <&3 || exit 1
+    [[ $a == +OK* && $b == +OK* ]]' _ "$REDIS_HOST" "$REDIS_PORT" "$1"
+}
+
+# run_quickstart N: runs quickstart.sh, its output kept in $WORK/quickstart-N.out.
+run_quickstart() {
+  local out="$WORK/quickstart-$1.out"
+  info "run $1: scripts/quickstart.sh (output in $out)"
+  if ! "$TRMM_ROOT/scripts/quickstart.sh" </dev/null >"$out" 2>&1; then
+    tail -n 60 "$out" >&2
+    fail "quickstart.sh run $1 exited non-zero"
+  fi
+  pass "quickstart.sh run $1"
+}
+
+run_stop() {
+  local out="$WORK/stop-$1.out"
+  "$TRMM_ROOT/scripts/stop.sh" </dev/null >"$out" 2>&1 || {
+    cat "$out" >&2
+    fail "stop.sh run $1 exited non-zero"
+  }
+  pass "stop.sh run $1"
+}
+
+# Loads quickstart.env into ENV_* variables in this shell.
+load_env() {
+  local file=$TRMM_RUN_DIR/quickstart.env key var
+  [ -f "$file" ] || fail "$file is missing"
+  [ "$(stat -c %a "$file")" = 600 ] || fail "$file has mode $(stat -c %a "$file"), want 600"
+  for key in API_URL NATS_URL NATS_MONITOR_URL WEBSOCKET_URL NATS_API_URL WORKER_URL BEAT_URL \
+    ADMIN_USER ADMIN_PASSWORD ADMIN_TOTP_SECRET DB_PASSWORD DATABASE_URL REDIS_URL; do
+    printf -v "ENV_$key" '%s' "$(env_file_get "$file" "$key")"
+    var="ENV_$key"
+    [ -n "${!var}" ] || fail "$file has no $key"
+  done
+  pass "quickstart.env is 0600 and complete"
+}
+
+# Every process in the run dir alive, every service ready, NATS healthy, admin login works.
+check_suite() {
+  local name pid url body
+  for name in nats-server "${TRMM_SERVICES[@]}"; do
+    pid=$(pidfile_pid "$TRMM_RUN_DIR/$name.pid" "$name") || fail "$name is not running (pid file $TRMM_RUN_DIR/$name.pid)"
+  done
+  for url in "$ENV_API_URL" "${ENV_WEBSOCKET_URL/#ws:/http:}" "$ENV_NATS_API_URL" "$ENV_WORKER_URL" "$ENV_BEAT_URL"; do
+    http_ok "$url/readyz" || fail "$url/readyz is not 200: $(curl -sS -m 2 "$url/readyz" 2>&1 || true)"
+    http_ok "$url/healthz" || fail "$url/healthz is not 200"
+    http_ok "$url/metrics" || fail "$url/metrics is not 200"
+  done
+  pass "/readyz, /healthz and /metrics answer 200 on all five services"
+  http_ok "$ENV_NATS_MONITOR_URL/healthz" || fail "nats-server monitoring $ENV_NATS_MONITOR_URL/healthz is not 200"
+  body=$(curl -fsS -m 2 "$ENV_NATS_MONITOR_URL/varz") || fail "cannot read $ENV_NATS_MONITOR_URL/varz"
+  python3 -c 'import json,sys
+v = json.load(sys.stdin)["version"].split(".")
+sys.exit(0 if (int(v[0]), int(v[1])) >= (2, 10) else 1)' <<<"$body" || fail "nats-server is older than 2.10"
+  pass "nats-server ${ENV_NATS_URL} is healthy and 2.10+"
+  check_login
+}
+
+check_login() {
+  local request response status body
+  request=$(python3 -c 'import json,sys; print(json.dumps({"username": sys.argv[1], "password": sys.argv[2]}))' \
+    "$ENV_ADMIN_USER" "$ENV_ADMIN_PASSWORD")
+  response=$(curl -sS -m 10 -o "$WORK/checkcreds.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+    -X POST --data-binary @- "$ENV_API_URL/v2/checkcreds/" <<<"$request") || fail "POST /v2/checkcreds/ failed"
+  body=$(cat "$WORK/checkcreds.json")
+  [ "$response" = 200 ] || fail "POST /v2/checkcreds/ answered $response: $body"
+  status=$(python3 -c 'import json,sys; print(json.load(sys.stdin).get("totp"))' <<<"$body" 2>/dev/null || true)
+  [ "$status" = True ] || fail "POST /v2/checkcreds/ answered $body, want {\"totp\": true}"
+  pass "admin credentials accepted by POST /v2/checkcreds/ (totp: true)"
+
+  # Second factor: the current RFC 6238 code (SHA-1, 6 digits, 30 s) of the generated secret.
+  request=$(python3 - "$ENV_ADMIN_USER" "$ENV_ADMIN_PASSWORD" "$ENV_ADMIN_TOTP_SECRET" <<'PY'
+import base64, hashlib, hmac, json, struct, sys, time
+user, password, secret = sys.argv[1:4]
+digest = hmac.new(base64.b32decode(secret), struct.pack(">Q", int(time.time()) // 30), hashlib.sha1).digest()
+offset = digest[-1] & 15
+code = (struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1000000
+print(json.dumps({"username": user, "password": password, "twofactor": "%06d" % code}))
+PY
+  )
+  response=$(curl -sS -m 10 -o "$WORK/login.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+    -X POST --data-binary @- "$ENV_API_URL/v2/login/" <<<"$request") || fail "POST /v2/login/ failed"
+  body=$(cat "$WORK/login.json")
+  [ "$response" = 200 ] || fail "POST /v2/login/ with the TOTP code answered $response: $body"
+  python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin).get("token") else 1)' <<<"$body" 2>/dev/null ||
+    fail "POST /v2/login/ answered no token: $body"
+  pass "admin login with password and TOTP code returns a token (POST /v2/login/)"
+}
+
+# Pids of the current run, to check that a re-run replaces them and stop.sh ends them.
+current_pids() {
+  local name
+  for name in nats-server "${TRMM_SERVICES[@]}"; do
+    pidfile_pid "$TRMM_RUN_DIR/$name.pid" "$name" || true
+  done
+}
+
+check_stopped() { # check_stopped PID...
+  local pid name var
+  for pid in "$@"; do
+    pid_gone "$pid" || fail "pid $pid still runs after stop.sh"
+  done
+  for name in nats-server "${TRMM_SERVICES[@]}"; do
+    [ ! -e "$TRMM_RUN_DIR/$name.pid" ] || fail "stop.sh left $TRMM_RUN_DIR/$name.pid"
+  done
+  for var in TRMM_API_PORT TRMM_WEBSOCKET_PORT TRMM_NATS_API_PORT TRMM_WORKER_PORT TRMM_BEAT_PORT TRMM_NATS_PORT; do
+    ! port_in_use "${!var}" || fail "port ${!var} ($var) is still in use after stop.sh"
+  done
+  pass "stop.sh ended every process and freed every port"
+}
+
+info "isolated run: dir $TRMM_RUN_DIR, database $TRMM_DB_NAME, API port $TRMM_API_PORT, NATS port $TRMM_NATS_PORT, profile $TRMM_BUILD_PROFILE"
+SECONDS=0
+
+run_quickstart 1
+load_env
+check_suite
+first_secrets="$ENV_ADMIN_PASSWORD $ENV_ADMIN_TOTP_SECRET $ENV_DB_PASSWORD"
+mapfile -t pids1 < <(current_pids)
+
+run_quickstart 2
+load_env
+[ "$ENV_ADMIN_PASSWORD $ENV_ADMIN_TOTP_SECRET $ENV_DB_PASSWORD" = "$first_secrets" ] ||
+  fail "a re-run changed the secrets in quickstart.env"
+for pid in "${pids1[@]}"; do
+  pid_gone "$pid" || fail "re-running quickstart left the previous process $pid running (a duplicate)"
+done
+pass "re-run while running kept the secrets and replaced every process"
+check_suite
+mapfile -t pids2 < <(current_pids)
+
+run_stop 1
+check_stopped "${pids2[@]}"
+
+run_quickstart 3
+load_env
+[ "$ENV_ADMIN_PASSWORD $ENV_ADMIN_TOTP_SECRET $ENV_DB_PASSWORD" = "$first_secrets" ] ||
+  fail "quickstart after stop changed the secrets in quickstart.env"
+check_suite
+mapfile -t pids3 < <(current_pids)
+run_stop 2
+check_stopped "${pids3[@]}"
+
+SUCCESS=1
+info "quickstart smoke test passed: $CHECKS checks in ${SECONDS}s"

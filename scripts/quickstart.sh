@@ -1,0 +1,252 @@
+#!/usr/bin/env bash
+# Starts the whole trmm-rs suite on this machine: Postgres and Redis (reused when running,
+# installed and started when not), its own nats-server 2.10+, then trmm-api, trmm-websocket,
+# trmm-nats-api, trmm-worker and trmm-beat in the background. Prints the URLs and the admin
+# credentials and writes them to $RUN_DIR/quickstart.env. Safe to run again: it keeps the
+# secrets, restarts what it started before and never starts duplicates. scripts/stop.sh stops it.
+#
+# Settings (environment variables; defaults in brackets):
+#   TRMM_RUN_DIR [<repo>/.run]          pid files, logs and quickstart.env
+#   TRMM_BUILD_PROFILE [release]        cargo profile (debug reuses the test build)
+#   TRMM_SKIP_BUILD [0]                 1: use the binaries already in the target dir
+#   TRMM_LISTEN_HOST [127.0.0.1]        address every service and nats-server listen on
+#   TRMM_API_PORT [8000] TRMM_WEBSOCKET_PORT [8001] TRMM_NATS_API_PORT [8002]
+#   TRMM_WORKER_PORT [8003] TRMM_BEAT_PORT [8004]
+#   TRMM_NATS_PORT [first free from 4222] TRMM_NATS_MONITOR_PORT [first free from 8222]
+#   TRMM_PG_HOST [127.0.0.1] TRMM_PG_PORT [5432] TRMM_PG_SUPERUSER [postgres]
+#   TRMM_DB_NAME [trmm] TRMM_DB_USER [same as TRMM_DB_NAME]
+#   TRMM_REDIS_HOST [127.0.0.1] TRMM_REDIS_PORT [6379] TRMM_REDIS_DB [0]
+#   TRMM_ADMIN_USER [admin] TRMM_ADMIN_EMAIL [admin@example.com]
+#   TRMM_ADMIN_PASSWORD, TRMM_ADMIN_TOTP_SECRET [kept from quickstart.env, else generated]
+#   TRMM_PUBLIC_URL [http://<host>:<api port>]  TRMM_LOG, TRMM_LOG_FORMAT [the binaries' defaults]
+#   TRMM_READY_TIMEOUT [120]            seconds to wait for every /readyz
+#   TRMM_NATS_SERVER                    a nats-server 2.10+ to use instead of finding one
+set -euo pipefail
+
+LOG_TAG="quickstart"
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+RUN_DIR=${TRMM_RUN_DIR:-$TRMM_ROOT/.run}
+ENV_FILE=$RUN_DIR/quickstart.env
+NATS_CONF=$TRMM_ROOT/config/nats/nats-server.conf
+DB_NAME=${TRMM_DB_NAME:-trmm}
+DB_USER=${TRMM_DB_USER:-$DB_NAME}
+REDIS_DB=${TRMM_REDIS_DB:-0}
+LISTEN_HOST=${TRMM_LISTEN_HOST:-127.0.0.1}
+ADMIN_USER=${TRMM_ADMIN_USER:-admin}
+ADMIN_EMAIL=${TRMM_ADMIN_EMAIL:-admin@example.com}
+READY_TIMEOUT=${TRMM_READY_TIMEOUT:-120}
+case $LISTEN_HOST in 0.0.0.0 | '*') CONNECT_HOST=127.0.0.1 ;; *) CONNECT_HOST=$LISTEN_HOST ;; esac
+
+[[ $DB_NAME =~ ^[a-z_][a-z0-9_]*$ && $DB_USER =~ ^[a-z_][a-z0-9_]*$ ]] ||
+  die "TRMM_DB_NAME/TRMM_DB_USER must be lower-case identifiers ([a-z_][a-z0-9_]*)"
+[ -f "$NATS_CONF" ] || die "missing $NATS_CONF"
+
+mkdir -p "$RUN_DIR"
+exec {RUN_LOCK}>"$RUN_DIR/.lock"
+flock -n "$RUN_LOCK" || die "another quickstart.sh or stop.sh is working on $RUN_DIR"
+
+# --- 1. dependencies -------------------------------------------------------------------------
+info "checking dependencies"
+ensure_command curl curl ca-certificates
+ensure_postgres
+ensure_redis
+ensure_nats_server_bin
+info "nats-server: $NATS_SERVER_BIN ($("$NATS_SERVER_BIN" --version))"
+ensure_rust
+
+# --- 2. secrets: kept from the previous run's env file so that re-running changes nothing ----
+secret() { # secret OVERRIDE KEY GENERATOR...
+  local value=$1 key=$2
+  shift 2
+  [ -n "$value" ] || value=$(env_file_get "$ENV_FILE" "$key")
+  [ -n "$value" ] || value=$("$@")
+  printf '%s\n' "$value"
+}
+ADMIN_PASSWORD=$(secret "${TRMM_ADMIN_PASSWORD:-}" ADMIN_PASSWORD random_alnum 24)
+ADMIN_TOTP_SECRET=$(secret "${TRMM_ADMIN_TOTP_SECRET:-}" ADMIN_TOTP_SECRET random_totp_secret)
+DB_PASSWORD=$(secret "" DB_PASSWORD random_alnum 32)
+[[ $ADMIN_TOTP_SECRET =~ ^[A-Z2-7]{16,}$ ]] || die "the TOTP secret must be base32 (A-Z, 2-7), 16+ characters"
+[[ $DB_PASSWORD =~ ^[A-Za-z0-9]+$ ]] || die "DB_PASSWORD in $ENV_FILE must be alphanumeric; delete the line to generate one"
+
+# --- 3. database role and database (idempotent) ------------------------------------------------
+info "ensuring Postgres role '$DB_USER' and database '$DB_NAME'"
+pg_ensure_role "$DB_USER" "$DB_PASSWORD"
+pg_ensure_database "$DB_NAME" "$DB_USER"
+DATABASE_URL="postgres://$DB_USER:$DB_PASSWORD@$PG_HOST:$PG_PORT/$DB_NAME"
+REDIS_URL="redis://$REDIS_HOST:$REDIS_PORT/$REDIS_DB"
+
+# --- 4. build ----------------------------------------------------------------------------------
+build_profile_args
+if [ "${TRMM_SKIP_BUILD:-0}" = 1 ]; then
+  info "TRMM_SKIP_BUILD=1: using the binaries in $BIN_DIR"
+else
+  info "building the suite: cargo build ${BUILD_ARGS[*]} --bins (target dir $CARGO_TARGET_DIR)"
+  (cd "$TRMM_ROOT" && cargo build "${BUILD_ARGS[@]}" --bins) || die "cargo build failed"
+fi
+for svc in "${TRMM_SERVICES[@]}"; do
+  [ -x "$BIN_DIR/$svc" ] || die "$BIN_DIR/$svc is missing (build with TRMM_BUILD_PROFILE=${TRMM_BUILD_PROFILE:-release})"
+done
+
+# --- 5. stop what a previous run started, then choose ports ------------------------------------
+stop_suite "$RUN_DIR" || die "could not stop the previous run's processes (pid files in $RUN_DIR)"
+
+# From here on a failure stops whatever this run started, so no half-started suite is left.
+STARTED=0
+on_exit() {
+  local rc=$?
+  if [ "$rc" != 0 ] && [ "$STARTED" = 1 ]; then
+    warn "quickstart failed: stopping what it started (logs stay in $RUN_DIR)"
+    stop_suite "$RUN_DIR" || true
+  fi
+}
+trap on_exit EXIT
+
+declare -A PORT
+for svc in "${TRMM_SERVICES[@]}"; do
+  var=${TRMM_PORT_VAR[$svc]}
+  PORT[$svc]=${!var:-${TRMM_PORT_DEFAULT[$svc]}}
+  if port_in_use "${PORT[$svc]}"; then
+    die "port ${PORT[$svc]} for $svc is taken by another program; free it or choose another with $var=<port>"
+  fi
+done
+if [ -n "${TRMM_NATS_PORT:-}" ]; then
+  NATS_PORT=$TRMM_NATS_PORT
+  port_in_use "$NATS_PORT" && die "TRMM_NATS_PORT=$NATS_PORT is taken by another program"
+else
+  NATS_PORT=$(free_port_from 4222)
+fi
+if [ -n "${TRMM_NATS_MONITOR_PORT:-}" ]; then
+  NATS_MONITOR_PORT=$TRMM_NATS_MONITOR_PORT
+  port_in_use "$NATS_MONITOR_PORT" && die "TRMM_NATS_MONITOR_PORT=$NATS_MONITOR_PORT is taken by another program"
+else
+  NATS_MONITOR_PORT=$(free_port_from 8222)
+fi
+[ "$NATS_PORT" = 4222 ] || info "port 4222 is taken: nats-server will listen on $NATS_PORT"
+
+API_URL="http://$CONNECT_HOST:${PORT[trmm-api]}"
+NATS_URL="nats://$CONNECT_HOST:$NATS_PORT"
+# The config file keeps monitoring on loopback whatever TRMM_LISTEN_HOST says.
+NATS_MONITOR_URL="http://127.0.0.1:$NATS_MONITOR_PORT"
+PUBLIC_URL=${TRMM_PUBLIC_URL:-$API_URL}
+
+# --- 6. env file (0600), written before anything starts so a failed run still keeps the secrets -
+write_env_file() {
+  local tmp
+  tmp=$(mktemp "$RUN_DIR/.quickstart.env.XXXXXX")
+  {
+    echo "# Written by scripts/quickstart.sh; re-runs keep the secrets. Load with: set -a; . $ENV_FILE; set +a"
+    printf '%s=%q\n' \
+      API_URL "$API_URL" \
+      PUBLIC_URL "$PUBLIC_URL" \
+      WEBSOCKET_URL "ws://$CONNECT_HOST:${PORT[trmm-websocket]}" \
+      NATS_API_URL "http://$CONNECT_HOST:${PORT[trmm-nats-api]}" \
+      WORKER_URL "http://$CONNECT_HOST:${PORT[trmm-worker]}" \
+      BEAT_URL "http://$CONNECT_HOST:${PORT[trmm-beat]}" \
+      NATS_URL "$NATS_URL" \
+      NATS_MONITOR_URL "$NATS_MONITOR_URL" \
+      NATS_SERVER "$NATS_SERVER_BIN" \
+      ADMIN_USER "$ADMIN_USER" \
+      ADMIN_EMAIL "$ADMIN_EMAIL" \
+      ADMIN_PASSWORD "$ADMIN_PASSWORD" \
+      ADMIN_TOTP_SECRET "$ADMIN_TOTP_SECRET" \
+      DB_NAME "$DB_NAME" \
+      DB_USER "$DB_USER" \
+      DB_PASSWORD "$DB_PASSWORD" \
+      DATABASE_URL "$DATABASE_URL" \
+      REDIS_URL "$REDIS_URL" \
+      RUN_DIR "$RUN_DIR" \
+      BIN_DIR "$BIN_DIR"
+  } >"$tmp"
+  chmod 600 "$tmp"
+  mv -f "$tmp" "$ENV_FILE"
+}
+write_env_file
+
+# --- 7. start ----------------------------------------------------------------------------------
+# start_bg NAME CMD...: runs CMD detached (own session, stdin closed) with its log and pid in RUN_DIR.
+start_bg() {
+  local name=$1 log="$RUN_DIR/$1.log"
+  shift
+  [ -f "$log" ] && mv -f "$log" "$log.1"
+  STARTED=1
+  # The run-dir lock fd is closed for the child: a service must not hold the lock for its lifetime.
+  setsid "$@" >"$log" 2>&1 </dev/null {RUN_LOCK}>&- &
+  echo "$!" >"$RUN_DIR/$name.pid"
+}
+
+# wait_ready NAME URL: polls URL until 200, failing early (with the log) if NAME exits.
+wait_ready() {
+  local name=$1 url=$2 pid body
+  read -r pid <"$RUN_DIR/$name.pid"
+  until http_ok "$url"; do
+    if pid_gone "$pid"; then
+      warn "$name exited before it was ready; last lines of $RUN_DIR/$name.log:"
+      tail -n 30 "$RUN_DIR/$name.log" >&2 || true
+      exit 1
+    fi
+    if (($(now_ms) >= DEADLINE)); then
+      body=$(curl -sS -m 2 "$url" 2>&1 || true)
+      warn "$name is not ready after ${READY_TIMEOUT}s; $url says: $body"
+      tail -n 30 "$RUN_DIR/$name.log" >&2 || true
+      exit 1
+    fi
+    sleep 0.2
+  done
+  info "$name is ready ($url)"
+}
+
+DEADLINE=$(($(now_ms) + READY_TIMEOUT * 1000))
+info "starting nats-server on $LISTEN_HOST:$NATS_PORT (monitoring $NATS_MONITOR_PORT, config $NATS_CONF)"
+start_bg nats-server "$NATS_SERVER_BIN" -c "$NATS_CONF" -a "$LISTEN_HOST" -p "$NATS_PORT" \
+  -m "$NATS_MONITOR_PORT"
+wait_ready nats-server "$NATS_MONITOR_URL/healthz"
+
+export TRMM_DATABASE_URL=$DATABASE_URL TRMM_REDIS_URL=$REDIS_URL TRMM_NATS_URL=$NATS_URL
+export TRMM_AGENT_NATS_URL=${TRMM_AGENT_NATS_URL:-$NATS_URL} TRMM_PUBLIC_URL=$PUBLIC_URL
+
+info "applying database migrations"
+"$BIN_DIR/trmm-api" migrate </dev/null || die "trmm-api migrate failed"
+info "creating/updating the superuser '$ADMIN_USER'"
+# The password and TOTP secret go in through the environment (the variables behind --password and
+# --totp-secret), which keeps them out of the process list.
+TRMM_SUPERUSER_PASSWORD=$ADMIN_PASSWORD TRMM_SUPERUSER_TOTP_SECRET=$ADMIN_TOTP_SECRET \
+  "$BIN_DIR/trmm-api" createsuperuser --username "$ADMIN_USER" --email "$ADMIN_EMAIL" --update-existing \
+  </dev/null || die "trmm-api createsuperuser failed"
+
+for svc in "${TRMM_SERVICES[@]}"; do
+  export "${TRMM_LISTEN_VAR[$svc]}=$LISTEN_HOST:${PORT[$svc]}"
+done
+for svc in "${TRMM_SERVICES[@]}"; do
+  info "starting $svc on $LISTEN_HOST:${PORT[$svc]}"
+  start_bg "$svc" "$BIN_DIR/$svc"
+done
+for svc in "${TRMM_SERVICES[@]}"; do
+  wait_ready "$svc" "http://$CONNECT_HOST:${PORT[$svc]}/readyz"
+done
+
+# --- 8. summary --------------------------------------------------------------------------------
+rel_run_dir=${RUN_DIR#"$PWD"/}
+cat <<EOF
+
+trmm-rs is running. Pids and logs: $rel_run_dir/   Stop it with: scripts/stop.sh
+
+  service          URL
+  trmm-api         $API_URL   (dashboard + agent REST API)
+  trmm-websocket   ws://$CONNECT_HOST:${PORT[trmm-websocket]}
+  trmm-nats-api    http://$CONNECT_HOST:${PORT[trmm-nats-api]}/readyz
+  trmm-worker      http://$CONNECT_HOST:${PORT[trmm-worker]}/readyz
+  trmm-beat        http://$CONNECT_HOST:${PORT[trmm-beat]}/readyz
+  nats-server      $NATS_URL   (monitoring $NATS_MONITOR_URL)
+  Postgres         postgres://$DB_USER:***@$PG_HOST:$PG_PORT/$DB_NAME
+  Redis            $REDIS_URL
+  Every service also serves /healthz, /readyz and /metrics on its port.
+
+  Admin user       $ADMIN_USER
+  Admin password   $ADMIN_PASSWORD
+  TOTP secret      $ADMIN_TOTP_SECRET
+                   otpauth://totp/trmm-rs:$ADMIN_USER?secret=$ADMIN_TOTP_SECRET&issuer=trmm-rs
+
+All of this (and DATABASE_URL) is in $ENV_FILE (mode 0600).
+EOF

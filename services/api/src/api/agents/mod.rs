@@ -1,0 +1,193 @@
+//! The agent table, agent detail, edit and delete (TRMM agents/views.py; server-api.md 3.3 and 4.2).
+
+mod installer;
+mod table;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use trmm_db::agents::{self, AgentChanges};
+use trmm_db::SiteId;
+
+use super::audit::{self, Change};
+use crate::auth::perms::{EditAgent, ListAgents, UninstallAgents};
+use crate::auth::ScopedAgent;
+use crate::error::{ApiError, ApiResult};
+use crate::json::Json;
+
+/// Route pattern of an agent id: at least 21 characters, so fixed paths such as `/agents/installer/` never
+/// match it (TRMM tacticalrmm/urls.py::AgentIDConverter `[^/]{20}[^/]+`).
+pub const AGENT_ID: &str = "{agent_id:[^/]{21,}}";
+
+/// Registers the routes of this module.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let one = format!("/agents/{AGENT_ID}/");
+    cfg.route("/agents/", web::get().to(table::list))
+        .route("/agents/installer/", web::post().to(installer::create))
+        .route(&one, web::get().to(detail))
+        .route(&one, web::put().to(update))
+        .route(&one, web::delete().to(delete));
+}
+
+/// Renders Postgres `to_jsonb` timestamps ("...+00:00") the way DRF does ("...Z").
+fn drf_datetimes(map: &mut Map<String, Value>, keys: &[&str]) {
+    for key in keys {
+        if let Some(Value::String(s)) = map.get_mut(*key) {
+            if let Some(stripped) = s.strip_suffix("+00:00") {
+                *s = format!("{stripped}Z");
+            }
+        }
+    }
+}
+
+async fn detail(caller: ScopedAgent<ListAgents>) -> ApiResult<HttpResponse> {
+    let db = caller.state.conn().await?;
+    let d = agents::detail(&**db, caller.agent.pk, caller.state.now())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let Value::Object(mut map) = d.columns else {
+        return Err(ApiError::Internal("agent row is not an object".into()));
+    };
+    let plat = map
+        .get("plat")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let hw = trmm_protocol::hardware::summarize(&plat, map.get("wmi_detail"));
+    // AgentSerializer: every column except id; foreign keys under their model names.
+    map.remove("id");
+    for (column, field) in [
+        ("site_id", "site"),
+        ("policy_id", "policy"),
+        ("alert_template_id", "alert_template"),
+    ] {
+        if let Some(v) = map.remove(column) {
+            map.insert(field.into(), v);
+        }
+    }
+    drf_datetimes(
+        &mut map,
+        &[
+            "last_seen",
+            "created_time",
+            "modified_time",
+            "patches_last_installed",
+        ],
+    );
+    map.insert("status".into(), json!(d.status));
+    map.insert("client".into(), json!(d.client_name));
+    map.insert("site_name".into(), json!(d.site_name));
+    map.insert("custom_fields".into(), json!([]));
+    if let Value::Object(hw) =
+        serde_json::to_value(hw).map_err(|e| ApiError::Internal(e.to_string()))?
+    {
+        map.extend(hw);
+    }
+    Ok(HttpResponse::Ok().json(map))
+}
+
+#[derive(Deserialize)]
+struct AgentEdit {
+    description: Option<String>,
+    monitoring_type: Option<String>,
+    site: Option<i32>,
+    maintenance_mode: Option<bool>,
+    offline_time: Option<i32>,
+    overdue_time: Option<i32>,
+    check_interval: Option<i32>,
+    overdue_email_alert: Option<bool>,
+    overdue_text_alert: Option<bool>,
+    overdue_dashboard_alert: Option<bool>,
+    block_policy_inheritance: Option<bool>,
+    time_zone: Option<String>,
+}
+
+fn positive(field: &str, v: Option<i32>) -> ApiResult<Option<i32>> {
+    match v {
+        Some(n) if n < 1 => Err(ApiError::field(
+            field,
+            "Ensure this value is greater than or equal to 1.",
+        )),
+        other => Ok(other),
+    }
+}
+
+async fn update(
+    caller: ScopedAgent<EditAgent>,
+    req: HttpRequest,
+    Json(body): Json<AgentEdit>,
+) -> ApiResult<HttpResponse> {
+    if let Some(m) = body.monitoring_type.as_deref() {
+        if m != "server" && m != "workstation" {
+            return Err(ApiError::field(
+                "monitoring_type",
+                format!("\"{m}\" is not a valid choice."),
+            ));
+        }
+    }
+    let changes = AgentChanges {
+        description: body.description,
+        monitoring_type: body.monitoring_type,
+        site: body.site.map(SiteId),
+        maintenance_mode: body.maintenance_mode,
+        offline_time: positive("offline_time", body.offline_time)?,
+        overdue_time: positive("overdue_time", body.overdue_time)?,
+        check_interval: positive("check_interval", body.check_interval)?,
+        overdue_email_alert: body.overdue_email_alert,
+        overdue_text_alert: body.overdue_text_alert,
+        overdue_dashboard_alert: body.overdue_dashboard_alert,
+        block_policy_inheritance: body.block_policy_inheritance,
+        time_zone: body.time_zone,
+    };
+    let db = caller.state.conn().await?;
+    if let Some(site) = changes.site {
+        let target = trmm_db::sites::get(&**db, site).await?;
+        let target =
+            target.ok_or_else(|| ApiError::field("site", "Invalid pk - object does not exist."))?;
+        caller.identity.require_site(target.client, target.id)?;
+    }
+    let before = agents::detail(&**db, caller.agent.pk, caller.state.now())
+        .await?
+        .map(|d| d.columns);
+    agents::update(&**db, caller.agent.pk, &changes, caller.identity.username()).await?;
+    let after = agents::detail(&**db, caller.agent.pk, caller.state.now())
+        .await?
+        .map(|d| d.columns);
+    let a = &caller.agent;
+    let message = format!(
+        "{} modified agent {}",
+        caller.identity.username(),
+        a.hostname
+    );
+    let change = Change::modify(
+        "agent",
+        message,
+        before.unwrap_or_default(),
+        after.unwrap_or_default(),
+    )
+    .on_agent(&a.hostname, &a.agent_id);
+    audit::record(&**db, &caller.state, &req, &caller.identity, change).await?;
+    Ok(HttpResponse::Ok().json("The agent was updated successfully"))
+}
+
+async fn delete(caller: ScopedAgent<UninstallAgents>, req: HttpRequest) -> ApiResult<HttpResponse> {
+    let mut db = caller.state.conn().await?;
+    let tx = db.transaction().await?;
+    // Deleting the row cascades to its token, so the agent can no longer authenticate.
+    agents::delete(&*tx, caller.agent.pk).await?;
+    let a = &caller.agent;
+    let message = format!(
+        "{} deleted agent {}",
+        caller.identity.username(),
+        a.hostname
+    );
+    let change = Change::delete(
+        "agent",
+        message,
+        json!({ "agent_id": a.agent_id, "hostname": a.hostname }),
+    )
+    .on_agent(&a.hostname, &a.agent_id);
+    audit::record(&*tx, &caller.state, &req, &caller.identity, change).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(format!("{} will now be uninstalled.", a.hostname)))
+}

@@ -1,0 +1,245 @@
+//! Clients and sites (TRMM clients/views.py; server-api.md 3.6).
+
+mod sites;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+use trmm_db::{clients, sites as site_db, ClientId, SiteId};
+
+use super::audit::{self, Change};
+use crate::auth::perms::{ListClients, ManageClients};
+use crate::auth::Authed;
+use crate::error::{ApiError, ApiResult};
+use crate::json::Json;
+
+/// Registers the routes of this module.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/clients/", web::get().to(list))
+        .route("/clients/", web::post().to(create))
+        .configure(sites::configure)
+        .route("/clients/{pk}/", web::get().to(get))
+        .route("/clients/{pk}/", web::put().to(update))
+        .route("/clients/{pk}/", web::delete().to(delete));
+}
+
+/// Checks a client or site name the way the serializers do; `kind` is "Client" or "Site".
+fn validate_name(kind: &str, name: &str) -> ApiResult<String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(ApiError::field("name", "This field may not be blank."));
+    }
+    if name.chars().count() > 255 {
+        return Err(ApiError::field(
+            "name",
+            "Ensure this field has no more than 255 characters.",
+        ));
+    }
+    // TRMM clients/serializers.py validate_name: the dashboard uses | as a separator.
+    if name.contains('|') {
+        return Err(ApiError::field(
+            "name",
+            format!("{kind} name cannot contain the | character"),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// `?move_to_site=<id>` of the delete endpoints.
+#[derive(Deserialize)]
+struct MoveTo {
+    move_to_site: Option<String>,
+}
+
+impl MoveTo {
+    fn site(&self) -> ApiResult<Option<SiteId>> {
+        self.move_to_site
+            .as_deref()
+            .map(|s| {
+                s.parse()
+                    .map(SiteId)
+                    .map_err(|_| ApiError::BadRequest("Invalid move_to_site".into()))
+            })
+            .transpose()
+    }
+}
+
+fn path_id(raw: &str) -> ApiResult<i32> {
+    raw.parse().map_err(|_| ApiError::NotFound)
+}
+
+#[derive(Deserialize)]
+struct ClientFields {
+    name: Option<String>,
+    block_policy_inheritance: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct SiteName {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct CreateClient {
+    client: ClientFields,
+    site: SiteName,
+}
+
+#[derive(Deserialize)]
+struct UpdateClient {
+    client: ClientFields,
+}
+
+async fn list(caller: Authed<ListClients>) -> ApiResult<HttpResponse> {
+    let db = caller.state.conn().await?;
+    let rows = clients::list(&**db, &caller.identity.visibility()).await?;
+    Ok(HttpResponse::Ok().json(rows))
+}
+
+async fn get(caller: Authed<ListClients>, pk: web::Path<String>) -> ApiResult<HttpResponse> {
+    let id = ClientId(path_id(&pk)?);
+    let db = caller.state.conn().await?;
+    let client = clients::get(&**db, id, &caller.identity.visibility())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    // The parent of a visible site is visible too (TRMM PermissionQuerySet.filter_by_role for Client).
+    if client.sites.is_empty() {
+        caller.identity.require_client(id)?;
+    }
+    Ok(HttpResponse::Ok().json(client))
+}
+
+async fn create(
+    caller: Authed<ManageClients>,
+    req: HttpRequest,
+    Json(body): Json<CreateClient>,
+) -> ApiResult<HttpResponse> {
+    let name = validate_name("Client", body.client.name.as_deref().unwrap_or_default())?;
+    let site_name = validate_name("Site", &body.site.name)?;
+    let who = caller.identity.username();
+    let mut db = caller.state.conn().await?;
+    let tx = db.transaction().await?;
+    let id = match clients::create(
+        &*tx,
+        &name,
+        body.client.block_policy_inheritance.unwrap_or(false),
+        who,
+    )
+    .await
+    {
+        Err(e) if e.is_unique_violation() => {
+            return Err(ApiError::field(
+                "name",
+                "client with this name already exists.",
+            ))
+        }
+        other => other?,
+    };
+    site_db::create(&*tx, id, &site_name, false, who).await?;
+    let after = json!({ "id": id, "name": name, "site": site_name });
+    let message = format!("{who} added client {name}");
+    audit::record(
+        &*tx,
+        &caller.state,
+        &req,
+        &caller.identity,
+        Change::add("client", message, after),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(format!("{name} was added")))
+}
+
+async fn update(
+    caller: Authed<ManageClients>,
+    req: HttpRequest,
+    pk: web::Path<String>,
+    Json(body): Json<UpdateClient>,
+) -> ApiResult<HttpResponse> {
+    let id = ClientId(path_id(&pk)?);
+    caller.identity.require_client(id)?;
+    let name = body
+        .client
+        .name
+        .as_deref()
+        .map(|n| validate_name("Client", n))
+        .transpose()?;
+    let db = caller.state.conn().await?;
+    let before = clients::get(&**db, id, &trmm_db::roles::Scope::all())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let who = caller.identity.username();
+    match clients::update(
+        &**db,
+        id,
+        name.as_deref(),
+        body.client.block_policy_inheritance,
+        who,
+    )
+    .await
+    {
+        Err(e) if e.is_unique_violation() => {
+            return Err(ApiError::field(
+                "name",
+                "client with this name already exists.",
+            ))
+        }
+        other => other?,
+    }
+    let new_name = name.unwrap_or_else(|| before.name.clone());
+    let change = Change::modify(
+        "client",
+        format!("{who} modified client {new_name}"),
+        json!({ "name": before.name, "block_policy_inheritance": before.block_policy_inheritance }),
+        json!({ "name": new_name, "block_policy_inheritance": body.client.block_policy_inheritance
+            .unwrap_or(before.block_policy_inheritance) }),
+    );
+    audit::record(&**db, &caller.state, &req, &caller.identity, change).await?;
+    Ok(HttpResponse::Ok().json(format!("{new_name} was updated")))
+}
+
+async fn delete(
+    caller: Authed<ManageClients>,
+    req: HttpRequest,
+    pk: web::Path<String>,
+    query: web::Query<MoveTo>,
+) -> ApiResult<HttpResponse> {
+    let id = ClientId(path_id(&pk)?);
+    caller.identity.require_client(id)?;
+    let move_to = query.site()?;
+    let mut db = caller.state.conn().await?;
+    let tx = db.transaction().await?;
+    let client = clients::get(&*tx, id, &trmm_db::roles::Scope::all())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let agents = clients::agent_count(&*tx, id).await?;
+    if agents > 0 {
+        let Some(target) = move_to else {
+            return Err(ApiError::BadRequest(format!(
+                "Unable to delete client {}: it has {agents} agent(s). Pass move_to_site to move them first.",
+                client.name
+            )));
+        };
+        let site = site_db::get(&*tx, target)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        if site.client == id {
+            return Err(ApiError::BadRequest(
+                "Cannot move agents to a site of the client being deleted".into(),
+            ));
+        }
+        caller.identity.require_site(site.client, site.id)?;
+        clients::move_agents(&*tx, id, target).await?;
+    }
+    clients::delete(&*tx, id).await?;
+    let who = caller.identity.username();
+    let before = json!({ "id": id, "name": client.name });
+    let change = Change::delete(
+        "client",
+        format!("{who} deleted client {}", client.name),
+        before,
+    );
+    audit::record(&*tx, &caller.state, &req, &caller.identity, change).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(format!("{} was deleted", client.name)))
+}

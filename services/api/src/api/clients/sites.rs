@@ -1,0 +1,203 @@
+//! `/clients/sites/` endpoints.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+use trmm_db::{sites, ClientId, SiteId};
+
+use super::{path_id, validate_name, MoveTo};
+use crate::api::audit::{self, Change};
+use crate::auth::perms::{ListSites, ManageSites};
+use crate::auth::Authed;
+use crate::error::{ApiError, ApiResult};
+use crate::json::Json;
+
+const NOT_UNIQUE: &str = "The fields client, name must make a unique set.";
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/clients/sites/", web::get().to(list))
+        .route("/clients/sites/", web::post().to(create))
+        .route("/clients/sites/{pk}/", web::get().to(get))
+        .route("/clients/sites/{pk}/", web::put().to(update))
+        .route("/clients/sites/{pk}/", web::delete().to(delete));
+}
+
+#[derive(Deserialize)]
+struct NewSite {
+    client: i32,
+    name: String,
+    block_policy_inheritance: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct CreateSite {
+    site: NewSite,
+}
+
+#[derive(Deserialize)]
+struct SiteFields {
+    name: Option<String>,
+    client: Option<i32>,
+    block_policy_inheritance: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct UpdateSite {
+    site: SiteFields,
+}
+
+fn unique_or(e: trmm_db::DbError) -> ApiError {
+    if e.is_unique_violation() {
+        ApiError::Invalid(json!({ "non_field_errors": [NOT_UNIQUE] }))
+    } else {
+        e.into()
+    }
+}
+
+async fn list(caller: Authed<ListSites>) -> ApiResult<HttpResponse> {
+    let db = caller.state.conn().await?;
+    Ok(HttpResponse::Ok().json(sites::list(&**db, &caller.identity.visibility()).await?))
+}
+
+async fn load(caller_db: &trmm_db::Client, raw: &str) -> ApiResult<sites::SiteRow> {
+    sites::get(&***caller_db, SiteId(path_id(raw)?))
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+async fn get(caller: Authed<ListSites>, pk: web::Path<String>) -> ApiResult<HttpResponse> {
+    let db = caller.state.conn().await?;
+    let site = load(&db, &pk).await?;
+    caller.identity.require_site(site.client, site.id)?;
+    Ok(HttpResponse::Ok().json(site))
+}
+
+async fn create(
+    caller: Authed<ManageSites>,
+    req: HttpRequest,
+    Json(body): Json<CreateSite>,
+) -> ApiResult<HttpResponse> {
+    let client = ClientId(body.site.client);
+    caller.identity.require_client(client)?;
+    let name = validate_name("Site", &body.site.name)?;
+    let who = caller.identity.username();
+    let db = caller.state.conn().await?;
+    let id = match sites::create(
+        &**db,
+        client,
+        &name,
+        body.site.block_policy_inheritance.unwrap_or(false),
+        who,
+    )
+    .await
+    {
+        Err(e) if e.is_foreign_key_violation() => {
+            return Err(ApiError::field(
+                "client",
+                "Invalid pk - object does not exist.",
+            ))
+        }
+        other => other.map_err(unique_or)?,
+    };
+    let change = Change::add(
+        "site",
+        format!("{who} added site {name}"),
+        json!({ "id": id, "name": name, "client": client }),
+    );
+    audit::record(&**db, &caller.state, &req, &caller.identity, change).await?;
+    Ok(HttpResponse::Ok().json(format!("{name} was added")))
+}
+
+async fn update(
+    caller: Authed<ManageSites>,
+    req: HttpRequest,
+    pk: web::Path<String>,
+    Json(body): Json<UpdateSite>,
+) -> ApiResult<HttpResponse> {
+    let db = caller.state.conn().await?;
+    let site = load(&db, &pk).await?;
+    caller.identity.require_site(site.client, site.id)?;
+    let name = body
+        .site
+        .name
+        .as_deref()
+        .map(|n| validate_name("Site", n))
+        .transpose()?;
+    let new_client = body.site.client.map(ClientId).filter(|c| *c != site.client);
+    if let Some(client) = new_client {
+        caller.identity.require_client(client)?;
+        if sites::count_for_client(&**db, site.client).await? <= 1 {
+            return Err(ApiError::BadRequest(
+                "A client must have at least 1 site.".into(),
+            ));
+        }
+    }
+    let changes = sites::SiteChanges {
+        name: name.clone(),
+        client: new_client,
+        block_policy_inheritance: body.site.block_policy_inheritance,
+    };
+    let who = caller.identity.username();
+    match sites::update(&**db, site.id, &changes, who).await {
+        Err(e) if e.is_foreign_key_violation() => {
+            return Err(ApiError::field(
+                "client",
+                "Invalid pk - object does not exist.",
+            ))
+        }
+        other => other.map_err(unique_or)?,
+    }
+    let new_name = name.unwrap_or_else(|| site.name.clone());
+    let change = Change::modify(
+        "site",
+        format!("{who} modified site {new_name}"),
+        json!({ "name": site.name, "client": site.client }),
+        json!({ "name": new_name, "client": new_client.unwrap_or(site.client) }),
+    );
+    audit::record(&**db, &caller.state, &req, &caller.identity, change).await?;
+    Ok(HttpResponse::Ok().json(format!("{new_name} was updated")))
+}
+
+async fn delete(
+    caller: Authed<ManageSites>,
+    req: HttpRequest,
+    pk: web::Path<String>,
+    query: web::Query<MoveTo>,
+) -> ApiResult<HttpResponse> {
+    let move_to = query.site()?;
+    let mut db = caller.state.conn().await?;
+    let site = load(&db, &pk).await?;
+    caller.identity.require_site(site.client, site.id)?;
+    let tx = db.transaction().await?;
+    if sites::count_for_client(&*tx, site.client).await? <= 1 {
+        return Err(ApiError::BadRequest(
+            "A client must have at least 1 site.".into(),
+        ));
+    }
+    if site.agent_count > 0 {
+        let Some(target) = move_to else {
+            return Err(ApiError::BadRequest(format!(
+                "Unable to delete site {}: it has {} agent(s). Pass move_to_site to move them first.",
+                site.name, site.agent_count
+            )));
+        };
+        let target = sites::get(&*tx, target).await?.ok_or(ApiError::NotFound)?;
+        if target.id == site.id {
+            return Err(ApiError::BadRequest(
+                "Cannot move agents to the site being deleted".into(),
+            ));
+        }
+        caller.identity.require_site(target.client, target.id)?;
+        sites::move_agents(&*tx, site.id, target.id).await?;
+    }
+    sites::delete(&*tx, site.id).await?;
+    let who = caller.identity.username();
+    let change = Change::delete(
+        "site",
+        format!("{who} deleted site {}", site.name),
+        json!({ "id": site.id, "name": site.name }),
+    );
+    audit::record(&*tx, &caller.state, &req, &caller.identity, change).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(format!("{} was deleted", site.name)))
+}

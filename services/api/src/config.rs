@@ -1,0 +1,98 @@
+//! Command line and environment configuration of trmm-api.
+
+use std::net::SocketAddr;
+
+use clap::{Args, Parser, Subcommand};
+
+/// trmm-api: the dashboard and agent REST API of trmm-rs.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Server options, used when no subcommand is given.
+    #[command(flatten)]
+    pub serve: ServeConfig,
+    /// Logging options.
+    #[command(flatten)]
+    pub log: trmm_runtime::telemetry::LogArgs,
+}
+
+/// trmm-api subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create a superuser (prompts for missing values on a terminal).
+    Createsuperuser(SuperuserArgs),
+}
+
+/// Options of `createsuperuser`.
+#[derive(Debug, Args)]
+pub struct SuperuserArgs {
+    /// Login name.
+    #[arg(long)]
+    pub username: Option<String>,
+    /// Email address.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Password (prefer the TRMM_SUPERUSER_PASSWORD variable to keep it out of the process list).
+    #[arg(long, env = "TRMM_SUPERUSER_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// Base32 TOTP secret to enroll 2FA right away; without it the user must set up 2FA at first login.
+    #[arg(long, env = "TRMM_SUPERUSER_TOTP_SECRET", hide_env_values = true)]
+    pub totp_secret: Option<String>,
+    /// If the user exists, reset its password, email and TOTP secret instead of failing.
+    #[arg(long)]
+    pub update_existing: bool,
+}
+
+/// Everything `trmm-api serve` needs.
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Postgres connection URL.
+    #[arg(
+        long,
+        env = "TRMM_DATABASE_URL",
+        default_value = "postgres://trmm@127.0.0.1:5432/trmm",
+        global = true
+    )]
+    pub database_url: String,
+    /// Redis URL (job queue and login rate limits).
+    #[arg(long, env = "TRMM_REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    pub redis_url: String,
+    /// Address and port to listen on.
+    #[arg(long, env = "TRMM_API_LISTEN", default_value = "0.0.0.0:8000")]
+    pub listen: SocketAddr,
+    /// Public base URL of this API, written into generated agent install commands.
+    #[arg(long, env = "TRMM_PUBLIC_URL", default_value = "http://127.0.0.1:8000")]
+    pub public_url: String,
+    /// NATS URL agents connect to, written into generated trmm-agent install commands.
+    #[arg(
+        long,
+        env = "TRMM_AGENT_NATS_URL",
+        default_value = "nats://127.0.0.1:4222"
+    )]
+    pub agent_nats_url: String,
+    /// Do not apply migrations at start (run `trmm-api migrate` separately).
+    #[arg(long, env = "TRMM_NO_MIGRATE")]
+    pub no_migrate: bool,
+    /// Lowest agent version `POST /api/v3/installer/` accepts.
+    #[arg(long, env = "TRMM_MIN_AGENT_VERSION", default_value = "2.9.0")]
+    pub min_agent_version: String,
+    /// Take the client IP from X-Forwarded-For/Forwarded; enable only behind a reverse proxy you control.
+    #[arg(long, env = "TRMM_TRUST_PROXY_HEADERS")]
+    pub trust_proxy_headers: bool,
+    /// checkcreds/login attempts allowed per client IP per minute.
+    #[arg(long, env = "TRMM_LOGIN_RATE_LIMIT", default_value_t = 10)]
+    pub login_rate_limit: u32,
+    /// Prefix of every Redis key this deployment writes.
+    #[arg(long, env = "TRMM_REDIS_PREFIX", default_value = "trmm")]
+    pub redis_prefix: String,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "TRMM_API_WORKERS")]
+    pub workers: Option<usize>,
+}

@@ -1,0 +1,102 @@
+//! The one API error type. It renders Tactical RMM's error bodies exactly: `notify_error` is a 400 with a bare
+//! JSON string, serializer errors are a 400 `{field: [msg]}`, and DRF's own errors are `{"detail": ...}`.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::{json, Value};
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400 with a bare JSON string body (TRMM tacticalrmm/helpers.py::notify_error).
+    #[error("{0}")]
+    BadRequest(String),
+    /// 400 with a DRF serializer-style body, e.g. `{"name": ["This field is required."]}`.
+    #[error("invalid request: {0}")]
+    Invalid(Value),
+    /// 401 `{"detail": ...}` with `WWW-Authenticate: Token`.
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
+    /// 403 `{"detail": ...}`.
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    /// 404 `{"detail": "Not found."}`.
+    #[error("not found")]
+    NotFound,
+    /// 429 `{"detail": "Request was throttled. Expected available in N seconds."}`.
+    #[error("throttled for {0} s")]
+    Throttled(u64),
+    /// 500; the cause is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A 400 `{field: [message]}` for one field.
+    pub fn field(field: &str, message: impl Into<String>) -> ApiError {
+        ApiError::Invalid(json!({ field: [message.into()] }))
+    }
+}
+
+impl From<trmm_db::DbError> for ApiError {
+    fn from(e: trmm_db::DbError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<trmm_db::PgError> for ApiError {
+    fn from(e: trmm_db::PgError) -> Self {
+        trmm_db::DbError::from(e).into()
+    }
+}
+
+impl From<trmm_auth::PasswordError> for ApiError {
+    fn from(e: trmm_auth::PasswordError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) | ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let body = match self {
+            ApiError::BadRequest(msg) => json!(msg),
+            ApiError::Invalid(v) => v.clone(),
+            ApiError::Unauthorized(detail) | ApiError::Forbidden(detail) => {
+                json!({ "detail": detail })
+            }
+            ApiError::NotFound => json!({ "detail": "Not found." }),
+            ApiError::Throttled(secs) => {
+                json!({ "detail": format!("Request was throttled. Expected available in {secs} seconds.") })
+            }
+            ApiError::Internal(cause) => {
+                tracing::error!(%cause, "request failed");
+                json!({ "detail": "A server error occurred." })
+            }
+        };
+        if !matches!(self, ApiError::Internal(_)) {
+            tracing::info!(status = self.status_code().as_u16(), error = %self, "request rejected");
+        }
+        let mut resp = HttpResponse::build(self.status_code());
+        if let ApiError::Unauthorized(_) = self {
+            resp.insert_header((header::WWW_AUTHENTICATE, "Token"));
+        }
+        if let ApiError::Throttled(secs) = self {
+            resp.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        resp.json(body)
+    }
+}
+
+/// Result alias for handlers.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,103 @@
+//! trmm-api: Tactical RMM's dashboard REST API and agent REST API over Postgres.
+
+pub mod api;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod json;
+mod ratelimit;
+pub mod state;
+pub mod version;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{middleware, web, App, HttpServer};
+use redis::aio::ConnectionManager;
+use tokio::sync::OnceCell;
+use tokio_util::sync::CancellationToken;
+use trmm_runtime::health::{self, Health};
+
+use crate::state::AppState;
+
+/// Connects to Redis in the background, retrying with backoff, and keeps the `redis` readiness current.
+/// The API serves meanwhile; only rate limiting waits for Redis.
+pub fn connect_redis(
+    url: &str,
+    cell: Arc<OnceCell<ConnectionManager>>,
+    health: &Health,
+    shutdown: CancellationToken,
+) {
+    health.set_ready("redis", false);
+    let client = match redis::Client::open(url) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, url, "invalid TRMM_REDIS_URL; rate limiting is off");
+            return;
+        }
+    };
+    let watch_cell = cell.clone();
+    health.watch(
+        "redis",
+        health::CHECK_INTERVAL,
+        shutdown.clone(),
+        move || {
+            let cell = watch_cell.clone();
+            async move {
+                let Some(conn) = cell.get() else { return false };
+                let pong: redis::RedisResult<String> =
+                    redis::cmd("PING").query_async(&mut conn.clone()).await;
+                pong.is_ok()
+            }
+        },
+    );
+    tokio::spawn(async move {
+        let conn = trmm_runtime::backoff::connect_with_backoff("redis", &shutdown, || {
+            ConnectionManager::new(client.clone())
+        })
+        .await;
+        if let Some(conn) = conn {
+            let _ = cell.set(conn);
+        }
+    });
+}
+
+/// Binds the API on `listen` and returns the bound address and the server future; the server stops
+/// gracefully when `shutdown` is cancelled.
+pub fn bind(
+    state: AppState,
+    listen: SocketAddr,
+    health: Health,
+    workers: Option<usize>,
+    shutdown: CancellationToken,
+) -> std::io::Result<(SocketAddr, actix_web::dev::Server)> {
+    let data = web::Data::new(state);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .wrap(
+                middleware::Logger::new("%a \"%r\" %s %b %Dms")
+                    .exclude("/healthz")
+                    .exclude("/readyz"),
+            )
+            .configure(health::configure(health.clone()))
+            .configure(api::configure)
+    })
+    .disable_signals()
+    .shutdown_timeout(10)
+    .client_request_timeout(Duration::from_secs(15));
+    if let Some(n) = workers {
+        server = server.workers(n);
+    }
+    let server = server.bind(listen)?;
+    let addr = server.addrs()[0];
+    let server = server.run();
+    let handle = server.handle();
+    tokio::spawn(async move {
+        shutdown.cancelled().await;
+        handle.stop(true).await;
+    });
+    Ok((addr, server))
+}

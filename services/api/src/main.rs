@@ -1,0 +1,154 @@
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use tokio::sync::OnceCell;
+use trmm_api::clock::SystemClock;
+use trmm_api::config::{Cli, Command, ServeConfig, SuperuserArgs};
+use trmm_api::state::{AppState, Settings};
+use trmm_db::users::{self, Upserted};
+use trmm_runtime::health::{self, Health};
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    trmm_runtime::telemetry::init_tracing_with("trmm-api", &cli.log);
+    match try_main(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("trmm-api: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn try_main(cli: Cli) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(cli.serve).await,
+        Command::Migrate => {
+            let pool = pool(&cli.serve)?;
+            let n = trmm_db::migrate::run(&pool).await.context(
+                "applying migrations (is Postgres running and TRMM_DATABASE_URL right?)",
+            )?;
+            println!("applied {n} migration(s)");
+            Ok(())
+        }
+        Command::Createsuperuser(args) => create_superuser(&cli.serve, args).await,
+    }
+}
+
+fn pool(cfg: &ServeConfig) -> anyhow::Result<trmm_db::Pool> {
+    trmm_db::connect(&cfg.database_url).context(
+        "TRMM_DATABASE_URL is not a valid Postgres URL (postgres://user:password@host:5432/db)",
+    )
+}
+
+async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
+    let min_agent_version = cfg.min_agent_version.parse().map_err(|e| {
+        anyhow::anyhow!("TRMM_MIN_AGENT_VERSION: {e}; use a dotted version such as 2.9.0")
+    })?;
+    let shutdown = trmm_runtime::shutdown::signal_token();
+    let db = pool(&cfg)?;
+    let health = Health::new("trmm-api");
+    health.set_ready("postgres", false);
+    if !cfg.no_migrate {
+        let migrated =
+            trmm_runtime::backoff::connect_with_backoff("postgres (migrations)", &shutdown, || {
+                trmm_db::migrate::run(&db)
+            })
+            .await;
+        if migrated.is_none() {
+            return Ok(());
+        }
+    }
+    let watch_db = db.clone();
+    health.watch(
+        "postgres",
+        health::CHECK_INTERVAL,
+        shutdown.clone(),
+        move || {
+            let db = watch_db.clone();
+            async move { trmm_db::ping(&db).await }
+        },
+    );
+    let redis = Arc::new(OnceCell::new());
+    trmm_api::connect_redis(&cfg.redis_url, redis.clone(), &health, shutdown.clone());
+    let state = AppState {
+        db,
+        redis,
+        settings: Arc::new(Settings {
+            public_url: cfg.public_url.trim_end_matches('/').to_owned(),
+            agent_nats_url: cfg.agent_nats_url,
+            min_agent_version,
+            trust_proxy_headers: cfg.trust_proxy_headers,
+            login_rate_limit: cfg.login_rate_limit,
+            redis_prefix: cfg.redis_prefix,
+        }),
+        clock: Arc::new(SystemClock),
+    };
+    let (addr, server) = trmm_api::bind(state, cfg.listen, health, cfg.workers, shutdown)
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (set TRMM_API_LISTEN to a free address)",
+                cfg.listen
+            )
+        })?;
+    tracing::info!(%addr, "trmm-api listening");
+    server.await.context("HTTP server failed")
+}
+
+fn prompt(label: &str, value: Option<String>) -> anyhow::Result<String> {
+    if let Some(v) = value {
+        return Ok(v);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("--{label} is required when not running on a terminal");
+    }
+    print!("{label}: ");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let line = line.trim().to_owned();
+    if line.is_empty() {
+        bail!("{label} may not be empty");
+    }
+    Ok(line)
+}
+
+async fn create_superuser(cfg: &ServeConfig, args: SuperuserArgs) -> anyhow::Result<()> {
+    let username = prompt("username", args.username)?;
+    let email = prompt("email", args.email)?;
+    let password = prompt("password", args.password)?;
+    if password.chars().count() < 8 {
+        bail!("the password must have at least 8 characters");
+    }
+    if let Some(secret) = &args.totp_secret {
+        trmm_auth::totp_code(secret, 0).context("--totp-secret must be base32 (A-Z, 2-7)")?;
+    }
+    let pool = pool(cfg)?;
+    trmm_db::migrate::run(&pool)
+        .await
+        .context("connecting to Postgres to apply migrations")?;
+    let hash = trmm_auth::hash_password(&password).context("hashing the password")?;
+    let db = pool.get().await.context("connecting to Postgres")?;
+    let outcome = users::upsert_superuser(
+        &**db,
+        &username,
+        &email,
+        &hash,
+        args.totp_secret.as_deref(),
+        args.update_existing,
+    )
+    .await
+    .context("saving the user")?;
+    match outcome {
+        Upserted::Created => println!("superuser {username} created"),
+        Upserted::Updated => println!("superuser {username} updated"),
+        Upserted::AlreadyExists => {
+            bail!("user {username} already exists (pass --update-existing to reset it)")
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,52 @@
+//! Shared application state handed to every handler.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use redis::aio::ConnectionManager;
+use tokio::sync::OnceCell;
+
+use crate::clock::Clock;
+use crate::version::Version;
+
+/// Runtime settings derived from the configuration (plain values so tests can build them directly).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Public base URL of this API.
+    pub public_url: String,
+    /// NATS URL handed to agents.
+    pub agent_nats_url: String,
+    /// Lowest agent version allowed to install.
+    pub min_agent_version: Version,
+    /// Trust proxy headers for the client IP.
+    pub trust_proxy_headers: bool,
+    /// Login attempts per IP per minute.
+    pub login_rate_limit: u32,
+    /// Prefix of Redis keys.
+    pub redis_prefix: String,
+}
+
+/// Everything handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// Postgres pool.
+    pub db: trmm_db::Pool,
+    /// Redis, once connected (the API keeps serving while Redis is down).
+    pub redis: Arc<OnceCell<ConnectionManager>>,
+    /// Settings.
+    pub settings: Arc<Settings>,
+    /// Time source.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl AppState {
+    /// Current time from the injected clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// A pooled database connection.
+    pub async fn conn(&self) -> Result<trmm_db::Client, trmm_db::DbError> {
+        Ok(self.db.get().await?)
+    }
+}

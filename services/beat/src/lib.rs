@@ -1,0 +1,40 @@
+//! trmm-beat: the scheduler that enqueues periodic jobs. For now it connects to Redis, reports
+//! readiness and waits for shutdown; the schedule plugs into [`run`] once Redis is connected.
+
+pub mod config;
+mod deps;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+use trmm_runtime::health::{self, Health};
+
+pub use config::Config;
+
+/// Name used in logs and metrics.
+pub const SERVICE: &str = "trmm-beat";
+
+/// Runs beat until `shutdown` is cancelled; fails only on unusable configuration or a listen
+/// address that cannot be bound (never because Redis is down).
+pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let health = Health::new(SERVICE);
+    health.set_ready("redis", false);
+    let redis = redis::Client::open(config.redis_url.as_str())
+        .context("TRMM_REDIS_URL is not a usable Redis URL (expected redis://host:port/db)")?;
+
+    let listen = config.listen;
+    let server = async {
+        health::serve(listen, health.clone(), shutdown.clone())
+            .await
+            .with_context(|| format!("serving the health endpoints on {listen} (set TRMM_BEAT_LISTEN to a free address)"))
+    };
+    let work = async {
+        if let Some(_redis) = deps::redis(redis, &health, &shutdown).await {
+            tracing::info!("connected to Redis");
+        }
+        shutdown.cancelled().await;
+        anyhow::Ok(())
+    };
+    tokio::try_join!(server, work)?;
+    tracing::info!("stopped");
+    Ok(())
+}

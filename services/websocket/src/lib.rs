@@ -1,0 +1,61 @@
+//! trmm-websocket: the dashboard's live channels. For now it serves the health endpoints, connects
+//! to Postgres and waits for shutdown; the websocket routes plug into [`routes`].
+
+pub mod config;
+mod deps;
+
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+use trmm_runtime::health::{self, Health};
+
+pub use config::Config;
+
+/// Name used in logs and metrics.
+pub const SERVICE: &str = "trmm-websocket";
+
+/// Seconds open connections get to finish once shutdown starts.
+const SHUTDOWN_GRACE_SECS: u64 = 5;
+
+/// Runs the HTTP server until `shutdown` is cancelled; fails only on unusable configuration or a
+/// listen address that cannot be bound (never because Postgres is down).
+pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let health = Health::new(SERVICE);
+    health.set_ready("postgres", false);
+    let pool = trmm_db::connect(&config.database_url)
+        .context("TRMM_DATABASE_URL is not a usable Postgres URL (expected postgres://user:password@host:port/database)")?;
+
+    let listen = config.listen;
+    let app_health = health.clone();
+    let server = HttpServer::new(move || App::new().configure(routes(app_health.clone())))
+        .disable_signals()
+        .shutdown_timeout(SHUTDOWN_GRACE_SECS)
+        .bind(listen)
+        .with_context(|| {
+            format!("listening on {listen} (set TRMM_WEBSOCKET_LISTEN to a free address)")
+        })?
+        .run();
+    tracing::info!(%listen, "listening");
+    let handle = server.handle();
+    let work = async {
+        if let Some(_pool) = deps::postgres(pool, &health, &shutdown).await {
+            tracing::info!("connected to Postgres");
+        }
+        shutdown.cancelled().await;
+        handle.stop(true).await;
+        anyhow::Ok(())
+    };
+    tokio::try_join!(
+        async { server.await.context("running the HTTP server") },
+        work
+    )?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Every route the service serves.
+pub fn routes(health: Health) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.configure(health::configure(health));
+    }
+}

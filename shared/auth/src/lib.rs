@@ -1,0 +1,9 @@
+//! Secrets handling: argon2id passwords, random bearer tokens stored only as SHA-256 digests, and TOTP.
+
+mod password;
+mod token;
+mod totp;
+
+pub use password::{hash_password, verify_password, PasswordError};
+pub use token::{digest_token, generate_agent_token, generate_token, TokenDigest};
+pub use totp::{generate_totp_secret, totp_code, verify_totp, TotpError};

@@ -1,0 +1,48 @@
+use rand::distributions::{Alphanumeric, DistString};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+/// SHA-256 digest of a bearer token: the only form in which tokens are stored.
+pub type TokenDigest = Vec<u8>;
+
+/// A fresh 64-character alphanumeric bearer token for dashboard sessions, installers and API keys.
+pub fn generate_token() -> String {
+    Alphanumeric.sample_string(&mut rand::rngs::OsRng, 64)
+}
+
+/// A fresh agent token: 40 lowercase hex characters, the shape of the DRF token the Go agent expects.
+pub fn generate_agent_token() -> String {
+    let mut bytes = [0u8; 20];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// The digest under which a token is stored and looked up.
+pub fn digest_token(token: &str) -> TokenDigest {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_and_shaped() {
+        let a = generate_token();
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, generate_token());
+        let agent = generate_agent_token();
+        assert_eq!(agent.len(), 40);
+        assert!(agent
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    }
+
+    #[test]
+    fn digest_is_stable_sha256() {
+        assert_eq!(
+            hex::encode(digest_token("abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

@@ -1,0 +1,29 @@
+use serde::{Deserialize, Serialize};
+
+macro_rules! id_type {
+    ($(#[$doc:meta] $name:ident),* $(,)?) => {$(
+        #[$doc]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub i32);
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    )*};
+}
+
+id_type!(
+    /// Primary key of `users`.
+    UserId,
+    /// Primary key of `roles`.
+    RoleId,
+    /// Primary key of `clients`.
+    ClientId,
+    /// Primary key of `sites`.
+    SiteId,
+    /// Integer primary key of `agents` (the `pk` returned by newagent; not the string `agent_id`).
+    AgentPk,
+);

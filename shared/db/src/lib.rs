@@ -1,0 +1,51 @@
+//! Postgres access for trmm-rs: the connection pool, versioned migrations, and one module of queries per aggregate.
+
+pub mod agents;
+pub mod audit;
+pub mod clients;
+mod error;
+mod ids;
+pub mod installers;
+pub mod migrate;
+pub mod roles;
+pub mod sessions;
+pub mod sites;
+pub mod software;
+pub mod users;
+
+pub use deadpool_postgres::{Client, Pool};
+pub use error::DbError;
+pub use ids::{AgentPk, ClientId, RoleId, SiteId, UserId};
+pub use tokio_postgres::{Error as PgError, GenericClient};
+
+use std::str::FromStr;
+
+/// Builds a pool for `database_url` without connecting; connections are opened on first use.
+pub fn connect(database_url: &str) -> Result<Pool, DbError> {
+    let mut pg = tokio_postgres::Config::from_str(database_url)
+        .map_err(|e| DbError::Config(e.to_string()))?;
+    // Timestamps rendered by Postgres itself (to_jsonb) must be UTC, like the API's own.
+    pg.options("-c TimeZone=UTC");
+    let mgr = deadpool_postgres::Manager::from_config(
+        pg,
+        tokio_postgres::NoTls,
+        deadpool_postgres::ManagerConfig {
+            recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(mgr)
+        .max_size(32)
+        .wait_timeout(Some(std::time::Duration::from_secs(10)))
+        .create_timeout(Some(std::time::Duration::from_secs(5)))
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .build()
+        .map_err(|e| DbError::Config(e.to_string()))
+}
+
+/// Whether the database answers `SELECT 1` right now.
+pub async fn ping(pool: &Pool) -> bool {
+    match pool.get().await {
+        Ok(client) => client.simple_query("SELECT 1").await.is_ok(),
+        Err(_) => false,
+    }
+}

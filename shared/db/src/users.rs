@@ -1,0 +1,131 @@
+//! Dashboard users (Tactical RMM `accounts.User`).
+
+use chrono::{DateTime, Utc};
+use tokio_postgres::{GenericClient, Row};
+
+use crate::{DbError, RoleId, UserId};
+
+/// A dashboard user as authentication and permission checks need it.
+#[derive(Debug, Clone)]
+pub struct User {
+    /// Primary key.
+    pub id: UserId,
+    /// Login name.
+    pub username: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Contact address.
+    pub email: String,
+    /// Disabled users cannot log in or use tokens.
+    pub is_active: bool,
+    /// Superusers pass every permission check.
+    pub is_superuser: bool,
+    /// API-only users: refused by checkcreds/login, tokens and keys still work.
+    pub block_dashboard_login: bool,
+    /// Base32 TOTP secret, once 2FA is set up.
+    pub totp_key: Option<String>,
+    /// The role that grants this user's permissions.
+    pub role_id: Option<RoleId>,
+}
+
+const COLUMNS: &str = "id, username, password_hash, email, is_active, is_superuser, block_dashboard_login, totp_key, role_id";
+
+pub(crate) fn from_row(row: &Row) -> User {
+    User {
+        id: UserId(row.get("id")),
+        username: row.get("username"),
+        password_hash: row.get("password_hash"),
+        email: row.get("email"),
+        is_active: row.get("is_active"),
+        is_superuser: row.get("is_superuser"),
+        block_dashboard_login: row.get("block_dashboard_login"),
+        totp_key: row.get("totp_key"),
+        role_id: row.get::<_, Option<i32>>("role_id").map(RoleId),
+    }
+}
+
+/// The user with this exact username, if any.
+pub async fn find_by_username(
+    db: &impl GenericClient,
+    username: &str,
+) -> Result<Option<User>, DbError> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE username = $1");
+    Ok(db
+        .query_opt(&sql, &[&username])
+        .await?
+        .as_ref()
+        .map(from_row))
+}
+
+/// What `upsert_superuser` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upserted {
+    /// A new user was inserted.
+    Created,
+    /// An existing user's password, email and TOTP secret were replaced.
+    Updated,
+    /// The user exists and updating was not requested.
+    AlreadyExists,
+}
+
+/// Creates a superuser, or (with `update_existing`) resets an existing one's credentials.
+pub async fn upsert_superuser(
+    db: &impl GenericClient,
+    username: &str,
+    email: &str,
+    password_hash: &str,
+    totp_key: Option<&str>,
+    update_existing: bool,
+) -> Result<Upserted, DbError> {
+    let inserted = db
+        .execute(
+            "INSERT INTO users (username, email, password_hash, totp_key, is_superuser, is_staff, created_by)
+             VALUES ($1, $2, $3, $4, true, true, 'createsuperuser') ON CONFLICT (username) DO NOTHING",
+            &[&username, &email, &password_hash, &totp_key],
+        )
+        .await?;
+    if inserted == 1 {
+        return Ok(Upserted::Created);
+    }
+    if !update_existing {
+        return Ok(Upserted::AlreadyExists);
+    }
+    db.execute(
+        "UPDATE users SET email = $2, password_hash = $3, totp_key = $4, is_superuser = true, is_active = true,
+                modified_by = 'createsuperuser', modified_time = now()
+         WHERE username = $1",
+        &[&username, &email, &password_hash, &totp_key],
+    )
+    .await?;
+    Ok(Upserted::Updated)
+}
+
+/// Stores a TOTP secret unless the user already has one; returns whether it was stored.
+pub async fn set_totp_key_if_unset(
+    db: &impl GenericClient,
+    user: UserId,
+    key: &str,
+) -> Result<bool, DbError> {
+    let n = db
+        .execute(
+            "UPDATE users SET totp_key = $2 WHERE id = $1 AND totp_key IS NULL",
+            &[&user.0, &key],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// Records a successful login: time and client address.
+pub async fn record_login(
+    db: &impl GenericClient,
+    user: UserId,
+    at: DateTime<Utc>,
+    ip: Option<std::net::IpAddr>,
+) -> Result<(), DbError> {
+    db.execute(
+        "UPDATE users SET last_login = $2, last_login_ip = $3 WHERE id = $1",
+        &[&user.0, &at, &ip],
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,5 @@
+//! The Tactical RMM agent wire protocol as typed serde models: the JSON bodies of the agent REST API
+//! (`/api/v3/...`) and the interpretation of agent-reported inventory.
+
+pub mod hardware;
+pub mod rest;

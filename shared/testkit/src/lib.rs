@@ -1,0 +1,12 @@
+//! Test harness: real Postgres databases, nats-server processes and helpers shared by every test suite.
+
+mod db;
+mod nats;
+
+pub use db::TestDb;
+pub use nats::{free_port, nats_server_bin, NatsServer};
+
+/// Redis URL the tests use (env `TRMM_TEST_REDIS_URL`, default the local server).
+pub fn redis_url() -> String {
+    std::env::var("TRMM_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
