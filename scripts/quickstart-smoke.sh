@@ -3,8 +3,8 @@
 #   quickstart -> checks -> quickstart again while running -> checks -> stop -> quickstart
 #   -> checks -> stop,
 # where the checks are: quickstart.env complete and 0600, every /readyz 200, NATS healthy,
-# POST /v2/checkcreds/ with the admin credentials answering {"totp": true}, and POST /v2/login/
-# with the current TOTP code of the generated secret returning a token. It runs in isolation
+# POST /v2/checkcreds/ with the admin credentials answering {"totp": true}, and (first run only)
+# POST /v2/login/ with the current TOTP code of the generated secret returning a token. It runs in isolation
 # (its own run dir, database, role, ports and Redis database) with TRMM_BUILD_PROFILE=debug, so
 # it reuses the test build, and it drops its database and role at the end.
 set -euo pipefail
@@ -27,7 +27,7 @@ export TRMM_BUILD_PROFILE=${TRMM_BUILD_PROFILE:-debug}
 export TRMM_REDIS_DB=${TRMM_SMOKE_REDIS_DB:-13}
 export TRMM_READY_TIMEOUT=${TRMM_READY_TIMEOUT:-120}
 
-# Seven distinct free ports from a random base, so parallel runs and a running suite don't clash.
+# Eight distinct free ports from a random base, so parallel runs and a running suite don't clash.
 next_port=$((20000 + RANDOM % 20000))
 take_port() {
   local var=$1 port
@@ -36,7 +36,7 @@ take_port() {
   export "$var=$port"
 }
 for var in TRMM_API_PORT TRMM_WEBSOCKET_PORT TRMM_NATS_API_PORT TRMM_WORKER_PORT TRMM_BEAT_PORT \
-  TRMM_NATS_PORT TRMM_NATS_MONITOR_PORT; do
+  TRMM_NATS_PORT TRMM_NATS_MONITOR_PORT TRMM_GATEWAY_PORT; do
   take_port "$var"
 done
 
@@ -52,22 +52,23 @@ fail() {
 }
 
 cleanup() {
+  # Finish the clean-up even when our output is gone (a closed pipe) or a step fails.
+  trap '' PIPE
+  set +e
   local name
-  if [ "$SUCCESS" != 1 ]; then
-    for name in "$TRMM_RUN_DIR"/*.log; do
-      [ -f "$name" ] || continue
-      printf '\n[%s] --- last lines of %s ---\n' "$LOG_TAG" "$name" >&2
-      tail -n 40 "$name" >&2 || true
-    done
-  fi
   "$TRMM_ROOT/scripts/stop.sh" >/dev/null 2>&1 || warn "stop.sh failed during cleanup"
   pg_drop_database_and_role "$TRMM_DB_NAME" "$TRMM_DB_USER" || warn "could not drop database $TRMM_DB_NAME"
   redis_flushdb "$TRMM_REDIS_DB" || warn "could not flush Redis database $TRMM_REDIS_DB"
   if [ "$SUCCESS" = 1 ]; then
     rm -rf "$WORK"
-  else
-    warn "kept $WORK for inspection"
+    return
   fi
+  for name in "$TRMM_RUN_DIR"/*.log; do
+    [ -f "$name" ] || continue
+    printf '\n[%s] --- last lines of %s ---\n' "$LOG_TAG" "$name" >&2
+    tail -n 40 "$name" >&2
+  done
+  warn "kept $WORK for inspection"
 }
 trap cleanup EXIT
 
@@ -81,11 +82,11 @@ redis_flushdb() {
     [[ $a == +OK* && $b == +OK* ]]' _ "$REDIS_HOST" "$REDIS_PORT" "$1"
 }
 
-# run_quickstart N: runs quickstart.sh, its output kept in $WORK/quickstart-N.out.
+# run_quickstart N [VAR=value...]: runs quickstart.sh, its output kept in $WORK/quickstart-N.out.
 run_quickstart() {
   local out="$WORK/quickstart-$1.out"
-  info "run $1: scripts/quickstart.sh (output in $out)"
-  if ! "$TRMM_ROOT/scripts/quickstart.sh" </dev/null >"$out" 2>&1; then
+  info "run $1: ${*:2} scripts/quickstart.sh (output in $out)"
+  if ! env "${@:2}" "$TRMM_ROOT/scripts/quickstart.sh" </dev/null >"$out" 2>&1; then
     tail -n 60 "$out" >&2
     fail "quickstart.sh run $1 exited non-zero"
   fi
@@ -147,7 +148,12 @@ check_login() {
   status=$(python3 -c 'import json,sys; print(json.load(sys.stdin).get("totp"))' <<<"$body" 2>/dev/null || true)
   [ "$status" = True ] || fail "POST /v2/checkcreds/ answered $body, want {\"totp\": true}"
   pass "admin credentials accepted by POST /v2/checkcreds/ (totp: true)"
+}
 
+# Full login once: a second login in the same 30 s step could reuse the code, which an API may
+# rightly refuse as a replay.
+check_totp_login() {
+  local request response body
   # Second factor: the current RFC 6238 code (SHA-1, 6 digits, 30 s) of the generated secret.
   request=$(python3 - "$ENV_ADMIN_USER" "$ENV_ADMIN_PASSWORD" "$ENV_ADMIN_TOTP_SECRET" <<'PY'
 import base64, hashlib, hmac, json, struct, sys, time
@@ -183,7 +189,8 @@ check_stopped() { # check_stopped PID...
   for name in nats-server "${TRMM_SERVICES[@]}"; do
     [ ! -e "$TRMM_RUN_DIR/$name.pid" ] || fail "stop.sh left $TRMM_RUN_DIR/$name.pid"
   done
-  for var in TRMM_API_PORT TRMM_WEBSOCKET_PORT TRMM_NATS_API_PORT TRMM_WORKER_PORT TRMM_BEAT_PORT TRMM_NATS_PORT; do
+  for var in TRMM_API_PORT TRMM_WEBSOCKET_PORT TRMM_NATS_API_PORT TRMM_WORKER_PORT TRMM_BEAT_PORT TRMM_NATS_PORT \
+    TRMM_NATS_MONITOR_PORT TRMM_GATEWAY_PORT; do
     ! port_in_use "${!var}" || fail "port ${!var} ($var) is still in use after stop.sh"
   done
   pass "stop.sh ended every process and freed every port"
@@ -195,10 +202,13 @@ SECONDS=0
 run_quickstart 1
 load_env
 check_suite
+check_totp_login
 first_secrets="$ENV_ADMIN_PASSWORD $ENV_ADMIN_TOTP_SECRET $ENV_DB_PASSWORD"
 mapfile -t pids1 < <(current_pids)
 
-run_quickstart 2
+# Runs 2 and 3 start the binaries run 1 built: one consistent build under test, and no wait for
+# the shared target dir's lock.
+run_quickstart 2 TRMM_SKIP_BUILD=1
 load_env
 [ "$ENV_ADMIN_PASSWORD $ENV_ADMIN_TOTP_SECRET $ENV_DB_PASSWORD" = "$first_secrets" ] ||
   fail "a re-run changed the secrets in quickstart.env"
@@ -212,7 +222,7 @@ mapfile -t pids2 < <(current_pids)
 run_stop 1
 check_stopped "${pids2[@]}"
 
-run_quickstart 3
+run_quickstart 3 TRMM_SKIP_BUILD=1
 load_env
 [ "$ENV_ADMIN_PASSWORD $ENV_ADMIN_TOTP_SECRET $ENV_DB_PASSWORD" = "$first_secrets" ] ||
   fail "quickstart after stop changed the secrets in quickstart.env"

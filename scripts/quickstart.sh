@@ -13,6 +13,7 @@
 #   TRMM_API_PORT [8000] TRMM_WEBSOCKET_PORT [8001] TRMM_NATS_API_PORT [8002]
 #   TRMM_WORKER_PORT [8003] TRMM_BEAT_PORT [8004]
 #   TRMM_NATS_PORT [first free from 4222] TRMM_NATS_MONITOR_PORT [first free from 8222]
+#   TRMM_GATEWAY_PORT [first free from 50051]  trmm-nats-api's gRPC AgentGateway, on 127.0.0.1
 #   TRMM_PG_HOST [127.0.0.1] TRMM_PG_PORT [5432] TRMM_PG_SUPERUSER [postgres]
 #   TRMM_DB_NAME [trmm] TRMM_DB_USER [same as TRMM_DB_NAME]
 #   TRMM_REDIS_HOST [127.0.0.1] TRMM_REDIS_PORT [6379] TRMM_REDIS_DB [0]
@@ -43,7 +44,8 @@ case $LISTEN_HOST in 0.0.0.0 | '*') CONNECT_HOST=127.0.0.1 ;; *) CONNECT_HOST=$L
   die "TRMM_DB_NAME/TRMM_DB_USER must be lower-case identifiers ([a-z_][a-z0-9_]*)"
 [ -f "$NATS_CONF" ] || die "missing $NATS_CONF"
 
-mkdir -p "$RUN_DIR"
+# Owner-only when we create it: the logs and quickstart.env are nobody else's business.
+(umask 077 && mkdir -p "$RUN_DIR")
 exec {RUN_LOCK}>"$RUN_DIR/.lock"
 flock -n "$RUN_LOCK" || die "another quickstart.sh or stop.sh is working on $RUN_DIR"
 
@@ -54,7 +56,7 @@ ensure_postgres
 ensure_redis
 ensure_nats_server_bin
 info "nats-server: $NATS_SERVER_BIN ($("$NATS_SERVER_BIN" --version))"
-ensure_rust
+[ "${TRMM_SKIP_BUILD:-0}" = 1 ] || ensure_rust
 
 # --- 2. secrets: kept from the previous run's env file so that re-running changes nothing ----
 secret() { # secret OVERRIDE KEY GENERATOR...
@@ -96,6 +98,8 @@ stop_suite "$RUN_DIR" || die "could not stop the previous run's processes (pid f
 STARTED=0
 on_exit() {
   local rc=$?
+  trap '' PIPE
+  set +e
   if [ "$rc" != 0 ] && [ "$STARTED" = 1 ]; then
     warn "quickstart failed: stopping what it started (logs stay in $RUN_DIR)"
     stop_suite "$RUN_DIR" || true
@@ -111,18 +115,19 @@ for svc in "${TRMM_SERVICES[@]}"; do
     die "port ${PORT[$svc]} for $svc is taken by another program; free it or choose another with $var=<port>"
   fi
 done
-if [ -n "${TRMM_NATS_PORT:-}" ]; then
-  NATS_PORT=$TRMM_NATS_PORT
-  port_in_use "$NATS_PORT" && die "TRMM_NATS_PORT=$NATS_PORT is taken by another program"
-else
-  NATS_PORT=$(free_port_from 4222)
-fi
-if [ -n "${TRMM_NATS_MONITOR_PORT:-}" ]; then
-  NATS_MONITOR_PORT=$TRMM_NATS_MONITOR_PORT
-  port_in_use "$NATS_MONITOR_PORT" && die "TRMM_NATS_MONITOR_PORT=$NATS_MONITOR_PORT is taken by another program"
-else
-  NATS_MONITOR_PORT=$(free_port_from 8222)
-fi
+# pick_port VAR START: $VAR when set (it must be free), else the first free port from START.
+pick_port() {
+  local var=$1
+  if [ -n "${!var:-}" ]; then
+    ! port_in_use "${!var}" || die "$var=${!var} is taken by another program"
+    printf '%s\n' "${!var}"
+  else
+    free_port_from "$2"
+  fi
+}
+NATS_PORT=$(pick_port TRMM_NATS_PORT 4222)
+NATS_MONITOR_PORT=$(pick_port TRMM_NATS_MONITOR_PORT 8222)
+GATEWAY_PORT=$(pick_port TRMM_GATEWAY_PORT 50051)
 [ "$NATS_PORT" = 4222 ] || info "port 4222 is taken: nats-server will listen on $NATS_PORT"
 
 API_URL="http://$CONNECT_HOST:${PORT[trmm-api]}"
@@ -130,6 +135,8 @@ NATS_URL="nats://$CONNECT_HOST:$NATS_PORT"
 # The config file keeps monitoring on loopback whatever TRMM_LISTEN_HOST says.
 NATS_MONITOR_URL="http://127.0.0.1:$NATS_MONITOR_PORT"
 PUBLIC_URL=${TRMM_PUBLIC_URL:-$API_URL}
+# trmm-nats-api's gRPC AgentGateway has no auth of its own: loopback only, trmm-api is local.
+GATEWAY_URL="http://127.0.0.1:$GATEWAY_PORT"
 
 # --- 6. env file (0600), written before anything starts so a failed run still keeps the secrets -
 write_env_file() {
@@ -147,6 +154,7 @@ write_env_file() {
       NATS_URL "$NATS_URL" \
       NATS_MONITOR_URL "$NATS_MONITOR_URL" \
       NATS_SERVER "$NATS_SERVER_BIN" \
+      GATEWAY_URL "$GATEWAY_URL" \
       ADMIN_USER "$ADMIN_USER" \
       ADMIN_EMAIL "$ADMIN_EMAIL" \
       ADMIN_PASSWORD "$ADMIN_PASSWORD" \
@@ -205,6 +213,7 @@ wait_ready nats-server "$NATS_MONITOR_URL/healthz"
 
 export TRMM_DATABASE_URL=$DATABASE_URL TRMM_REDIS_URL=$REDIS_URL TRMM_NATS_URL=$NATS_URL
 export TRMM_AGENT_NATS_URL=${TRMM_AGENT_NATS_URL:-$NATS_URL} TRMM_PUBLIC_URL=$PUBLIC_URL
+export TRMM_GATEWAY_LISTEN=127.0.0.1:$GATEWAY_PORT TRMM_GATEWAY_URL=$GATEWAY_URL
 
 info "applying database migrations"
 "$BIN_DIR/trmm-api" migrate </dev/null || die "trmm-api migrate failed"
@@ -239,6 +248,7 @@ trmm-rs is running. Pids and logs: $rel_run_dir/   Stop it with: scripts/stop.sh
   trmm-worker      http://$CONNECT_HOST:${PORT[trmm-worker]}/readyz
   trmm-beat        http://$CONNECT_HOST:${PORT[trmm-beat]}/readyz
   nats-server      $NATS_URL   (monitoring $NATS_MONITOR_URL)
+  AgentGateway     $GATEWAY_URL   (gRPC from trmm-api to trmm-nats-api, loopback only)
   Postgres         postgres://$DB_USER:***@$PG_HOST:$PG_PORT/$DB_NAME
   Redis            $REDIS_URL
   Every service also serves /healthz, /readyz and /metrics on its port.

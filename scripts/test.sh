@@ -27,6 +27,7 @@ STARTED_MS=$(now_ms)
 # --- dependencies ----------------------------------------------------------------------------
 info "== dependencies"
 ensure_command curl curl ca-certificates
+ensure_command python3 python3
 ensure_postgres
 ensure_redis
 TRMM_NATS_SERVER=${TRMM_NATS_SERVER:-${TRMM_TEST_NATS_SERVER:-}}
@@ -42,7 +43,7 @@ if [ -z "${TRMM_TEST_DATABASE_URL:-}" ]; then
     # No trust auth (Debian's default): a password role that can create the tests' databases.
     password_file=$TRMM_CACHE_DIR/test-db-password
     if [ ! -s "$password_file" ]; then
-      (umask 077 && random_alnum 32 >"$password_file")
+      (umask 077 && mkdir -p "$TRMM_CACHE_DIR" && random_alnum 32 >"$password_file")
     fi
     test_db_password=$(<"$password_file")
     pg_ensure_role trmm_test "$test_db_password" CREATEDB
@@ -52,6 +53,8 @@ fi
 export TRMM_TEST_DATABASE_URL
 export TRMM_TEST_REDIS_URL=${TRMM_TEST_REDIS_URL:-redis://$REDIS_HOST:$REDIS_PORT}
 export TRMM_TEST_NATS_SERVER=$NATS_SERVER_BIN
+# The smoke test's quickstart runs the same nats-server.
+export TRMM_NATS_SERVER=$NATS_SERVER_BIN
 info "TRMM_TEST_DATABASE_URL=$(mask_url "$TRMM_TEST_DATABASE_URL")"
 info "TRMM_TEST_REDIS_URL=$TRMM_TEST_REDIS_URL"
 info "TRMM_TEST_NATS_SERVER=$TRMM_TEST_NATS_SERVER ($("$TRMM_TEST_NATS_SERVER" --version))"
@@ -67,7 +70,7 @@ stage() {
   local name=$1 t0
   shift
   t0=$(now_ms)
-  info "== $name: $*"
+  info "== $name${2:+: $*}"
   if "$@"; then
     info "== $name: ok ($((($(now_ms) - t0) / 1000))s)"
   else
@@ -99,6 +102,7 @@ count_nextest() {
 rust_tests() {
   local rc=0 failed_before=$FAILED
   if cargo nextest --version >/dev/null 2>&1; then
+    info "== tests: cargo nextest run --workspace --no-fail-fast"
     # nextest prints its "Summary [...] N tests run: ..." line on stderr: merged into the log.
     cargo nextest run --workspace --no-fail-fast 2>&1 | tee "$WORK/nextest.out" || rc=1
     count_nextest "$WORK/nextest.out"
@@ -107,6 +111,7 @@ rust_tests() {
     cargo test --workspace --doc --no-fail-fast 2>&1 | tee "$WORK/doctest.out" || rc=1
     count_cargo_test "$WORK/doctest.out"
   else
+    info "== tests: cargo test --workspace --no-fail-fast"
     cargo test --workspace --no-fail-fast 2>&1 | tee "$WORK/cargotest.out" || rc=1
     count_cargo_test "$WORK/cargotest.out"
   fi
@@ -116,6 +121,7 @@ rust_tests() {
 }
 
 smoke() {
+  info "== smoke: scripts/quickstart-smoke.sh"
   if "$TRMM_ROOT/scripts/quickstart-smoke.sh"; then
     PASSED=$((PASSED + 1))
   else

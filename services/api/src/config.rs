@@ -71,12 +71,11 @@ pub struct ServeConfig {
     #[arg(long, env = "TRMM_PUBLIC_URL", default_value = "http://127.0.0.1:8000")]
     pub public_url: String,
     /// NATS URL agents connect to, written into generated trmm-agent install commands.
-    #[arg(
-        long,
-        env = "TRMM_AGENT_NATS_URL",
-        default_value = "nats://127.0.0.1:4222"
-    )]
+    #[arg(long, env = "TRMM_AGENT_NATS_URL", default_value = "nats://127.0.0.1:4222")]
     pub agent_nats_url: String,
+    /// URL of the AgentGateway gRPC service (served by trmm-nats-api).
+    #[arg(long, env = "TRMM_GATEWAY_URL", default_value = "http://127.0.0.1:50051")]
+    pub gateway_url: String,
     /// Do not apply migrations at start (run `trmm-api migrate` separately).
     #[arg(long, env = "TRMM_NO_MIGRATE")]
     pub no_migrate: bool,

@@ -26,6 +26,9 @@ pub enum ApiError {
     /// 429 `{"detail": "Request was throttled. Expected available in N seconds."}`.
     #[error("throttled for {0} s")]
     Throttled(u64),
+    /// 503 `{"detail": ...}`: a service this request needs (the agent gateway) is down.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     /// 500; the cause is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -64,6 +67,7 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -79,6 +83,7 @@ impl ResponseError for ApiError {
             ApiError::Throttled(secs) => {
                 json!({ "detail": format!("Request was throttled. Expected available in {secs} seconds.") })
             }
+            ApiError::Unavailable(detail) => json!({ "detail": detail }),
             ApiError::Internal(cause) => {
                 tracing::error!(%cause, "request failed");
                 json!({ "detail": "A server error occurred." })

@@ -28,9 +28,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                 .await
                 .map_err(|e| ApiError::Invalid(json!({ "detail": e.to_string() })))?;
             if bytes.len() > MAX_BODY {
-                return Err(ApiError::Invalid(
-                    json!({ "detail": "Request body too large." }),
-                ));
+                return Err(ApiError::Invalid(json!({ "detail": "Request body too large." })));
             }
             parse(&bytes).map(Json)
         })
@@ -47,10 +45,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             return ApiError::Invalid(json!({ "detail": format!("JSON parse error - {inner}") }));
         }
         let msg = inner.to_string();
-        if let Some(field) = msg
-            .strip_prefix("missing field `")
-            .and_then(|r| r.split('`').next())
-        {
+        if let Some(field) = msg.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
             let key = if path == "." {
                 field.to_owned()
             } else {
@@ -96,10 +91,7 @@ mod tests {
         let wrong = body(parse::<Body>(br#"{"name": "x", "count": "many"}"#).unwrap_err());
         assert!(wrong["count"][0].as_str().unwrap().contains("invalid type"));
         let broken = body(parse::<Body>(b"{not json").unwrap_err());
-        assert!(broken["detail"]
-            .as_str()
-            .unwrap()
-            .starts_with("JSON parse error"));
+        assert!(broken["detail"].as_str().unwrap().starts_with("JSON parse error"));
         assert!(body(parse::<Body>(b"[1]").unwrap_err())
             .get("non_field_errors")
             .is_some());

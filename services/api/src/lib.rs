@@ -5,6 +5,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod gateway;
 pub mod json;
 mod ratelimit;
 pub mod state;
@@ -24,12 +25,7 @@ use crate::state::AppState;
 
 /// Connects to Redis in the background, retrying with backoff, and keeps the `redis` readiness current.
 /// The API serves meanwhile; only rate limiting waits for Redis.
-pub fn connect_redis(
-    url: &str,
-    cell: Arc<OnceCell<ConnectionManager>>,
-    health: &Health,
-    shutdown: CancellationToken,
-) {
+pub fn connect_redis(url: &str, cell: Arc<OnceCell<ConnectionManager>>, health: &Health, shutdown: CancellationToken) {
     health.set_ready("redis", false);
     let client = match redis::Client::open(url) {
         Ok(c) => c,
@@ -39,25 +35,18 @@ pub fn connect_redis(
         }
     };
     let watch_cell = cell.clone();
-    health.watch(
-        "redis",
-        health::CHECK_INTERVAL,
-        shutdown.clone(),
-        move || {
-            let cell = watch_cell.clone();
-            async move {
-                let Some(conn) = cell.get() else { return false };
-                let pong: redis::RedisResult<String> =
-                    redis::cmd("PING").query_async(&mut conn.clone()).await;
-                pong.is_ok()
-            }
-        },
-    );
+    health.watch("redis", health::CHECK_INTERVAL, shutdown.clone(), move || {
+        let cell = watch_cell.clone();
+        async move {
+            let Some(conn) = cell.get() else { return false };
+            let pong: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut conn.clone()).await;
+            pong.is_ok()
+        }
+    });
     tokio::spawn(async move {
-        let conn = trmm_runtime::backoff::connect_with_backoff("redis", &shutdown, || {
-            ConnectionManager::new(client.clone())
-        })
-        .await;
+        let conn =
+            trmm_runtime::backoff::connect_with_backoff("redis", &shutdown, || ConnectionManager::new(client.clone()))
+                .await;
         if let Some(conn) = conn {
             let _ = cell.set(conn);
         }

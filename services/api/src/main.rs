@@ -29,9 +29,9 @@ async fn try_main(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve(cli.serve).await,
         Command::Migrate => {
             let pool = pool(&cli.serve)?;
-            let n = trmm_db::migrate::run(&pool).await.context(
-                "applying migrations (is Postgres running and TRMM_DATABASE_URL right?)",
-            )?;
+            let n = trmm_db::migrate::run(&pool)
+                .await
+                .context("applying migrations (is Postgres running and TRMM_DATABASE_URL right?)")?;
             println!("applied {n} migration(s)");
             Ok(())
         }
@@ -40,39 +40,33 @@ async fn try_main(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn pool(cfg: &ServeConfig) -> anyhow::Result<trmm_db::Pool> {
-    trmm_db::connect(&cfg.database_url).context(
-        "TRMM_DATABASE_URL is not a valid Postgres URL (postgres://user:password@host:5432/db)",
-    )
+    trmm_db::connect(&cfg.database_url)
+        .context("TRMM_DATABASE_URL is not a valid Postgres URL (postgres://user:password@host:5432/db)")
 }
 
 async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
-    let min_agent_version = cfg.min_agent_version.parse().map_err(|e| {
-        anyhow::anyhow!("TRMM_MIN_AGENT_VERSION: {e}; use a dotted version such as 2.9.0")
-    })?;
+    let min_agent_version = cfg
+        .min_agent_version
+        .parse()
+        .map_err(|e| anyhow::anyhow!("TRMM_MIN_AGENT_VERSION: {e}; use a dotted version such as 2.9.0"))?;
     let shutdown = trmm_runtime::shutdown::signal_token();
     let db = pool(&cfg)?;
     let health = Health::new("trmm-api");
     health.set_ready("postgres", false);
     if !cfg.no_migrate {
-        let migrated =
-            trmm_runtime::backoff::connect_with_backoff("postgres (migrations)", &shutdown, || {
-                trmm_db::migrate::run(&db)
-            })
-            .await;
+        let migrated = trmm_runtime::backoff::connect_with_backoff("postgres (migrations)", &shutdown, || {
+            trmm_db::migrate::run(&db)
+        })
+        .await;
         if migrated.is_none() {
             return Ok(());
         }
     }
     let watch_db = db.clone();
-    health.watch(
-        "postgres",
-        health::CHECK_INTERVAL,
-        shutdown.clone(),
-        move || {
-            let db = watch_db.clone();
-            async move { trmm_db::ping(&db).await }
-        },
-    );
+    health.watch("postgres", health::CHECK_INTERVAL, shutdown.clone(), move || {
+        let db = watch_db.clone();
+        async move { trmm_db::ping(&db).await }
+    });
     let redis = Arc::new(OnceCell::new());
     trmm_api::connect_redis(&cfg.redis_url, redis.clone(), &health, shutdown.clone());
     let state = AppState {
@@ -87,14 +81,15 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
             redis_prefix: cfg.redis_prefix,
         }),
         clock: Arc::new(SystemClock),
+        gateway: trmm_api::gateway::Gateway::lazy(&cfg.gateway_url)
+            .map_err(|e| anyhow::anyhow!("TRMM_GATEWAY_URL: {e}"))?,
     };
-    let (addr, server) = trmm_api::bind(state, cfg.listen, health, cfg.workers, shutdown)
-        .with_context(|| {
-            format!(
-                "cannot listen on {} (set TRMM_API_LISTEN to a free address)",
-                cfg.listen
-            )
-        })?;
+    let (addr, server) = trmm_api::bind(state, cfg.listen, health, cfg.workers, shutdown).with_context(|| {
+        format!(
+            "cannot listen on {} (set TRMM_API_LISTEN to a free address)",
+            cfg.listen
+        )
+    })?;
     tracing::info!(%addr, "trmm-api listening");
     server.await.context("HTTP server failed")
 }

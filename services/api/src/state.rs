@@ -37,6 +37,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Time source.
     pub clock: Arc<dyn Clock>,
+    /// The AgentGateway, through which commands reach agents.
+    pub gateway: crate::gateway::Gateway,
 }
 
 impl AppState {

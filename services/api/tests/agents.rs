@@ -27,17 +27,12 @@ async fn ten_thousand_agents_paged_and_sorted_in_sql() {
     let (_, site) = api.client_with_site(&admin, "Acme", "HQ").await;
     bulk_insert(&api, site, 10_000).await;
 
-    let (status, page) = api
-        .get("/agents/?page=1&page_size=50&ordering=hostname", &admin)
-        .await;
+    let (status, page) = api.get("/agents/?page=1&page_size=50&ordering=hostname", &admin).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(page["count"], 10_000);
     let rows = page["results"].as_array().unwrap();
     assert_eq!(rows.len(), 50);
-    let names: Vec<&str> = rows
-        .iter()
-        .map(|r| r["hostname"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = rows.iter().map(|r| r["hostname"].as_str().unwrap()).collect();
     let expected: Vec<String> = (0..50).map(|i| format!("host-{i:05}")).collect();
     assert_eq!(names, expected);
     assert!(rows.iter().all(|r| r["status"] == "online"));
@@ -68,11 +63,7 @@ async fn status_is_computed_from_last_seen_and_the_agents_thresholds() {
         api.enroll(&installer, id, &format!("agent{i}"), site).await;
     }
     let conn = api.db.pool().get().await.unwrap();
-    for (id, ago) in [
-        (&ids[0], "1 minute"),
-        (&ids[1], "10 minutes"),
-        (&ids[2], "2 hours"),
-    ] {
+    for (id, ago) in [(&ids[0], "1 minute"), (&ids[1], "10 minutes"), (&ids[2], "2 hours")] {
         conn.execute(
             &format!("UPDATE agents SET last_seen = now() - interval '{ago}' WHERE agent_id = $1"),
             &[id],
@@ -80,12 +71,9 @@ async fn status_is_computed_from_last_seen_and_the_agents_thresholds() {
         .await
         .unwrap();
     }
-    conn.execute(
-        "UPDATE agents SET last_seen = NULL WHERE agent_id = $1",
-        &[&ids[3]],
-    )
-    .await
-    .unwrap();
+    conn.execute("UPDATE agents SET last_seen = NULL WHERE agent_id = $1", &[&ids[3]])
+        .await
+        .unwrap();
 
     let (_, agents) = api.get("/agents/?ordering=hostname", &admin).await;
     let statuses: Vec<&str> = agents
@@ -143,9 +131,7 @@ async fn table_fields_filters_and_detail() {
     let (_, rows) = api.get(&format!("/agents/?client={acme}"), &admin).await;
     assert_eq!(rows.as_array().unwrap().len(), 1);
     assert_eq!(rows[0]["agent_id"], a.as_str());
-    let (_, rows) = api
-        .get("/agents/?monitoring_type=workstation", &admin)
-        .await;
+    let (_, rows) = api.get("/agents/?monitoring_type=workstation", &admin).await;
     assert_eq!(rows.as_array().unwrap().len(), 1);
     let row = &rows[0];
     for key in [
@@ -200,9 +186,7 @@ async fn table_fields_filters_and_detail() {
     assert_eq!(detail["site"], main);
     assert_eq!(detail["make_model"], "QEMU");
     assert_eq!(
-        api.get(&format!("/agents/{}/", agent_id(99)), &admin)
-            .await
-            .0,
+        api.get(&format!("/agents/{}/", agent_id(99)), &admin).await.0,
         StatusCode::NOT_FOUND
     );
 }
@@ -220,12 +204,7 @@ async fn edit_and_delete_an_agent() {
     let edit = json!({"description": "db server", "monitoring_type": "workstation", "site": other_site,
                       "maintenance_mode": true, "offline_time": 10, "overdue_time": 60});
     let (status, body) = api
-        .call(
-            Method::PUT,
-            &format!("/agents/{id}/"),
-            Some(&admin),
-            Some(edit),
-        )
+        .call(Method::PUT, &format!("/agents/{id}/"), Some(&admin), Some(edit))
         .await;
     assert_eq!(
         (status, body),
@@ -270,12 +249,7 @@ async fn edit_and_delete_an_agent() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
     let (status, body) = api
-        .call(
-            Method::DELETE,
-            &format!("/agents/{id}/"),
-            Some(&admin),
-            None,
-        )
+        .call(Method::DELETE, &format!("/agents/{id}/"), Some(&admin), None)
         .await;
     assert_eq!(
         (status, body),
@@ -287,14 +261,9 @@ async fn edit_and_delete_an_agent() {
     );
     // The agent token is revoked with the agent.
     assert_eq!(
-        api.call(
-            Method::GET,
-            &format!("/api/v3/{id}/config/"),
-            Some(&token),
-            None
-        )
-        .await
-        .0,
+        api.call(Method::GET, &format!("/api/v3/{id}/config/"), Some(&token), None)
+            .await
+            .0,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -305,13 +274,8 @@ async fn role_scoping_limits_what_a_technician_sees() {
     let admin = api.admin_token().await;
     let (acme, hq) = api.client_with_site(&admin, "Acme", "HQ").await;
     let (other, main) = api.client_with_site(&admin, "Other", "Main").await;
-    api.enroll(
-        &api.installer_token(&admin, acme, hq).await,
-        &agent_id(1),
-        "alpha",
-        hq,
-    )
-    .await;
+    api.enroll(&api.installer_token(&admin, acme, hq).await, &agent_id(1), "alpha", hq)
+        .await;
     api.enroll(
         &api.installer_token(&admin, other, main).await,
         &agent_id(2),
@@ -348,7 +312,12 @@ async fn role_scoping_limits_what_a_technician_sees() {
     .await
     .unwrap();
     let (_, login) = api
-        .call(Method::POST, "/v2/login/", None, Some(json!({"username": "tech", "password": "tech password", "twofactor": api.totp_now()})))
+        .call(
+            Method::POST,
+            "/v2/login/",
+            None,
+            Some(json!({"username": "tech", "password": "tech password", "twofactor": api.totp_now()})),
+        )
         .await;
     let tech = login["token"].as_str().unwrap();
 
@@ -363,12 +332,7 @@ async fn role_scoping_limits_what_a_technician_sees() {
     assert_eq!(clients.as_array().unwrap().len(), 1);
     // Missing flags are 403 with DRF's message.
     let (status, body) = api
-        .call(
-            Method::DELETE,
-            &format!("/agents/{}/", agent_id(1)),
-            Some(tech),
-            None,
-        )
+        .call(Method::DELETE, &format!("/agents/{}/", agent_id(1)), Some(tech), None)
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(

@@ -109,13 +109,7 @@ async fn every_endpoint_rejects_bad_bodies_with_a_json_400() {
             json!({"id": "one", "agent_id": id}),
             Some(json!({"status": "passing"})),
         ),
-        (
-            Method::POST,
-            "/api/v3/checkin/".into(),
-            &agent_token,
-            json!([]),
-            None,
-        ),
+        (Method::POST, "/api/v3/checkin/".into(), &agent_token, json!([]), None),
     ];
     let before: i64 = api
         .db
@@ -144,17 +138,9 @@ async fn every_endpoint_rejects_bad_bodies_with_a_json_400() {
                 assert_eq!(status, StatusCode::OK);
                 continue;
             }
-            assert_eq!(
-                status,
-                StatusCode::BAD_REQUEST,
-                "{method} {path} {what}: {text}"
-            );
-            assert_eq!(
-                headers["content-type"], "application/json",
-                "{method} {path} {what}"
-            );
-            serde_json::from_str::<Value>(&text)
-                .unwrap_or_else(|_| panic!("{method} {path} {what}: not JSON: {text}"));
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {path} {what}: {text}");
+            assert_eq!(headers["content-type"], "application/json", "{method} {path} {what}");
+            serde_json::from_str::<Value>(&text).unwrap_or_else(|_| panic!("{method} {path} {what}: not JSON: {text}"));
         }
     }
 
@@ -177,10 +163,7 @@ async fn every_endpoint_rejects_bad_bodies_with_a_json_400() {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        api.get("/clients/abc/", &admin).await.0,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(api.get("/clients/abc/", &admin).await.0, StatusCode::NOT_FOUND);
 
     // Nothing changed.
     let after: i64 = api
@@ -203,10 +186,7 @@ async fn every_endpoint_rejects_bad_bodies_with_a_json_400() {
 async fn unknown_paths_are_json_404s() {
     let api = TestApi::start().await;
     let (status, body) = api.call(Method::GET, "/no/such/path/", None, None).await;
-    assert_eq!(
-        (status, body),
-        (StatusCode::NOT_FOUND, json!({"detail": "Not found."}))
-    );
+    assert_eq!((status, body), (StatusCode::NOT_FOUND, json!({"detail": "Not found."})));
     let (status, body) = api.call(Method::GET, "/", None, None).await;
     assert_eq!((status, body), (StatusCode::OK, json!({"status": "ok"})));
 }

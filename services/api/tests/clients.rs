@@ -72,10 +72,7 @@ async fn client_and_site_crud_shapes() {
             "workstation_policy"
         ]
     );
-    assert_eq!(
-        c["failing_checks"],
-        json!({"error": false, "warning": false})
-    );
+    assert_eq!(c["failing_checks"], json!({"error": false, "warning": false}));
     assert_eq!(c["agent_count"], 0);
     let client_id = c["id"].as_i64().unwrap();
     let hq = &c["sites"][0];
@@ -126,10 +123,7 @@ async fn client_and_site_crud_shapes() {
             Some(json!({"client": {"name": "Acme Corp"}})),
         )
         .await;
-    assert_eq!(
-        (status, body),
-        (StatusCode::OK, json!("Acme Corp was updated"))
-    );
+    assert_eq!((status, body), (StatusCode::OK, json!("Acme Corp was updated")));
     let (status, body) = api
         .call(
             Method::PUT,
@@ -138,16 +132,11 @@ async fn client_and_site_crud_shapes() {
             Some(json!({"site": {"name": "Branch 2"}})),
         )
         .await;
-    assert_eq!(
-        (status, body),
-        (StatusCode::OK, json!("Branch 2 was updated"))
-    );
+    assert_eq!((status, body), (StatusCode::OK, json!("Branch 2 was updated")));
     let (_, client) = api.get(&format!("/clients/{client_id}/"), &admin).await;
     assert_eq!(client["name"], "Acme Corp");
     assert_eq!(client["sites"].as_array().unwrap().len(), 2);
-    let (_, site) = api
-        .get(&format!("/clients/sites/{branch_id}/"), &admin)
-        .await;
+    let (_, site) = api.get(&format!("/clients/sites/{branch_id}/"), &admin).await;
     assert_eq!(site["name"], "Branch 2");
 
     let (status, body) = api
@@ -158,24 +147,13 @@ async fn client_and_site_crud_shapes() {
             None,
         )
         .await;
-    assert_eq!(
-        (status, body),
-        (StatusCode::OK, json!("Branch 2 was deleted"))
-    );
+    assert_eq!((status, body), (StatusCode::OK, json!("Branch 2 was deleted")));
     let (status, body) = api
-        .call(
-            Method::DELETE,
-            &format!("/clients/sites/{hq_id}/"),
-            Some(&admin),
-            None,
-        )
+        .call(Method::DELETE, &format!("/clients/sites/{hq_id}/"), Some(&admin), None)
         .await;
     assert_eq!(
         (status, body),
-        (
-            StatusCode::BAD_REQUEST,
-            json!("A client must have at least 1 site.")
-        )
+        (StatusCode::BAD_REQUEST, json!("A client must have at least 1 site."))
     );
     assert_eq!(
         api.get("/clients/999999/", &admin).await,
@@ -183,17 +161,9 @@ async fn client_and_site_crud_shapes() {
     );
 
     let (status, body) = api
-        .call(
-            Method::DELETE,
-            &format!("/clients/{client_id}/"),
-            Some(&admin),
-            None,
-        )
+        .call(Method::DELETE, &format!("/clients/{client_id}/"), Some(&admin), None)
         .await;
-    assert_eq!(
-        (status, body),
-        (StatusCode::OK, json!("Acme Corp was deleted"))
-    );
+    assert_eq!((status, body), (StatusCode::OK, json!("Acme Corp was deleted")));
     assert_eq!(api.get("/clients/", &admin).await.1, json!([]));
 
     let conn = api.db.pool().get().await.unwrap();
@@ -222,12 +192,7 @@ async fn deleting_a_client_with_agents_needs_move_to_site() {
     api.enroll(&installer, &agent_id(2), "bravo", hq).await;
 
     let (status, body) = api
-        .call(
-            Method::DELETE,
-            &format!("/clients/{acme}/"),
-            Some(&admin),
-            None,
-        )
+        .call(Method::DELETE, &format!("/clients/{acme}/"), Some(&admin), None)
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.as_str().unwrap().contains("move_to_site"), "{body}");
@@ -252,13 +217,7 @@ async fn deleting_a_client_with_agents_needs_move_to_site() {
         )
         .await;
     assert_eq!((status, body), (StatusCode::OK, json!("Acme was deleted")));
-    let (_, agents) = api
-        .get(&format!("/agents/?site={other_site}"), &admin)
-        .await;
+    let (_, agents) = api.get(&format!("/agents/?site={other_site}"), &admin).await;
     assert_eq!(agents.as_array().unwrap().len(), 2);
-    assert!(agents
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|a| a["client_name"] == "Other"));
+    assert!(agents.as_array().unwrap().iter().all(|a| a["client_name"] == "Other"));
 }

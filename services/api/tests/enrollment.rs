@@ -52,12 +52,7 @@ async fn full_enrollment_as_the_go_agent_does_it() {
 
     // The agent's own endpoints, authenticated by its token.
     let (status, headers, text) = api
-        .call_raw(
-            Method::GET,
-            &format!("/api/v3/{id}/config/"),
-            Some(&token),
-            "",
-        )
+        .call_raw(Method::GET, &format!("/api/v3/{id}/config/"), Some(&token), "")
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers["content-type"], "application/json");
@@ -76,12 +71,7 @@ async fn full_enrollment_as_the_go_agent_does_it() {
     }
 
     let (status, body) = api
-        .call(
-            Method::GET,
-            &format!("/api/v3/{id}/checkinterval/"),
-            Some(&token),
-            None,
-        )
+        .call(Method::GET, &format!("/api/v3/{id}/checkinterval/"), Some(&token), None)
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["agent"], pk);
@@ -90,12 +80,7 @@ async fn full_enrollment_as_the_go_agent_does_it() {
     assert_eq!(body.as_object().unwrap().len(), 2);
 
     let (status, body) = api
-        .call(
-            Method::GET,
-            &format!("/api/v3/{id}/checkrunner/"),
-            Some(&token),
-            None,
-        )
+        .call(Method::GET, &format!("/api/v3/{id}/checkrunner/"), Some(&token), None)
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["agent"], pk);
@@ -176,10 +161,7 @@ async fn unknown_or_expired_installer_tokens_are_401() {
         .await;
     assert_eq!(
         (status, body),
-        (
-            StatusCode::UNAUTHORIZED,
-            json!({"detail": "Invalid token."})
-        )
+        (StatusCode::UNAUTHORIZED, json!({"detail": "Invalid token."}))
     );
 
     api.clock.advance(Duration::hours(25));
@@ -190,8 +172,12 @@ async fn unknown_or_expired_installer_tokens_are_401() {
         StatusCode::UNAUTHORIZED
     );
     let (status, _) = api
-        .call(Method::POST, "/api/v3/newagent/", Some(&installer),
-              Some(json!({"agent_id": agent_id(2), "hostname": "h", "site": site, "monitoring_type": "server"})))
+        .call(
+            Method::POST,
+            "/api/v3/newagent/",
+            Some(&installer),
+            Some(json!({"agent_id": agent_id(2), "hostname": "h", "site": site, "monitoring_type": "server"})),
+        )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
@@ -217,27 +203,13 @@ async fn installer_version_gate_and_token_scope() {
         json!("Old installer detected (version 2.8.0 ). Latest version is 2.9.0 Please generate a new installer from the RMM")
     );
     let (status, body) = api
-        .call(
-            Method::POST,
-            "/api/v3/installer/",
-            Some(&installer),
-            Some(json!({})),
-        )
+        .call(Method::POST, "/api/v3/installer/", Some(&installer), Some(json!({})))
         .await;
-    assert_eq!(
-        (status, body),
-        (StatusCode::BAD_REQUEST, json!("Invalid data"))
-    );
+    assert_eq!((status, body), (StatusCode::BAD_REQUEST, json!("Invalid data")));
 
     // An installer token opens nothing on the dashboard nor on agent endpoints.
-    assert_eq!(
-        api.get("/agents/", &installer).await.0,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        api.get("/clients/", &installer).await.0,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(api.get("/agents/", &installer).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(api.get("/clients/", &installer).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(
         api.call(
             Method::GET,
@@ -252,8 +224,12 @@ async fn installer_version_gate_and_token_scope() {
     // It is bound to its site.
     let (_, other_site) = api.client_with_site(&admin, "Other", "Branch").await;
     let (status, _) = api
-        .call(Method::POST, "/api/v3/newagent/", Some(&installer),
-              Some(json!({"agent_id": agent_id(4), "hostname": "h", "site": other_site, "monitoring_type": "server"})))
+        .call(
+            Method::POST,
+            "/api/v3/newagent/",
+            Some(&installer),
+            Some(json!({"agent_id": agent_id(4), "hostname": "h", "site": other_site, "monitoring_type": "server"})),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
@@ -266,9 +242,15 @@ async fn duplicate_agent_id_is_400_with_the_upstream_message() {
     let installer = api.installer_token(&admin, client, site).await;
     api.enroll(&installer, &agent_id(5), "first", site).await;
     let (status, body) = api
-        .call(Method::POST, "/api/v3/newagent/", Some(&installer),
-              Some(json!({"agent_id": agent_id(5), "hostname": "second", "site": site, "monitoring_type": "server",
-                          "mesh_node_id": "", "description": "", "goarch": "amd64", "plat": "linux"})))
+        .call(
+            Method::POST,
+            "/api/v3/newagent/",
+            Some(&installer),
+            Some(
+                json!({"agent_id": agent_id(5), "hostname": "second", "site": site, "monitoring_type": "server",
+                          "mesh_node_id": "", "description": "", "goarch": "amd64", "plat": "linux"}),
+            ),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
@@ -325,10 +307,7 @@ async fn the_agent_id_in_the_url_is_never_trusted() {
         api.get(&format!("/agents/{a_id}/"), &admin).await.1["mesh_node_id"],
         "from-a"
     );
-    assert_eq!(
-        api.get(&format!("/agents/{b_id}/"), &admin).await.1["mesh_node_id"],
-        ""
-    );
+    assert_eq!(api.get(&format!("/agents/{b_id}/"), &admin).await.1["mesh_node_id"], "");
 }
 
 #[tokio::test]
@@ -366,10 +345,7 @@ async fn installer_command_for_our_agent_and_the_tactical_agent() {
         "{cmd}"
     );
     assert!(cmd.ends_with("--nats-url nats://127.0.0.1:4222"));
-    assert!(body["tactical_cmd"]
-        .as_str()
-        .unwrap()
-        .contains("-m install"));
+    assert!(body["tactical_cmd"].as_str().unwrap().contains("-m install"));
 
     let (other_client, _) = api.client_with_site(&admin, "Other", "Branch").await;
     let (status, _) = api

@@ -9,9 +9,7 @@ use serde_json::json;
 
 async fn audit_count(api: &TestApi, action: &str, username: &str) -> i64 {
     let conn = api.db.pool().get().await.unwrap();
-    trmm_db::audit::count(&**conn, action, username)
-        .await
-        .unwrap()
+    trmm_db::audit::count(&**conn, action, username).await.unwrap()
 }
 
 #[tokio::test]
@@ -37,10 +35,7 @@ async fn bad_password_is_400_bad_credentials_with_an_audit_row() {
             Some(json!({"username": ADMIN, "password": ADMIN_PASSWORD, "twofactor": "000000"})),
         )
         .await;
-    assert_eq!(
-        (status, body),
-        (StatusCode::BAD_REQUEST, json!("Bad credentials"))
-    );
+    assert_eq!((status, body), (StatusCode::BAD_REQUEST, json!("Bad credentials")));
     assert_eq!(audit_count(&api, "failed_login", ADMIN).await, 2);
     assert_eq!(audit_count(&api, "login", ADMIN).await, 0);
 }
@@ -64,9 +59,7 @@ async fn password_and_totp_give_a_working_token() {
             Method::POST,
             "/v2/login/",
             None,
-            Some(
-                json!({"username": ADMIN, "password": ADMIN_PASSWORD, "twofactor": api.totp_now()}),
-            ),
+            Some(json!({"username": ADMIN, "password": ADMIN_PASSWORD, "twofactor": api.totp_now()})),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -74,10 +67,7 @@ async fn password_and_totp_give_a_working_token() {
     assert_eq!(body["name"], json!(null));
     assert!(body["expiry"].as_str().unwrap().ends_with('Z'));
     let token = body["token"].as_str().unwrap();
-    assert_eq!(
-        api.get("/agents/", token).await,
-        (StatusCode::OK, json!([]))
-    );
+    assert_eq!(api.get("/agents/", token).await, (StatusCode::OK, json!([])));
     assert_eq!(audit_count(&api, "login", ADMIN).await, 1);
 }
 
@@ -106,19 +96,11 @@ async fn a_user_without_totp_gets_a_token_that_only_sets_up_totp() {
     let (status, body) = api.get("/agents/", &setup_token).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body["detail"].as_str().unwrap().contains("Two-factor"));
-    assert_eq!(
-        api.get("/clients/", &setup_token).await.0,
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(api.get("/clients/", &setup_token).await.0, StatusCode::FORBIDDEN);
 
     // It can set up TOTP, once.
     let (status, body) = api
-        .call(
-            Method::POST,
-            "/accounts/users/setup_totp/",
-            Some(&setup_token),
-            None,
-        )
+        .call(Method::POST, "/accounts/users/setup_totp/", Some(&setup_token), None)
         .await;
     assert_eq!(status, StatusCode::OK);
     let secret = body["totp_key"].as_str().unwrap().to_owned();
@@ -127,19 +109,11 @@ async fn a_user_without_totp_gets_a_token_that_only_sets_up_totp() {
         .unwrap()
         .starts_with("otpauth://totp/api.example.com:newbie?secret="));
     let (_, again) = api
-        .call(
-            Method::POST,
-            "/accounts/users/setup_totp/",
-            Some(&setup_token),
-            None,
-        )
+        .call(Method::POST, "/accounts/users/setup_totp/", Some(&setup_token), None)
         .await;
     assert_eq!(again, json!(false));
     // Still no dashboard access with that token: a real login with the code is needed.
-    assert_eq!(
-        api.get("/agents/", &setup_token).await.0,
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(api.get("/agents/", &setup_token).await.0, StatusCode::FORBIDDEN);
 
     let now = trmm_api::clock::Clock::now(&*api.clock).timestamp() as u64;
     let code = trmm_auth::totp_code(&secret, now).unwrap();
@@ -176,17 +150,11 @@ async fn expired_and_logged_out_tokens_are_401() {
     let token = api.admin_token().await;
     let (status, _) = api.call(Method::POST, "/logout/", Some(&token), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_eq!(
-        api.get("/agents/", &token).await.0,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(api.get("/agents/", &token).await.0, StatusCode::UNAUTHORIZED);
 
     let (status, body) = api.call(Method::GET, "/agents/", None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        body,
-        json!({"detail": "Authentication credentials were not provided."})
-    );
+    assert_eq!(body, json!({"detail": "Authentication credentials were not provided."}));
 }
 
 #[tokio::test]
@@ -212,8 +180,5 @@ async fn eleventh_checkcreds_in_a_minute_is_429() {
         )
         .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
-    assert!(body["detail"]
-        .as_str()
-        .unwrap()
-        .starts_with("Request was throttled."));
+    assert!(body["detail"].as_str().unwrap().starts_with("Request was throttled."));
 }

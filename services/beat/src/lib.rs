@@ -25,7 +25,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let server = async {
         health::serve(listen, health.clone(), shutdown.clone())
             .await
-            .with_context(|| format!("serving the health endpoints on {listen} (set TRMM_BEAT_LISTEN to a free address)"))
+            .with_context(|| {
+                format!("serving the health endpoints on {listen} (set TRMM_BEAT_LISTEN to a free address)")
+            })
     };
     let work = async {
         if let Some(_redis) = deps::redis(redis, &health, &shutdown).await {

@@ -22,6 +22,10 @@ pub struct Config {
     /// Address for the /healthz, /readyz and /metrics endpoints.
     #[arg(long, env = "TRMM_NATS_API_LISTEN", default_value = "0.0.0.0:8002")]
     pub listen: SocketAddr,
+    /// Address of the AgentGateway gRPC server.
+    #[arg(long, env = "TRMM_GATEWAY_LISTEN", default_value = "0.0.0.0:50051")]
+    pub gateway_listen: SocketAddr,
+    /// Logging options.
     #[command(flatten)]
     pub log: LogArgs,
 }

@@ -9,11 +9,7 @@ use trmm_runtime::health::{Health, CHECK_INTERVAL};
 use crate::SERVICE;
 
 /// Waits until Postgres answers (None if shutdown comes first), then keeps its readiness current.
-pub async fn postgres(
-    pool: trmm_db::Pool,
-    health: &Health,
-    shutdown: &CancellationToken,
-) -> Option<trmm_db::Pool> {
+pub async fn postgres(pool: trmm_db::Pool, health: &Health, shutdown: &CancellationToken) -> Option<trmm_db::Pool> {
     connect_with_backoff("postgres", shutdown, || async {
         pool.get().await.map(drop).map_err(anyhow::Error::from)
     })
@@ -29,15 +25,9 @@ pub async fn postgres(
 
 /// Waits until NATS accepts the connection (None if shutdown comes first), then keeps its
 /// readiness current; the client reconnects by itself after an outage.
-pub async fn nats(
-    url: ServerAddr,
-    health: &Health,
-    shutdown: &CancellationToken,
-) -> Option<async_nats::Client> {
+pub async fn nats(url: ServerAddr, health: &Health, shutdown: &CancellationToken) -> Option<async_nats::Client> {
     let client = connect_with_backoff("nats", shutdown, || {
-        async_nats::ConnectOptions::new()
-            .name(SERVICE)
-            .connect(url.clone())
+        async_nats::ConnectOptions::new().name(SERVICE).connect(url.clone())
     })
     .await?;
     health.set_ready("nats", true);

@@ -6,11 +6,7 @@ use trmm_runtime::backoff::connect_with_backoff;
 use trmm_runtime::health::{Health, CHECK_INTERVAL};
 
 /// Waits until Postgres answers (None if shutdown comes first), then keeps its readiness current.
-pub async fn postgres(
-    pool: trmm_db::Pool,
-    health: &Health,
-    shutdown: &CancellationToken,
-) -> Option<trmm_db::Pool> {
+pub async fn postgres(pool: trmm_db::Pool, health: &Health, shutdown: &CancellationToken) -> Option<trmm_db::Pool> {
     connect_with_backoff("postgres", shutdown, || async {
         pool.get().await.map(drop).map_err(anyhow::Error::from)
     })
@@ -26,11 +22,7 @@ pub async fn postgres(
 
 /// Waits until Redis accepts a connection (None if shutdown comes first), then keeps its
 /// readiness current; the manager reconnects by itself after an outage.
-pub async fn redis(
-    client: redis::Client,
-    health: &Health,
-    shutdown: &CancellationToken,
-) -> Option<ConnectionManager> {
+pub async fn redis(client: redis::Client, health: &Health, shutdown: &CancellationToken) -> Option<ConnectionManager> {
     // Our own backoff paces (and logs) the first connection, and the readiness PINGs trigger
     // reconnects after an outage, so the manager's internal retries would only add latency.
     let config = ConnectionManagerConfig::new().set_number_of_retries(1);
@@ -42,12 +34,7 @@ pub async fn redis(
     let watched = conn.clone();
     health.watch("redis", CHECK_INTERVAL, shutdown.clone(), move || {
         let mut conn = watched.clone();
-        async move {
-            redis::cmd("PING")
-                .query_async::<String>(&mut conn)
-                .await
-                .is_ok()
-        }
+        async move { redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok() }
     });
     Some(conn)
 }

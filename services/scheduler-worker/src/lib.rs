@@ -19,8 +19,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let health = Health::new(SERVICE);
     health.set_ready("postgres", false);
     health.set_ready("redis", false);
-    let pool = trmm_db::connect(&config.database_url)
-        .context("TRMM_DATABASE_URL is not a usable Postgres URL (expected postgres://user:password@host:port/database)")?;
+    let pool = trmm_db::connect(&config.database_url).context(
+        "TRMM_DATABASE_URL is not a usable Postgres URL (expected postgres://user:password@host:port/database)",
+    )?;
     let redis = redis::Client::open(config.redis_url.as_str())
         .context("TRMM_REDIS_URL is not a usable Redis URL (expected redis://host:port/db)")?;
 
@@ -28,7 +29,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let server = async {
         health::serve(listen, health.clone(), shutdown.clone())
             .await
-            .with_context(|| format!("serving the health endpoints on {listen} (set TRMM_WORKER_LISTEN to a free address)"))
+            .with_context(|| {
+                format!("serving the health endpoints on {listen} (set TRMM_WORKER_LISTEN to a free address)")
+            })
     };
     let work = async {
         let (pool, redis) = tokio::join!(

@@ -5,11 +5,7 @@ use trmm_runtime::backoff::connect_with_backoff;
 use trmm_runtime::health::{Health, CHECK_INTERVAL};
 
 /// Waits until Postgres answers (None if shutdown comes first), then keeps its readiness current.
-pub async fn postgres(
-    pool: trmm_db::Pool,
-    health: &Health,
-    shutdown: &CancellationToken,
-) -> Option<trmm_db::Pool> {
+pub async fn postgres(pool: trmm_db::Pool, health: &Health, shutdown: &CancellationToken) -> Option<trmm_db::Pool> {
     connect_with_backoff("postgres", shutdown, || async {
         pool.get().await.map(drop).map_err(anyhow::Error::from)
     })

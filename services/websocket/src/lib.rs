@@ -22,8 +22,9 @@ const SHUTDOWN_GRACE_SECS: u64 = 5;
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let health = Health::new(SERVICE);
     health.set_ready("postgres", false);
-    let pool = trmm_db::connect(&config.database_url)
-        .context("TRMM_DATABASE_URL is not a usable Postgres URL (expected postgres://user:password@host:port/database)")?;
+    let pool = trmm_db::connect(&config.database_url).context(
+        "TRMM_DATABASE_URL is not a usable Postgres URL (expected postgres://user:password@host:port/database)",
+    )?;
 
     let listen = config.listen;
     let app_health = health.clone();
@@ -31,9 +32,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         .disable_signals()
         .shutdown_timeout(SHUTDOWN_GRACE_SECS)
         .bind(listen)
-        .with_context(|| {
-            format!("listening on {listen} (set TRMM_WEBSOCKET_LISTEN to a free address)")
-        })?
+        .with_context(|| format!("listening on {listen} (set TRMM_WEBSOCKET_LISTEN to a free address)"))?
         .run();
     tracing::info!(%listen, "listening");
     let handle = server.handle();
@@ -45,10 +44,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         handle.stop(true).await;
         anyhow::Ok(())
     };
-    tokio::try_join!(
-        async { server.await.context("running the HTTP server") },
-        work
-    )?;
+    tokio::try_join!(async { server.await.context("running the HTTP server") }, work)?;
     tracing::info!("stopped");
     Ok(())
 }

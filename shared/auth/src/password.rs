@@ -24,11 +24,8 @@ pub fn hash_password(password: &str) -> Result<String, PasswordError> {
 
 /// Checks a password against a stored PHC hash; `Ok(false)` means a wrong password.
 pub fn verify_password(password: &str, stored: &str) -> Result<bool, PasswordError> {
-    let parsed =
-        PasswordHash::new(stored).map_err(|e| PasswordError::MalformedHash(e.to_string()))?;
-    Ok(Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok())
+    let parsed = PasswordHash::new(stored).map_err(|e| PasswordError::MalformedHash(e.to_string()))?;
+    Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
 #[cfg(test)]

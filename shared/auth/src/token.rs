@@ -33,9 +33,7 @@ mod tests {
         assert_ne!(a, generate_token());
         let agent = generate_agent_token();
         assert_eq!(agent.len(), 40);
-        assert!(agent
-            .chars()
-            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(agent.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
     }
 
     #[test]

@@ -31,8 +31,7 @@ pub struct AgentRef {
     pub check_interval: i32,
 }
 
-const REF_SELECT: &str =
-    "SELECT a.id, a.agent_id, a.hostname, a.site_id, s.client_id, a.check_interval
+const REF_SELECT: &str = "SELECT a.id, a.agent_id, a.hostname, a.site_id, s.client_id, a.check_interval
     FROM agents a JOIN sites s ON s.id = a.site_id";
 
 fn ref_from_row(row: &Row) -> AgentRef {
@@ -47,29 +46,15 @@ fn ref_from_row(row: &Row) -> AgentRef {
 }
 
 /// The agent with this `agent_id`.
-pub async fn find_by_agent_id(
-    db: &impl GenericClient,
-    agent_id: &str,
-) -> Result<Option<AgentRef>, DbError> {
+pub async fn find_by_agent_id(db: &impl GenericClient, agent_id: &str) -> Result<Option<AgentRef>, DbError> {
     let sql = format!("{REF_SELECT} WHERE a.agent_id = $1");
-    Ok(db
-        .query_opt(&sql, &[&agent_id])
-        .await?
-        .as_ref()
-        .map(ref_from_row))
+    Ok(db.query_opt(&sql, &[&agent_id]).await?.as_ref().map(ref_from_row))
 }
 
 /// The agent owning the token with this digest.
-pub async fn find_by_token(
-    db: &impl GenericClient,
-    digest: &[u8],
-) -> Result<Option<AgentRef>, DbError> {
+pub async fn find_by_token(db: &impl GenericClient, digest: &[u8]) -> Result<Option<AgentRef>, DbError> {
     let sql = format!("{REF_SELECT} JOIN agent_tokens t ON t.agent_pk = a.id WHERE t.digest = $1");
-    Ok(db
-        .query_opt(&sql, &[&digest])
-        .await?
-        .as_ref()
-        .map(ref_from_row))
+    Ok(db.query_opt(&sql, &[&digest]).await?.as_ref().map(ref_from_row))
 }
 
 /// What `/api/v3/newagent/` registers.
@@ -300,11 +285,7 @@ pub async fn table(
     Ok((rows, total))
 }
 
-async fn count(
-    db: &impl GenericClient,
-    scope: &Scope,
-    filter: &AgentFilter,
-) -> Result<i64, DbError> {
+async fn count(db: &impl GenericClient, scope: &Scope, filter: &AgentFilter) -> Result<i64, DbError> {
     let row = db
         .query_one(
             "SELECT count(*) FROM agents a JOIN sites s ON s.id = a.site_id JOIN clients c ON c.id = s.client_id
@@ -338,24 +319,17 @@ pub struct AgentDetail {
 }
 
 /// Every column of one agent plus its computed status.
-pub async fn detail(
-    db: &impl GenericClient,
-    pk: AgentPk,
-    now: DateTime<Utc>,
-) -> Result<Option<AgentDetail>, DbError> {
+pub async fn detail(db: &impl GenericClient, pk: AgentPk, now: DateTime<Utc>) -> Result<Option<AgentDetail>, DbError> {
     let sql = format!(
         "SELECT to_jsonb(a) AS columns, {STATUS_SQL} AS status, c.name AS client_name, s.name AS site_name
          FROM agents a JOIN sites s ON s.id = a.site_id JOIN clients c ON c.id = s.client_id WHERE a.id = $2"
     );
-    Ok(db
-        .query_opt(&sql, &[&now, &pk.0])
-        .await?
-        .map(|r| AgentDetail {
-            columns: r.get("columns"),
-            status: r.get("status"),
-            client_name: r.get("client_name"),
-            site_name: r.get("site_name"),
-        }))
+    Ok(db.query_opt(&sql, &[&now, &pk.0]).await?.map(|r| AgentDetail {
+        columns: r.get("columns"),
+        status: r.get("status"),
+        client_name: r.get("client_name"),
+        site_name: r.get("site_name"),
+    }))
 }
 
 /// Fields the dashboard may edit (`PUT /agents/<agent_id>/`); `None` leaves a field alone.
@@ -388,12 +362,7 @@ pub struct AgentChanges {
 }
 
 /// Applies an edit.
-pub async fn update(
-    db: &impl GenericClient,
-    pk: AgentPk,
-    c: &AgentChanges,
-    by: &str,
-) -> Result<(), DbError> {
+pub async fn update(db: &impl GenericClient, pk: AgentPk, c: &AgentChanges, by: &str) -> Result<(), DbError> {
     db.execute(
         "UPDATE agents SET
             description = COALESCE($2, description),
@@ -433,22 +402,22 @@ pub async fn update(
 
 /// Deletes an agent; its token, history and pending actions go with it (cascade).
 pub async fn delete(db: &impl GenericClient, pk: AgentPk) -> Result<bool, DbError> {
-    Ok(db
-        .execute("DELETE FROM agents WHERE id = $1", &[&pk.0])
-        .await?
-        == 1)
+    Ok(db.execute("DELETE FROM agents WHERE id = $1", &[&pk.0]).await? == 1)
 }
 
 /// Records the MeshCentral node id reported by `/api/v3/syncmesh/`, if it changed.
-pub async fn set_mesh_node_id(
-    db: &impl GenericClient,
-    pk: AgentPk,
-    node_id: &str,
-) -> Result<(), DbError> {
+pub async fn set_mesh_node_id(db: &impl GenericClient, pk: AgentPk, node_id: &str) -> Result<(), DbError> {
     db.execute(
         "UPDATE agents SET mesh_node_id = $2 WHERE id = $1 AND mesh_node_id IS DISTINCT FROM $2",
         &[&pk.0, &node_id],
     )
     .await?;
     Ok(())
+}
+
+/// `(agent_id, online)` for every agent, for presence tracking.
+pub async fn presence(db: &impl GenericClient, now: DateTime<Utc>) -> Result<Vec<(String, bool)>, DbError> {
+    let sql = format!("SELECT a.agent_id, ({STATUS_SQL}) = 'online' AS online FROM agents a");
+    let rows = db.query(&sql, &[&now]).await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }

@@ -81,11 +81,7 @@ pub async fn list(db: &impl GenericClient, scope: &Scope) -> Result<Vec<ClientRo
 }
 
 /// One client with its sites visible in `scope`.
-pub async fn get(
-    db: &impl GenericClient,
-    id: ClientId,
-    scope: &Scope,
-) -> Result<Option<ClientRow>, DbError> {
+pub async fn get(db: &impl GenericClient, id: ClientId, scope: &Scope) -> Result<Option<ClientRow>, DbError> {
     let sql = format!("{SELECT} WHERE c.id = $1");
     let Some(row) = db.query_opt(&sql, &[&id.0]).await? else {
         return Ok(None);
@@ -97,10 +93,7 @@ pub async fn get(
         sites::SCOPE_FILTER
     );
     let site_rows = db
-        .query(
-            &site_sql,
-            &[&scope.unrestricted, &scope.clients, &scope.sites, &id.0],
-        )
+        .query(&site_sql, &[&scope.unrestricted, &scope.clients, &scope.sites, &id.0])
         .await?;
     attach_sites(&mut client, site_rows.iter().map(sites::from_row).collect());
     let [client] = client;
@@ -154,11 +147,7 @@ pub async fn agent_count(db: &impl GenericClient, id: ClientId) -> Result<i64, D
 }
 
 /// Moves every agent of a client's sites to `to`.
-pub async fn move_agents(
-    db: &impl GenericClient,
-    id: ClientId,
-    to: crate::SiteId,
-) -> Result<u64, DbError> {
+pub async fn move_agents(db: &impl GenericClient, id: ClientId, to: crate::SiteId) -> Result<u64, DbError> {
     Ok(db
         .execute(
             "UPDATE agents SET site_id = $2 WHERE site_id IN (SELECT id FROM sites WHERE client_id = $1)",
@@ -169,8 +158,5 @@ pub async fn move_agents(
 
 /// Deletes a client and its sites; fails with a foreign-key violation while agents remain.
 pub async fn delete(db: &impl GenericClient, id: ClientId) -> Result<bool, DbError> {
-    Ok(db
-        .execute("DELETE FROM clients WHERE id = $1", &[&id.0])
-        .await?
-        == 1)
+    Ok(db.execute("DELETE FROM clients WHERE id = $1", &[&id.0]).await? == 1)
 }

@@ -38,16 +38,20 @@ pub struct NewInstaller<'a> {
 }
 
 /// Stores a new installer token digest.
-pub async fn create(
-    db: &impl GenericClient,
-    new: &NewInstaller<'_>,
-    digest: &[u8],
-) -> Result<i32, DbError> {
+pub async fn create(db: &impl GenericClient, new: &NewInstaller<'_>, digest: &[u8]) -> Result<i32, DbError> {
     let row = db
         .query_one(
             "INSERT INTO installer_tokens (digest, site_id, monitoring_type, plat, goarch, created_by, expiry)
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-            &[&digest, &new.site.0, &new.monitoring_type, &new.plat, &new.goarch, &new.created_by, &new.expiry],
+            &[
+                &digest,
+                &new.site.0,
+                &new.monitoring_type,
+                &new.plat,
+                &new.goarch,
+                &new.created_by,
+                &new.expiry,
+            ],
         )
         .await?;
     Ok(row.get(0))

@@ -4,6 +4,7 @@ pub mod agents;
 pub mod audit;
 pub mod clients;
 mod error;
+pub mod history;
 mod ids;
 pub mod installers;
 pub mod migrate;
@@ -22,8 +23,7 @@ use std::str::FromStr;
 
 /// Builds a pool for `database_url` without connecting; connections are opened on first use.
 pub fn connect(database_url: &str) -> Result<Pool, DbError> {
-    let mut pg = tokio_postgres::Config::from_str(database_url)
-        .map_err(|e| DbError::Config(e.to_string()))?;
+    let mut pg = tokio_postgres::Config::from_str(database_url).map_err(|e| DbError::Config(e.to_string()))?;
     // Timestamps rendered by Postgres itself (to_jsonb) must be UTC, like the API's own.
     pg.options("-c TimeZone=UTC");
     let mgr = deadpool_postgres::Manager::from_config(

@@ -4,8 +4,7 @@
 use crate::{DbError, Pool};
 
 /// (version, name, SQL) of every migration, in order. Never edit a released one: add a new file.
-const MIGRATIONS: &[(i32, &str, &str)] =
-    &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i32, &str, &str)] = &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
 
 /// Arbitrary constant key for `pg_advisory_xact_lock`, shared by every trmm-rs process.
 const LOCK_KEY: i64 = 0x0074_726d_6d2d_7273;
@@ -25,23 +24,17 @@ pub async fn run(pool: &Pool) -> Result<usize, DbError> {
     let mut applied = 0;
     for (version, name, sql) in MIGRATIONS {
         let tx = client.transaction().await?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])
-            .await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY]).await?;
         let done = tx
-            .query_opt(
-                "SELECT 1 FROM schema_migrations WHERE version = $1",
-                &[version],
-            )
+            .query_opt("SELECT 1 FROM schema_migrations WHERE version = $1", &[version])
             .await?;
         if done.is_some() {
             continue;
         }
-        tx.batch_execute(sql)
-            .await
-            .map_err(|source| DbError::Migration {
-                version: *version,
-                source,
-            })?;
+        tx.batch_execute(sql).await.map_err(|source| DbError::Migration {
+            version: *version,
+            source,
+        })?;
         tx.execute(
             "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
             &[version, name],

@@ -20,16 +20,10 @@ pub struct RolePermissions {
 }
 
 /// Loads a role's flags and scope lists; `None` if the role does not exist.
-pub async fn load(
-    db: &impl GenericClient,
-    role: RoleId,
-) -> Result<Option<RolePermissions>, DbError> {
+pub async fn load(db: &impl GenericClient, role: RoleId) -> Result<Option<RolePermissions>, DbError> {
     // to_jsonb keeps this query independent of the 68 flag columns, so adding a flag is a migration only.
     let Some(row) = db
-        .query_opt(
-            "SELECT to_jsonb(r) AS j FROM roles r WHERE id = $1",
-            &[&role.0],
-        )
+        .query_opt("SELECT to_jsonb(r) AS j FROM roles r WHERE id = $1", &[&role.0])
         .await?
     else {
         return Ok(None);
@@ -37,10 +31,7 @@ pub async fn load(
     let json: serde_json::Value = row.get("j");
     let mut perms = RolePermissions::default();
     if let Some(map) = json.as_object() {
-        perms.is_superuser = map
-            .get("is_superuser")
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false);
+        perms.is_superuser = map.get("is_superuser").and_then(|v| v.as_bool()).unwrap_or(false);
         perms.granted = map
             .iter()
             .filter(|(k, v)| k.starts_with("can_") && v.as_bool() == Some(true))
@@ -48,33 +39,20 @@ pub async fn load(
             .collect();
     }
     let clients = db
-        .query(
-            "SELECT client_id FROM role_clients WHERE role_id = $1",
-            &[&role.0],
-        )
+        .query("SELECT client_id FROM role_clients WHERE role_id = $1", &[&role.0])
         .await?;
     perms.clients = clients.iter().map(|r| ClientId(r.get(0))).collect();
     let sites = db
-        .query(
-            "SELECT site_id FROM role_sites WHERE role_id = $1",
-            &[&role.0],
-        )
+        .query("SELECT site_id FROM role_sites WHERE role_id = $1", &[&role.0])
         .await?;
     perms.sites = sites.iter().map(|r| SiteId(r.get(0))).collect();
     Ok(Some(perms))
 }
 
 /// Creates a role with the given `can_*` flags set (used by the admin CLI and tests).
-pub async fn create(
-    db: &impl GenericClient,
-    name: &str,
-    flags: &[&str],
-) -> Result<RoleId, DbError> {
+pub async fn create(db: &impl GenericClient, name: &str, flags: &[&str]) -> Result<RoleId, DbError> {
     let row = db
-        .query_one(
-            "INSERT INTO roles (name) VALUES ($1) RETURNING id",
-            &[&name],
-        )
+        .query_one("INSERT INTO roles (name) VALUES ($1) RETURNING id", &[&name])
         .await?;
     let id = RoleId(row.get(0));
     for flag in flags {
@@ -90,11 +68,8 @@ pub async fn create(
         if !exists {
             return Err(DbError::UnknownPermission((*flag).to_owned()));
         }
-        db.execute(
-            &format!("UPDATE roles SET {flag} = true WHERE id = $1"),
-            &[&id.0],
-        )
-        .await?;
+        db.execute(&format!("UPDATE roles SET {flag} = true WHERE id = $1"), &[&id.0])
+            .await?;
     }
     Ok(id)
 }

@@ -95,11 +95,7 @@ pub async fn find_valid(
 }
 
 /// Moves a session's expiry (sliding expiry).
-pub async fn extend(
-    db: &impl GenericClient,
-    digest: &[u8],
-    expiry: DateTime<Utc>,
-) -> Result<(), DbError> {
+pub async fn extend(db: &impl GenericClient, digest: &[u8], expiry: DateTime<Utc>) -> Result<(), DbError> {
     db.execute(
         "UPDATE auth_tokens SET expiry = $2 WHERE digest = $1",
         &[&digest, &expiry],

@@ -42,8 +42,7 @@ pub(crate) const SELECT: &str = "SELECT s.id, s.name, s.server_policy_id, s.work
     FROM sites s JOIN clients c ON c.id = s.client_id";
 
 /// SQL condition restricting `s`/`c` rows to a scope given as parameters $1 (bool), $2 (client ids), $3 (site ids).
-pub(crate) const SCOPE_FILTER: &str =
-    "($1::bool OR s.client_id = ANY($2::int[]) OR s.id = ANY($3::int[]))";
+pub(crate) const SCOPE_FILTER: &str = "($1::bool OR s.client_id = ANY($2::int[]) OR s.id = ANY($3::int[]))";
 
 pub(crate) fn from_row(row: &Row) -> SiteRow {
     SiteRow {
@@ -107,12 +106,7 @@ pub struct SiteChanges {
 }
 
 /// Applies a partial edit.
-pub async fn update(
-    db: &impl GenericClient,
-    id: SiteId,
-    changes: &SiteChanges,
-    by: &str,
-) -> Result<(), DbError> {
+pub async fn update(db: &impl GenericClient, id: SiteId, changes: &SiteChanges, by: &str) -> Result<(), DbError> {
     db.execute(
         "UPDATE sites SET name = COALESCE($2, name), client_id = COALESCE($3, client_id),
                 block_policy_inheritance = COALESCE($4, block_policy_inheritance),
@@ -133,32 +127,19 @@ pub async fn update(
 /// Number of sites a client has.
 pub async fn count_for_client(db: &impl GenericClient, client: ClientId) -> Result<i64, DbError> {
     Ok(db
-        .query_one(
-            "SELECT count(*) FROM sites WHERE client_id = $1",
-            &[&client.0],
-        )
+        .query_one("SELECT count(*) FROM sites WHERE client_id = $1", &[&client.0])
         .await?
         .get(0))
 }
 
 /// Moves every agent of `from` to `to`; returns how many moved.
-pub async fn move_agents(
-    db: &impl GenericClient,
-    from: SiteId,
-    to: SiteId,
-) -> Result<u64, DbError> {
+pub async fn move_agents(db: &impl GenericClient, from: SiteId, to: SiteId) -> Result<u64, DbError> {
     Ok(db
-        .execute(
-            "UPDATE agents SET site_id = $2 WHERE site_id = $1",
-            &[&from.0, &to.0],
-        )
+        .execute("UPDATE agents SET site_id = $2 WHERE site_id = $1", &[&from.0, &to.0])
         .await?)
 }
 
 /// Deletes a site; fails with a foreign-key violation while agents remain in it.
 pub async fn delete(db: &impl GenericClient, id: SiteId) -> Result<bool, DbError> {
-    Ok(db
-        .execute("DELETE FROM sites WHERE id = $1", &[&id.0])
-        .await?
-        == 1)
+    Ok(db.execute("DELETE FROM sites WHERE id = $1", &[&id.0]).await? == 1)
 }

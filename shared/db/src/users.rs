@@ -28,7 +28,8 @@ pub struct User {
     pub role_id: Option<RoleId>,
 }
 
-const COLUMNS: &str = "id, username, password_hash, email, is_active, is_superuser, block_dashboard_login, totp_key, role_id";
+const COLUMNS: &str =
+    "id, username, password_hash, email, is_active, is_superuser, block_dashboard_login, totp_key, role_id";
 
 pub(crate) fn from_row(row: &Row) -> User {
     User {
@@ -45,16 +46,9 @@ pub(crate) fn from_row(row: &Row) -> User {
 }
 
 /// The user with this exact username, if any.
-pub async fn find_by_username(
-    db: &impl GenericClient,
-    username: &str,
-) -> Result<Option<User>, DbError> {
+pub async fn find_by_username(db: &impl GenericClient, username: &str) -> Result<Option<User>, DbError> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE username = $1");
-    Ok(db
-        .query_opt(&sql, &[&username])
-        .await?
-        .as_ref()
-        .map(from_row))
+    Ok(db.query_opt(&sql, &[&username]).await?.as_ref().map(from_row))
 }
 
 /// What `upsert_superuser` did.
@@ -101,11 +95,7 @@ pub async fn upsert_superuser(
 }
 
 /// Stores a TOTP secret unless the user already has one; returns whether it was stored.
-pub async fn set_totp_key_if_unset(
-    db: &impl GenericClient,
-    user: UserId,
-    key: &str,
-) -> Result<bool, DbError> {
+pub async fn set_totp_key_if_unset(db: &impl GenericClient, user: UserId, key: &str) -> Result<bool, DbError> {
     let n = db
         .execute(
             "UPDATE users SET totp_key = $2 WHERE id = $1 AND totp_key IS NULL",

@@ -74,12 +74,7 @@ fn posix(wmi: &Value) -> HardwareSummary {
 }
 
 fn windows(wmi: &Value) -> HardwareSummary {
-    let groups = |key: &str| {
-        wmi.get(key)
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
-    };
+    let groups = |key: &str| wmi.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
     let text = |g: &Value, k: &str| wmi_prop(g, k).and_then(Value::as_str).map(str::to_owned);
 
     let mut cpu_model: Vec<String> = groups("cpu")
@@ -98,14 +93,10 @@ fn windows(wmi: &Value) -> HardwareSummary {
         cpu_model.push("unknown cpu model".into());
     }
 
-    let captions: Vec<String> = groups("graphics")
-        .iter()
-        .filter_map(|g| text(g, "Caption"))
-        .collect();
-    let (rdp, real): (Vec<_>, Vec<_>) = captions.into_iter().partition(|c| {
-        c.to_lowercase()
-            .contains("microsoft remote display adapter")
-    });
+    let captions: Vec<String> = groups("graphics").iter().filter_map(|g| text(g, "Caption")).collect();
+    let (rdp, real): (Vec<_>, Vec<_>) = captions
+        .into_iter()
+        .partition(|c| c.to_lowercase().contains("microsoft remote display adapter"));
     let graphics = if real.is_empty() && !rdp.is_empty() {
         "Microsoft Remote Display Adapter".to_owned()
     } else {
@@ -135,8 +126,7 @@ fn windows(wmi: &Value) -> HardwareSummary {
             if iface == "USB" {
                 return None;
             }
-            let size = wmi_prop(d, "Size")
-                .and_then(|v| v.as_f64().or_else(|| v.as_str()?.parse().ok()))?;
+            let size = wmi_prop(d, "Size").and_then(|v| v.as_f64().or_else(|| v.as_str()?.parse().ok()))?;
             Some(format!(
                 "{} {}GB {iface}",
                 text(d, "Caption")?,
@@ -165,13 +155,10 @@ fn windows(wmi: &Value) -> HardwareSummary {
 
 fn windows_make_model(wmi: &Value) -> Option<String> {
     let first = |key: &str| wmi.get(key).and_then(|v| v.get(0));
-    let text =
-        |g: Option<&Value>, k: &str| wmi_prop(g?, k).and_then(Value::as_str).map(str::to_owned);
+    let text = |g: Option<&Value>, k: &str| wmi_prop(g?, k).and_then(Value::as_str).map(str::to_owned);
     let comp_sys = first("comp_sys");
     let comp_sys_prod = first("comp_sys_prod");
-    let (Some(mut make), Some(mut model)) =
-        (text(comp_sys_prod, "Vendor"), text(comp_sys, "Model"))
-    else {
+    let (Some(mut make), Some(mut model)) = (text(comp_sys_prod, "Vendor"), text(comp_sys, "Model")) else {
         return text(comp_sys_prod, "Version");
     };
     if model.to_lowercase().contains("to be filled") {
@@ -180,9 +167,7 @@ fn windows_make_model(wmi: &Value) -> Option<String> {
         model = text(board, "Product")?;
     }
     if make.eq_ignore_ascii_case("lenovo") {
-        if let Some(family) =
-            text(comp_sys, "SystemFamily").filter(|f| !f.to_lowercase().contains("to be filled"))
-        {
+        if let Some(family) = text(comp_sys, "SystemFamily").filter(|f| !f.to_lowercase().contains("to be filled")) {
             model = family;
         }
     }

@@ -1,5 +1,7 @@
 //! The Tactical RMM agent wire protocol as typed serde models: the JSON bodies of the agent REST API
-//! (`/api/v3/...`) and the interpretation of agent-reported inventory.
+//! (`/api/v3/...`), the msgpack messages carried over NATS, and the interpretation of agent-reported
+//! inventory.
 
 pub mod hardware;
+pub mod nats;
 pub mod rest;

@@ -148,9 +148,7 @@ mod tests {
 
     #[test]
     fn newagent_without_site_is_rejected() {
-        assert!(
-            serde_json::from_str::<NewAgentRequest>(r#"{"agent_id":"x","hostname":"h"}"#).is_err()
-        );
+        assert!(serde_json::from_str::<NewAgentRequest>(r#"{"agent_id":"x","hostname":"h"}"#).is_err());
         assert!(serde_json::from_str::<NewAgentRequest>(
             r#"{"agent_id":"x","hostname":"h","site":"3","monitoring_type":"server"}"#
         )
@@ -204,8 +202,7 @@ mod tests {
 
     #[test]
     fn check_result_ids_need_an_integer_id() {
-        let ok: CheckResultIds =
-            serde_json::from_str(r#"{"id":5,"agent_id":"abc","status":"passing"}"#).unwrap();
+        let ok: CheckResultIds = serde_json::from_str(r#"{"id":5,"agent_id":"abc","status":"passing"}"#).unwrap();
         assert_eq!(ok.id, 5);
         assert!(ok.agent_id.is_some());
         let old: CheckResultIds = serde_json::from_str(r#"{"id":5}"#).unwrap();

@@ -46,11 +46,7 @@ impl Default for Backoff {
 ///
 /// Cancellation also interrupts an attempt that is still in progress. Errors are logged with
 /// `{:#}`, so an `anyhow::Error` shows its whole cause chain.
-pub async fn connect_with_backoff<T, E, F, Fut>(
-    what: &str,
-    shutdown: &CancellationToken,
-    mut connect: F,
-) -> Option<T>
+pub async fn connect_with_backoff<T, E, F, Fut>(what: &str, shutdown: &CancellationToken, mut connect: F) -> Option<T>
 where
     E: Display,
     F: FnMut() -> Fut,

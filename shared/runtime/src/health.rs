@@ -109,13 +109,8 @@ impl Health {
     ///
     /// A check still running after `every` (or one second, if longer) counts as failed, so a hung
     /// connection cannot leave the service looking ready.
-    pub fn watch<F, Fut>(
-        &self,
-        dependency: &'static str,
-        every: Duration,
-        shutdown: CancellationToken,
-        check: F,
-    ) where
+    pub fn watch<F, Fut>(&self, dependency: &'static str, every: Duration, shutdown: CancellationToken, check: F)
+    where
         F: Fn() -> Fut + Send + 'static,
         Fut: Future<Output = bool> + Send + 'static,
     {
@@ -160,11 +155,7 @@ pub fn configure(health: Health) -> impl FnOnce(&mut web::ServiceConfig) {
 /// Runs a standalone HTTP server with only those three routes until `shutdown` is cancelled.
 ///
 /// Fails at once if `listen` cannot be bound.
-pub async fn serve(
-    listen: SocketAddr,
-    health: Health,
-    shutdown: CancellationToken,
-) -> std::io::Result<()> {
+pub async fn serve(listen: SocketAddr, health: Health, shutdown: CancellationToken) -> std::io::Result<()> {
     let server = HttpServer::new(move || App::new().configure(configure(health.clone())))
         .workers(1)
         .disable_signals()
@@ -200,8 +191,7 @@ async fn readyz(health: web::Data<Health>) -> HttpResponse {
     if down.is_empty() {
         HttpResponse::Ok().json(json!({ "status": "ready", "dependencies": states }))
     } else {
-        HttpResponse::ServiceUnavailable()
-            .json(json!({ "status": "not ready", "down": down, "dependencies": states }))
+        HttpResponse::ServiceUnavailable().json(json!({ "status": "not ready", "down": down, "dependencies": states }))
     }
 }
 

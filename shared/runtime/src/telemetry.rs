@@ -68,8 +68,7 @@ pub fn init_tracing(service: &'static str) {
 pub fn init_tracing_with(service: &'static str, args: &LogArgs) {
     // `parse_filter` validated the string when it came through clap; the fallback only guards
     // hand-built `LogArgs`.
-    let filter =
-        EnvFilter::try_new(&args.filter).unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let filter = EnvFilter::try_new(&args.filter).unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -5,8 +5,7 @@ use tokio_postgres::NoTls;
 
 /// Admin URL able to CREATE DATABASE (env `TRMM_TEST_DATABASE_URL`).
 fn admin_url() -> String {
-    std::env::var("TRMM_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    std::env::var("TRMM_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
 fn url_for(db: &str) -> String {
@@ -24,9 +23,7 @@ async fn admin() -> anyhow::Result<tokio_postgres::Client> {
     let url = admin_url();
     let (client, conn) = tokio_postgres::connect(&url, NoTls)
         .await
-        .with_context(|| {
-            format!("connecting to {url}: run scripts/test.sh, or set TRMM_TEST_DATABASE_URL")
-        })?;
+        .with_context(|| format!("connecting to {url}: run scripts/test.sh, or set TRMM_TEST_DATABASE_URL"))?;
     tokio::spawn(conn);
     Ok(client)
 }
@@ -35,9 +32,7 @@ async fn admin() -> anyhow::Result<tokio_postgres::Client> {
 async fn template(admin: &tokio_postgres::Client) -> anyhow::Result<String> {
     let name = format!("trmm_tmpl_{}", trmm_db::migrate::fingerprint());
     // Serialise template creation across concurrently running test binaries.
-    admin
-        .execute("SELECT pg_advisory_lock(7472666)", &[])
-        .await?;
+    admin.execute("SELECT pg_advisory_lock(7472666)", &[]).await?;
     let result = async {
         let exists = admin
             .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
@@ -48,9 +43,7 @@ async fn template(admin: &tokio_postgres::Client) -> anyhow::Result<String> {
             admin
                 .batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
                 .await?;
-            admin
-                .batch_execute(&format!("CREATE DATABASE {building}"))
-                .await?;
+            admin.batch_execute(&format!("CREATE DATABASE {building}")).await?;
             let pool = trmm_db::connect(&url_for(&building))?;
             trmm_db::migrate::run(&pool)
                 .await
@@ -63,9 +56,7 @@ async fn template(admin: &tokio_postgres::Client) -> anyhow::Result<String> {
         anyhow::Ok(())
     }
     .await;
-    admin
-        .execute("SELECT pg_advisory_unlock(7472666)", &[])
-        .await?;
+    admin.execute("SELECT pg_advisory_unlock(7472666)", &[]).await?;
     result.map(|()| name)
 }
 

@@ -63,11 +63,7 @@ impl NatsServer {
             .expect("creating a temp dir for nats-server");
         let config = format!("listen: 127.0.0.1:{port}\n{extra_config}\n");
         std::fs::write(dir.path().join("nats.conf"), config).expect("writing nats.conf");
-        let mut server = NatsServer {
-            child: None,
-            port,
-            dir,
-        };
+        let mut server = NatsServer { child: None, port, dir };
         server.spawn().await;
         server
     }
@@ -106,8 +102,7 @@ impl NatsServer {
     }
 
     async fn spawn(&mut self) {
-        let log =
-            std::fs::File::create(self.log_path()).expect("creating the nats-server log file");
+        let log = std::fs::File::create(self.log_path()).expect("creating the nats-server log file");
         let child = Command::new(nats_server_bin())
             .arg("-c")
             .arg(self.dir.path().join("nats.conf"))
@@ -124,11 +119,7 @@ impl NatsServer {
     async fn wait_until_accepting(&mut self) {
         let deadline = Instant::now() + START_DEADLINE;
         loop {
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
                 panic!(
                     "nats-server exited with {status} before accepting clients:\n{}",
                     self.log()
@@ -206,18 +197,18 @@ fn find_nats_server() -> PathBuf {
          or point TRMM_TEST_NATS_SERVER at one",
         MIN_VERSION.0,
         MIN_VERSION.1,
-        if tried.is_empty() { "nothing".to_owned() } else { tried.join(", ") }
+        if tried.is_empty() {
+            "nothing".to_owned()
+        } else {
+            tried.join(", ")
+        }
     )
 }
 
 /// Candidate binaries in preference order; pip's copy first, because the system one is often old.
 fn candidates() -> Vec<PathBuf> {
     let mut found = pip_package_binaries();
-    found.extend(
-        python_script_dirs()
-            .into_iter()
-            .map(|dir| dir.join("nats-server")),
-    );
+    found.extend(python_script_dirs().into_iter().map(|dir| dir.join("nats-server")));
     if let Some(path) = std::env::var_os("PATH") {
         found.extend(std::env::split_paths(&path).map(|dir| dir.join("nats-server")));
     }
@@ -256,11 +247,7 @@ fn python_script_dirs() -> Vec<PathBuf> {
 }
 
 fn run_python(args: &[&str]) -> Option<String> {
-    let out = Command::new("python3")
-        .args(args)
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
+    let out = Command::new("python3").args(args).stderr(Stdio::null()).output().ok()?;
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
@@ -268,11 +255,7 @@ fn run_python(args: &[&str]) -> Option<String> {
 
 /// `(major, minor)` from `nats-server --version`, which prints e.g. `nats-server: v2.10.22`.
 fn version_of(bin: &Path) -> Option<(u32, u32)> {
-    let out = Command::new(bin)
-        .arg("--version")
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
+    let out = Command::new(bin).arg("--version").stderr(Stdio::null()).output().ok()?;
     parse_version(&String::from_utf8_lossy(&out.stdout))
 }
 

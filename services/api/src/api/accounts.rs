@@ -84,23 +84,11 @@ async fn verify_user(state: &AppState, username: &str, password: &str) -> ApiRes
     Ok((ok && user.is_active && !user.block_dashboard_login).then_some(user))
 }
 
-async fn issue_token(
-    state: &AppState,
-    user: &User,
-    scope: Scope,
-    ttl: Duration,
-) -> ApiResult<TokenResponse> {
+async fn issue_token(state: &AppState, user: &User, scope: Scope, ttl: Duration) -> ApiResult<TokenResponse> {
     let token = trmm_auth::generate_token();
     let expiry = state.now() + ttl;
     let db = state.conn().await?;
-    sessions::create(
-        &**db,
-        user.id,
-        &trmm_auth::digest_token(&token),
-        scope,
-        expiry,
-    )
-    .await?;
+    sessions::create(&**db, user.id, &trmm_auth::digest_token(&token), scope, expiry).await?;
     Ok(TokenResponse { expiry, token })
 }
 
@@ -116,8 +104,7 @@ async fn check_creds(
     if user.totp_key.is_some() {
         return Ok(HttpResponse::Ok().json(json!({ "totp": true })));
     }
-    let TokenResponse { expiry, token } =
-        issue_token(&state, &user, Scope::TotpSetup, TOTP_SETUP_TTL).await?;
+    let TokenResponse { expiry, token } = issue_token(&state, &user, Scope::TotpSetup, TOTP_SETUP_TTL).await?;
     Ok(HttpResponse::Ok().json(json!({ "expiry": expiry, "token": token, "totp": false })))
 }
 
@@ -132,15 +119,13 @@ async fn login(
     };
     let now = state.now();
     let totp_ok = match &user.totp_key {
-        Some(key) => trmm_auth::verify_totp(key, &body.twofactor, now.timestamp().max(0) as u64)
-            .unwrap_or(false),
+        Some(key) => trmm_auth::verify_totp(key, &body.twofactor, now.timestamp().max(0) as u64).unwrap_or(false),
         None => false,
     };
     if !totp_ok {
         return Err(reject(&state, &req, &body.username, "Two Factor token rejected").await);
     }
-    let TokenResponse { expiry, token } =
-        issue_token(&state, &user, Scope::Full, crate::auth::SESSION_TTL).await?;
+    let TokenResponse { expiry, token } = issue_token(&state, &user, Scope::Full, crate::auth::SESSION_TTL).await?;
     let db = state.conn().await?;
     users::record_login(&**db, user.id, now, auth::client_ip(&req, &state)).await?;
     audit::insert(
@@ -155,8 +140,7 @@ async fn login(
         },
     )
     .await?;
-    Ok(HttpResponse::Ok()
-        .json(json!({ "expiry": expiry, "token": token, "username": user.username, "name": null })))
+    Ok(HttpResponse::Ok().json(json!({ "expiry": expiry, "token": token, "username": user.username, "name": null })))
 }
 
 async fn logout(caller: TotpSetupUser) -> ApiResult<HttpResponse> {
@@ -182,8 +166,7 @@ async fn setup_totp(caller: TotpSetupUser) -> ApiResult<HttpResponse> {
         url_escape(&user.username),
         url_escape(&issuer)
     );
-    Ok(HttpResponse::Ok()
-        .json(json!({ "username": user.username, "totp_key": secret, "qr_url": qr_url })))
+    Ok(HttpResponse::Ok().json(json!({ "username": user.username, "totp_key": secret, "qr_url": qr_url })))
 }
 
 /// The host part of the public URL names this server in authenticator apps.
@@ -199,9 +182,7 @@ fn issuer(public_url: &str) -> String {
 fn url_escape(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
             _ => format!("%{b:02X}"),
         })
         .collect()

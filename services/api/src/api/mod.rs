@@ -13,17 +13,14 @@ use crate::error::ApiError;
 
 /// Registers every route, plus DRF-shaped errors for bad query strings, bad paths and unknown URLs.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(
-        web::QueryConfig::default()
-            .error_handler(|e, _| ApiError::BadRequest(e.to_string()).into()),
-    )
-    .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
-    .route("/", web::get().to(root))
-    .configure(accounts::configure)
-    .configure(clients::configure)
-    .configure(agents::configure)
-    .configure(agent_api::configure)
-    .default_service(web::to(not_found));
+    cfg.app_data(web::QueryConfig::default().error_handler(|e, _| ApiError::BadRequest(e.to_string()).into()))
+        .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
+        .route("/", web::get().to(root))
+        .configure(accounts::configure)
+        .configure(clients::configure)
+        .configure(agents::configure)
+        .configure(agent_api::configure)
+        .default_service(web::to(not_found));
 }
 
 /// `GET /`: liveness probe kept from Tactical RMM.

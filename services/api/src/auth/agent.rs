@@ -58,13 +58,9 @@ impl FromRequest for InstallerAuth {
             let state = super::state_of(&req)?;
             let token = super::bearer_token(&req).ok_or(ApiError::Unauthorized(NO_CREDENTIALS))?;
             let db = state.conn().await?;
-            let grant = trmm_db::installers::find_valid(
-                &**db,
-                &trmm_auth::digest_token(token),
-                state.now(),
-            )
-            .await?
-            .ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
+            let grant = trmm_db::installers::find_valid(&**db, &trmm_auth::digest_token(token), state.now())
+                .await?
+                .ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
             Ok(InstallerAuth { grant, state })
         })
     }

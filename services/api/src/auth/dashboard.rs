@@ -23,8 +23,7 @@ const MIN_REFRESH: Duration = Duration::minutes(10);
 const NO_CREDENTIALS: &str = "Authentication credentials were not provided.";
 const INVALID_TOKEN: &str = "Invalid token.";
 const NO_PERMISSION: &str = "You do not have permission to perform this action.";
-const TOTP_REQUIRED: &str =
-    "Two-factor authentication must be set up before this token can be used.";
+const TOTP_REQUIRED: &str = "Two-factor authentication must be set up before this token can be used.";
 
 /// An authenticated dashboard user.
 #[derive(Debug, Clone)]
@@ -98,10 +97,7 @@ async fn authenticate(req: &HttpRequest) -> Result<(AppState, Identity), ApiErro
     let now = state.now();
     let db = state.conn().await?;
     let Session {
-        scope,
-        expiry,
-        user,
-        ..
+        scope, expiry, user, ..
     } = sessions::find_valid(&**db, &digest, now)
         .await?
         .ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
@@ -196,9 +192,7 @@ impl<P: Permission> FromRequest for ScopedAgent<P> {
         let authed = Authed::<P>::from_request(req, payload);
         let agent_id = req.match_info().get("agent_id").map(str::to_owned);
         Box::pin(async move {
-            let Authed {
-                identity, state, ..
-            } = authed.await?;
+            let Authed { identity, state, .. } = authed.await?;
             let agent_id = agent_id.ok_or(ApiError::NotFound)?;
             let db = state.conn().await?;
             let agent = trmm_db::agents::find_by_agent_id(&**db, &agent_id)

@@ -30,6 +30,14 @@ permissions!(
     EditAgent => "can_edit_agent",
     /// Delete (uninstall) agents.
     UninstallAgents => "can_uninstall_agents",
+    /// Run shell commands on agents.
+    SendCmd => "can_send_cmd",
+    /// List and kill agent processes.
+    ManageProcs => "can_manage_procs",
+    /// Reboot and shut down agents.
+    RebootAgents => "can_reboot_agents",
+    /// Recover agents.
+    RecoverAgents => "can_recover_agents",
     /// Generate installers.
     InstallAgents => "can_install_agents",
     /// See clients.

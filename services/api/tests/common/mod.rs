@@ -51,17 +51,21 @@ impl TestApi {
     }
 
     pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> TestApi {
+        Self::start_full(tweak, "http://127.0.0.1:9".to_owned()).await
+    }
+
+    /// Starts the API talking to the AgentGateway at `gateway_url`.
+    pub async fn start_with_gateway(gateway_url: String) -> TestApi {
+        Self::start_full(|_| {}, gateway_url).await
+    }
+
+    async fn start_full(tweak: impl FnOnce(&mut Settings), gateway_url: String) -> TestApi {
         let db = TestDb::new().await;
         let clock = Arc::new(OffsetClock::default());
         let shutdown = CancellationToken::new();
         let health = Health::new("trmm-api-test");
         let redis = Arc::new(OnceCell::new());
-        trmm_api::connect_redis(
-            &trmm_testkit::redis_url(),
-            redis.clone(),
-            &health,
-            shutdown.clone(),
-        );
+        trmm_api::connect_redis(&trmm_testkit::redis_url(), redis.clone(), &health, shutdown.clone());
         let mut settings = Settings {
             public_url: "https://api.example.com".into(),
             agent_nats_url: "nats://127.0.0.1:4222".into(),
@@ -77,15 +81,10 @@ impl TestApi {
             redis: redis.clone(),
             settings: Arc::new(settings),
             clock: clock.clone(),
+            gateway: trmm_api::gateway::Gateway::lazy(&gateway_url).unwrap(),
         };
-        let (addr, server) = trmm_api::bind(
-            state,
-            "127.0.0.1:0".parse().unwrap(),
-            health,
-            Some(1),
-            shutdown.clone(),
-        )
-        .unwrap();
+        let (addr, server) =
+            trmm_api::bind(state, "127.0.0.1:0".parse().unwrap(), health, Some(1), shutdown.clone()).unwrap();
         tokio::spawn(server);
         wait_until("redis", Duration::from_secs(10), || {
             let r = redis.clone();
@@ -106,16 +105,9 @@ impl TestApi {
     async fn create_admin(&self) {
         let hash = trmm_auth::hash_password(ADMIN_PASSWORD).unwrap();
         let conn = self.db.pool().get().await.unwrap();
-        trmm_db::users::upsert_superuser(
-            &**conn,
-            ADMIN,
-            "admin@example.com",
-            &hash,
-            Some(TOTP_SECRET),
-            false,
-        )
-        .await
-        .unwrap();
+        trmm_db::users::upsert_superuser(&**conn, ADMIN, "admin@example.com", &hash, Some(TOTP_SECRET), false)
+            .await
+            .unwrap();
     }
 
     pub fn totp_now(&self) -> String {
@@ -176,7 +168,12 @@ impl TestApi {
     /// Logs in as the admin with password and TOTP and returns the dashboard token.
     pub async fn admin_token(&self) -> String {
         let (status, body) = self
-            .call(Method::POST, "/v2/login/", None, Some(json!({"username": ADMIN, "password": ADMIN_PASSWORD, "twofactor": self.totp_now()})))
+            .call(
+                Method::POST,
+                "/v2/login/",
+                None,
+                Some(json!({"username": ADMIN, "password": ADMIN_PASSWORD, "twofactor": self.totp_now()})),
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body["token"].as_str().unwrap().to_owned()
@@ -200,10 +197,7 @@ impl TestApi {
             .iter()
             .find(|c| c["name"] == client)
             .unwrap();
-        (
-            c["id"].as_i64().unwrap(),
-            c["sites"][0]["id"].as_i64().unwrap(),
-        )
+        (c["id"].as_i64().unwrap(), c["sites"][0]["id"].as_i64().unwrap())
     }
 
     /// Generates an installer for a site and returns its token.
@@ -213,9 +207,11 @@ impl TestApi {
                 Method::POST,
                 "/agents/installer/",
                 Some(token),
-                Some(json!({"installMethod": "manual", "client": client, "site": site, "expires": 24,
+                Some(
+                    json!({"installMethod": "manual", "client": client, "site": site, "expires": 24,
                             "agenttype": "server", "plat": "linux", "goarch": "amd64", "api": "https://api.example.com",
-                            "rdp": 0, "ping": 0, "power": 0, "fileName": "trmm.exe"})),
+                            "rdp": 0, "ping": 0, "power": 0, "fileName": "trmm.exe"}),
+                ),
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
@@ -230,27 +226,20 @@ impl TestApi {
     }
 
     /// Enrolls an agent through the installer endpoints; returns (pk, agent token).
-    pub async fn enroll(
-        &self,
-        installer: &str,
-        agent_id: &str,
-        hostname: &str,
-        site: i64,
-    ) -> (i64, String) {
+    pub async fn enroll(&self, installer: &str, agent_id: &str, hostname: &str, site: i64) -> (i64, String) {
         let (status, body) = self
             .call(
                 Method::POST,
                 "/api/v3/newagent/",
                 Some(installer),
-                Some(json!({"agent_id": agent_id, "hostname": hostname, "site": site, "monitoring_type": "server",
-                            "mesh_node_id": "", "description": "", "goarch": "amd64", "plat": "linux"})),
+                Some(
+                    json!({"agent_id": agent_id, "hostname": hostname, "site": site, "monitoring_type": "server",
+                            "mesh_node_id": "", "description": "", "goarch": "amd64", "plat": "linux"}),
+                ),
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        (
-            body["pk"].as_i64().unwrap(),
-            body["token"].as_str().unwrap().to_owned(),
-        )
+        (body["pk"].as_i64().unwrap(), body["token"].as_str().unwrap().to_owned())
     }
 }
 

@@ -27,9 +27,7 @@ impl Service {
         let port = trmm_testkit::free_port();
         let log = tempfile::NamedTempFile::new().expect("creating a temp log file");
         let mut command = Command::new(bin);
-        for (name, _) in
-            std::env::vars_os().filter(|(name, _)| name.to_string_lossy().starts_with("TRMM_"))
-        {
+        for (name, _) in std::env::vars_os().filter(|(name, _)| name.to_string_lossy().starts_with("TRMM_")) {
             command.env_remove(name);
         }
         let child = command
@@ -59,9 +57,14 @@ impl Service {
 
     /// Polls `path` until it answers with `status`, and returns the body of that answer.
     pub async fn wait_for_status(&mut self, path: &str, status: u16) -> String {
+        self.wait_for_answer(path, status, "").await
+    }
+
+    /// Polls `path` until it answers with `status` and a body containing `needle`.
+    pub async fn wait_for_answer(&mut self, path: &str, status: u16, needle: &str) -> String {
         let url = format!("{}{path}", self.base_url);
         let child = &mut self.child;
-        poll_status(&self.http, &url, status, || assert_running(child)).await
+        poll_answer(&self.http, &url, status, needle, || assert_running(child)).await
     }
 
     /// Waits until the log contains `needle` at least `times` times (e.g. repeated retry warnings).
@@ -69,10 +72,7 @@ impl Service {
         let deadline = Instant::now() + DEADLINE;
         while self.log().matches(needle).count() < times {
             self.assert_running();
-            assert!(
-                Instant::now() < deadline,
-                "log never showed {needle:?} {times} times"
-            );
+            assert!(Instant::now() < deadline, "log never showed {needle:?} {times} times");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -105,10 +105,7 @@ impl Service {
             if let Some(status) = self.child.try_wait().expect("polling the service process") {
                 return status;
             }
-            assert!(
-                Instant::now() < deadline,
-                "still running after {EXIT_DEADLINE:?}"
-            );
+            assert!(Instant::now() < deadline, "still running after {EXIT_DEADLINE:?}");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -125,12 +122,13 @@ impl Drop for Service {
     }
 }
 
-/// Polls `url` until it answers with `status` and returns that body; `check` runs before each try
-/// so a caller can fail fast (e.g. when the service died).
-pub async fn poll_status(
+/// Polls `url` until it answers with `status` and a body containing `needle`, and returns that
+/// body; `check` runs before each try so a caller can fail fast (e.g. when the service died).
+pub async fn poll_answer(
     http: &reqwest::Client,
     url: &str,
     status: u16,
+    needle: &str,
     mut check: impl FnMut(),
 ) -> String {
     let deadline = Instant::now() + DEADLINE;
@@ -140,14 +138,14 @@ pub async fn poll_status(
         if let Ok(response) = http.get(url).send().await {
             let got = response.status().as_u16();
             let body = response.text().await.unwrap_or_default();
-            if got == status {
+            if got == status && body.contains(needle) {
                 return body;
             }
             last = Some((got, body));
         }
         assert!(
             Instant::now() < deadline,
-            "{url} did not answer {status} within {DEADLINE:?}; last answer {last:?}"
+            "{url} did not answer {status} with {needle:?} within {DEADLINE:?}; last answer {last:?}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -39,10 +39,7 @@ impl RedisServer {
             if let Some(status) = server.child.try_wait().expect("polling redis-server") {
                 panic!("redis-server exited with {status} before answering PING");
             }
-            assert!(
-                Instant::now() < deadline,
-                "redis-server on {port} never answered PING"
-            );
+            assert!(Instant::now() < deadline, "redis-server on {port} never answered PING");
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         server
@@ -62,7 +59,5 @@ fn answers_ping(port: u16) -> bool {
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
     let mut reply = [0u8; 5];
-    stream.write_all(b"PING\r\n").is_ok()
-        && stream.read_exact(&mut reply).is_ok()
-        && &reply == b"+PONG"
+    stream.write_all(b"PING\r\n").is_ok() && stream.read_exact(&mut reply).is_ok() && &reply == b"+PONG"
 }

@@ -72,10 +72,7 @@ async fn metrics_renders_registered_counters_and_dependency_gauges() {
     );
     let body = String::from_utf8(read_body(response).await.to_vec()).unwrap();
     assert!(body.contains("trmm_test_jobs_total 3"), "{body}");
-    assert!(
-        body.contains("trmm_dependency_up{dependency=\"nats\"} 0"),
-        "{body}"
-    );
+    assert!(body.contains("trmm_dependency_up{dependency=\"nats\"} 0"), "{body}");
 }
 
 #[tokio::test(start_paused = true)]
@@ -83,15 +80,10 @@ async fn watch_records_check_results_until_shutdown() {
     let health = Health::new("test");
     let shutdown = CancellationToken::new();
     let (tx, rx) = tokio::sync::watch::channel(false);
-    health.watch(
-        "redis",
-        Duration::from_millis(100),
-        shutdown.clone(),
-        move || {
-            let up = *rx.borrow();
-            async move { up }
-        },
-    );
+    health.watch("redis", Duration::from_millis(100), shutdown.clone(), move || {
+        let up = *rx.borrow();
+        async move { up }
+    });
 
     wait_for(|| health.dependencies().get("redis") == Some(&false)).await;
     tx.send(true).unwrap();

@@ -4,8 +4,7 @@ use actix_web::HttpResponse;
 use rand::Rng;
 use serde_json::Value;
 use trmm_protocol::rest::{
-    AgentCheckInConfig, CheckIntervalResponse, CheckResultIds, CheckRunnerResponse,
-    SoftwareRequest, SyncMeshRequest,
+    AgentCheckInConfig, CheckIntervalResponse, CheckResultIds, CheckRunnerResponse, SoftwareRequest, SyncMeshRequest,
 };
 
 use crate::auth::AgentAuth;
@@ -56,20 +55,14 @@ pub(super) async fn checkin(_agent: AgentAuth, Json(_body): Json<Value>) -> Http
 }
 
 /// `POST /api/v3/syncmesh/`: records the MeshCentral node id.
-pub(super) async fn sync_mesh(
-    agent: AgentAuth,
-    Json(body): Json<SyncMeshRequest>,
-) -> ApiResult<HttpResponse> {
+pub(super) async fn sync_mesh(agent: AgentAuth, Json(body): Json<SyncMeshRequest>) -> ApiResult<HttpResponse> {
     let db = agent.state.conn().await?;
     trmm_db::agents::set_mesh_node_id(&**db, agent.agent.pk, body.nodeid.trim()).await?;
     Ok(HttpResponse::Ok().json("ok"))
 }
 
 /// `POST /api/v3/software/`: replaces the installed-software list.
-pub(super) async fn software(
-    agent: AgentAuth,
-    Json(body): Json<SoftwareRequest>,
-) -> ApiResult<HttpResponse> {
+pub(super) async fn software(agent: AgentAuth, Json(body): Json<SoftwareRequest>) -> ApiResult<HttpResponse> {
     let db = agent.state.conn().await?;
     trmm_db::software::upsert(&**db, agent.agent.pk, &Value::Array(body.software)).await?;
     Ok(HttpResponse::Ok().json("ok"))
@@ -95,10 +88,7 @@ pub(super) async fn check_runner(agent: AgentAuth) -> HttpResponse {
 
 /// `PATCH /api/v3/checkrunner/`: a check result. Validated as upstream does; since no check exists yet,
 /// every id is unknown and answered 404 like TRMM's `get_object_or_404(Check, ...)`.
-pub(super) async fn check_result(
-    _agent: AgentAuth,
-    body: actix_web::web::Bytes,
-) -> ApiResult<HttpResponse> {
+pub(super) async fn check_result(_agent: AgentAuth, body: actix_web::web::Bytes) -> ApiResult<HttpResponse> {
     let raw: Value = parse(&body)?;
     if raw.get("agent_id").is_none() {
         return Err(ApiError::BadRequest("Agent upgrade required".into()));

@@ -17,18 +17,13 @@ pub(super) async fn check_token(_installer: InstallerAuth) -> HttpResponse {
 }
 
 /// `POST /api/v3/installer/`: accepts agents at or above the configured minimum version.
-pub(super) async fn check_version(
-    installer: InstallerAuth,
-    Json(body): Json<Value>,
-) -> ApiResult<HttpResponse> {
+pub(super) async fn check_version(installer: InstallerAuth, Json(body): Json<Value>) -> ApiResult<HttpResponse> {
     // TRMM apiv3/views.py::Installer: a missing version is "Invalid data".
     let raw = body
         .get("version")
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::BadRequest("Invalid data".into()))?;
-    let version: Version = raw
-        .parse()
-        .map_err(|_| ApiError::BadRequest("Invalid data".into()))?;
+    let version: Version = raw.parse().map_err(|_| ApiError::BadRequest("Invalid data".into()))?;
     let min = &installer.state.settings.min_agent_version;
     if &version < min {
         // Upstream wording, including its odd spacing.
@@ -73,24 +68,16 @@ pub(super) async fn new_agent(
         body.plat.as_str()
     };
     if !["windows", "linux", "darwin"].contains(&plat) {
-        return Err(ApiError::field(
-            "plat",
-            format!("\"{plat}\" is not a valid choice."),
-        ));
+        return Err(ApiError::field("plat", format!("\"{plat}\" is not a valid choice.")));
     }
     let grant = &installer.grant;
     // Installer tokens are bound to the site they were generated for (upstream knox tokens are not).
     if body.site != grant.site.0 {
-        return Err(ApiError::BadRequest(
-            "This installer is not valid for that site".into(),
-        ));
+        return Err(ApiError::BadRequest("This installer is not valid for that site".into()));
     }
 
     let token = trmm_auth::generate_agent_token();
-    let installed_by = grant
-        .created_by
-        .clone()
-        .unwrap_or_else(|| "installer".into());
+    let installed_by = grant.created_by.clone().unwrap_or_else(|| "installer".into());
     let new = NewAgent {
         agent_id: &body.agent_id,
         hostname: &body.hostname,
@@ -104,14 +91,8 @@ pub(super) async fn new_agent(
     let state = &installer.state;
     let mut db = state.conn().await?;
     let tx = db.transaction().await?;
-    let pk = match agents::create_with_token(
-        &*tx,
-        &new,
-        &trmm_auth::digest_token(&token),
-        state.now(),
-        &installed_by,
-    )
-    .await
+    let pk = match agents::create_with_token(&*tx, &new, &trmm_auth::digest_token(&token), state.now(), &installed_by)
+        .await
     {
         Err(e) if e.is_unique_violation() => {
             return Err(ApiError::BadRequest(
@@ -128,9 +109,7 @@ pub(super) async fn new_agent(
             agent_id: Some(&body.agent_id),
             action: "agent_install",
             object_type: "agent",
-            after_value: Some(
-                json!({ "agent_id": body.agent_id, "hostname": body.hostname, "site": grant.site }),
-            ),
+            after_value: Some(json!({ "agent_id": body.agent_id, "hostname": body.hostname, "site": grant.site })),
             message: format!(
                 "{} ({}) was installed with installer {}",
                 body.hostname, body.agent_id, grant.id

@@ -3,6 +3,7 @@
 
 mod checkin;
 mod install;
+mod results;
 
 use actix_web::web;
 
@@ -14,17 +15,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/v3/checkin/", web::post().to(checkin::checkin))
         .route("/api/v3/syncmesh/", web::post().to(checkin::sync_mesh))
         .route("/api/v3/software/", web::post().to(checkin::software))
-        .route(
-            "/api/v3/checkrunner/",
-            web::patch().to(checkin::check_result),
-        )
+        .route("/api/v3/checkrunner/", web::patch().to(checkin::check_result))
         .route("/api/v3/{agentid}/config/", web::get().to(checkin::config))
         .route(
             "/api/v3/{agentid}/checkinterval/",
             web::get().to(checkin::check_interval),
         )
+        .route("/api/v3/{agentid}/checkrunner/", web::get().to(checkin::check_runner))
         .route(
-            "/api/v3/{agentid}/checkrunner/",
-            web::get().to(checkin::check_runner),
+            "/api/v3/{histpk}/{agentid}/histresult/",
+            web::patch().to(results::history_result),
         );
 }

@@ -48,18 +48,14 @@ fn default_goarch() -> String {
 
 /// The dashboard sends these flags as 0/1 or as booleans.
 fn flag(v: &Value) -> bool {
-    v.as_bool()
-        .unwrap_or_else(|| v.as_i64().is_some_and(|n| n != 0))
+    v.as_bool().unwrap_or_else(|| v.as_i64().is_some_and(|n| n != 0))
 }
 
 fn choice(field: &str, value: &str, allowed: &[&str]) -> ApiResult<()> {
     if allowed.contains(&value) {
         Ok(())
     } else {
-        Err(ApiError::field(
-            field,
-            format!("\"{value}\" is not a valid choice."),
-        ))
+        Err(ApiError::field(field, format!("\"{value}\" is not a valid choice.")))
     }
 }
 
@@ -77,13 +73,9 @@ pub(super) async fn create(
         ));
     }
     let db = caller.state.conn().await?;
-    let site = sites::get(&**db, SiteId(body.site))
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let site = sites::get(&**db, SiteId(body.site)).await?.ok_or(ApiError::NotFound)?;
     if site.client != ClientId(body.client) {
-        return Err(ApiError::BadRequest(
-            "Site does not belong to that client".into(),
-        ));
+        return Err(ApiError::BadRequest("Site does not belong to that client".into()));
     }
     caller.identity.require_site(site.client, site.id)?;
 
@@ -110,33 +102,22 @@ pub(super) async fn create(
         body.client, body.site, body.agenttype
     );
     let mut extra = String::new();
-    for (name, v) in [
-        ("--rdp", &body.rdp),
-        ("--ping", &body.ping),
-        ("--power", &body.power),
-    ] {
+    for (name, v) in [("--rdp", &body.rdp), ("--ping", &body.ping), ("--power", &body.power)] {
         if flag(v) {
             extra.push(' ');
             extra.push_str(name);
         }
     }
-    let trmm_agent = format!(
-        "trmm-agent install {common} --nats-url {}",
-        settings.agent_nats_url
-    );
+    let trmm_agent = format!("trmm-agent install {common} --nats-url {}", settings.agent_nats_url);
     match (body.install_method.as_str(), body.plat.as_str()) {
         ("manual", "windows") => {
             // TRMM agents/views.py::install_agent "manual": Inno setup, then tacticalrmm.exe -m install.
-            let exe = format!(
-                "tacticalagent-v{TACTICAL_AGENT_VERSION}-windows-{}.exe",
-                body.goarch
-            );
+            let exe = format!("tacticalagent-v{TACTICAL_AGENT_VERSION}-windows-{}.exe", body.goarch);
             let cmd = format!(
                 "{exe} /VERYSILENT /SUPPRESSMSGBOXES && ping 127.0.0.1 -n 5 && \"C:\\Program Files\\TacticalAgent\\tacticalrmm.exe\" -m install {common}{extra} -nomesh"
             );
-            let url = format!(
-                "https://github.com/amidaware/rmmagent/releases/download/v{TACTICAL_AGENT_VERSION}/{exe}"
-            );
+            let url =
+                format!("https://github.com/amidaware/rmmagent/releases/download/v{TACTICAL_AGENT_VERSION}/{exe}");
             Ok(HttpResponse::Ok().json(json!({ "cmd": cmd, "url": url, "expiry": expiry })))
         }
         ("manual", _) => Ok(HttpResponse::Ok().json(json!({
@@ -151,10 +132,7 @@ pub(super) async fn create(
             );
             Ok(HttpResponse::Ok()
                 .content_type("text/x-shellscript")
-                .insert_header((
-                    "Content-Disposition",
-                    "attachment; filename=\"trmm-agent-install.sh\"",
-                ))
+                .insert_header(("Content-Disposition", "attachment; filename=\"trmm-agent-install.sh\""))
                 .body(script))
         }
         (method, plat) => Err(ApiError::BadRequest(format!(

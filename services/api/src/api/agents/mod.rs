@@ -1,5 +1,6 @@
 //! The agent table, agent detail, edit and delete (TRMM agents/views.py; server-api.md 3.3 and 4.2).
 
+mod actions;
 mod installer;
 mod table;
 
@@ -26,7 +27,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/agents/installer/", web::post().to(installer::create))
         .route(&one, web::get().to(detail))
         .route(&one, web::put().to(update))
-        .route(&one, web::delete().to(delete));
+        .route(&one, web::delete().to(delete))
+        .configure(actions::configure);
 }
 
 /// Renders Postgres `to_jsonb` timestamps ("...+00:00") the way DRF does ("...Z").
@@ -48,11 +50,7 @@ async fn detail(caller: ScopedAgent<ListAgents>) -> ApiResult<HttpResponse> {
     let Value::Object(mut map) = d.columns else {
         return Err(ApiError::Internal("agent row is not an object".into()));
     };
-    let plat = map
-        .get("plat")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let plat = map.get("plat").and_then(Value::as_str).unwrap_or_default().to_owned();
     let hw = trmm_protocol::hardware::summarize(&plat, map.get("wmi_detail"));
     // AgentSerializer: every column except id; foreign keys under their model names.
     map.remove("id");
@@ -67,20 +65,13 @@ async fn detail(caller: ScopedAgent<ListAgents>) -> ApiResult<HttpResponse> {
     }
     drf_datetimes(
         &mut map,
-        &[
-            "last_seen",
-            "created_time",
-            "modified_time",
-            "patches_last_installed",
-        ],
+        &["last_seen", "created_time", "modified_time", "patches_last_installed"],
     );
     map.insert("status".into(), json!(d.status));
     map.insert("client".into(), json!(d.client_name));
     map.insert("site_name".into(), json!(d.site_name));
     map.insert("custom_fields".into(), json!([]));
-    if let Value::Object(hw) =
-        serde_json::to_value(hw).map_err(|e| ApiError::Internal(e.to_string()))?
-    {
+    if let Value::Object(hw) = serde_json::to_value(hw).map_err(|e| ApiError::Internal(e.to_string()))? {
         map.extend(hw);
     }
     Ok(HttpResponse::Ok().json(map))
@@ -142,8 +133,7 @@ async fn update(
     let db = caller.state.conn().await?;
     if let Some(site) = changes.site {
         let target = trmm_db::sites::get(&**db, site).await?;
-        let target =
-            target.ok_or_else(|| ApiError::field("site", "Invalid pk - object does not exist."))?;
+        let target = target.ok_or_else(|| ApiError::field("site", "Invalid pk - object does not exist."))?;
         caller.identity.require_site(target.client, target.id)?;
     }
     let before = agents::detail(&**db, caller.agent.pk, caller.state.now())
@@ -154,33 +144,38 @@ async fn update(
         .await?
         .map(|d| d.columns);
     let a = &caller.agent;
-    let message = format!(
-        "{} modified agent {}",
-        caller.identity.username(),
-        a.hostname
-    );
-    let change = Change::modify(
-        "agent",
-        message,
-        before.unwrap_or_default(),
-        after.unwrap_or_default(),
-    )
-    .on_agent(&a.hostname, &a.agent_id);
+    let message = format!("{} modified agent {}", caller.identity.username(), a.hostname);
+    let change = Change::modify("agent", message, before.unwrap_or_default(), after.unwrap_or_default())
+        .on_agent(&a.hostname, &a.agent_id);
     audit::record(&**db, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json("The agent was updated successfully"))
 }
 
+/// What the Go agent runs on `uninstall` (it writes `code` to a file and runs it with the argument
+/// `uninstall`; upstream sends core/agent_linux.sh). Windows agents ignore it and run their uninstaller;
+/// trmm-agent uninstalls itself.
+const UNIX_UNINSTALL_SCRIPT: &str = r#"#!/usr/bin/env bash
+[ "$1" = "uninstall" ] || exit 0
+systemctl disable --now tacticalagent.service 2>/dev/null
+rm -f /etc/systemd/system/tacticalagent.service /usr/local/bin/tacticalagent /etc/tacticalagent
+systemctl daemon-reload 2>/dev/null
+exit 0
+"#;
+
 async fn delete(caller: ScopedAgent<UninstallAgents>, req: HttpRequest) -> ApiResult<HttpResponse> {
+    let a = &caller.agent;
+    let gateway = &caller.state.gateway;
+    // TRMM agents/views.py: the agent is told to uninstall first, then its row goes.
+    let mut uninstall = crate::gateway::command("uninstall", 30);
+    uninstall.code = Some(UNIX_UNINSTALL_SCRIPT.to_owned());
+    if let Err(e) = gateway.publish(&a.agent_id, uninstall).await {
+        tracing::warn!(agent_id = %a.agent_id, error = %e, "could not send uninstall; deleting anyway");
+    }
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
     // Deleting the row cascades to its token, so the agent can no longer authenticate.
-    agents::delete(&*tx, caller.agent.pk).await?;
-    let a = &caller.agent;
-    let message = format!(
-        "{} deleted agent {}",
-        caller.identity.username(),
-        a.hostname
-    );
+    agents::delete(&*tx, a.pk).await?;
+    let message = format!("{} deleted agent {}", caller.identity.username(), a.hostname);
     let change = Change::delete(
         "agent",
         message,
@@ -189,5 +184,9 @@ async fn delete(caller: ScopedAgent<UninstallAgents>, req: HttpRequest) -> ApiRe
     .on_agent(&a.hostname, &a.agent_id);
     audit::record(&*tx, &caller.state, &req, &caller.identity, change).await?;
     tx.commit().await?;
+    // With the token gone the callout refuses reconnects; this drops the live connection too.
+    if let Err(e) = gateway.disconnect(&a.agent_id).await {
+        tracing::warn!(agent_id = %a.agent_id, error = %e, "could not disconnect the deleted agent");
+    }
     Ok(HttpResponse::Ok().json(format!("{} will now be uninstalled.", a.hostname)))
 }

@@ -37,11 +37,7 @@ impl TableParams {
         let monitoring_type = match self.monitoring_type.as_deref() {
             None | Some("") | Some("all") | Some("mixed") => None,
             Some(m @ ("server" | "workstation")) => Some(m.to_owned()),
-            Some(other) => {
-                return Err(ApiError::BadRequest(format!(
-                    "Invalid monitoring_type: {other:?}"
-                )))
-            }
+            Some(other) => return Err(ApiError::BadRequest(format!("Invalid monitoring_type: {other:?}"))),
         };
         Ok(AgentFilter {
             client: int_param("client", self.client.as_deref())?.map(|c| ClientId(c as i32)),
@@ -55,8 +51,7 @@ impl TableParams {
             None | Some("") => (false, "hostname"),
             Some(o) => o.strip_prefix('-').map_or((false, o), |f| (true, f)),
         };
-        let sort = SortKey::parse(field)
-            .ok_or_else(|| ApiError::BadRequest(format!("Invalid ordering: {field:?}")))?;
+        let sort = SortKey::parse(field).ok_or_else(|| ApiError::BadRequest(format!("Invalid ordering: {field:?}")))?;
         let page = int_param("page", self.page.as_deref())?;
         let size = int_param("page_size", self.page_size.as_deref())?;
         let page = match (page, size) {
@@ -72,11 +67,7 @@ impl TableParams {
                 Some((size, (page - 1) * size))
             }
         };
-        Ok(TableQuery {
-            sort,
-            descending,
-            page,
-        })
+        Ok(TableQuery { sort, descending, page })
     }
 }
 
@@ -92,11 +83,7 @@ fn render(row: AgentTableRow) -> Value {
     let Value::Object(mut map) = columns else {
         return Value::Null;
     };
-    let plat = map
-        .get("plat")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let plat = map.get("plat").and_then(Value::as_str).unwrap_or_default().to_owned();
     let logged_in = map
         .remove("logged_in_username")
         .and_then(|v| v.as_str().map(str::to_owned));
@@ -118,10 +105,8 @@ fn render(row: AgentTableRow) -> Value {
     map.insert("logged_username".into(), json!(logged_username));
     map.insert("italic".into(), json!(italic));
     map.insert("custom_fields".into(), json!([]));
-    if let Ok(Value::Object(hw)) = serde_json::to_value(trmm_protocol::hardware::summarize(
-        &plat,
-        wmi_detail.as_ref(),
-    )) {
+    if let Ok(Value::Object(hw)) = serde_json::to_value(trmm_protocol::hardware::summarize(&plat, wmi_detail.as_ref()))
+    {
         map.extend(hw);
     }
     Value::Object(map)
@@ -134,21 +119,11 @@ fn render_short(row: AgentTableRow) -> Value {
             "client": c["client_name"], "site": c["site_name"] })
 }
 
-pub(super) async fn list(
-    caller: Authed<ListAgents>,
-    params: web::Query<TableParams>,
-) -> ApiResult<HttpResponse> {
+pub(super) async fn list(caller: Authed<ListAgents>, params: web::Query<TableParams>) -> ApiResult<HttpResponse> {
     let filter = params.filter()?;
     let query = params.query()?;
     let db = caller.state.conn().await?;
-    let (rows, total) = agents::table(
-        &**db,
-        &caller.identity.visibility(),
-        &filter,
-        query,
-        caller.state.now(),
-    )
-    .await?;
+    let (rows, total) = agents::table(&**db, &caller.identity.visibility(), &filter, query, caller.state.now()).await?;
     let short = params.detail.as_deref() == Some("false");
     let rows: Vec<Value> = rows
         .into_iter()

@@ -119,19 +119,9 @@ async fn create(
     let who = caller.identity.username();
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
-    let id = match clients::create(
-        &*tx,
-        &name,
-        body.client.block_policy_inheritance.unwrap_or(false),
-        who,
-    )
-    .await
-    {
+    let id = match clients::create(&*tx, &name, body.client.block_policy_inheritance.unwrap_or(false), who).await {
         Err(e) if e.is_unique_violation() => {
-            return Err(ApiError::field(
-                "name",
-                "client with this name already exists.",
-            ))
+            return Err(ApiError::field("name", "client with this name already exists."))
         }
         other => other?,
     };
@@ -169,20 +159,9 @@ async fn update(
         .await?
         .ok_or(ApiError::NotFound)?;
     let who = caller.identity.username();
-    match clients::update(
-        &**db,
-        id,
-        name.as_deref(),
-        body.client.block_policy_inheritance,
-        who,
-    )
-    .await
-    {
+    match clients::update(&**db, id, name.as_deref(), body.client.block_policy_inheritance, who).await {
         Err(e) if e.is_unique_violation() => {
-            return Err(ApiError::field(
-                "name",
-                "client with this name already exists.",
-            ))
+            return Err(ApiError::field("name", "client with this name already exists."))
         }
         other => other?,
     }
@@ -220,9 +199,7 @@ async fn delete(
                 client.name
             )));
         };
-        let site = site_db::get(&*tx, target)
-            .await?
-            .ok_or(ApiError::NotFound)?;
+        let site = site_db::get(&*tx, target).await?.ok_or(ApiError::NotFound)?;
         if site.client == id {
             return Err(ApiError::BadRequest(
                 "Cannot move agents to a site of the client being deleted".into(),
@@ -234,11 +211,7 @@ async fn delete(
     clients::delete(&*tx, id).await?;
     let who = caller.identity.username();
     let before = json!({ "id": id, "name": client.name });
-    let change = Change::delete(
-        "client",
-        format!("{who} deleted client {}", client.name),
-        before,
-    );
+    let change = Change::delete("client", format!("{who} deleted client {}", client.name), before);
     audit::record(&*tx, &caller.state, &req, &caller.identity, change).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(format!("{} was deleted", client.name)))

@@ -92,10 +92,7 @@ async fn create(
     .await
     {
         Err(e) if e.is_foreign_key_violation() => {
-            return Err(ApiError::field(
-                "client",
-                "Invalid pk - object does not exist.",
-            ))
+            return Err(ApiError::field("client", "Invalid pk - object does not exist."))
         }
         other => other.map_err(unique_or)?,
     };
@@ -127,9 +124,7 @@ async fn update(
     if let Some(client) = new_client {
         caller.identity.require_client(client)?;
         if sites::count_for_client(&**db, site.client).await? <= 1 {
-            return Err(ApiError::BadRequest(
-                "A client must have at least 1 site.".into(),
-            ));
+            return Err(ApiError::BadRequest("A client must have at least 1 site.".into()));
         }
     }
     let changes = sites::SiteChanges {
@@ -140,10 +135,7 @@ async fn update(
     let who = caller.identity.username();
     match sites::update(&**db, site.id, &changes, who).await {
         Err(e) if e.is_foreign_key_violation() => {
-            return Err(ApiError::field(
-                "client",
-                "Invalid pk - object does not exist.",
-            ))
+            return Err(ApiError::field("client", "Invalid pk - object does not exist."))
         }
         other => other.map_err(unique_or)?,
     }
@@ -170,9 +162,7 @@ async fn delete(
     caller.identity.require_site(site.client, site.id)?;
     let tx = db.transaction().await?;
     if sites::count_for_client(&*tx, site.client).await? <= 1 {
-        return Err(ApiError::BadRequest(
-            "A client must have at least 1 site.".into(),
-        ));
+        return Err(ApiError::BadRequest("A client must have at least 1 site.".into()));
     }
     if site.agent_count > 0 {
         let Some(target) = move_to else {

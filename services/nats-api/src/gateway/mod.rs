@@ -1,0 +1,168 @@
+//! The gRPC AgentGateway (`proto/agent_gateway.proto`): how the API, worker and websocket services reach agents.
+
+mod envelope;
+mod presence;
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use async_nats::{RequestErrorKind, Subject};
+use futures_util::Stream;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+use trmm_protocol::nats;
+use trmm_rpc::gateway::agent_gateway_server::{AgentGateway, AgentGatewayServer};
+use trmm_rpc::gateway::{
+    AgentReply, AgentRequest, DisconnectReply, DisconnectRequest, PingReply, PingRequest, PresenceEvent,
+    PublishManyReply, PublishManyRequest, PublishReply, PublishRequest, WatchPresenceRequest,
+};
+
+pub use presence::Presence;
+
+/// Upstream pings with a 2 s timeout (agents/views.py ping).
+const DEFAULT_PING_TIMEOUT: Duration = Duration::from_secs(2);
+/// Longest request the gateway waits for (scripts may run for an hour).
+const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// The gateway service state.
+pub struct Gateway {
+    nats: async_nats::Client,
+    presence: Presence,
+    disconnect: Box<dyn Fn(String) -> futures_util::future::BoxFuture<'static, Result<u32, String>> + Send + Sync>,
+}
+
+impl Gateway {
+    /// A gateway publishing through `nats`; `disconnect` drops an agent's connections.
+    pub fn new<F>(nats: async_nats::Client, presence: Presence, disconnect: F) -> Self
+    where
+        F: Fn(String) -> futures_util::future::BoxFuture<'static, Result<u32, String>> + Send + Sync + 'static,
+    {
+        Gateway {
+            nats,
+            presence,
+            disconnect: Box::new(disconnect),
+        }
+    }
+
+    async fn request(&self, agent_id: &str, payload: Vec<u8>, timeout: Duration) -> Result<Vec<u8>, Status> {
+        let subject = Subject::from(envelope::subject(agent_id)?);
+        let request = async_nats::Request::new()
+            .payload(payload.into())
+            .timeout(Some(timeout));
+        match self.nats.send_request(subject, request).await {
+            Ok(msg) => Ok(msg.payload.to_vec()),
+            Err(e) => Err(match e.kind() {
+                RequestErrorKind::NoResponders => Status::failed_precondition(format!("agent {agent_id} is offline")),
+                RequestErrorKind::TimedOut => {
+                    Status::deadline_exceeded(format!("agent {agent_id} did not answer within {timeout:?}"))
+                }
+                RequestErrorKind::Other => Status::unavailable(format!("NATS request failed: {e}")),
+            }),
+        }
+    }
+}
+
+fn timeout_of(ms: u32, default: Duration) -> Duration {
+    if ms == 0 {
+        default
+    } else {
+        Duration::from_millis(u64::from(ms)).min(MAX_REQUEST_TIMEOUT)
+    }
+}
+
+#[tonic::async_trait]
+impl AgentGateway for Gateway {
+    async fn ping(&self, request: Request<PingRequest>) -> Result<Response<PingReply>, Status> {
+        let r = request.into_inner();
+        let timeout = timeout_of(r.timeout_ms, DEFAULT_PING_TIMEOUT);
+        let payload = nats::encode(&nats::Command::new("ping", timeout.as_secs().max(1) as i64))
+            .map_err(|e| Status::internal(e.to_string()))?;
+        let start = Instant::now();
+        let online = match self.request(&r.agent_id, payload, timeout).await {
+            Ok(reply) => nats::decode::<String>(&reply).is_ok_and(|s| s == "pong"),
+            Err(status) if status.code() == tonic::Code::InvalidArgument => return Err(status),
+            Err(_) => false,
+        };
+        let round_trip_us = if online {
+            start.elapsed().as_micros().min(u32::MAX as u128) as u32
+        } else {
+            0
+        };
+        Ok(Response::new(PingReply { online, round_trip_us }))
+    }
+
+    async fn request(&self, request: Request<AgentRequest>) -> Result<Response<AgentReply>, Status> {
+        let r = request.into_inner();
+        let timeout = timeout_of(r.timeout_ms, Duration::from_secs(30));
+        let payload = envelope::encode(r.command)?;
+        let reply = Gateway::request(self, &r.agent_id, payload, timeout).await?;
+        let json = nats::decode::<serde_json::Value>(&reply)
+            .map_err(|e| Status::data_loss(format!("agent reply is not msgpack: {e}")))?;
+        Ok(Response::new(AgentReply {
+            msgpack: reply,
+            json: json.to_string(),
+        }))
+    }
+
+    async fn publish(&self, request: Request<PublishRequest>) -> Result<Response<PublishReply>, Status> {
+        let r = request.into_inner();
+        let subject = envelope::subject(&r.agent_id)?;
+        let payload = envelope::encode(r.command)?;
+        self.nats
+            .publish(subject, payload.into())
+            .await
+            .map_err(|e| Status::unavailable(e.to_string()))?;
+        Ok(Response::new(PublishReply {}))
+    }
+
+    async fn publish_many(&self, request: Request<PublishManyRequest>) -> Result<Response<PublishManyReply>, Status> {
+        let mut published = 0;
+        let mut failed = Vec::new();
+        for m in request.into_inner().messages {
+            let sent = match (envelope::subject(&m.agent_id), envelope::encode(m.command)) {
+                (Ok(subject), Ok(payload)) => self.nats.publish(subject, payload.into()).await.is_ok(),
+                _ => false,
+            };
+            if sent {
+                published += 1;
+            } else {
+                failed.push(m.agent_id);
+            }
+        }
+        // One flush for the whole batch: messages leave in as few writes as possible.
+        self.nats
+            .flush()
+            .await
+            .map_err(|e| Status::unavailable(e.to_string()))?;
+        Ok(Response::new(PublishManyReply { published, failed }))
+    }
+
+    type WatchPresenceStream = Pin<Box<dyn Stream<Item = Result<PresenceEvent, Status>> + Send>>;
+
+    async fn watch_presence(
+        &self,
+        _request: Request<WatchPresenceRequest>,
+    ) -> Result<Response<Self::WatchPresenceStream>, Status> {
+        Ok(Response::new(Box::pin(self.presence.watch())))
+    }
+
+    async fn disconnect(&self, request: Request<DisconnectRequest>) -> Result<Response<DisconnectReply>, Status> {
+        let agent_id = envelope::subject(&request.into_inner().agent_id)?;
+        let connections_closed = (self.disconnect)(agent_id).await.map_err(Status::unavailable)?;
+        Ok(Response::new(DisconnectReply { connections_closed }))
+    }
+}
+
+/// Serves the gateway on `listen` until `shutdown`.
+pub async fn serve(
+    listen: SocketAddr,
+    gateway: Gateway,
+    shutdown: CancellationToken,
+) -> Result<(), tonic::transport::Error> {
+    tracing::info!(%listen, "AgentGateway listening");
+    tonic::transport::Server::builder()
+        .add_service(AgentGatewayServer::new(gateway))
+        .serve_with_shutdown(listen, shutdown.cancelled_owned())
+        .await
+}

@@ -1,0 +1,7 @@
+//! Generated gRPC code for the service-to-service contracts in `proto/`.
+
+/// AgentGateway, version 1 (`proto/agent_gateway.proto`).
+pub mod gateway {
+    #![allow(missing_docs, clippy::all, clippy::pedantic)]
+    tonic::include_proto!("trmm.gateway.v1");
+}
