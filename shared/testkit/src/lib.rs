@@ -2,6 +2,7 @@
 
 mod db;
 mod nats;
+pub mod service;
 
 pub use db::TestDb;
 pub use nats::{free_port, nats_server_bin, NatsServer};
