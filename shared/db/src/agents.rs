@@ -421,3 +421,30 @@ pub async fn presence(db: &impl GenericClient, now: DateTime<Utc>) -> Result<Vec
     let rows = db.query(&sql, &[&now]).await?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
+
+/// Inserts many agents with their token digests in two statements (load generation and benchmarks);
+/// each entry is `(agent_id, hostname, token digest)`. Returns how many agents were inserted.
+pub async fn bulk_create_with_tokens(
+    db: &impl GenericClient,
+    site: SiteId,
+    agents: &[(String, String, Vec<u8>)],
+    by: &str,
+) -> Result<u64, DbError> {
+    let ids: Vec<&str> = agents.iter().map(|a| a.0.as_str()).collect();
+    let hosts: Vec<&str> = agents.iter().map(|a| a.1.as_str()).collect();
+    let digests: Vec<&[u8]> = agents.iter().map(|a| a.2.as_slice()).collect();
+    let n = db
+        .execute(
+            "INSERT INTO agents (agent_id, hostname, site_id, plat, goarch, created_by)
+             SELECT i, h, $3, 'linux', 'amd64', $4 FROM unnest($1::text[], $2::text[]) AS t(i, h)",
+            &[&ids, &hosts, &site.0, &by],
+        )
+        .await?;
+    db.execute(
+        "INSERT INTO agent_tokens (agent_pk, digest)
+         SELECT a.id, t.d FROM unnest($1::text[], $2::bytea[]) AS t(i, d) JOIN agents a ON a.agent_id = t.i",
+        &[&ids, &digests],
+    )
+    .await?;
+    Ok(n)
+}

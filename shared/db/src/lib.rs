@@ -12,6 +12,7 @@ pub mod roles;
 pub mod sessions;
 pub mod sites;
 pub mod software;
+pub mod telemetry;
 pub mod users;
 
 pub use deadpool_postgres::{Client, Pool};
