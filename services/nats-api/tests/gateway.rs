@@ -1,0 +1,251 @@
+//! The AgentGateway over real NATS and Postgres: typed errors, bulk publish and presence streaming.
+
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use tonic::Code;
+use trmm_nats_api::gateway::{serve, Gateway, Presence};
+use trmm_protocol::nats;
+use trmm_rpc::gateway::agent_gateway_client::AgentGatewayClient;
+use trmm_rpc::gateway::{AgentRequest, Command, PingRequest, PublishManyRequest, Targeted, WatchPresenceRequest};
+use trmm_testkit::{NatsServer, TestDb};
+
+struct Harness {
+    nats: NatsServer,
+    client: AgentGatewayClient<tonic::transport::Channel>,
+    presence: Presence,
+    _stop: tokio_util::sync::DropGuard,
+}
+
+async fn harness() -> Harness {
+    let nats = NatsServer::start().await;
+    let conn = async_nats::connect(nats.url()).await.unwrap();
+    let presence = Presence::default();
+    let port = trmm_testkit::free_port();
+    let stop = CancellationToken::new();
+    let gateway = Gateway::new(conn, presence.clone(), |_| Box::pin(async { Ok(0) }));
+    tokio::spawn(serve(
+        format!("127.0.0.1:{port}").parse().unwrap(),
+        gateway,
+        stop.clone(),
+    ));
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let client = loop {
+        match AgentGatewayClient::connect(endpoint.clone()).await {
+            Ok(c) => break c,
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                tokio::task::yield_now().await;
+            }
+            Err(e) => panic!("gateway never came up: {e}"),
+        }
+    };
+    Harness {
+        nats,
+        client,
+        presence,
+        _stop: stop.drop_guard(),
+    }
+}
+
+/// Answers ping with "pong" and echoes rawcmd's command; `sleep` never answers.
+async fn fake_agent(url: &str, agent_id: &str) {
+    let client = async_nats::connect(url).await.unwrap();
+    let mut sub = client.subscribe(agent_id.to_owned()).await.unwrap();
+    client.flush().await.unwrap();
+    tokio::spawn(async move {
+        while let Some(msg) = sub.next().await {
+            let Ok(cmd) = nats::decode::<nats::Command>(&msg.payload) else {
+                continue;
+            };
+            let reply = match cmd.func.as_str() {
+                "ping" => json!("pong"),
+                "rawcmd" if cmd.payload.get("command").map(String::as_str) == Some("sleep") => continue,
+                "rawcmd" => json!(cmd.payload["command"]),
+                _ => continue,
+            };
+            if let Some(to) = msg.reply {
+                client.publish(to, nats::encode(&reply).unwrap().into()).await.unwrap();
+            }
+        }
+    });
+}
+
+fn rawcmd(command: &str) -> Option<Command> {
+    Some(Command {
+        func: "rawcmd".into(),
+        timeout_secs: 5,
+        payload: [
+            ("command".to_owned(), command.to_owned()),
+            ("shell".to_owned(), "bash".to_owned()),
+        ]
+        .into(),
+        ..Default::default()
+    })
+}
+
+#[tokio::test]
+async fn ping_request_and_typed_errors() {
+    let mut h = harness().await;
+    fake_agent(&h.nats.url(), "agentA").await;
+
+    let pong = h
+        .client
+        .ping(PingRequest {
+            agent_id: "agentA".into(),
+            timeout_ms: 2000,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(pong.online);
+    let offline = h
+        .client
+        .ping(PingRequest {
+            agent_id: "nobody".into(),
+            timeout_ms: 2000,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!offline.online);
+
+    let reply = h
+        .client
+        .request(AgentRequest {
+            agent_id: "agentA".into(),
+            command: rawcmd("hello"),
+            timeout_ms: 2000,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reply.json, "\"hello\"");
+    assert_eq!(nats::decode::<String>(&reply.msgpack).unwrap(), "hello");
+
+    let start = Instant::now();
+    let err = h
+        .client
+        .request(AgentRequest {
+            agent_id: "nobody".into(),
+            command: rawcmd("x"),
+            timeout_ms: 5000,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "offline must not wait for the timeout"
+    );
+
+    let err = h
+        .client
+        .request(AgentRequest {
+            agent_id: "agentA".into(),
+            command: rawcmd("sleep"),
+            timeout_ms: 300,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::DeadlineExceeded);
+
+    let err = h
+        .client
+        .request(AgentRequest {
+            agent_id: "a.b".into(),
+            command: rawcmd("x"),
+            timeout_ms: 300,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+}
+
+#[tokio::test]
+async fn publish_many_reaches_every_agent() {
+    let mut h = harness().await;
+    let listener = async_nats::connect(h.nats.url()).await.unwrap();
+    let mut sub = listener.subscribe("*").await.unwrap();
+    listener.flush().await.unwrap();
+    let messages: Vec<Targeted> = (0..2000)
+        .map(|i| Targeted {
+            agent_id: format!("bulk{i}"),
+            command: rawcmd(&format!("job {i}")),
+        })
+        .collect();
+    let reply = h
+        .client
+        .publish_many(PublishManyRequest { messages })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reply.published, 2000);
+    assert!(reply.failed.is_empty());
+    let mut got = std::collections::HashSet::new();
+    while got.len() < 2000 {
+        let msg = tokio::time::timeout(Duration::from_secs(10), sub.next())
+            .await
+            .unwrap()
+            .unwrap();
+        if !msg.subject.starts_with("bulk") {
+            continue;
+        }
+        let cmd: nats::Command = nats::decode(&msg.payload).unwrap();
+        assert_eq!(cmd.timeout, 5);
+        got.insert(msg.subject.to_string());
+    }
+}
+
+#[tokio::test]
+async fn presence_streams_snapshot_and_transitions() {
+    let h = harness().await;
+    let db = TestDb::new().await;
+    let conn = db.pool().get().await.unwrap();
+    conn.batch_execute(
+        "INSERT INTO clients (name) VALUES ('c'); INSERT INTO sites (client_id, name) VALUES (1, 's');
+         INSERT INTO agents (agent_id, hostname, site_id, last_seen) VALUES ('up', 'up', 1, now()), ('down', 'down', 1, NULL);",
+    )
+    .await
+    .unwrap();
+    let stop = CancellationToken::new();
+    tokio::spawn(
+        h.presence
+            .clone()
+            .track(db.pool().clone(), Duration::from_millis(100), stop.clone()),
+    );
+    let mut client = h.client.clone();
+    let mut stream = client
+        .watch_presence(WatchPresenceRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let mut state = std::collections::HashMap::new();
+    while state.len() < 2 {
+        let e = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        state.insert(e.agent_id, e.online);
+    }
+    assert_eq!(state["up"], true);
+    assert_eq!(state["down"], false);
+    conn.execute("UPDATE agents SET last_seen = now() WHERE agent_id = 'down'", &[])
+        .await
+        .unwrap();
+    loop {
+        let e = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if e.agent_id == "down" && e.online {
+            break;
+        }
+    }
+    stop.cancel();
+}
