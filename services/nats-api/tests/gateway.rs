@@ -232,8 +232,8 @@ async fn presence_streams_snapshot_and_transitions() {
             .unwrap();
         state.insert(e.agent_id, e.online);
     }
-    assert_eq!(state["up"], true);
-    assert_eq!(state["down"], false);
+    assert!(state["up"]);
+    assert!(!state["down"]);
     conn.execute("UPDATE agents SET last_seen = now() WHERE agent_id = 'down'", &[])
         .await
         .unwrap();
