@@ -48,6 +48,11 @@ impl Service {
         }
     }
 
+    /// Base URL of the service's HTTP listener.
+    pub fn url(&self) -> &str {
+        &self.base_url
+    }
+
     /// Everything the service has logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.log.path()).unwrap_or_default()
