@@ -54,7 +54,8 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             return ApiError::field(&key, "This field is required.");
         }
         let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
-        let key = if path == "." {
+        // A top-level list where an object was expected has no field to blame.
+        let key = if path == "." || path.starts_with('[') {
             "non_field_errors".to_owned()
         } else {
             path
