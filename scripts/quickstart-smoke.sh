@@ -134,7 +134,35 @@ check_suite() {
 v = json.load(sys.stdin)["version"].split(".")
 sys.exit(0 if (int(v[0]), int(v[1])) >= (2, 10) else 1)' <<<"$body" || fail "nats-server is older than 2.10"
   pass "nats-server ${ENV_NATS_URL} is healthy and 2.10+"
+  check_nats_auth
   check_login
+}
+
+# nats_connect_reply CONNECT_JSON: the server's answer to CONNECT + PING on ENV_NATS_URL.
+nats_connect_reply() {
+  local hostport=${ENV_NATS_URL#nats://} reply
+  # shellcheck disable=SC2016 # expanded by the inner bash, from its arguments
+  reply=$(timeout 15 bash -c '
+    exec 3<>"/dev/tcp/$1/$2" || exit 1
+    IFS= read -r info <&3 || exit 1
+    printf "CONNECT %s\r\nPING\r\n" "$3" >&3
+    IFS= read -r reply <&3 || exit 1
+    printf "%s\n" "$reply"' _ "${hostport%:*}" "${hostport##*:}" "$1") || return 1
+  printf '%s\n' "${reply%$'\r'}"
+}
+
+# The auth config is in force: anonymous clients are refused, the services' credentials work.
+check_nats_auth() {
+  local reply connect
+  reply=$(nats_connect_reply '{"verbose":false,"pedantic":false}') || fail "no answer from nats-server"
+  [[ $reply == -ERR*Authorization* ]] || fail "nats-server accepted an anonymous client: $reply"
+  connect=$(python3 -c 'import json,sys; print(json.dumps({"verbose": False, "pedantic": False,
+    "user": sys.argv[1], "pass": sys.argv[2]}))' \
+    "$(env_file_get "$TRMM_RUN_DIR/nats/services.env" TRMM_NATS_USER)" \
+    "$(env_file_get "$TRMM_RUN_DIR/nats/services.env" TRMM_NATS_PASSWORD)")
+  reply=$(nats_connect_reply "$connect") || fail "no answer from nats-server"
+  [ "$reply" = PONG ] || fail "nats-server refused the services' credentials from nats/services.env: $reply"
+  pass "nats-server refuses anonymous clients and accepts the services' credentials"
 }
 
 check_login() {

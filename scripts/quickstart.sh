@@ -155,6 +155,7 @@ write_env_file() {
       NATS_MONITOR_URL "$NATS_MONITOR_URL" \
       NATS_SERVER "$NATS_SERVER_BIN" \
       GATEWAY_URL "$GATEWAY_URL" \
+      NATS_CONFIG_DIR "$RUN_DIR/nats" \
       ADMIN_USER "$ADMIN_USER" \
       ADMIN_EMAIL "$ADMIN_EMAIL" \
       ADMIN_PASSWORD "$ADMIN_PASSWORD" \
@@ -173,14 +174,24 @@ write_env_file() {
 write_env_file
 
 # --- 7. start ----------------------------------------------------------------------------------
-# start_bg NAME CMD...: runs CMD detached (own session, stdin closed) with its log and pid in RUN_DIR.
+# start_bg NAME ENV_FILE CMD...: runs CMD detached (own session, stdin closed) with its log and pid
+# in RUN_DIR; ENV_FILE (may be empty) is loaded into CMD's environment only.
 start_bg() {
-  local name=$1 log="$RUN_DIR/$1.log"
-  shift
+  local name=$1 env_file=$2 log="$RUN_DIR/$1.log"
+  shift 2
   [ -f "$log" ] && mv -f "$log" "$log.1"
   STARTED=1
-  # The run-dir lock fd is closed for the child: a service must not hold the lock for its lifetime.
-  setsid "$@" >"$log" 2>&1 </dev/null {RUN_LOCK}>&- &
+  # The subshell execs (so $! is CMD's pid); the run-dir lock fd is closed for it, since a service
+  # must not hold the lock for its lifetime.
+  (
+    if [ -n "$env_file" ]; then
+      set -a
+      # shellcheck disable=SC1090
+      . "$env_file"
+      set +a
+    fi
+    exec setsid "$@"
+  ) >"$log" 2>&1 </dev/null {RUN_LOCK}>&- &
   echo "$!" >"$RUN_DIR/$name.pid"
 }
 
@@ -205,10 +216,17 @@ wait_ready() {
   info "$name is ready ($url)"
 }
 
+# NATS auth: keys and passwords generated once per run dir and kept, so re-runs change nothing.
+# nats-server.env (public keys, bcrypt hashes) is what the config file reads from nats-server's
+# environment; services.env (passwords, seeds) goes to the services.
+NATS_CONFIG_DIR=$RUN_DIR/nats
+"$BIN_DIR/trmm-nats-api" nats-config --out-dir "$NATS_CONFIG_DIR" </dev/null ||
+  die "trmm-nats-api nats-config --out-dir $NATS_CONFIG_DIR failed"
+
 DEADLINE=$(($(now_ms) + READY_TIMEOUT * 1000))
 info "starting nats-server on $LISTEN_HOST:$NATS_PORT (monitoring $NATS_MONITOR_PORT, config $NATS_CONF)"
-start_bg nats-server "$NATS_SERVER_BIN" -c "$NATS_CONF" -a "$LISTEN_HOST" -p "$NATS_PORT" \
-  -m "$NATS_MONITOR_PORT"
+start_bg nats-server "$NATS_CONFIG_DIR/nats-server.env" "$NATS_SERVER_BIN" -c "$NATS_CONF" \
+  -a "$LISTEN_HOST" -p "$NATS_PORT" -m "$NATS_MONITOR_PORT"
 wait_ready nats-server "$NATS_MONITOR_URL/healthz"
 
 export TRMM_DATABASE_URL=$DATABASE_URL TRMM_REDIS_URL=$REDIS_URL TRMM_NATS_URL=$NATS_URL
@@ -229,7 +247,7 @@ for svc in "${TRMM_SERVICES[@]}"; do
 done
 for svc in "${TRMM_SERVICES[@]}"; do
   info "starting $svc on $LISTEN_HOST:${PORT[$svc]}"
-  start_bg "$svc" "$BIN_DIR/$svc"
+  start_bg "$svc" "$NATS_CONFIG_DIR/services.env" "$BIN_DIR/$svc"
 done
 for svc in "${TRMM_SERVICES[@]}"; do
   wait_ready "$svc" "http://$CONNECT_HOST:${PORT[$svc]}/readyz"
@@ -248,6 +266,7 @@ trmm-rs is running. Pids and logs: $rel_run_dir/   Stop it with: scripts/stop.sh
   trmm-worker      http://$CONNECT_HOST:${PORT[trmm-worker]}/readyz
   trmm-beat        http://$CONNECT_HOST:${PORT[trmm-beat]}/readyz
   nats-server      $NATS_URL   (monitoring $NATS_MONITOR_URL)
+                   service credentials: $NATS_CONFIG_DIR/services.env
   AgentGateway     $GATEWAY_URL   (gRPC from trmm-api to trmm-nats-api, loopback only)
   Postgres         postgres://$DB_USER:***@$PG_HOST:$PG_PORT/$DB_NAME
   Redis            $REDIS_URL
