@@ -89,11 +89,7 @@ impl Api {
     }
 
     /// POST a JSON body and decode the JSON answer.
-    pub async fn post<B: Serialize, T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &B,
-    ) -> Result<T, ApiError> {
+    pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, ApiError> {
         let answer = self.request(Method::POST, path, Some(body)).await?;
         serde_json::from_slice(&answer).map_err(|source| ApiError::Decode {
             path: path.to_owned(),
@@ -102,21 +98,11 @@ impl Api {
     }
 
     /// Sends a JSON body and ignores a successful answer's content.
-    pub async fn send<B: Serialize>(
-        &self,
-        method: Method,
-        path: &str,
-        body: &B,
-    ) -> Result<(), ApiError> {
+    pub async fn send<B: Serialize>(&self, method: Method, path: &str, body: &B) -> Result<(), ApiError> {
         self.request(method, path, Some(body)).await.map(drop)
     }
 
-    async fn request<B: Serialize>(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&B>,
-    ) -> Result<Vec<u8>, ApiError> {
+    async fn request<B: Serialize>(&self, method: Method, path: &str, body: Option<&B>) -> Result<Vec<u8>, ApiError> {
         let transport = |source| ApiError::Transport {
             path: path.to_owned(),
             source,

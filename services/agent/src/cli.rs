@@ -5,9 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::{
-    DEFAULT_CONFIG_PATH, DEFAULT_PUBLIC_IP_URLS, DEFAULT_REBOOT_COMMAND, DEFAULT_SHUTDOWN_COMMAND,
-};
+use crate::config::{DEFAULT_CONFIG_PATH, DEFAULT_PUBLIC_IP_URLS, DEFAULT_REBOOT_COMMAND, DEFAULT_SHUTDOWN_COMMAND};
 use crate::service::DEFAULT_SYSTEMD_DIR;
 
 /// Tactical RMM endpoint agent.
@@ -26,7 +24,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Enroll this machine with a Tactical RMM server, write the config and install the service.
-    Install(InstallArgs),
+    Install(Box<InstallArgs>),
     /// Run the agent service: NATS connection, telemetry, commands and the check loop.
     Svc(SvcArgs),
     /// Stop and remove the service and delete the config.
@@ -94,6 +92,9 @@ pub struct InstallArgs {
     /// Comma-separated URLs asked for this machine's public IP, in order.
     #[arg(long, env = "TRMM_AGENT_PUBLIC_IP_URLS", value_delimiter = ',', default_values_t = DEFAULT_PUBLIC_IP_URLS.map(String::from))]
     pub public_ip_urls: Vec<String>,
+    /// Directory for scripts while they run (must allow execution); default: the agent binary's directory.
+    #[arg(long, env = "TRMM_AGENT_SCRIPT_DIR")]
+    pub script_dir: Option<PathBuf>,
     /// Never look up the public IP (reported as "error", as upstream does when the lookup fails).
     #[arg(long, env = "TRMM_AGENT_NO_PUBLIC_IP")]
     pub no_public_ip: bool,

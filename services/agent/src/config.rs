@@ -64,6 +64,9 @@ pub struct AgentConfig {
     /// MeshCentral agent binary, for `-nodeid` and `recover`.
     #[serde(default = "default_mesh_agent")]
     pub mesh_agent: PathBuf,
+    /// Where scripts are written before they run; None: next to the agent binary, as the Go agent does.
+    #[serde(default)]
+    pub script_dir: Option<PathBuf>,
 }
 
 fn default_reboot() -> String {
@@ -124,13 +127,11 @@ impl AgentConfig {
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("Failed to create {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("Failed to create {}", dir.display()))?;
         let mut text = serde_json::to_string_pretty(self).context("Failed to encode the config")?;
         text.push('\n');
         let tmp = path.with_extension("json.tmp");
-        let mut file = private_file(&tmp)
-            .with_context(|| format!("Failed to create {}", tmp.display()))?;
+        let mut file = private_file(&tmp).with_context(|| format!("Failed to create {}", tmp.display()))?;
         file.write_all(text.as_bytes())
             .and_then(|()| file.sync_all())
             .with_context(|| format!("Failed to write {}", tmp.display()))?;
@@ -189,6 +190,7 @@ mod tests {
             systemd_dir: default_systemd_dir(),
             manage_service: true,
             mesh_agent: default_mesh_agent(),
+            script_dir: None,
         }
     }
 

@@ -79,11 +79,7 @@ pub async fn publish_telemetry(client: &Client, message: &Telemetry) -> anyhow::
         .encode()
         .with_context(|| format!("Failed to encode {}", message.kind().tag()))?;
     client
-        .publish_with_reply(
-            message.agent_id().to_owned(),
-            message.kind().tag(),
-            payload.into(),
-        )
+        .publish_with_reply(message.agent_id().to_owned(), message.kind().tag(), payload.into())
         .await
         .with_context(|| format!("Failed to publish {}", message.kind().tag()))?;
     Ok(())

@@ -47,7 +47,7 @@ pub struct Output {
     pub stderr: String,
     /// Exit code; 98 on timeout, -1 when killed by a signal or not started.
     pub exit_code: i32,
-    /// The timeout fired (or the agent is stopping).
+    /// The timeout fired and the process group was killed.
     pub timed_out: bool,
 }
 
@@ -63,12 +63,9 @@ impl Output {
     }
 }
 
-/// Runs `spec`; every line is also sent to `lines` (if given) as it arrives.
-pub async fn run(
-    spec: &Spec,
-    lines: Option<mpsc::Sender<(Pipe, String)>>,
-    shutdown: &CancellationToken,
-) -> Output {
+/// Runs `spec`; every line is also sent to `lines` (if given) as it arrives. When `shutdown` fires the
+/// command is left running and what it wrote so far is returned.
+pub async fn run(spec: &Spec, lines: Option<mpsc::Sender<(Pipe, String)>>, shutdown: &CancellationToken) -> Output {
     let Some((program, args)) = spec.argv.split_first() else {
         return not_started("no command given");
     };
@@ -85,7 +82,7 @@ pub async fn run(
     // A group of its own, so a timeout can kill everything the command started.
     #[cfg(unix)]
     cmd.process_group(0);
-    let mut child = match cmd.spawn() {
+    let mut child = match spawn(&mut cmd).await {
         Ok(c) => c,
         Err(e) => return not_started(&format!("{program}: {e}")),
     };
@@ -101,8 +98,8 @@ pub async fn run(
     let mut collected = Collected::new(lines);
     let deadline = tokio::time::sleep(Duration::from_secs(spec.timeout_secs.max(0) as u64));
     tokio::pin!(deadline);
-    let (mut status, mut pipes_open, mut timed_out) = (None, true, spec.timeout_secs <= 0);
-    while !timed_out && (status.is_none() || pipes_open) {
+    let (mut status, mut pipes_open, mut timed_out, mut stopping) = (None, true, spec.timeout_secs <= 0, false);
+    while !timed_out && !stopping && (status.is_none() || pipes_open) {
         tokio::select! {
             line = rx.recv(), if pipes_open => match line {
                 Some((pipe, bytes)) => collected.push(pipe, &bytes).await,
@@ -110,11 +107,18 @@ pub async fn run(
             },
             s = child.wait(), if status.is_none() => status = Some(s),
             () = &mut deadline => timed_out = true,
-            () = shutdown.cancelled() => timed_out = true,
+            () = shutdown.cancelled() => stopping = true,
         }
     }
 
-    let exit_code = if timed_out {
+    let exit_code = if stopping {
+        // Like the Go agent under systemd's KillMode=process, work in progress outlives the agent: the
+        // command may well be the one that restarts or updates it.
+        collected
+            .stderr
+            .push_str("\nThe agent is stopping; the command was left running");
+        -1
+    } else if timed_out {
         kill_group(pgid);
         let _ = child.wait().await;
         // Whatever the group wrote before it died is still in the pipes.
@@ -124,10 +128,9 @@ pub async fn run(
             }
         };
         let _ = tokio::time::timeout(DRAIN_AFTER_KILL, drain).await;
-        collected.stderr.push_str(&format!(
-            "\nTimed out after {} seconds",
-            spec.timeout_secs
-        ));
+        collected
+            .stderr
+            .push_str(&format!("\nTimed out after {} seconds", spec.timeout_secs));
         TIMEOUT_EXIT_CODE
     } else {
         match status {
@@ -144,6 +147,21 @@ pub async fn run(
         stderr: collected.stderr,
         exit_code,
         timed_out,
+    }
+}
+
+/// Spawns, retrying "text file busy": a script just written can still be open in a process another
+/// thread is forking (the Go agent retries the same way).
+async fn spawn(cmd: &mut tokio::process::Command) -> std::io::Result<tokio::process::Child> {
+    let mut attempts = 0;
+    loop {
+        match cmd.spawn() {
+            Err(e) if e.raw_os_error() == Some(nix::errno::Errno::ETXTBSY as i32) && attempts < 5 => {
+                attempts += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => return other,
+        }
     }
 }
 
@@ -214,11 +232,7 @@ pub fn clean(bytes: &[u8]) -> String {
 async fn read_lines<R: AsyncRead + Unpin>(pipe: R, which: Pipe, tx: mpsc::Sender<(Pipe, Vec<u8>)>) {
     let mut reader = BufReader::new(pipe);
     let mut line = Vec::new();
-    loop {
-        let buf = match reader.fill_buf().await {
-            Ok(b) => b,
-            Err(_) => break,
-        };
+    while let Ok(buf) = reader.fill_buf().await {
         if buf.is_empty() {
             break;
         }
@@ -287,6 +301,25 @@ mod tests {
         assert!(out.timed_out);
         assert_eq!(out.exit_code, TIMEOUT_EXIT_CODE);
         assert!(out.stderr.ends_with("Timed out after 0 seconds"));
+    }
+
+    #[tokio::test]
+    async fn stopping_the_agent_leaves_the_command_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("done");
+        let stop = CancellationToken::new();
+        stop.cancel();
+        let out = run(&sh(&format!("sleep 0.3; touch {}", marker.display()), 30), None, &stop).await;
+        assert_eq!(out.exit_code, -1);
+        assert!(out.stderr.contains("left running"), "{}", out.stderr);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !marker.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the command did not finish on its own"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     #[test]

@@ -6,9 +6,7 @@ use std::collections::HashSet;
 use trmm_protocol::nats::Disk;
 
 /// File systems that are always physical even if /proc/filesystems is unreadable (gopsutil adds zfs).
-const FALLBACK_PHYSICAL: [&str; 8] = [
-    "ext2", "ext3", "ext4", "xfs", "btrfs", "vfat", "zfs", "f2fs",
-];
+const FALLBACK_PHYSICAL: [&str; 8] = ["ext2", "ext3", "ext4", "xfs", "btrfs", "vfat", "zfs", "f2fs"];
 
 /// Usage of every mounted physical file system, one entry per device.
 pub fn disks() -> Vec<Disk> {
@@ -78,11 +76,9 @@ fn unescape(field: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let octal = bytes.get(i + 1..i + 4).and_then(|d| {
-            std::str::from_utf8(d)
-                .ok()
-                .and_then(|s| u8::from_str_radix(s, 8).ok())
-        });
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .and_then(|d| std::str::from_utf8(d).ok().and_then(|s| u8::from_str_radix(s, 8).ok()));
         match (bytes[i], octal) {
             (b'\\', Some(b)) => {
                 out.push(b);
@@ -163,10 +159,7 @@ mod tests {
                       none /x ext4 rw 0 0\n";
         let fs = physical_fstypes("nodev\tsysfs\nnodev\ttmpfs\n\text4\n\tsquashfs\n\txfs\nnodev\tproc\n");
         assert_eq!(fs, ["ext4", "squashfs", "xfs", "zfs"]);
-        let kept: Vec<Mount> = parse_mounts(mounts)
-            .into_iter()
-            .filter(|m| keep(m, &fs))
-            .collect();
+        let kept: Vec<Mount> = parse_mounts(mounts).into_iter().filter(|m| keep(m, &fs)).collect();
         assert_eq!(kept.len(), 2);
         assert_eq!(kept[0].device, "/dev/vda");
         assert_eq!(kept[1].mountpoint, "/mnt/my disk");

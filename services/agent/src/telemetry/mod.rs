@@ -19,9 +19,7 @@ pub async fn collect(kind: TelemetryKind, config: &AgentConfig) -> Option<Teleme
             agent_id,
             version: crate::VERSION.to_owned(),
         }),
-        TelemetryKind::AgentInfo => {
-            Telemetry::AgentInfo(blocking(move || info::agent_info(agent_id)).await?)
-        }
+        TelemetryKind::AgentInfo => Telemetry::AgentInfo(blocking(move || info::agent_info(agent_id)).await?),
         TelemetryKind::Disks => Telemetry::Disks(Disks {
             agent_id,
             disks: blocking(disks::disks).await?,

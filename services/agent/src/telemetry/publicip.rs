@@ -16,12 +16,7 @@ pub async fn lookup(config: &AgentConfig) -> String {
     if !config.public_ip_enabled || config.public_ip_urls.is_empty() {
         return LOOKUP_FAILED.to_owned();
     }
-    let user_agent = format!(
-        "trmm/{}/{}/{}",
-        crate::VERSION,
-        crate::PLAT,
-        crate::goarch()
-    );
+    let user_agent = format!("trmm/{}/{}/{}", crate::VERSION, crate::PLAT, crate::goarch());
     let client = match reqwest::Client::builder()
         .timeout(Duration::from_secs(config.public_ip_timeout_secs.max(1)))
         .pool_max_idle_per_host(0)
@@ -77,10 +72,7 @@ mod tests {
 
     #[test]
     fn answers_are_stripped_and_validated() {
-        assert_eq!(
-            parse_answer(b" 203.0.113.7\n").unwrap().to_string(),
-            "203.0.113.7"
-        );
+        assert_eq!(parse_answer(b" 203.0.113.7\n").unwrap().to_string(), "203.0.113.7");
         assert!(parse_answer(b"2001:db8::1\r\n").unwrap().is_ipv6());
         assert_eq!(parse_answer(b"<html>blocked</html>"), None);
     }

@@ -105,14 +105,7 @@ pub fn physical_disks(sys_block: &Path) -> Vec<String> {
 }
 
 /// The Go agent's disk line, with every "unknown" removed.
-pub fn describe_disk(
-    vendor: &str,
-    model: &str,
-    controller: &str,
-    drive_type: &str,
-    name: &str,
-    size: u64,
-) -> String {
+pub fn describe_disk(vendor: &str, model: &str, controller: &str, drive_type: &str, name: &str, size: u64) -> String {
     let line = format!(
         "{vendor} {model} {controller} {drive_type} {name} {}",
         byte_count_si(size)
@@ -168,25 +161,28 @@ pub fn gpus() -> Vec<String> {
     let mut cards: Vec<String> = entries
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.strip_prefix("card").is_some_and(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit())))
+        .filter(|n| {
+            n.strip_prefix("card")
+                .is_some_and(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()))
+        })
         .collect();
     cards.sort();
-    let db = ["/usr/share/misc/pci.ids", "/usr/share/hwdata/pci.ids", "/usr/share/pci.ids"]
-        .iter()
-        .find_map(|p| std::fs::read_to_string(p).ok())
-        .unwrap_or_default();
+    let db = [
+        "/usr/share/misc/pci.ids",
+        "/usr/share/hwdata/pci.ids",
+        "/usr/share/pci.ids",
+    ]
+    .iter()
+    .find_map(|p| std::fs::read_to_string(p).ok())
+    .unwrap_or_default();
     cards
         .into_iter()
         .filter_map(|card| {
             let dev = Path::new("/sys/class/drm").join(card).join("device");
             let vendor = read_trim(&dev.join("vendor"))?;
             let device = read_trim(&dev.join("device"))?;
-            let (v, d) = pci_names(&db, hex_id(&vendor), hex_id(&device));
-            Some(format!(
-                "{} {}",
-                v.unwrap_or("unknown"),
-                d.unwrap_or("unknown")
-            ))
+            let (v, d) = pci_names(&db, &hex_id(&vendor), &hex_id(&device));
+            Some(format!("{} {}", v.unwrap_or("unknown"), d.unwrap_or("unknown")))
         })
         .collect()
 }
@@ -196,7 +192,7 @@ fn hex_id(sysfs: &str) -> String {
 }
 
 /// Vendor and device names from pci.ids text (`vvvv  Vendor` lines, `\tdddd  Device` below them).
-pub fn pci_names<'a>(db: &'a str, vendor: String, device: String) -> (Option<&'a str>, Option<&'a str>) {
+pub fn pci_names<'a>(db: &'a str, vendor: &str, device: &str) -> (Option<&'a str>, Option<&'a str>) {
     let mut vendor_name = None;
     for line in db.lines() {
         if line.starts_with('#') || line.is_empty() {
@@ -206,13 +202,13 @@ pub fn pci_names<'a>(db: &'a str, vendor: String, device: String) -> (Option<&'a
             if vendor_name.is_some() {
                 break;
             }
-            if let Some(rest) = line.strip_prefix(vendor.as_str()) {
+            if let Some(rest) = line.strip_prefix(vendor) {
                 vendor_name = Some(rest.trim());
             }
             continue;
         }
         if vendor_name.is_some() && !line.starts_with("\t\t") {
-            if let Some(rest) = line[1..].strip_prefix(device.as_str()) {
+            if let Some(rest) = line[1..].strip_prefix(device) {
                 return (vendor_name, Some(rest.trim()));
             }
         }
@@ -253,10 +249,10 @@ mod tests {
     fn pci_ids_lookup() {
         let db = "# comment\n8086  Intel Corporation\n\t1234  Other\n\t3e92  UHD Graphics 630\n\t\t1028 0859  Sub\n10de  NVIDIA Corporation\n\t1c82  GP107\n";
         assert_eq!(
-            pci_names(db, "8086".into(), "3e92".into()),
+            pci_names(db, "8086", "3e92"),
             (Some("Intel Corporation"), Some("UHD Graphics 630"))
         );
-        assert_eq!(pci_names(db, "10de".into(), "ffff".into()), (Some("NVIDIA Corporation"), None));
-        assert_eq!(pci_names(db, "1af4".into(), "0001".into()), (None, None));
+        assert_eq!(pci_names(db, "10de", "ffff"), (Some("NVIDIA Corporation"), None));
+        assert_eq!(pci_names(db, "1af4", "0001"), (None, None));
     }
 }

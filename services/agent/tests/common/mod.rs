@@ -1,0 +1,391 @@
+//! Harness for trmm-agent tests: a real trmm-api in-process over a fresh Postgres database, a real
+//! nats-server, and the real `trmm-agent` binary enrolled into a temp dir (never real systemd).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tokio::sync::OnceCell;
+use tokio_util::sync::CancellationToken;
+use trmm_agent::config::AgentConfig;
+use trmm_api::clock::OffsetClock;
+use trmm_api::state::{AppState, Settings};
+use trmm_protocol::nats::{encode, Command};
+use trmm_runtime::health::Health;
+use trmm_testkit::{NatsServer, TestDb};
+
+pub const ADMIN: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "correct horse battery";
+const TOTP_SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+pub const AGENT_BIN: &str = env!("CARGO_BIN_EXE_trmm-agent");
+
+/// Polls `check` until it returns true; panics after `deadline`.
+pub async fn wait_until<F, Fut>(what: &str, deadline: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// A trmm-api on a free port over a fresh database.
+pub struct TestApi {
+    pub url: String,
+    pub db: TestDb,
+    clock: Arc<OffsetClock>,
+    http: reqwest::Client,
+    shutdown: CancellationToken,
+}
+
+impl Drop for TestApi {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+impl TestApi {
+    pub async fn start() -> TestApi {
+        let db = TestDb::new().await;
+        let clock = Arc::new(OffsetClock::default());
+        let shutdown = CancellationToken::new();
+        let health = Health::new("trmm-api-agent-test");
+        let redis = Arc::new(OnceCell::new());
+        trmm_api::connect_redis(&trmm_testkit::redis_url(), redis.clone(), &health, shutdown.clone());
+        let settings = Settings {
+            public_url: "https://api.example.com".into(),
+            agent_nats_url: "nats://127.0.0.1:4222".into(),
+            min_agent_version: "2.9.0".parse().unwrap(),
+            trust_proxy_headers: false,
+            login_rate_limit: 10,
+            redis_prefix: format!("trmm-agent-test-{}", trmm_auth::generate_token()),
+        };
+        let state = AppState {
+            db: db.pool().clone(),
+            redis: redis.clone(),
+            settings: Arc::new(settings),
+            clock: clock.clone(),
+            // Nothing in these tests sends commands through the API, so the gateway is never dialled.
+            gateway: trmm_api::gateway::Gateway::lazy("http://127.0.0.1:9").unwrap(),
+        };
+        let (addr, server) =
+            trmm_api::bind(state, "127.0.0.1:0".parse().unwrap(), health, Some(1), shutdown.clone()).unwrap();
+        tokio::spawn(server);
+        wait_until("redis", Duration::from_secs(10), || {
+            let r = redis.clone();
+            async move { r.get().is_some() }
+        })
+        .await;
+        let hash = trmm_auth::hash_password(ADMIN_PASSWORD).unwrap();
+        let conn = db.pool().get().await.unwrap();
+        trmm_db::users::upsert_superuser(&**conn, ADMIN, "admin@example.com", &hash, Some(TOTP_SECRET), false)
+            .await
+            .unwrap();
+        drop(conn);
+        TestApi {
+            url: format!("http://{addr}"),
+            db,
+            clock,
+            http: reqwest::Client::new(),
+            shutdown,
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Token {t}"));
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn admin_token(&self) -> String {
+        let now = trmm_api::clock::Clock::now(&*self.clock).timestamp() as u64;
+        let code = trmm_auth::totp_code(TOTP_SECRET, now).unwrap();
+        let body = json!({"username": ADMIN, "password": ADMIN_PASSWORD, "twofactor": code});
+        let (status, body) = self.call(Method::POST, "/v2/login/", None, Some(body)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a client with one site and an installer for it; returns (client, site, installer token).
+    pub async fn installer(&self, admin: &str) -> (i64, i64, String) {
+        let body = json!({"client": {"name": "Acme"}, "site": {"name": "HQ"}});
+        let (status, body) = self.call(Method::POST, "/clients/", Some(admin), Some(body)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (_, clients) = self.call(Method::GET, "/clients/", Some(admin), None).await;
+        let client = clients[0]["id"].as_i64().unwrap();
+        let site = clients[0]["sites"][0]["id"].as_i64().unwrap();
+        let body = json!({"installMethod": "manual", "client": client, "site": site, "expires": 24,
+            "agenttype": "server", "plat": "linux", "goarch": "amd64", "api": "https://api.example.com",
+            "rdp": 0, "ping": 0, "power": 0, "fileName": "trmm.exe"});
+        let (status, body) = self
+            .call(Method::POST, "/agents/installer/", Some(admin), Some(body))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let cmd = body["cmd"].as_str().unwrap();
+        let token = cmd.split("--auth ").nth(1).unwrap().split_whitespace().next().unwrap();
+        (client, site, token.to_owned())
+    }
+}
+
+/// API + NATS + an enrolled agent config in a temp dir.
+pub struct Fixture {
+    pub api: TestApi,
+    pub nats: NatsServer,
+    pub dir: tempfile::TempDir,
+    pub admin: String,
+    pub config_path: PathBuf,
+    pub systemd_dir: PathBuf,
+    pub config: AgentConfig,
+}
+
+impl Fixture {
+    /// Enrolls an agent with `--no-service`, a temp unit dir, the reboot command `touch <dir>/rebooted`
+    /// and the given extra install flags.
+    pub async fn enrolled(extra: &[&str]) -> Fixture {
+        let api = TestApi::start().await;
+        let nats = NatsServer::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let admin = api.admin_token().await;
+        let (client, site, installer) = api.installer(&admin).await;
+        let config_path = dir.path().join("etc/agent.json");
+        let systemd_dir = dir.path().join("systemd");
+        let reboot = format!("touch {}", dir.path().join("rebooted").display());
+        let mut args: Vec<String> = [
+            "install",
+            "--api",
+            &api.url,
+            "--client-id",
+            &client.to_string(),
+            "--site-id",
+            &site.to_string(),
+            "--agent-type",
+            "server",
+            "--auth",
+            &installer,
+            "--no-service",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if !extra.contains(&"--nats-url") {
+            args.extend(["--nats-url".into(), nats.url()]);
+        }
+        args.extend(["--config".into(), config_path.display().to_string()]);
+        args.extend(["--systemd-dir".into(), systemd_dir.display().to_string()]);
+        args.extend(["--reboot-command".into(), reboot]);
+        args.extend(["--script-dir".into(), dir.path().join("scripts").display().to_string()]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let (status, stderr) = run_agent(&args, dir.path()).await;
+        assert!(status.success(), "install failed: {stderr}");
+        let config = AgentConfig::load(&config_path).unwrap();
+        Fixture {
+            api,
+            nats,
+            dir,
+            admin,
+            config_path,
+            systemd_dir,
+            config,
+        }
+    }
+
+    /// Starts `trmm-agent svc` for this fixture; its log goes to `<dir>/svc.log`.
+    pub fn spawn_svc(&self) -> AgentProcess {
+        self.spawn_svc_with(Path::new(AGENT_BIN))
+    }
+
+    /// Starts `svc` from another build of the agent (e.g. a release build being measured).
+    pub fn spawn_svc_with(&self, bin: &Path) -> AgentProcess {
+        let log = self.dir.path().join("svc.log");
+        let child = tokio::process::Command::new(bin)
+            .args(["svc", "--config"])
+            .arg(&self.config_path)
+            .env("TRMM_AGENT_LOG", "debug,async_nats=info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        AgentProcess { child, log }
+    }
+
+    /// A test NATS client (no auth: the test server has none); callers bound each request themselves.
+    pub async fn client(&self) -> async_nats::Client {
+        async_nats::ConnectOptions::new()
+            .request_timeout(Some(Duration::from_secs(60)))
+            .connect(self.nats.url())
+            .await
+            .unwrap()
+    }
+
+    pub fn agent_id(&self) -> &str {
+        &self.config.agent_id
+    }
+
+    /// Creates an AgentHistory row for this agent, as the dashboard does before sending a command.
+    pub async fn history(&self, kind: trmm_db::history::HistoryType, command: &str) -> i64 {
+        let conn = self.api.db.pool().get().await.unwrap();
+        let pk = trmm_db::AgentPk(self.config.agent_pk as i32);
+        trmm_db::history::create(&**conn, pk, kind, command, ADMIN)
+            .await
+            .unwrap()
+    }
+
+    /// The `results` and `script_results` columns of a history row.
+    pub async fn history_results(&self, id: i64) -> (Option<String>, Option<Value>) {
+        let conn = self.api.db.pool().get().await.unwrap();
+        let row = conn
+            .query_one(
+                "SELECT results, script_results FROM agent_history WHERE id = $1",
+                &[&id],
+            )
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    }
+}
+
+/// A running `trmm-agent svc`.
+pub struct AgentProcess {
+    pub child: tokio::process::Child,
+    pub log: PathBuf,
+}
+
+impl AgentProcess {
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits for the process to exit within `deadline`.
+    pub async fn exited(&mut self, deadline: Duration) -> ExitStatus {
+        match tokio::time::timeout(deadline, self.child.wait()).await {
+            Ok(status) => status.unwrap(),
+            Err(_) => panic!("agent did not exit within {deadline:?}; log:\n{}", self.log()),
+        }
+    }
+}
+
+/// Runs the agent binary to completion; returns its status and stderr.
+pub async fn run_agent(args: &[String], cwd: &Path) -> (ExitStatus, String) {
+    let out = tokio::process::Command::new(AGENT_BIN)
+        .args(args)
+        .current_dir(cwd)
+        .env("TRMM_AGENT_LOG", "debug,async_nats=info")
+        .stdin(Stdio::null())
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), out)
+        .await
+        .expect("agent binary hung")
+        .unwrap();
+    (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Sends a command as the server does (request with a reply inbox) and decodes the reply.
+pub async fn request<T: serde::de::DeserializeOwned>(
+    client: &async_nats::Client,
+    agent_id: &str,
+    cmd: &Command,
+    deadline: Duration,
+) -> T {
+    let bytes = encode(cmd).unwrap();
+    let reply = tokio::time::timeout(deadline, client.request(agent_id.to_owned(), bytes.into()))
+        .await
+        .unwrap_or_else(|_| panic!("no reply to {} within {deadline:?}", cmd.func))
+        .unwrap_or_else(|e| panic!("request {} failed: {e}", cmd.func));
+    trmm_protocol::nats::decode(&reply.payload).unwrap()
+}
+
+/// Waits until the agent answers ping (it is connected and subscribed).
+pub async fn wait_for_ping(client: &async_nats::Client, agent_id: &str, deadline: Duration) {
+    let start = Instant::now();
+    loop {
+        let bytes = encode(&Command::new("ping", 2)).unwrap();
+        let attempt = tokio::time::timeout(
+            Duration::from_secs(1),
+            client.request(agent_id.to_owned(), bytes.into()),
+        )
+        .await;
+        if let Ok(Ok(msg)) = attempt {
+            let pong: String = trmm_protocol::nats::decode(&msg.payload).unwrap();
+            assert_eq!(pong, "pong");
+            return;
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "agent did not answer ping within {deadline:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Collects messages from a subscription until `done` says stop; panics after `deadline`.
+pub async fn collect_until(
+    sub: &mut async_nats::Subscriber,
+    deadline: Duration,
+    mut done: impl FnMut(&[async_nats::Message]) -> bool,
+) -> Vec<async_nats::Message> {
+    let mut seen = Vec::new();
+    let stop = Instant::now() + deadline;
+    while !done(&seen) {
+        let left = stop.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, sub.next()).await {
+            Ok(Some(msg)) => seen.push(msg),
+            _ => panic!("gave up after {deadline:?}; got {} messages", seen.len()),
+        }
+    }
+    seen
+}
+
+/// A one-route HTTP server answering every request with `body`, for the public IP lookup.
+pub async fn text_server(body: &'static str) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut read = 0;
+                while !buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut buf[read..]).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => read += n,
+                    }
+                }
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://{addr}/")
+}
