@@ -2,39 +2,15 @@
 //! then the config file, a one-shot NATS check-in and the systemd unit.
 
 use anyhow::{bail, Context};
-use rand::Rng;
 use reqwest::{Method, StatusCode};
-use serde::Serialize;
 use serde_json::{json, Value};
 use trmm_protocol::nats::TelemetryKind;
-use trmm_protocol::rest::NewAgentResponse;
+use trmm_protocol::rest::{NewAgentRequest, NewAgentResponse};
 
 use crate::api::{Api, ApiError};
 use crate::cli::InstallArgs;
 use crate::config::{default_nats_url, AgentConfig, DEFAULT_MESH_AGENT, DEFAULT_PUBLIC_IPV4_URL};
 use crate::telemetry;
-
-/// `POST /api/v3/newagent/` body as the Go agent sends it (no client id).
-#[derive(Debug, Serialize)]
-struct NewAgentBody<'a> {
-    agent_id: &'a str,
-    hostname: &'a str,
-    site: i64,
-    monitoring_type: &'a str,
-    mesh_node_id: &'a str,
-    description: &'a str,
-    goarch: &'a str,
-    plat: &'a str,
-}
-
-/// 40 random ASCII letters (Go `GenerateAgentID`).
-pub fn generate_agent_id() -> String {
-    const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-    let mut rng = rand::thread_rng();
-    (0..40)
-        .map(|_| LETTERS[rng.gen_range(0..LETTERS.len())] as char)
-        .collect()
-}
 
 /// Enrolls, writes the config, checks in once and installs the service; returns the written config.
 pub async fn install(args: &InstallArgs) -> anyhow::Result<AgentConfig> {
@@ -75,17 +51,17 @@ pub async fn install(args: &InstallArgs) -> anyhow::Result<AgentConfig> {
         .await
         .context("The server refused this agent's installer version")?;
 
-    let agent_id = generate_agent_id();
+    let agent_id = trmm_auth::generate_agent_id();
     let hostname = telemetry::info::hostname();
-    let body = NewAgentBody {
-        agent_id: &agent_id,
-        hostname: &hostname,
-        site: args.site_id,
-        monitoring_type: args.agent_type.as_str(),
-        mesh_node_id: "",
-        description: &args.desc,
-        goarch: crate::goarch(),
-        plat: crate::PLAT,
+    let body = NewAgentRequest {
+        agent_id: agent_id.clone(),
+        hostname: hostname.clone(),
+        site: i32::try_from(args.site_id).context("--site-id is out of range")?,
+        monitoring_type: args.agent_type.as_str().to_owned(),
+        mesh_node_id: String::new(),
+        description: args.desc.clone(),
+        goarch: crate::goarch().to_owned(),
+        plat: crate::PLAT.to_owned(),
     };
     let registered: NewAgentResponse = installer
         .post("/api/v3/newagent/", &body)
@@ -144,17 +120,4 @@ pub async fn check_in_once(config: &AgentConfig) -> anyhow::Result<()> {
     client.flush().await.context("Failed to flush the check-in")?;
     tracing::info!("initial check-in sent");
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn agent_ids_are_40_letters_and_differ() {
-        let a = generate_agent_id();
-        assert_eq!(a.len(), 40);
-        assert!(a.chars().all(|c| c.is_ascii_alphabetic()));
-        assert_ne!(a, generate_agent_id());
-    }
 }

@@ -86,6 +86,16 @@ async fn full_enrollment_as_the_go_agent_does_it() {
     assert_eq!(body["agent"], pk);
     assert_eq!(body["checks"], json!([]));
     assert!(body["check_interval"].as_i64().unwrap() > 0);
+    let (status, body) = api
+        .call(Method::GET, &format!("/api/v3/{id}/runchecks/"), Some(&token), None)
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::OK,
+            json!({"agent": pk, "check_interval": 120, "checks": []})
+        )
+    );
 
     let (status, body) = api
         .call(

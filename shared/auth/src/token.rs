@@ -17,6 +17,16 @@ pub fn generate_agent_token() -> String {
     hex::encode(bytes)
 }
 
+/// A new agent id: 40 random ASCII letters, as the Go agent's `GenerateAgentID` makes them.
+pub fn generate_agent_id() -> String {
+    use rand::Rng;
+    const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut rng = rand::thread_rng();
+    (0..40)
+        .map(|_| LETTERS[rng.gen_range(0..LETTERS.len())] as char)
+        .collect()
+}
+
 /// The digest under which a token is stored and looked up.
 pub fn digest_token(token: &str) -> TokenDigest {
     Sha256::digest(token.as_bytes()).to_vec()
@@ -34,6 +44,14 @@ mod tests {
         let agent = generate_agent_token();
         assert_eq!(agent.len(), 40);
         assert!(agent.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    }
+
+    #[test]
+    fn agent_ids_are_40_letters_and_differ() {
+        let a = generate_agent_id();
+        assert_eq!(a.len(), 40);
+        assert!(a.chars().all(|c| c.is_ascii_alphabetic()));
+        assert_ne!(a, generate_agent_id());
     }
 
     #[test]

@@ -35,18 +35,6 @@ pub struct Creds {
     pub token: String,
 }
 
-/// 40 random ASCII letters, as the Go agent generates them.
-pub fn new_agent_id() -> String {
-    use rand::Rng;
-    let mut rng = rand::thread_rng();
-    (0..40)
-        .map(|_| {
-            let n = rng.gen_range(0..52u8);
-            (if n < 26 { b'a' + n } else { b'A' + n - 26 }) as char
-        })
-        .collect()
-}
-
 pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.count <= 200_000, "--count is limited to 200,000");
     let pool = trmm_db::connect(&args.database_url)?;
@@ -58,7 +46,7 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
             .map(|i| {
                 let token = trmm_auth::generate_agent_token();
                 (
-                    new_agent_id(),
+                    trmm_auth::generate_agent_id(),
                     format!("{}-{i:06}", args.prefix),
                     trmm_auth::digest_token(&token),
                     token,

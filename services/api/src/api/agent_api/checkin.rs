@@ -86,6 +86,16 @@ pub(super) async fn check_runner(agent: AgentAuth) -> HttpResponse {
     })
 }
 
+/// `GET /api/v3/<agentid>/runchecks/`: every check, for an immediate run (`runchecks` command); the interval is
+/// the agent's own, without jitter.
+pub(super) async fn run_checks(agent: AgentAuth) -> HttpResponse {
+    HttpResponse::Ok().json(CheckRunnerResponse {
+        agent: agent.agent.pk.0,
+        check_interval: agent.agent.check_interval,
+        checks: Vec::new(),
+    })
+}
+
 /// `PATCH /api/v3/checkrunner/`: a check result. Validated as upstream does; since no check exists yet,
 /// every id is unknown and answered 404 like TRMM's `get_object_or_404(Check, ...)`.
 pub(super) async fn check_result(_agent: AgentAuth, body: actix_web::web::Bytes) -> ApiResult<HttpResponse> {

@@ -22,6 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(checkin::check_interval),
         )
         .route("/api/v3/{agentid}/checkrunner/", web::get().to(checkin::check_runner))
+        .route("/api/v3/{agentid}/runchecks/", web::get().to(checkin::run_checks))
         .route(
             "/api/v3/{histpk}/{agentid}/histresult/",
             web::patch().to(results::history_result),
