@@ -75,7 +75,7 @@ async fn install_checks_in_once_over_nats() {
     let mut all = watcher.subscribe("*").await.unwrap();
     watcher.flush().await.unwrap();
     let admin = api.admin_token().await;
-    let (client, site, installer) = api.installer(&admin).await;
+    let (client, site, installer) = common::installer(&api, &admin).await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("agent.json");
     let args: Vec<String> = [

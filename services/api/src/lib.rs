@@ -9,6 +9,8 @@ pub mod gateway;
 pub mod json;
 mod ratelimit;
 pub mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod version;
 
 use std::net::SocketAddr;

@@ -4,149 +4,23 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
-use tokio::sync::OnceCell;
-use tokio_util::sync::CancellationToken;
+use serde_json::Value;
 use trmm_agent::config::AgentConfig;
-use trmm_api::clock::OffsetClock;
-use trmm_api::state::{AppState, Settings};
 use trmm_protocol::nats::{encode, Command};
-use trmm_runtime::health::Health;
-use trmm_testkit::{NatsServer, TestDb};
+use trmm_testkit::NatsServer;
 
-pub const ADMIN: &str = "admin";
-pub const ADMIN_PASSWORD: &str = "correct horse battery";
-const TOTP_SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use trmm_api::testing::{wait_until, TestApi, ADMIN};
+
 pub const AGENT_BIN: &str = env!("CARGO_BIN_EXE_trmm-agent");
 
-/// Polls `check` until it returns true; panics after `deadline`.
-pub async fn wait_until<F, Fut>(what: &str, deadline: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !check().await {
-        assert!(start.elapsed() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
-/// A trmm-api on a free port over a fresh database.
-pub struct TestApi {
-    pub url: String,
-    pub db: TestDb,
-    clock: Arc<OffsetClock>,
-    http: reqwest::Client,
-    shutdown: CancellationToken,
-}
-
-impl Drop for TestApi {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-impl TestApi {
-    pub async fn start() -> TestApi {
-        let db = TestDb::new().await;
-        let clock = Arc::new(OffsetClock::default());
-        let shutdown = CancellationToken::new();
-        let health = Health::new("trmm-api-agent-test");
-        let redis = Arc::new(OnceCell::new());
-        trmm_api::connect_redis(&trmm_testkit::redis_url(), redis.clone(), &health, shutdown.clone());
-        let settings = Settings {
-            public_url: "https://api.example.com".into(),
-            agent_nats_url: "nats://127.0.0.1:4222".into(),
-            min_agent_version: "2.9.0".parse().unwrap(),
-            trust_proxy_headers: false,
-            login_rate_limit: 10,
-            redis_prefix: format!("trmm-agent-test-{}", trmm_auth::generate_token()),
-        };
-        let state = AppState {
-            db: db.pool().clone(),
-            redis: redis.clone(),
-            settings: Arc::new(settings),
-            clock: clock.clone(),
-            // Nothing in these tests sends commands through the API, so the gateway is never dialled.
-            gateway: trmm_api::gateway::Gateway::lazy("http://127.0.0.1:9").unwrap(),
-        };
-        let (addr, server) =
-            trmm_api::bind(state, "127.0.0.1:0".parse().unwrap(), health, Some(1), shutdown.clone()).unwrap();
-        tokio::spawn(server);
-        wait_until("redis", Duration::from_secs(10), || {
-            let r = redis.clone();
-            async move { r.get().is_some() }
-        })
-        .await;
-        let hash = trmm_auth::hash_password(ADMIN_PASSWORD).unwrap();
-        let conn = db.pool().get().await.unwrap();
-        trmm_db::users::upsert_superuser(&**conn, ADMIN, "admin@example.com", &hash, Some(TOTP_SECRET), false)
-            .await
-            .unwrap();
-        drop(conn);
-        TestApi {
-            url: format!("http://{addr}"),
-            db,
-            clock,
-            http: reqwest::Client::new(),
-            shutdown,
-        }
-    }
-
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.url));
-        if let Some(t) = token {
-            req = req.header("Authorization", format!("Token {t}"));
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    }
-
-    pub async fn admin_token(&self) -> String {
-        let now = trmm_api::clock::Clock::now(&*self.clock).timestamp() as u64;
-        let code = trmm_auth::totp_code(TOTP_SECRET, now).unwrap();
-        let body = json!({"username": ADMIN, "password": ADMIN_PASSWORD, "twofactor": code});
-        let (status, body) = self.call(Method::POST, "/v2/login/", None, Some(body)).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body["token"].as_str().unwrap().to_owned()
-    }
-
-    /// Creates a client with one site and an installer for it; returns (client, site, installer token).
-    pub async fn installer(&self, admin: &str) -> (i64, i64, String) {
-        let body = json!({"client": {"name": "Acme"}, "site": {"name": "HQ"}});
-        let (status, body) = self.call(Method::POST, "/clients/", Some(admin), Some(body)).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let (_, clients) = self.call(Method::GET, "/clients/", Some(admin), None).await;
-        let client = clients[0]["id"].as_i64().unwrap();
-        let site = clients[0]["sites"][0]["id"].as_i64().unwrap();
-        let body = json!({"installMethod": "manual", "client": client, "site": site, "expires": 24,
-            "agenttype": "server", "plat": "linux", "goarch": "amd64", "api": "https://api.example.com",
-            "rdp": 0, "ping": 0, "power": 0, "fileName": "trmm.exe"});
-        let (status, body) = self
-            .call(Method::POST, "/agents/installer/", Some(admin), Some(body))
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let cmd = body["cmd"].as_str().unwrap();
-        let token = cmd.split("--auth ").nth(1).unwrap().split_whitespace().next().unwrap();
-        (client, site, token.to_owned())
-    }
+/// Creates a client with one site and an installer for it; returns (client, site, installer token).
+pub async fn installer(api: &TestApi, admin: &str) -> (i64, i64, String) {
+    let (client, site) = api.client_with_site(admin, "Acme", "HQ").await;
+    (client, site, api.installer_token(admin, client, site).await)
 }
 
 /// API + NATS + an enrolled agent config in a temp dir.
@@ -168,7 +42,7 @@ impl Fixture {
         let nats = NatsServer::start().await;
         let dir = tempfile::tempdir().unwrap();
         let admin = api.admin_token().await;
-        let (client, site, installer) = api.installer(&admin).await;
+        let (client, site, installer) = installer(&api, &admin).await;
         let config_path = dir.path().join("etc/agent.json");
         let systemd_dir = dir.path().join("systemd");
         let reboot = format!("touch {}", dir.path().join("rebooted").display());

@@ -1,0 +1,257 @@
+//! Test harness (feature `testing`): a real trmm-api on a free port over a fresh Postgres database and
+//! real Redis, with helpers that log in, create clients and enroll agents the way the dashboard and the
+//! Go agent do. Used by this crate's tests and by trmm-agent's.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::clock::OffsetClock;
+use crate::state::{AppState, Settings};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tokio::sync::OnceCell;
+use tokio_util::sync::CancellationToken;
+use trmm_runtime::health::Health;
+use trmm_testkit::TestDb;
+
+pub const ADMIN: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "correct horse battery";
+/// RFC 6238 test secret; codes are computed from the server's (offset) clock.
+pub const TOTP_SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+
+pub struct TestApi {
+    pub url: String,
+    pub db: TestDb,
+    pub clock: Arc<OffsetClock>,
+    pub http: reqwest::Client,
+    shutdown: CancellationToken,
+}
+
+impl Drop for TestApi {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Polls `check` until it returns true or `deadline` passes.
+pub async fn wait_until<F, Fut>(what: &str, deadline: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+impl TestApi {
+    pub async fn start() -> TestApi {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> TestApi {
+        Self::start_full(tweak, "http://127.0.0.1:9".to_owned()).await
+    }
+
+    /// Starts the API talking to the AgentGateway at `gateway_url`.
+    pub async fn start_with_gateway(gateway_url: String) -> TestApi {
+        Self::start_full(|_| {}, gateway_url).await
+    }
+
+    async fn start_full(tweak: impl FnOnce(&mut Settings), gateway_url: String) -> TestApi {
+        let db = TestDb::new().await;
+        let clock = Arc::new(OffsetClock::default());
+        let shutdown = CancellationToken::new();
+        let health = Health::new("trmm-api-test");
+        let redis = Arc::new(OnceCell::new());
+        crate::connect_redis(&trmm_testkit::redis_url(), redis.clone(), &health, shutdown.clone());
+        let mut settings = Settings {
+            public_url: "https://api.example.com".into(),
+            agent_nats_url: "nats://127.0.0.1:4222".into(),
+            min_agent_version: "2.9.0".parse().unwrap(),
+            trust_proxy_headers: false,
+            login_rate_limit: 10,
+            // A fresh prefix per test so parallel tests from 127.0.0.1 do not share rate-limit counters.
+            redis_prefix: format!("trmm-test-{}", trmm_auth::generate_token()),
+        };
+        tweak(&mut settings);
+        let state = AppState {
+            db: db.pool().clone(),
+            redis: redis.clone(),
+            settings: Arc::new(settings),
+            clock: clock.clone(),
+            gateway: crate::gateway::Gateway::lazy(&gateway_url).unwrap(),
+        };
+        let (addr, server) =
+            crate::bind(state, "127.0.0.1:0".parse().unwrap(), health, Some(1), shutdown.clone()).unwrap();
+        tokio::spawn(server);
+        wait_until("redis", Duration::from_secs(10), || {
+            let r = redis.clone();
+            async move { r.get().is_some() }
+        })
+        .await;
+        let api = TestApi {
+            url: format!("http://{addr}"),
+            db,
+            clock,
+            http: reqwest::Client::new(),
+            shutdown,
+        };
+        api.create_admin().await;
+        api
+    }
+
+    async fn create_admin(&self) {
+        let hash = trmm_auth::hash_password(ADMIN_PASSWORD).unwrap();
+        let conn = self.db.pool().get().await.unwrap();
+        trmm_db::users::upsert_superuser(&**conn, ADMIN, "admin@example.com", &hash, Some(TOTP_SECRET), false)
+            .await
+            .unwrap();
+    }
+
+    pub fn totp_now(&self) -> String {
+        let now = crate::clock::Clock::now(&*self.clock).timestamp() as u64;
+        trmm_auth::totp_code(TOTP_SECRET, now).unwrap()
+    }
+
+    /// Sends a request; `token` goes in `Authorization: Token`. Returns status and JSON body (Null if empty).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Token {t}"));
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, json)
+    }
+
+    /// Sends a raw body with a JSON content type.
+    pub async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: &str,
+    ) -> (StatusCode, reqwest::header::HeaderMap, String) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .header("Content-Type", "application/json");
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Token {t}"));
+        }
+        let resp = req.body(body.to_owned()).send().await.unwrap();
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        (status, headers, resp.text().await.unwrap())
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    /// Logs in as the admin with password and TOTP and returns the dashboard token.
+    pub async fn admin_token(&self) -> String {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/v2/login/",
+                None,
+                Some(json!({"username": ADMIN, "password": ADMIN_PASSWORD, "twofactor": self.totp_now()})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a client with one site; returns (client id, site id).
+    pub async fn client_with_site(&self, token: &str, client: &str, site: &str) -> (i64, i64) {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/clients/",
+                Some(token),
+                Some(json!({"client": {"name": client}, "site": {"name": site}})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (_, clients) = self.get("/clients/", token).await;
+        let c = clients
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == client)
+            .unwrap();
+        (c["id"].as_i64().unwrap(), c["sites"][0]["id"].as_i64().unwrap())
+    }
+
+    /// Generates an installer for a site and returns its token.
+    pub async fn installer_token(&self, token: &str, client: i64, site: i64) -> String {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/agents/installer/",
+                Some(token),
+                Some(
+                    json!({"installMethod": "manual", "client": client, "site": site, "expires": 24,
+                            "agenttype": "server", "plat": "linux", "goarch": "amd64", "api": "https://api.example.com",
+                            "rdp": 0, "ping": 0, "power": 0, "fileName": "trmm.exe"}),
+                ),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let cmd = body["cmd"].as_str().unwrap();
+        cmd.split("--auth ")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Enrolls an agent through the installer endpoints; returns (pk, agent token).
+    pub async fn enroll(&self, installer: &str, agent_id: &str, hostname: &str, site: i64) -> (i64, String) {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/api/v3/newagent/",
+                Some(installer),
+                Some(
+                    json!({"agent_id": agent_id, "hostname": hostname, "site": site, "monitoring_type": "server",
+                            "mesh_node_id": "", "description": "", "goarch": "amd64", "plat": "linux"}),
+                ),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        (body["pk"].as_i64().unwrap(), body["token"].as_str().unwrap().to_owned())
+    }
+}
+
+/// A 40-letter agent id like the Go agent generates, distinct per `n`.
+pub fn agent_id(n: u32) -> String {
+    let mut id = String::with_capacity(40);
+    let mut v = n;
+    for _ in 0..8 {
+        id.push((b'A' + (v % 26) as u8) as char);
+        v /= 26;
+    }
+    id.push_str(&"q".repeat(32));
+    id
+}
