@@ -79,6 +79,9 @@ pub struct ServeConfig {
     /// Do not apply migrations at start (run `trmm-api migrate` separately).
     #[arg(long, env = "TRMM_NO_MIGRATE")]
     pub no_migrate: bool,
+    /// Range in seconds, "MIN,MAX", from which each agent's heartbeat interval is drawn (upstream 30,60).
+    #[arg(long, env = "TRMM_CHECKIN_HELLO", default_value = "30,60", value_parser = parse_range)]
+    pub checkin_hello: (u32, u32),
     /// Lowest agent version `POST /api/v3/installer/` accepts.
     #[arg(long, env = "TRMM_MIN_AGENT_VERSION", default_value = "2.9.0")]
     pub min_agent_version: String,
@@ -94,4 +97,15 @@ pub struct ServeConfig {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "TRMM_API_WORKERS")]
     pub workers: Option<usize>,
+}
+
+/// Parses "MIN,MAX" with 1 <= MIN <= MAX.
+fn parse_range(s: &str) -> Result<(u32, u32), String> {
+    let (lo, hi) = s.split_once(',').ok_or("expected MIN,MAX, e.g. 30,60")?;
+    let lo: u32 = lo.trim().parse().map_err(|_| format!("{lo:?} is not a whole number"))?;
+    let hi: u32 = hi.trim().parse().map_err(|_| format!("{hi:?} is not a whole number"))?;
+    if lo == 0 || lo > hi {
+        return Err("need 1 <= MIN <= MAX".into());
+    }
+    Ok((lo, hi))
 }

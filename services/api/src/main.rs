@@ -76,6 +76,7 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
             public_url: cfg.public_url.trim_end_matches('/').to_owned(),
             agent_nats_url: cfg.agent_nats_url,
             min_agent_version,
+            checkin_hello: cfg.checkin_hello,
             trust_proxy_headers: cfg.trust_proxy_headers,
             login_rate_limit: cfg.login_rate_limit,
             redis_prefix: cfg.redis_prefix,

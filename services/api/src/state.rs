@@ -16,6 +16,8 @@ pub struct Settings {
     pub public_url: String,
     /// NATS URL handed to agents.
     pub agent_nats_url: String,
+    /// Seconds range of agents' heartbeat interval.
+    pub checkin_hello: (u32, u32),
     /// Lowest agent version allowed to install.
     pub min_agent_version: Version,
     /// Trust proxy headers for the client IP.

@@ -71,6 +71,7 @@ impl TestApi {
             public_url: "https://api.example.com".into(),
             agent_nats_url: "nats://127.0.0.1:4222".into(),
             min_agent_version: "2.9.0".parse().unwrap(),
+            checkin_hello: (30, 60),
             trust_proxy_headers: false,
             login_rate_limit: 10,
             // A fresh prefix per test so parallel tests from 127.0.0.1 do not share rate-limit counters.

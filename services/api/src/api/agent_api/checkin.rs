@@ -26,9 +26,10 @@ fn jittered(interval: i32) -> i32 {
 
 /// `GET /api/v3/<agentid>/config/`: intervals drawn afresh from upstream's ranges on every call
 /// (TRMM apiv3/utils.py::get_agent_config); all are positive, because the Go agent panics on a zero ticker.
-pub(super) async fn config(_agent: AgentAuth) -> HttpResponse {
+pub(super) async fn config(agent: AgentAuth) -> HttpResponse {
+    let (hello_lo, hello_hi) = agent.state.settings.checkin_hello;
     HttpResponse::Ok().json(AgentCheckInConfig {
-        checkin_hello: between(30, 60),
+        checkin_hello: between(hello_lo, hello_hi),
         checkin_agentinfo: between(200, 400),
         checkin_winsvc: between(2400, 3000),
         checkin_pubip: between(300, 500),
