@@ -72,8 +72,7 @@ async fn install_checks_in_once_over_nats() {
     let api = TestApi::start().await;
     let nats = trmm_testkit::NatsServer::start().await;
     let watcher = async_nats::connect(nats.url()).await.unwrap();
-    let mut all = watcher.subscribe("*").await.unwrap();
-    watcher.flush().await.unwrap();
+    let mut all = trmm_testkit::subscribe_live(&watcher, "*", "probe").await;
     let admin = api.admin_token().await;
     let (client, site, installer) = common::installer(&api, &admin).await;
     let dir = tempfile::tempdir().unwrap();

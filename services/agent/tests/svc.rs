@@ -27,8 +27,7 @@ async fn svc_publishes_startup_telemetry_and_answers_sysinfo() {
     let ip_url = text_server("203.0.113.7\n").await;
     let fx = Fixture::enrolled(&["--public-ip-urls", &ip_url]).await;
     let client = fx.client().await;
-    let mut sub = client.subscribe(fx.agent_id().to_owned()).await.unwrap();
-    client.flush().await.unwrap();
+    let mut sub = trmm_testkit::subscribe_live(&client, fx.agent_id(), fx.agent_id()).await;
     let agent = fx.spawn_svc();
 
     let msgs = collect_until(&mut sub, SECS_30, |m| telemetry_tags(m).len() == 6).await;

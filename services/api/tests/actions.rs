@@ -49,8 +49,7 @@ async fn suite() -> Suite {
 /// A minimal agent: answers commands like the Go agent (agent-protocol.md 2.2) and records what it got.
 async fn responder(url: &str, agent_id: &str, silent: bool) -> Arc<Mutex<Vec<Command>>> {
     let client = async_nats::connect(url).await.unwrap();
-    let mut sub = client.subscribe(agent_id.to_owned()).await.unwrap();
-    client.flush().await.unwrap();
+    let mut sub = trmm_testkit::subscribe_live(&client, agent_id, agent_id).await;
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
     tokio::spawn(async move {

@@ -25,7 +25,58 @@ pub struct Config {
     /// Address of the AgentGateway gRPC server.
     #[arg(long, env = "TRMM_GATEWAY_LISTEN", default_value = "0.0.0.0:50051")]
     pub gateway_listen: SocketAddr,
+    /// Largest agent telemetry message (bytes) that is decoded and stored; larger ones are dropped and counted
+    /// in trmm_telemetry_dropped_total{reason="oversized"}. nats-server's max_payload is a separate, outer limit.
+    #[arg(long, env = "TRMM_MAX_TELEMETRY_BYTES", default_value_t = crate::ingest::DEFAULT_MAX_MESSAGE_BYTES)]
+    pub max_telemetry_bytes: usize,
+    /// NATS credentials and auth callout options.
+    #[command(flatten)]
+    pub nats_auth: NatsAuthArgs,
     /// Logging options.
     #[command(flatten)]
     pub log: LogArgs,
+    /// Without a subcommand the service runs.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands of trmm-nats-api.
+#[derive(Clone, clap::Subcommand)]
+pub enum Command {
+    /// Generates the NATS keys and passwords of a deployment: `nats-server.env` (public keys and bcrypt
+    /// hashes, read by config/nats/nats-server.conf) and `services.env` (secrets for the trmm services).
+    NatsConfig(crate::natsconf::NatsConfigArgs),
+}
+
+/// NATS identities of trmm-nats-api (see config/nats/nats-server.conf). With none set it connects
+/// without credentials and serves no auth callout, for a nats-server without authentication.
+#[derive(Clone, clap::Args)]
+pub struct NatsAuthArgs {
+    /// User of the main NATS connection (AgentGateway, telemetry): the services' identity in account APP.
+    #[arg(long, env = "TRMM_NATS_USER", default_value = "trmm-service")]
+    pub nats_user: String,
+    /// Password of TRMM_NATS_USER; unset for a nats-server without authentication.
+    #[arg(long, env = "TRMM_NATS_PASSWORD", hide_env_values = true)]
+    pub nats_password: Option<String>,
+    /// User of the auth callout connection (account AUTH, listed in auth_callout.auth_users).
+    #[arg(long, env = "TRMM_NATS_AUTH_USER", default_value = "trmm-auth")]
+    pub nats_auth_user: String,
+    /// Password of TRMM_NATS_AUTH_USER; setting it turns the auth callout on (needs TRMM_NATS_ISSUER_SEED).
+    #[arg(long, env = "TRMM_NATS_AUTH_PASSWORD", hide_env_values = true)]
+    pub nats_auth_password: Option<String>,
+    /// Seed (`SA...`) of the account nkey whose public key is auth_callout.issuer; signs the answers.
+    #[arg(long, env = "TRMM_NATS_ISSUER_SEED", hide_env_values = true)]
+    pub nats_issuer_seed: Option<String>,
+    /// Seed (`SX...`) of the curve key whose public key is auth_callout.xkey; decrypts the requests.
+    #[arg(long, env = "TRMM_NATS_XKEY_SEED", hide_env_values = true)]
+    pub nats_xkey_seed: Option<String>,
+    /// Account that authenticated agents are placed in.
+    #[arg(long, env = "TRMM_NATS_AGENT_ACCOUNT", default_value = "APP")]
+    pub nats_agent_account: String,
+    /// User of the system-account connection that closes a deleted agent's connections (CONNZ, KICK).
+    #[arg(long, env = "TRMM_NATS_SYSTEM_USER", default_value = "trmm-system")]
+    pub nats_system_user: String,
+    /// Password of TRMM_NATS_SYSTEM_USER; without it the AgentGateway cannot disconnect agents.
+    #[arg(long, env = "TRMM_NATS_SYSTEM_PASSWORD", hide_env_values = true)]
+    pub nats_system_password: Option<String>,
 }

@@ -25,9 +25,21 @@ pub async fn postgres(pool: trmm_db::Pool, health: &Health, shutdown: &Cancellat
 
 /// Waits until NATS accepts the connection (None if shutdown comes first), then keeps its
 /// readiness current; the client reconnects by itself after an outage.
-pub async fn nats(url: ServerAddr, health: &Health, shutdown: &CancellationToken) -> Option<async_nats::Client> {
+/// `credentials` are (user, password), None for a nats-server without authentication.
+pub async fn nats(
+    url: ServerAddr,
+    credentials: Option<(String, String)>,
+    health: &Health,
+    shutdown: &CancellationToken,
+) -> Option<async_nats::Client> {
     let client = connect_with_backoff("nats", shutdown, || {
-        async_nats::ConnectOptions::new().name(SERVICE).connect(url.clone())
+        let options = match &credentials {
+            Some((user, password)) => {
+                async_nats::ConnectOptions::with_user_and_password(user.clone(), password.clone())
+            }
+            None => async_nats::ConnectOptions::new(),
+        };
+        options.name(SERVICE).connect(url.clone())
     })
     .await?;
     health.set_ready("nats", true);

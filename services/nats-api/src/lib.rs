@@ -1,10 +1,13 @@
 //! trmm-nats-api: the agent plane. It serves the AgentGateway (gRPC) through which other services reach
-//! agents, and tracks agent presence.
+//! agents, tracks agent presence, and ingests agent telemetry into Postgres.
 
+mod callout;
 pub mod config;
 mod deps;
 mod disconnect;
 pub mod gateway;
+pub mod ingest;
+pub mod natsconf;
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
@@ -24,9 +27,36 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let health = Health::new(SERVICE);
     health.set_ready("postgres", false);
     health.set_ready("nats", false);
+    let ingest_metrics = ingest::Metrics::default();
+    ingest_metrics.register(&health);
     let pool = trmm_db::connect(&config.database_url).context(
         "TRMM_DATABASE_URL is not a usable Postgres URL (expected postgres://user:password@host:port/database)",
     )?;
+
+    let auth = &config.nats_auth;
+    let callout = callout::Callout::from_args(auth, &config.nats_url, pool.clone())?;
+    if let Some((callout, _)) = &callout {
+        tracing::info!(issuer = %callout.issuer(), "NATS auth: serving the auth callout; agents are checked against Postgres");
+    } else {
+        tracing::warn!(
+            "NATS auth: no auth callout (TRMM_NATS_AUTH_PASSWORD unset); only for a nats-server without auth"
+        );
+    }
+    let system = match &auth.nats_system_password {
+        Some(password) => Some(
+            disconnect::system_client(&config.nats_url, &auth.nats_system_user, password)
+                .await
+                .context("connecting to the NATS system account")?,
+        ),
+        None => None,
+    };
+    let app_credentials = auth.nats_password.clone().map(|p| (auth.nats_user.clone(), p));
+    let callout = async {
+        match callout {
+            Some((callout, connection)) => callout.serve(connection, health.clone(), shutdown.clone()).await,
+            None => Ok(()),
+        }
+    };
 
     let listen = config.listen;
     let server = async {
@@ -39,29 +69,48 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let work = async {
         let (pool, nats) = tokio::join!(
             deps::postgres(pool, &health, &shutdown),
-            deps::nats(config.nats_url.clone(), &health, &shutdown)
+            deps::nats(config.nats_url.clone(), app_credentials, &health, &shutdown)
         );
         let (Some(pool), Some(nats)) = (pool, nats) else {
             return anyhow::Ok(());
         };
         tracing::info!("connected to Postgres and NATS");
+        let ingest_options = ingest::Options {
+            max_message_bytes: config.max_telemetry_bytes,
+            ..ingest::Options::default()
+        };
+        // A child token, so that a failing gateway also stops (and flushes) the ingestion.
+        let ingest_stop = shutdown.child_token();
+        let ingest = ingest::spawn(&nats, pool.clone(), ingest_options, ingest_metrics, ingest_stop.clone())
+            .await
+            .context("subscribing to agent telemetry on NATS")?;
         let presence = gateway::Presence::default();
         tokio::spawn(presence.clone().track(pool.clone(), PRESENCE_POLL, shutdown.clone()));
-        let disconnect_nats = nats.clone();
         let gateway = gateway::Gateway::new(nats, presence, move |agent_id| {
-            let nats = disconnect_nats.clone();
-            Box::pin(async move { disconnect::agent(&nats, &agent_id).await })
+            let system = system.clone();
+            Box::pin(async move {
+                match system {
+                    Some(system) => disconnect::agent(&system, &agent_id).await,
+                    None => {
+                        Err("disconnecting agents needs the NATS system account (TRMM_NATS_SYSTEM_PASSWORD)".into())
+                    }
+                }
+            })
         });
-        gateway::serve(config.gateway_listen, gateway, shutdown.clone())
+        let served = gateway::serve(config.gateway_listen, gateway, shutdown.clone())
             .await
             .with_context(|| {
                 format!(
                     "serving the AgentGateway on {} (set TRMM_GATEWAY_LISTEN to a free address)",
                     config.gateway_listen
                 )
-            })
+            });
+        // Pending heartbeats are written before run returns.
+        ingest_stop.cancel();
+        let _ = ingest.await;
+        served
     };
-    tokio::try_join!(server, work)?;
+    tokio::try_join!(server, work, callout)?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -17,6 +17,9 @@ fn main() -> ExitCode {
 #[tokio::main]
 async fn try_main() -> anyhow::Result<()> {
     let config = Config::parse();
+    if let Some(trmm_nats_api::config::Command::NatsConfig(args)) = &config.command {
+        return trmm_nats_api::natsconf::run(args);
+    }
     telemetry::init_tracing_with(SERVICE, &config.log);
     trmm_nats_api::run(config, shutdown::signal_token()).await
 }

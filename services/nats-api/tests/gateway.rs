@@ -54,8 +54,7 @@ async fn harness() -> Harness {
 /// Answers ping with "pong" and echoes rawcmd's command; `sleep` never answers.
 async fn fake_agent(url: &str, agent_id: &str) {
     let client = async_nats::connect(url).await.unwrap();
-    let mut sub = client.subscribe(agent_id.to_owned()).await.unwrap();
-    client.flush().await.unwrap();
+    let mut sub = trmm_testkit::subscribe_live(&client, agent_id, agent_id).await;
     tokio::spawn(async move {
         while let Some(msg) = sub.next().await {
             let Ok(cmd) = nats::decode::<nats::Command>(&msg.payload) else {
@@ -169,8 +168,7 @@ async fn ping_request_and_typed_errors() {
 async fn publish_many_reaches_every_agent() {
     let mut h = harness().await;
     let listener = async_nats::connect(h.nats.url()).await.unwrap();
-    let mut sub = listener.subscribe("*").await.unwrap();
-    listener.flush().await.unwrap();
+    let mut sub = trmm_testkit::subscribe_live(&listener, "*", "probe").await;
     let messages: Vec<Targeted> = (0..2000)
         .map(|i| Targeted {
             agent_id: format!("bulk{i}"),

@@ -17,6 +17,7 @@ fn start(database_url: &str, nats_url: &str) -> Service {
         &[
             ("TRMM_DATABASE_URL", database_url.to_owned()),
             ("TRMM_NATS_URL", nats_url.to_owned()),
+            ("TRMM_GATEWAY_LISTEN", format!("127.0.0.1:{}", free_port())),
         ],
     )
 }
@@ -92,6 +93,8 @@ async fn run_in_process_returns_ok_when_cancelled() {
         &nats.url(),
         "--listen",
         &listen,
+        "--gateway-listen",
+        &format!("127.0.0.1:{}", free_port()),
     ])
     .expect("parsing flags");
     let shutdown = CancellationToken::new();

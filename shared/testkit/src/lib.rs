@@ -1,11 +1,15 @@
 //! Test harness: real Postgres databases, nats-server processes and helpers shared by every test suite.
 
 mod db;
+mod live;
 mod nats;
+mod nats_auth;
 pub mod service;
 
 pub use db::TestDb;
+pub use live::subscribe_live;
 pub use nats::{free_port, nats_server_bin, NatsServer};
+pub use nats_auth::NatsAuth;
 
 /// Redis URL the tests use (env `TRMM_TEST_REDIS_URL`, default the local server).
 pub fn redis_url() -> String {

@@ -1,0 +1,202 @@
+//! `trmm-nats-api nats-config`: generates the keys and passwords that config/nats/nats-server.conf
+//! and the trmm services read from their environment, so that no secret is ever committed.
+//!
+//! * `nats-server.env`: only public parts (the issuer's public nkey, the public xkey, bcrypt hashes),
+//!   for nats-server, which substitutes `$TRMM_NATS_*` in its config from the environment.
+//! * `services.env`: the secrets (passwords, the issuer and xkey seeds), for trmm-nats-api and the
+//!   other services.
+//!
+//! Both are `KEY='value'` lines (shell `set -a; . FILE`, docker compose `env_file`), mode 0600.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use nkeys::{KeyPair, XKey};
+use rand::distributions::{Alphanumeric, DistString};
+
+/// File with the public parts, for nats-server.
+pub const SERVER_ENV: &str = "nats-server.env";
+/// File with the secrets, for the trmm services.
+pub const SERVICES_ENV: &str = "services.env";
+
+/// Cost of the bcrypt hashes: nats-server checks a password on every connect of these few
+/// long-lived service connections only, so a slow hash costs nothing.
+const BCRYPT_COST: u32 = 11;
+
+/// Flags of `trmm-nats-api nats-config`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct NatsConfigArgs {
+    /// Directory to write nats-server.env and services.env into (created with mode 0700).
+    #[arg(long, env = "TRMM_NATS_CONFIG_DIR")]
+    pub out_dir: PathBuf,
+    /// Replace existing files (new keys and passwords: restart nats-server and every service).
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// A fresh set of NATS credentials for one deployment.
+pub struct Generated {
+    /// Lines of nats-server.env.
+    pub server_env: Vec<(&'static str, String)>,
+    /// Lines of services.env.
+    pub services_env: Vec<(&'static str, String)>,
+}
+
+/// Generates new keys and passwords.
+pub fn generate() -> anyhow::Result<Generated> {
+    let issuer = KeyPair::new_account();
+    let xkey = XKey::new();
+    let password = || Alphanumeric.sample_string(&mut rand::rngs::OsRng, 32);
+    let hash = |password: &str| -> anyhow::Result<String> {
+        Ok(bcrypt::hash_with_result(password, BCRYPT_COST)
+            .context("hashing a NATS password")?
+            .format_for_version(bcrypt::Version::TwoA))
+    };
+    let (service, auth, system) = (password(), password(), password());
+    Ok(Generated {
+        server_env: vec![
+            ("TRMM_NATS_CALLOUT_ISSUER", issuer.public_key()),
+            ("TRMM_NATS_CALLOUT_XKEY", xkey.public_key()),
+            ("TRMM_NATS_SERVICE_PASSWORD_HASH", hash(&service)?),
+            ("TRMM_NATS_AUTH_PASSWORD_HASH", hash(&auth)?),
+            ("TRMM_NATS_SYSTEM_PASSWORD_HASH", hash(&system)?),
+        ],
+        services_env: vec![
+            ("TRMM_NATS_USER", "trmm-service".to_owned()),
+            ("TRMM_NATS_PASSWORD", service),
+            ("TRMM_NATS_AUTH_USER", "trmm-auth".to_owned()),
+            ("TRMM_NATS_AUTH_PASSWORD", auth),
+            ("TRMM_NATS_SYSTEM_USER", "trmm-system".to_owned()),
+            ("TRMM_NATS_SYSTEM_PASSWORD", system),
+            (
+                "TRMM_NATS_ISSUER_SEED",
+                issuer.seed().context("encoding the issuer seed")?,
+            ),
+            ("TRMM_NATS_XKEY_SEED", xkey.seed().context("encoding the xkey seed")?),
+        ],
+    })
+}
+
+/// Runs the subcommand: writes both files unless they exist (then keeps them, so re-running a
+/// deployment script does not log every service out), or replaces them with `--force`.
+pub fn run(args: &NatsConfigArgs) -> anyhow::Result<()> {
+    let dir = &args.out_dir;
+    let server = dir.join(SERVER_ENV);
+    let services = dir.join(SERVICES_ENV);
+    if !args.force && server.exists() && services.exists() {
+        println!(
+            "kept {} and {} (pass --force to generate new keys)",
+            server.display(),
+            services.display()
+        );
+        return Ok(());
+    }
+    create_private_dir(dir)?;
+    let generated = generate()?;
+    write_env(
+        &server,
+        "Public NATS auth values for nats-server (config/nats/nats-server.conf reads them from the environment).",
+        &generated.server_env,
+    )?;
+    write_env(
+        &services,
+        "NATS secrets of the trmm services. Keep private.",
+        &generated.services_env,
+    )?;
+    println!("wrote {} and {}", server.display(), services.display());
+    Ok(())
+}
+
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .with_context(|| format!("creating {} (pick a writable --out-dir)", dir.display()))
+}
+
+/// Writes `KEY='value'` lines atomically (temp file + rename) with mode 0600.
+fn write_env(path: &Path, comment: &str, lines: &[(&str, String)]) -> anyhow::Result<()> {
+    let mut text = format!("# {comment}\n# Generated by `trmm-nats-api nats-config`.\n");
+    for (key, value) in lines {
+        // Values are alphanumeric, nkeys or bcrypt hashes: never a single quote.
+        anyhow::ensure!(!value.contains('\''), "{key} contains a quote");
+        writeln!(text, "{key}='{value}'").expect("writing to a String");
+    }
+    let tmp = path.with_extension("env.tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&tmp)
+        .with_context(|| format!("creating {}", tmp.display()))?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_values_fit_together() {
+        let g = generate().unwrap();
+        let get = |lines: &[(&str, String)], key: &str| lines.iter().find(|(k, _)| *k == key).unwrap().1.clone();
+        let issuer = KeyPair::from_seed(&get(&g.services_env, "TRMM_NATS_ISSUER_SEED")).unwrap();
+        assert_eq!(issuer.public_key(), get(&g.server_env, "TRMM_NATS_CALLOUT_ISSUER"));
+        assert!(issuer.public_key().starts_with('A'), "an account key");
+        let xkey = XKey::from_seed(&get(&g.services_env, "TRMM_NATS_XKEY_SEED")).unwrap();
+        assert_eq!(xkey.public_key(), get(&g.server_env, "TRMM_NATS_CALLOUT_XKEY"));
+        for (user, hash) in [
+            ("TRMM_NATS_PASSWORD", "TRMM_NATS_SERVICE_PASSWORD_HASH"),
+            ("TRMM_NATS_AUTH_PASSWORD", "TRMM_NATS_AUTH_PASSWORD_HASH"),
+            ("TRMM_NATS_SYSTEM_PASSWORD", "TRMM_NATS_SYSTEM_PASSWORD_HASH"),
+        ] {
+            let hash = get(&g.server_env, hash);
+            assert!(hash.starts_with("$2a$11$"), "{hash}");
+            assert!(bcrypt::verify(get(&g.services_env, user), &hash).unwrap());
+        }
+    }
+
+    #[test]
+    fn writes_private_files_and_keeps_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = NatsConfigArgs {
+            out_dir: dir.path().join("nats"),
+            force: false,
+        };
+        run(&args).unwrap();
+        let services = std::fs::read_to_string(args.out_dir.join(SERVICES_ENV)).unwrap();
+        assert!(services.contains("TRMM_NATS_ISSUER_SEED='SA"), "{services}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            for file in [SERVER_ENV, SERVICES_ENV] {
+                let mode = std::fs::metadata(args.out_dir.join(file)).unwrap().permissions().mode();
+                assert_eq!(mode & 0o777, 0o600, "{file}");
+            }
+        }
+
+        run(&args).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(args.out_dir.join(SERVICES_ENV)).unwrap(),
+            services
+        );
+        run(&NatsConfigArgs {
+            force: true,
+            ..args.clone()
+        })
+        .unwrap();
+        assert_ne!(
+            std::fs::read_to_string(args.out_dir.join(SERVICES_ENV)).unwrap(),
+            services
+        );
+    }
+}
