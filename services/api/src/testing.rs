@@ -60,7 +60,8 @@ impl TestApi {
         Self::start_full(|_| {}, gateway_url).await
     }
 
-    async fn start_full(tweak: impl FnOnce(&mut Settings), gateway_url: String) -> TestApi {
+    /// Starts the API with tweaked settings, talking to the AgentGateway at `gateway_url`.
+    pub async fn start_full(tweak: impl FnOnce(&mut Settings), gateway_url: String) -> TestApi {
         let db = TestDb::new().await;
         let clock = Arc::new(OffsetClock::default());
         let shutdown = CancellationToken::new();

@@ -168,8 +168,13 @@ async fn delete(caller: ScopedAgent<UninstallAgents>, req: HttpRequest) -> ApiRe
     // TRMM agents/views.py: the agent is told to uninstall first, then its row goes.
     let mut uninstall = crate::gateway::command("uninstall", 30);
     uninstall.code = Some(UNIX_UNINSTALL_SCRIPT.to_owned());
-    if let Err(e) = gateway.publish(&a.agent_id, uninstall).await {
-        tracing::warn!(agent_id = %a.agent_id, error = %e, "could not send uninstall; deleting anyway");
+    // A request rather than upstream's publish: the agent answers "ok" before uninstalling, so the
+    // disconnect below can never overtake the uninstall message. An offline agent is deleted anyway.
+    if let Err(e) = gateway
+        .request(&a.agent_id, uninstall, std::time::Duration::from_secs(5))
+        .await
+    {
+        tracing::warn!(agent_id = %a.agent_id, error = %e, "uninstall not acknowledged; deleting anyway");
     }
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
