@@ -77,7 +77,7 @@ pub struct ServeConfig {
     #[arg(long, env = "TRMM_GATEWAY_URL", default_value = "http://127.0.0.1:50051")]
     pub gateway_url: String,
     /// Do not apply migrations at start (run `trmm-api migrate` separately).
-    #[arg(long, env = "TRMM_NO_MIGRATE")]
+    #[arg(long, env = "TRMM_NO_MIGRATE", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_migrate: bool,
     /// Range in seconds, "MIN,MAX", from which each agent's heartbeat interval is drawn (upstream 30,60).
     #[arg(long, env = "TRMM_CHECKIN_HELLO", default_value = "30,60", value_parser = parse_range)]
@@ -86,7 +86,7 @@ pub struct ServeConfig {
     #[arg(long, env = "TRMM_MIN_AGENT_VERSION", default_value = "2.9.0")]
     pub min_agent_version: String,
     /// Take the client IP from X-Forwarded-For/Forwarded; enable only behind a reverse proxy you control.
-    #[arg(long, env = "TRMM_TRUST_PROXY_HEADERS")]
+    #[arg(long, env = "TRMM_TRUST_PROXY_HEADERS", value_parser = clap::builder::BoolishValueParser::new())]
     pub trust_proxy_headers: bool,
     /// checkcreds/login attempts allowed per client IP per minute.
     #[arg(long, env = "TRMM_LOGIN_RATE_LIMIT", default_value_t = 10)]

@@ -182,3 +182,27 @@ async fn eleventh_checkcreds_in_a_minute_is_429() {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert!(body["detail"].as_str().unwrap().starts_with("Request was throttled."));
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_limit_follows_the_address_the_proxy_saw() {
+    let api = TestApi::start_with(|s| s.trust_proxy_headers = true).await;
+    let attempt = |xff: &'static str| {
+        let http = api.http.clone();
+        let url = format!("{}/v2/checkcreds/", api.url);
+        async move {
+            http.post(url)
+                .header("X-Forwarded-For", xff)
+                .json(&json!({"username": ADMIN, "password": "wrong"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    for _ in 0..10 {
+        assert_eq!(attempt("9.9.9.9, 203.0.113.5").await, StatusCode::BAD_REQUEST);
+    }
+    // A forged first entry does not reset the count: the proxy appended the real address last.
+    assert_eq!(attempt("8.8.8.8, 203.0.113.5").await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(attempt("9.9.9.9, 203.0.113.6").await, StatusCode::BAD_REQUEST);
+}

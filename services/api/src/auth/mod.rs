@@ -39,17 +39,19 @@ fn state_of(req: &HttpRequest) -> Result<AppState, crate::error::ApiError> {
         .ok_or_else(|| crate::error::ApiError::Internal("AppState missing".into()))
 }
 
-/// The client's IP: the socket peer, or the proxy-reported address when proxy headers are trusted.
+/// The client's IP: the socket peer, or, behind a trusted reverse proxy, the last X-Forwarded-For entry
+/// (the address that proxy saw; earlier entries are whatever the client chose to send).
 pub fn client_ip(req: &HttpRequest, state: &AppState) -> Option<IpAddr> {
-    let info = req.connection_info();
-    let raw = if state.settings.trust_proxy_headers {
-        info.realip_remote_addr()
+    let forwarded = || {
+        let header = req.headers().get("x-forwarded-for")?.to_str().ok()?;
+        header.rsplit(',').next()?.trim().parse::<IpAddr>().ok()
+    };
+    let peer = || req.peer_addr().map(|a| a.ip());
+    if state.settings.trust_proxy_headers {
+        forwarded().or_else(peer)
     } else {
-        info.peer_addr()
-    }?;
-    raw.parse::<IpAddr>()
-        .ok()
-        .or_else(|| raw.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
+        peer()
+    }
 }
 
 /// `debug_info` of an audit row: where a request came from and what it was.
