@@ -175,9 +175,11 @@ stop_pidfiles() {
   return "$rc"
 }
 
-# Stops every process quickstart records in RUN_DIR: the services, then the nats-server they use.
+# Stops every process quickstart records in RUN_DIR: the local agent (so it does not spend the
+# shutdown reconnecting), the services, then the nats-server they use.
 stop_suite() {
   local rc=0
+  stop_pidfiles "$1" trmm-agent || rc=1
   stop_pidfiles "$1" "${TRMM_SERVICES[@]}" || rc=1
   stop_pidfiles "$1" nats-server || rc=1
   return "$rc"
@@ -467,3 +469,46 @@ mask_url() {
 
 # http_ok URL: true when URL answers 2xx within 2 s.
 http_ok() { curl -fsS -o /dev/null -m 2 "$1" 2>/dev/null; }
+
+# --- dashboard API (python3 for JSON and the TOTP code) --------------------------------------
+
+# totp_code SECRET: the current RFC 6238 code (SHA-1, 6 digits, 30 s) of a base32 secret.
+totp_code() {
+  python3 - "$1" <<'PY'
+import base64, hashlib, hmac, struct, sys, time
+digest = hmac.new(base64.b32decode(sys.argv[1]), struct.pack(">Q", int(time.time()) // 30), hashlib.sha1).digest()
+offset = digest[-1] & 15
+print("%06d" % ((struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1000000))
+PY
+}
+
+# api_request METHOD URL TOKEN [JSON_BODY]: prints the response body; on a transport error or a
+# non-2xx answer it warns with the status and body and returns 1. TOKEN may be empty (login). The
+# token and the body reach curl through a pipe and stdin, never the process list or a file.
+api_request() {
+  local method=$1 url=$2 token=$3 body=${4-} out status
+  out=$(mktemp)
+  local -a args=(-sS -m 60 -o "$out" -w '%{http_code}' -X "$method")
+  [ -z "$body" ] || args+=(-H 'Content-Type: application/json' --data-binary @-)
+  # The header file is read while curl runs (a process substitution lives as long as its command).
+  status=$(curl "${args[@]}" -H @<([ -z "$token" ] || printf 'Authorization: Token %s\n' "$token") "$url" <<<"$body") ||
+    status=000
+  if [[ $status != 2?? ]]; then
+    warn "$method $url answered ${status/#000/no response}: $(head -c 500 "$out")"
+    rm -f "$out"
+    return 1
+  fi
+  cat "$out"
+  rm -f "$out"
+}
+
+# api_login API_URL USER PASSWORD TOTP_SECRET: prints a dashboard token (POST /v2/login/ with the
+# password and the current TOTP code).
+api_login() {
+  local request response
+  request=$(python3 -c 'import json,sys; print(json.dumps({"username": sys.argv[1], "password": sys.argv[2], "twofactor": sys.argv[3]}))' \
+    "$2" "$3" "$(totp_code "$4")") || return 1
+  response=$(api_request POST "$1/v2/login/" "" "$request") || return 1
+  python3 -c 'import json,sys; t = json.load(sys.stdin).get("token"); print(t) if t else sys.exit(1)' <<<"$response" ||
+    { warn "POST $1/v2/login/ answered no token"; return 1; }
+}

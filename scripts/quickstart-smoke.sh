@@ -3,8 +3,10 @@
 #   quickstart -> checks -> quickstart again while running -> checks -> stop -> quickstart
 #   -> checks -> stop,
 # where the checks are: quickstart.env complete and 0600, every /readyz 200, NATS healthy,
-# POST /v2/checkcreds/ with the admin credentials answering {"totp": true}, and (first run only)
-# POST /v2/login/ with the current TOTP code of the generated secret returning a token. It runs in isolation
+# POST /v2/checkcreds/ with the admin credentials answering {"totp": true}, (first run only)
+# POST /v2/login/ with the current TOTP code of the generated secret returning a token, and the
+# local trmm-agent quickstart enrolled: running, the same one agent on every run, online in
+# GET /agents/ and answering GET /agents/<id>/ping/; stop.sh must stop it too. It runs in isolation
 # (its own run dir, database, role, ports and Redis database) with TRMM_BUILD_PROFILE=debug, so
 # it reuses the test build, and it drops its database and role at the end.
 set -euo pipefail
@@ -108,7 +110,7 @@ load_env() {
   [ -f "$file" ] || fail "$file is missing"
   [ "$(stat -c %a "$file")" = 600 ] || fail "$file has mode $(stat -c %a "$file"), want 600"
   for key in API_URL NATS_URL NATS_MONITOR_URL WEBSOCKET_URL NATS_API_URL WORKER_URL BEAT_URL \
-    ADMIN_USER ADMIN_PASSWORD ADMIN_TOTP_SECRET DB_PASSWORD DATABASE_URL REDIS_URL; do
+    ADMIN_USER ADMIN_PASSWORD ADMIN_TOTP_SECRET DB_PASSWORD DATABASE_URL REDIS_URL AGENT_ID AGENT_CONFIG; do
     printf -v "ENV_$key" '%s' "$(env_file_get "$file" "$key")"
     var="ENV_$key"
     [ -n "${!var}" ] || fail "$file has no $key"
@@ -196,15 +198,41 @@ PY
     -X POST --data-binary @- "$ENV_API_URL/v2/login/" <<<"$request") || fail "POST /v2/login/ failed"
   body=$(cat "$WORK/login.json")
   [ "$response" = 200 ] || fail "POST /v2/login/ with the TOTP code answered $response: $body"
-  python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin).get("token") else 1)' <<<"$body" 2>/dev/null ||
+  TOKEN=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])' <<<"$body" 2>/dev/null) ||
     fail "POST /v2/login/ answered no token: $body"
   pass "admin login with password and TOTP code returns a token (POST /v2/login/)"
+}
+
+# The agent quickstart enrolled runs, is the only agent, is online and answers a ping through
+# trmm-api -> gRPC -> trmm-nats-api -> NATS -> trmm-agent. Uses the token of check_totp_login
+# (sessions live in Postgres, so it outlasts the restarts).
+check_agent() {
+  local rows summary ping
+  pidfile_pid "$TRMM_RUN_DIR/trmm-agent.pid" trmm-agent >/dev/null ||
+    fail "trmm-agent is not running (pid file $TRMM_RUN_DIR/trmm-agent.pid)"
+  [ -f "$ENV_AGENT_CONFIG" ] || fail "the agent config $ENV_AGENT_CONFIG is missing"
+  rows=$(api_request GET "$ENV_API_URL/agents/" "$TOKEN") || fail "GET /agents/ failed"
+  summary=$(python3 -c '
+import json, sys
+rows = json.load(sys.stdin)
+mine = [a for a in rows if a.get("agent_id") == sys.argv[1]]
+if len(rows) != 1 or len(mine) != 1:
+    sys.exit("want exactly this agent, got %s" % [a.get("agent_id") for a in rows])
+if mine[0].get("status") != "online":
+    sys.exit("status %s, last_seen %s" % (mine[0].get("status"), mine[0].get("last_seen")))
+print("%s in %s/%s" % (mine[0].get("hostname"), mine[0].get("client_name"), mine[0].get("site_name")))' \
+    "$ENV_AGENT_ID" <<<"$rows" 2>&1) || fail "GET /agents/ does not list agent $ENV_AGENT_ID online: $summary"
+  pass "GET /agents/ lists the one local agent online ($summary)"
+  ping=$(api_request GET "$ENV_API_URL/agents/$ENV_AGENT_ID/ping/" "$TOKEN") || fail "GET /agents/<id>/ping/ failed"
+  python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin).get("status") == "online" else 1)' <<<"$ping" ||
+    fail "GET /agents/$ENV_AGENT_ID/ping/ answered $ping, want status online"
+  pass "the agent answers GET /agents/<id>/ping/ with status online"
 }
 
 # Pids of the current run, to check that a re-run replaces them and stop.sh ends them.
 current_pids() {
   local name
-  for name in nats-server "${TRMM_SERVICES[@]}"; do
+  for name in nats-server "${TRMM_SERVICES[@]}" trmm-agent; do
     pidfile_pid "$TRMM_RUN_DIR/$name.pid" "$name" || true
   done
 }
@@ -214,14 +242,14 @@ check_stopped() { # check_stopped PID...
   for pid in "$@"; do
     pid_gone "$pid" || fail "pid $pid still runs after stop.sh"
   done
-  for name in nats-server "${TRMM_SERVICES[@]}"; do
+  for name in nats-server "${TRMM_SERVICES[@]}" trmm-agent; do
     [ ! -e "$TRMM_RUN_DIR/$name.pid" ] || fail "stop.sh left $TRMM_RUN_DIR/$name.pid"
   done
   for var in TRMM_API_PORT TRMM_WEBSOCKET_PORT TRMM_NATS_API_PORT TRMM_WORKER_PORT TRMM_BEAT_PORT TRMM_NATS_PORT \
     TRMM_NATS_MONITOR_PORT TRMM_GATEWAY_PORT; do
     ! port_in_use "${!var}" || fail "port ${!var} ($var) is still in use after stop.sh"
   done
-  pass "stop.sh ended every process and freed every port"
+  pass "stop.sh ended every process (the agent too) and freed every port"
 }
 
 info "isolated run: dir $TRMM_RUN_DIR, database $TRMM_DB_NAME, API port $TRMM_API_PORT, NATS port $TRMM_NATS_PORT, profile $TRMM_BUILD_PROFILE"
@@ -231,8 +259,11 @@ run_quickstart 1
 load_env
 check_suite
 check_totp_login
+check_agent
 first_secrets="$ENV_ADMIN_PASSWORD $ENV_ADMIN_TOTP_SECRET $ENV_DB_PASSWORD"
+first_agent=$ENV_AGENT_ID
 mapfile -t pids1 < <(current_pids)
+((${#pids1[@]} == ${#TRMM_SERVICES[@]} + 2)) || fail "want ${#TRMM_SERVICES[@]} services, nats-server and trmm-agent running, got pids: ${pids1[*]}"
 
 # Runs 2 and 3 start the binaries run 1 built: one consistent build under test, and no wait for
 # the shared target dir's lock.
@@ -243,8 +274,10 @@ load_env
 for pid in "${pids1[@]}"; do
   pid_gone "$pid" || fail "re-running quickstart left the previous process $pid running (a duplicate)"
 done
-pass "re-run while running kept the secrets and replaced every process"
+[ "$ENV_AGENT_ID" = "$first_agent" ] || fail "a re-run enrolled another agent ($ENV_AGENT_ID, first $first_agent)"
+pass "re-run while running kept the secrets and the agent and replaced every process"
 check_suite
+check_agent
 mapfile -t pids2 < <(current_pids)
 
 run_stop 1
@@ -254,7 +287,9 @@ run_quickstart 3 TRMM_SKIP_BUILD=1
 load_env
 [ "$ENV_ADMIN_PASSWORD $ENV_ADMIN_TOTP_SECRET $ENV_DB_PASSWORD" = "$first_secrets" ] ||
   fail "quickstart after stop changed the secrets in quickstart.env"
+[ "$ENV_AGENT_ID" = "$first_agent" ] || fail "quickstart after stop enrolled another agent ($ENV_AGENT_ID, first $first_agent)"
 check_suite
+check_agent
 mapfile -t pids3 < <(current_pids)
 run_stop 2
 check_stopped "${pids3[@]}"

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Starts the whole trmm-rs suite on this machine: Postgres and Redis (reused when running,
 # installed and started when not), its own nats-server 2.10+, then trmm-api, trmm-websocket,
-# trmm-nats-api, trmm-worker and trmm-beat in the background. Prints the URLs and the admin
-# credentials and writes them to $RUN_DIR/quickstart.env. Safe to run again: it keeps the
-# secrets, restarts what it started before and never starts duplicates. scripts/stop.sh stops it.
+# trmm-nats-api, trmm-worker and trmm-beat in the background. Then it enrolls this machine: a
+# trmm-agent in the first client/site ("Default Client"/"Default Site" when there is no client),
+# run in the background like the services, and waits until the API lists it online. Prints the
+# URLs, the admin credentials and the agent and writes them to $RUN_DIR/quickstart.env. Safe to
+# run again: it keeps the secrets and the agent's enrollment, restarts what it started before and
+# never starts duplicates. scripts/stop.sh stops it.
 #
 # Settings (environment variables; defaults in brackets):
 #   TRMM_RUN_DIR [<repo>/.run]          pid files, logs and quickstart.env
@@ -20,8 +23,13 @@
 #   TRMM_ADMIN_USER [admin] TRMM_ADMIN_EMAIL [admin@example.com]
 #   TRMM_ADMIN_PASSWORD, TRMM_ADMIN_TOTP_SECRET [kept from quickstart.env, else generated]
 #   TRMM_PUBLIC_URL [http://<host>:<api port>]  TRMM_LOG, TRMM_LOG_FORMAT [the binaries' defaults]
-#   TRMM_READY_TIMEOUT [120]            seconds to wait for every /readyz
+#   TRMM_READY_TIMEOUT [120]            seconds to wait for every /readyz, and for the agent
 #   TRMM_NATS_SERVER                    a nats-server 2.10+ to use instead of finding one
+#   TRMM_AGENT [1]                      0: do not enroll and start the local trmm-agent
+#   TRMM_AGENT_SYSTEMD [0]              1 (root, systemd): install the agent for real instead: binary
+#                                       in /usr/local/bin, config /etc/trmm-agent/agent.json and an
+#                                       enabled trmm-agent.service that stop.sh leaves running
+#   TRMM_CHECKIN_HELLO [30,60]          (trmm-api) seconds between an agent's heartbeats, MIN,MAX
 set -euo pipefail
 
 LOG_TAG="quickstart"
@@ -38,6 +46,7 @@ LISTEN_HOST=${TRMM_LISTEN_HOST:-127.0.0.1}
 ADMIN_USER=${TRMM_ADMIN_USER:-admin}
 ADMIN_EMAIL=${TRMM_ADMIN_EMAIL:-admin@example.com}
 READY_TIMEOUT=${TRMM_READY_TIMEOUT:-120}
+AGENT_ENABLED=${TRMM_AGENT:-1}
 case $LISTEN_HOST in 0.0.0.0 | '*') CONNECT_HOST=127.0.0.1 ;; *) CONNECT_HOST=$LISTEN_HOST ;; esac
 
 [[ $DB_NAME =~ ^[a-z_][a-z0-9_]*$ && $DB_USER =~ ^[a-z_][a-z0-9_]*$ ]] ||
@@ -52,6 +61,7 @@ flock -n "$RUN_LOCK" || die "another quickstart.sh or stop.sh is working on $RUN
 # --- 1. dependencies -------------------------------------------------------------------------
 info "checking dependencies"
 ensure_command curl curl ca-certificates
+ensure_command python3 python3
 ensure_postgres
 ensure_redis
 ensure_nats_server_bin
@@ -87,9 +97,42 @@ else
   info "building the suite: cargo build ${BUILD_ARGS[*]} --bins (target dir $CARGO_TARGET_DIR)"
   (cd "$TRMM_ROOT" && cargo build "${BUILD_ARGS[@]}" --bins) || die "cargo build failed"
 fi
-for svc in "${TRMM_SERVICES[@]}"; do
+AGENT_BINARY=()
+[ "$AGENT_ENABLED" = 0 ] || AGENT_BINARY=(trmm-agent)
+for svc in "${TRMM_SERVICES[@]}" "${AGENT_BINARY[@]}"; do
   [ -x "$BIN_DIR/$svc" ] || die "$BIN_DIR/$svc is missing (build with TRMM_BUILD_PROFILE=${TRMM_BUILD_PROFILE:-release})"
 done
+
+# This machine's agent: enrolled once, then its config is what every re-run starts again. How it
+# runs (in the background like the services, or as a systemd service) is fixed at enrollment.
+AGENT_DIR=$RUN_DIR/agent
+AGENT_SYSTEMD_MARK=$AGENT_DIR/systemd-config # holds the config path of a systemd-installed agent
+if [ -s "$AGENT_SYSTEMD_MARK" ]; then
+  AGENT_MODE=systemd
+  AGENT_CONFIG=$(<"$AGENT_SYSTEMD_MARK")
+elif [ -f "$AGENT_DIR/agent.json" ]; then
+  AGENT_MODE=background
+  AGENT_CONFIG=$AGENT_DIR/agent.json
+  [ "${TRMM_AGENT_SYSTEMD:-0}" != 1 ] || [ "$AGENT_ENABLED" = 0 ] ||
+    warn "TRMM_AGENT_SYSTEMD=1 ignored: $AGENT_CONFIG is the agent enrolled by an earlier run, and it keeps running in the background (delete the agent in the dashboard and remove $AGENT_DIR to enroll it again as a systemd service)"
+elif [ "${TRMM_AGENT_SYSTEMD:-0}" = 1 ]; then
+  AGENT_MODE=systemd
+  AGENT_CONFIG=/etc/trmm-agent/agent.json
+else
+  AGENT_MODE=background
+  AGENT_CONFIG=$AGENT_DIR/agent.json
+fi
+if [ "$AGENT_ENABLED" != 0 ] && [ "$AGENT_MODE" = systemd ]; then
+  if ! is_root || ! systemd_running; then
+    die "TRMM_AGENT_SYSTEMD=1 needs root and a running systemd; without it the agent runs in the background"
+  fi
+fi
+# agent_config_id FILE: the agent_id in an agent config.
+agent_config_id() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["agent_id"])' "$1"; }
+AGENT_ID=""
+if [ "$AGENT_ENABLED" != 0 ] && [ -f "$AGENT_CONFIG" ]; then
+  AGENT_ID=$(agent_config_id "$AGENT_CONFIG") || die "cannot read agent_id from $AGENT_CONFIG"
+fi
 
 # --- 5. stop what a previous run started, then choose ports ------------------------------------
 stop_suite "$RUN_DIR" || die "could not stop the previous run's processes (pid files in $RUN_DIR)"
@@ -166,7 +209,9 @@ write_env_file() {
       DATABASE_URL "$DATABASE_URL" \
       REDIS_URL "$REDIS_URL" \
       RUN_DIR "$RUN_DIR" \
-      BIN_DIR "$BIN_DIR"
+      BIN_DIR "$BIN_DIR" \
+      AGENT_ID "$AGENT_ID" \
+      AGENT_CONFIG "${AGENT_ID:+$AGENT_CONFIG}"
   } >"$tmp"
   chmod 600 "$tmp"
   mv -f "$tmp" "$ENV_FILE"
@@ -253,8 +298,182 @@ for svc in "${TRMM_SERVICES[@]}"; do
   wait_ready "$svc" "http://$CONNECT_HOST:${PORT[$svc]}/readyz"
 done
 
-# --- 8. summary --------------------------------------------------------------------------------
+# --- 8. this machine's agent ------------------------------------------------------------------
+# The dashboard calls below log in as the admin with the current TOTP code.
+API_TOKEN=""
+api() { api_request "$1" "$API_URL$2" "$API_TOKEN" "${@:3}"; }
+
+# first_site: prints "CLIENT_ID SITE_ID CLIENT_NAME/SITE_NAME" of the oldest client's oldest site,
+# creating "Default Client" with "Default Site" when there is no client yet.
+first_site() {
+  local clients pick='import json, sys
+for c in sorted(json.load(sys.stdin), key=lambda c: c["id"]):
+    for s in sorted(c.get("sites") or [], key=lambda s: s["id"]):
+        print(c["id"], s["id"], c["name"] + "/" + s["name"])
+        sys.exit(0)
+sys.exit(1)'
+  clients=$(api GET /clients/) || return 1
+  if ! python3 -c "$pick" <<<"$clients" >/dev/null; then
+    info "no client with a site yet: creating \"Default Client\" with the site \"Default Site\"" >&2
+    api POST /clients/ '{"client": {"name": "Default Client"}, "site": {"name": "Default Site"}}' >/dev/null ||
+      return 1
+    clients=$(api GET /clients/) || return 1
+  fi
+  python3 -c "$pick" <<<"$clients"
+}
+
+# Go's name for this machine's architecture, as the installer endpoint wants it.
+goarch() {
+  case $(uname -m) in
+  x86_64 | amd64) echo amd64 ;;
+  aarch64 | arm64) echo arm64 ;;
+  arm*) echo arm ;;
+  i?86) echo 386 ;;
+  *) die "no Tactical RMM agent architecture for $(uname -m)" ;;
+  esac
+}
+
+# enroll_agent AGENT_BIN [INSTALL_ARGS...]: generates an installer for the first site (as the
+# dashboard's "manual" install does) and runs `AGENT_BIN install` with its token.
+enroll_agent() {
+  local agent_bin=$1 client site where request installer auth
+  shift
+  read -r client site where < <(first_site) || die "could not find or create a client and site through the API"
+  info "enrolling this machine ($(hostname)) into $where (client $client, site $site)"
+  request=$(printf '{"installMethod": "manual", "client": %s, "site": %s, "expires": 1, "agenttype": "workstation", "plat": "linux", "goarch": "%s", "api": "%s"}' \
+    "$client" "$site" "$(goarch)" "$API_URL")
+  installer=$(api POST /agents/installer/ "$request") || die "POST /agents/installer/ failed"
+  auth=$(python3 -c 'import json, re, sys; print(re.search(r"--auth (\S+)", json.load(sys.stdin)["cmd"]).group(1))' \
+    <<<"$installer") || die "no --auth token in the installer answer: $installer"
+  mkdir -p "$AGENT_DIR"
+  # The installer token goes in through the environment (--auth's variable), out of the process list.
+  if ! TRMM_AGENT_AUTH=$auth "$agent_bin" install --api "$API_URL" --client-id "$client" --site-id "$site" \
+    --agent-type workstation --nats-url "$NATS_URL" --config "$AGENT_CONFIG" --no-public-ip "$@" \
+    </dev/null >"$AGENT_DIR/install.log" 2>&1; then
+    tail -n 20 "$AGENT_DIR/install.log" >&2
+    die "trmm-agent install failed (log: $AGENT_DIR/install.log)"
+  fi
+}
+
+# agent_known ID: true when the API has the agent, false when it answers 404 (deleted, or the
+# database was re-created); any other answer stops quickstart.
+agent_known() {
+  local code
+  code=$(curl -sS -m 30 -o /dev/null -w '%{http_code}' -H @<(printf 'Authorization: Token %s\n' "$API_TOKEN") \
+    "$API_URL/agents/$1/") || code=000
+  case $code in
+  200) return 0 ;;
+  404) return 1 ;;
+  *) die "GET $API_URL/agents/$1/ answered $code" ;;
+  esac
+}
+
+# agent_checked_in ID SINCE: true once GET /agents/ lists the agent online with a heartbeat at or
+# after SINCE (epoch ms), i.e. from the process just started; sets AGENT_SUMMARY.
+agent_checked_in() {
+  local rows
+  rows=$(api GET /agents/ 2>/dev/null) || return 1
+  AGENT_SUMMARY=$(python3 -c '
+import datetime, json, sys
+agent_id, since = sys.argv[1], int(sys.argv[2]) / 1000
+for a in json.load(sys.stdin):
+    if a.get("agent_id") != agent_id:
+        continue
+    seen = a.get("last_seen")
+    seen_at = datetime.datetime.fromisoformat(seen.replace("Z", "+00:00")).timestamp() if seen else 0
+    if a.get("status") != "online" or seen_at < since:
+        sys.exit(1)
+    print("%s (%s) in %s/%s: online, version %s, last seen %s"
+          % (a.get("hostname"), agent_id, a.get("client_name"), a.get("site_name"), a.get("version"), seen))
+    sys.exit(0)
+sys.exit(1)' "$1" "$2" <<<"$rows")
+}
+
+# For the systemd service: a copy outside the build dir, so that cargo clean or a rebuild cannot
+# break it, renamed into place so that the running agent's binary is never overwritten.
+install_agent_binary() {
+  as_root install -m 0755 "$BIN_DIR/trmm-agent" /usr/local/bin/trmm-agent.new ||
+    die "could not copy $BIN_DIR/trmm-agent to /usr/local/bin"
+  as_root mv -f /usr/local/bin/trmm-agent.new /usr/local/bin/trmm-agent ||
+    die "could not install /usr/local/bin/trmm-agent"
+}
+
+start_agent() {
+  local since
+  since=$(now_ms)
+  if [ "$AGENT_MODE" = systemd ]; then
+    info "restarting trmm-agent.service"
+    as_root systemctl restart trmm-agent.service || die "systemctl restart trmm-agent.service failed"
+  else
+    info "starting trmm-agent (config $AGENT_CONFIG)"
+    # The agent needs none of the services' secrets (and runs the dashboard's commands).
+    start_bg trmm-agent "" env -u TRMM_DATABASE_URL -u TRMM_REDIS_URL "$BIN_DIR/trmm-agent" svc --config "$AGENT_CONFIG"
+  fi
+  local deadline=$(($(now_ms) + READY_TIMEOUT * 1000)) pid=""
+  [ "$AGENT_MODE" = systemd ] || read -r pid <"$RUN_DIR/trmm-agent.pid"
+  until agent_checked_in "$AGENT_ID" "$since"; do
+    if [ -n "$pid" ] && pid_gone "$pid"; then
+      warn "trmm-agent exited; last lines of $RUN_DIR/trmm-agent.log:"
+      tail -n 30 "$RUN_DIR/trmm-agent.log" >&2 || true
+      exit 1
+    fi
+    if (($(now_ms) >= deadline)); then
+      warn "the agent $AGENT_ID is not online in GET /agents/ after ${READY_TIMEOUT}s"
+      [ -z "$pid" ] || tail -n 30 "$RUN_DIR/trmm-agent.log" >&2 || true
+      exit 1
+    fi
+    sleep 0.5
+  done
+  info "agent online: $AGENT_SUMMARY"
+}
+
+AGENT_SUMMARY=""
+if [ "$AGENT_ENABLED" = 0 ]; then
+  info "TRMM_AGENT=0: not starting a local trmm-agent"
+else
+  API_TOKEN=$(api_login "$API_URL" "$ADMIN_USER" "$ADMIN_PASSWORD" "$ADMIN_TOTP_SECRET") ||
+    die "could not log in to $API_URL as $ADMIN_USER to enroll the local agent"
+  if [ -n "$AGENT_ID" ] && ! agent_known "$AGENT_ID"; then
+    [ "$AGENT_MODE" = background ] ||
+      die "the API does not know the agent in $AGENT_CONFIG ($AGENT_ID): remove it with 'trmm-agent uninstall' and re-run"
+    stale="$AGENT_CONFIG.stale-$(date +%Y%m%d%H%M%S)"
+    warn "the API does not know the agent $AGENT_ID (deleted, or a new database): enrolling again; old config kept as $stale"
+    mv -f "$AGENT_CONFIG" "$stale"
+    AGENT_ID=""
+  fi
+  if [ -z "$AGENT_ID" ]; then
+    if [ "$AGENT_MODE" = systemd ]; then
+      install_agent_binary
+      enroll_agent /usr/local/bin/trmm-agent
+    else
+      # --no-service: the unit file only goes to the run dir, nothing system-wide changes.
+      enroll_agent "$BIN_DIR/trmm-agent" --systemd-dir "$AGENT_DIR/systemd" --no-service
+    fi
+    AGENT_ID=$(agent_config_id "$AGENT_CONFIG") || die "cannot read agent_id from $AGENT_CONFIG"
+    info "enrolled agent $AGENT_ID (config $AGENT_CONFIG)"
+    write_env_file
+  else
+    info "reusing the agent enrolled by an earlier run: $AGENT_ID (config $AGENT_CONFIG)"
+    [ "$AGENT_MODE" = background ] || install_agent_binary
+  fi
+  if [ "$AGENT_MODE" = systemd ]; then
+    mkdir -p "$AGENT_DIR"
+    printf '%s\n' "$AGENT_CONFIG" >"$AGENT_SYSTEMD_MARK"
+  fi
+  start_agent
+fi
+
+# --- 9. summary --------------------------------------------------------------------------------
 rel_run_dir=${RUN_DIR#"$PWD"/}
+if [ "$AGENT_ENABLED" = 0 ]; then
+  agent_lines="not started (TRMM_AGENT=0)"
+elif [ "$AGENT_MODE" = systemd ]; then
+  agent_lines="$AGENT_SUMMARY
+                   trmm-agent.service (stop.sh leaves it running), config $AGENT_CONFIG"
+else
+  agent_lines="$AGENT_SUMMARY
+                   config $AGENT_CONFIG, log $rel_run_dir/trmm-agent.log"
+fi
 cat <<EOF
 
 trmm-rs is running. Pids and logs: $rel_run_dir/   Stop it with: scripts/stop.sh
@@ -271,6 +490,8 @@ trmm-rs is running. Pids and logs: $rel_run_dir/   Stop it with: scripts/stop.sh
   Postgres         postgres://$DB_USER:***@$PG_HOST:$PG_PORT/$DB_NAME
   Redis            $REDIS_URL
   Every service also serves /healthz, /readyz and /metrics on its port.
+
+  Agent            $agent_lines
 
   Admin user       $ADMIN_USER
   Admin password   $ADMIN_PASSWORD

@@ -21,6 +21,8 @@ pub const DEFAULT_PUBLIC_IP_URLS: [&str; 3] = [
 ];
 /// Asked for an IPv4 address when the first answer was IPv6 (Go agent `PublicIP`).
 pub const DEFAULT_PUBLIC_IPV4_URL: &str = "https://ifconfig.me/ip";
+/// Default systemctl used for the service list and start/stop/restart (looked up on PATH).
+pub const DEFAULT_SYSTEMCTL: &str = "systemctl";
 /// Default location of the MeshCentral agent on Linux.
 pub const DEFAULT_MESH_AGENT: &str = "/opt/tacticalmesh/meshagent";
 
@@ -67,6 +69,9 @@ pub struct AgentConfig {
     /// Where scripts are written before they run; None: next to the agent binary, as the Go agent does.
     #[serde(default)]
     pub script_dir: Option<PathBuf>,
+    /// systemctl binary behind `winservices`/`winsvcaction` and the `agent-winsvc` telemetry.
+    #[serde(default = "default_systemctl")]
+    pub systemctl: PathBuf,
 }
 
 fn default_reboot() -> String {
@@ -95,6 +100,10 @@ fn default_true() -> bool {
 
 fn default_systemd_dir() -> PathBuf {
     PathBuf::from(crate::service::DEFAULT_SYSTEMD_DIR)
+}
+
+fn default_systemctl() -> PathBuf {
+    PathBuf::from(DEFAULT_SYSTEMCTL)
 }
 
 fn default_mesh_agent() -> PathBuf {
@@ -191,6 +200,7 @@ mod tests {
             manage_service: true,
             mesh_agent: default_mesh_agent(),
             script_dir: None,
+            systemctl: default_systemctl(),
         }
     }
 
@@ -203,6 +213,7 @@ mod tests {
         assert_eq!(cfg.public_ip_urls.len(), 3);
         assert_eq!(cfg.public_ip_timeout_secs, 4);
         assert!(cfg.public_ip_enabled && cfg.manage_service);
+        assert_eq!(cfg.systemctl, PathBuf::from("systemctl"));
     }
 
     #[test]

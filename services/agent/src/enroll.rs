@@ -85,6 +85,7 @@ pub async fn install(args: &InstallArgs) -> anyhow::Result<AgentConfig> {
         manage_service: !args.no_service,
         mesh_agent: DEFAULT_MESH_AGENT.into(),
         script_dir: args.script_dir.clone(),
+        systemctl: args.systemctl.clone(),
     };
     config.save(&config_path)?;
     tracing::info!(path = %config_path.display(), "config written");

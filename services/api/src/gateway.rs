@@ -67,6 +67,28 @@ impl Gateway {
         serde_json::from_str(&reply.json).map_err(|e| ApiError::Internal(format!("gateway reply: {e}")))
     }
 
+    /// Like [`Gateway::request`], but `Ok(None)` when the agent is not connected (to queue the command instead).
+    pub async fn request_unless_offline(
+        &self,
+        agent_id: &str,
+        command: Command,
+        timeout: Duration,
+    ) -> Result<Option<Value>, ApiError> {
+        let req = AgentRequest {
+            agent_id: agent_id.to_owned(),
+            command: Some(command),
+            timeout_ms: timeout.as_millis() as u32,
+        };
+        let reply = match self.client.clone().request(req).await {
+            Ok(reply) => reply.into_inner(),
+            Err(status) if status.code() == Code::FailedPrecondition => return Ok(None),
+            Err(status) => return Err(Self::map(status)),
+        };
+        serde_json::from_str(&reply.json)
+            .map(Some)
+            .map_err(|e| ApiError::Internal(format!("gateway reply: {e}")))
+    }
+
     /// Sends a command without waiting for a reply.
     pub async fn publish(&self, agent_id: &str, command: Command) -> Result<(), ApiError> {
         let req = PublishRequest {

@@ -9,6 +9,7 @@ pub mod gateway;
 pub mod json;
 mod ratelimit;
 pub mod state;
+pub mod templates;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod version;

@@ -1,11 +1,16 @@
-//! trmm-worker: runs queued background jobs. For now it connects to Postgres and Redis, reports
-//! readiness and waits for shutdown; the job handlers plug into [`run`] once both are connected.
+//! trmm-worker: runs queued background jobs. Once Postgres and Redis are connected it consumes bulk runs
+//! (apalis on Redis) and runs commands queued for offline agents when they come back, reaching agents
+//! through the AgentGateway.
 
+mod bulk;
 pub mod config;
 mod deps;
+mod pending;
+mod record;
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
+use trmm_rpc::client::GatewayClient;
 use trmm_runtime::health::{self, Health};
 
 pub use config::Config;
@@ -24,6 +29,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     )?;
     let redis = redis::Client::open(config.redis_url.as_str())
         .context("TRMM_REDIS_URL is not a usable Redis URL (expected redis://host:port/db)")?;
+    let gateway = GatewayClient::lazy(&config.gateway_url)
+        .context("TRMM_GATEWAY_URL is not a usable URL (expected http://host:port of trmm-nats-api's gateway)")?;
 
     let listen = config.listen;
     let server = async {
@@ -38,10 +45,34 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             deps::postgres(pool, &health, &shutdown),
             deps::redis(redis, &health, &shutdown)
         );
-        if let (Some(_pool), Some(_redis)) = (pool, redis) {
-            tracing::info!("connected to Postgres and Redis");
-        }
-        shutdown.cancelled().await;
+        let (Some(pool), Some(redis)) = (pool, redis) else {
+            return anyhow::Ok(());
+        };
+        tracing::info!("connected to Postgres and Redis");
+        let retries = prometheus_client::metrics::counter::Counter::default();
+        health.register(
+            "trmm_bulk_retries",
+            "Bulk run attempts that failed transiently (agent gateway unreachable) and were retried",
+            retries.clone(),
+        );
+        let bulk = bulk::BulkContext {
+            pool: pool.clone(),
+            gateway: gateway.clone(),
+            concurrency: usize::from(config.bulk_concurrency),
+            probe: config.agent_probe_timeout,
+            shutdown: shutdown.clone(),
+            retries,
+        };
+        let runner = pending::Runner {
+            pool,
+            gateway,
+            ttl: config.pending_action_ttl,
+            probe: config.agent_probe_timeout,
+        };
+        tokio::join!(
+            bulk::serve(bulk, redis, config.redis_prefix.clone(), shutdown.clone()),
+            pending::serve(runner, shutdown.clone())
+        );
         anyhow::Ok(())
     };
     tokio::try_join!(server, work)?;

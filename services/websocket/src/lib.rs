@@ -1,12 +1,16 @@
-//! trmm-websocket: the dashboard's live channels. For now it serves the health endpoints, connects
-//! to Postgres and waits for shutdown; the websocket routes plug into [`routes`].
+//! trmm-websocket: the dashboard's live channels. Serves `/ws/agent/<agent_id>/cmd/` (streamed command output,
+//! see [`cmd`]) and the health endpoints; authenticates sockets by dashboard token against Postgres and reaches
+//! agents through the AgentGateway.
 
+mod auth;
+pub mod cmd;
 pub mod config;
 mod deps;
 
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
+use trmm_rpc::client::GatewayClient;
 use trmm_runtime::health::{self, Health};
 
 pub use config::Config;
@@ -25,10 +29,17 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let pool = trmm_db::connect(&config.database_url).context(
         "TRMM_DATABASE_URL is not a usable Postgres URL (expected postgres://user:password@host:port/database)",
     )?;
+    let gateway = GatewayClient::lazy(&config.gateway_url)
+        .context("TRMM_GATEWAY_URL is not a usable URL (expected http://host:port of trmm-nats-api's gateway)")?;
+    let ctx = web::Data::new(cmd::Ctx {
+        pool: pool.clone(),
+        gateway,
+        trust_proxy_headers: config.trust_proxy_headers,
+    });
 
     let listen = config.listen;
     let app_health = health.clone();
-    let server = HttpServer::new(move || App::new().configure(routes(app_health.clone())))
+    let server = HttpServer::new(move || App::new().app_data(ctx.clone()).configure(routes(app_health.clone())))
         .disable_signals()
         .shutdown_timeout(SHUTDOWN_GRACE_SECS)
         .bind(listen)
@@ -49,9 +60,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     Ok(())
 }
 
-/// Every route the service serves.
+/// Every route the service serves (the websocket routes need a [`cmd::Ctx`] in the app data).
 pub fn routes(health: Health) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        cfg.configure(health::configure(health));
+        cfg.configure(health::configure(health))
+            .route("/ws/agent/{agent_id}/cmd/", web::get().to(cmd::socket));
     }
 }

@@ -2,7 +2,7 @@
 
 use tokio_postgres::GenericClient;
 
-use crate::{AgentPk, DbError};
+use crate::{AgentPk, CustomFieldId, DbError, ScriptId};
 
 /// Kind of history entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,4 +89,196 @@ pub async fn results(db: &impl GenericClient, id: i64) -> Result<Option<String>,
         .query_opt("SELECT results FROM agent_history WHERE id = $1", &[&id])
         .await?
         .and_then(|r| r.get(0)))
+}
+
+/// What a script run records up front (Tactical RMM creates the AgentHistory row before sending the script).
+#[derive(Debug, Clone, Default)]
+pub struct NewScriptRun<'a> {
+    /// Library script run, if any.
+    pub script: Option<ScriptId>,
+    /// Dashboard user who started it.
+    pub username: &'a str,
+    /// Custom field that receives the output (collector runs).
+    pub custom_field: Option<CustomFieldId>,
+    /// The collector keeps all of stdout instead of its last line.
+    pub collector_all_output: bool,
+    /// The output becomes an agent note.
+    pub save_to_agent_note: bool,
+}
+
+/// Starts a `script_run` entry and returns its id (sent to the agent as `id`).
+pub async fn create_script_run(
+    db: &impl GenericClient,
+    agent: AgentPk,
+    run: &NewScriptRun<'_>,
+) -> Result<i64, DbError> {
+    let username: String = run.username.chars().take(50).collect();
+    let row = db
+        .query_one(
+            "INSERT INTO agent_history (agent_pk, type, username, script_id, custom_field_id, collector_all_output,
+                                        save_to_agent_note)
+             VALUES ($1, 'script_run', $2, $3, $4, $5, $6) RETURNING id",
+            &[
+                &agent.0,
+                &username,
+                &run.script.map(|s| s.0),
+                &run.custom_field.map(|f| f.0),
+                &run.collector_all_output,
+                &run.save_to_agent_note,
+            ],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// What happens to a script run's output once it arrives.
+#[derive(Debug, Clone)]
+pub struct OutputHandling {
+    /// Who started the run.
+    pub username: String,
+    /// Custom field that receives the output.
+    pub custom_field: Option<CustomFieldId>,
+    /// Keep all of stdout rather than its last line.
+    pub collector_all_output: bool,
+    /// Save the output as an agent note.
+    pub save_to_agent_note: bool,
+}
+
+/// How the output of history entry `id` of `agent` is to be handled; `None` if there is no such entry.
+pub async fn output_handling(
+    db: &impl GenericClient,
+    id: i64,
+    agent: AgentPk,
+) -> Result<Option<OutputHandling>, DbError> {
+    let row = db
+        .query_opt(
+            "SELECT username, custom_field_id, collector_all_output, save_to_agent_note
+             FROM agent_history WHERE id = $1 AND agent_pk = $2",
+            &[&id, &agent.0],
+        )
+        .await?;
+    Ok(row.map(|r| OutputHandling {
+        username: r.get(0),
+        custom_field: r.get::<_, Option<i32>>(1).map(CustomFieldId),
+        collector_all_output: r.get(2),
+        save_to_agent_note: r.get(3),
+    }))
+}
+
+/// One history entry as the history views show it.
+#[derive(Debug, Clone)]
+pub struct HistoryRow {
+    /// Primary key.
+    pub id: i64,
+    /// When the entry was created.
+    pub time: chrono::DateTime<chrono::Utc>,
+    /// `cmd_run`, `script_run` or `task_run`.
+    pub kind: String,
+    /// The command, for `cmd_run`.
+    pub command: Option<String>,
+    /// Who started it.
+    pub username: String,
+    /// A command's output.
+    pub results: Option<String>,
+    /// A script's `{stdout, stderr, retcode, execution_time, id}`.
+    pub script_results: Option<serde_json::Value>,
+    /// Collector keeps all output.
+    pub collector_all_output: bool,
+    /// Output saved as a note.
+    pub save_to_agent_note: bool,
+    /// Agent it ran on.
+    pub agent: AgentPk,
+    /// That agent's string id.
+    pub agent_id: String,
+    /// Script run, if it still exists.
+    pub script: Option<ScriptId>,
+    /// Name of that script.
+    pub script_name: Option<String>,
+    /// Custom field the output went to.
+    pub custom_field: Option<CustomFieldId>,
+}
+
+const ROW_SELECT: &str = "SELECT h.id, h.time, h.type, h.command, h.username, h.results, h.script_results,
+        h.collector_all_output, h.save_to_agent_note, h.agent_pk, a.agent_id, h.script_id, sc.name AS script_name,
+        h.custom_field_id
+    FROM agent_history h JOIN agents a ON a.id = h.agent_pk LEFT JOIN scripts sc ON sc.id = h.script_id";
+
+fn history_row(r: &tokio_postgres::Row) -> HistoryRow {
+    HistoryRow {
+        id: r.get("id"),
+        time: r.get("time"),
+        kind: r.get("type"),
+        command: r.get("command"),
+        username: r.get("username"),
+        results: r.get("results"),
+        script_results: r.get("script_results"),
+        collector_all_output: r.get("collector_all_output"),
+        save_to_agent_note: r.get("save_to_agent_note"),
+        agent: AgentPk(r.get("agent_pk")),
+        agent_id: r.get("agent_id"),
+        script: r.get::<_, Option<i32>>("script_id").map(ScriptId),
+        script_name: r.get("script_name"),
+        custom_field: r.get::<_, Option<i32>>("custom_field_id").map(CustomFieldId),
+    }
+}
+
+/// The history of one agent, oldest first.
+pub async fn for_agent(db: &impl GenericClient, agent: AgentPk) -> Result<Vec<HistoryRow>, DbError> {
+    let sql = format!("{ROW_SELECT} WHERE h.agent_pk = $1 ORDER BY h.id");
+    Ok(db.query(&sql, &[&agent.0]).await?.iter().map(history_row).collect())
+}
+
+/// The history of every agent the scope allows, oldest first.
+pub async fn in_scope(db: &impl GenericClient, scope: &crate::roles::Scope) -> Result<Vec<HistoryRow>, DbError> {
+    let sql = format!(
+        "{ROW_SELECT} JOIN sites s ON s.id = a.site_id
+         WHERE ($1::bool OR s.client_id = ANY($2::int[]) OR s.id = ANY($3::int[])) ORDER BY h.id"
+    );
+    let rows = db
+        .query(&sql, &[&scope.unrestricted, &scope.clients, &scope.sites])
+        .await?;
+    Ok(rows.iter().map(history_row).collect())
+}
+
+/// Filters of the script-run history across agents.
+#[derive(Debug, Clone, Default)]
+pub struct ScriptHistoryFilter {
+    /// Runs at or after this time.
+    pub start: Option<chrono::DateTime<chrono::Utc>>,
+    /// Runs at or before this time.
+    pub end: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only runs of scripts with exactly this name.
+    pub script_name: Option<String>,
+    /// At most this many rows.
+    pub limit: Option<i64>,
+}
+
+/// Script runs on the agents the scope allows, newest first.
+pub async fn script_runs(
+    db: &impl GenericClient,
+    scope: &crate::roles::Scope,
+    filter: &ScriptHistoryFilter,
+) -> Result<Vec<HistoryRow>, DbError> {
+    let sql = format!(
+        "{ROW_SELECT} JOIN sites s ON s.id = a.site_id
+         WHERE h.type = 'script_run' AND ($1::bool OR s.client_id = ANY($2::int[]) OR s.id = ANY($3::int[]))
+           AND ($4::timestamptz IS NULL OR h.time >= $4) AND ($5::timestamptz IS NULL OR h.time <= $5)
+           AND ($6::text IS NULL OR sc.name = $6)
+         ORDER BY h.time DESC, h.id DESC LIMIT $7"
+    );
+    let rows = db
+        .query(
+            &sql,
+            &[
+                &scope.unrestricted,
+                &scope.clients,
+                &scope.sites,
+                &filter.start,
+                &filter.end,
+                &filter.script_name,
+                &filter.limit,
+            ],
+        )
+        .await?;
+    Ok(rows.iter().map(history_row).collect())
 }

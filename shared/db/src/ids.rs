@@ -26,4 +26,12 @@ id_type!(
     SiteId,
     /// Integer primary key of `agents` (the `pk` returned by newagent; not the string `agent_id`).
     AgentPk,
+    /// Primary key of `scripts`.
+    ScriptId,
+    /// Primary key of `script_snippets`.
+    SnippetId,
+    /// Primary key of `custom_fields` (a field definition, not a value).
+    CustomFieldId,
+    /// Primary key of `global_kv_store`.
+    KeyStoreId,
 );

@@ -1,23 +1,34 @@
 //! Postgres access for trmm-rs: the connection pool, versioned migrations, and one module of queries per aggregate.
 
+pub mod access;
 pub mod agents;
 pub mod audit;
+pub mod bulk;
 pub mod clients;
+pub mod custom_fields;
 mod error;
 pub mod history;
 mod ids;
 pub mod installers;
+pub mod keystore;
 pub mod migrate;
+pub mod notes;
+pub mod pending;
 pub mod roles;
+pub mod script_output;
+pub mod scripts;
+pub mod services;
 pub mod sessions;
 pub mod sites;
+pub mod snippets;
 pub mod software;
 pub mod telemetry;
+pub mod templates;
 pub mod users;
 
 pub use deadpool_postgres::{Client, Pool};
 pub use error::DbError;
-pub use ids::{AgentPk, ClientId, RoleId, SiteId, UserId};
+pub use ids::{AgentPk, ClientId, CustomFieldId, KeyStoreId, RoleId, ScriptId, SiteId, SnippetId, UserId};
 pub use tokio_postgres::{Error as PgError, GenericClient};
 
 use std::str::FromStr;

@@ -4,7 +4,16 @@
 use crate::{DbError, Pool};
 
 /// (version, name, SQL) of every migration, in order. Never edit a released one: add a new file.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "initial", include_str!("../migrations/0001_initial.sql")),
+    (2, "scripts", include_str!("../migrations/0002_scripts.sql")),
+    (
+        3,
+        "script_runs_notes",
+        include_str!("../migrations/0003_script_runs_notes.sql"),
+    ),
+    (4, "bulk_pending", include_str!("../migrations/0004_bulk_pending.sql")),
+];
 
 /// Arbitrary constant key for `pg_advisory_xact_lock`, shared by every trmm-rs process.
 const LOCK_KEY: i64 = 0x0074_726d_6d2d_7273;

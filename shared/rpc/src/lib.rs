@@ -1,4 +1,6 @@
-//! Generated gRPC code for the service-to-service contracts in `proto/`.
+//! Generated gRPC code for the service-to-service contracts in `proto/`, and a typed AgentGateway client.
+
+pub mod client;
 
 /// AgentGateway, version 1 (`proto/agent_gateway.proto`).
 pub mod gateway {

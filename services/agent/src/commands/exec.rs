@@ -1,6 +1,7 @@
 //! Runs a child process the way the Go agent's `CmdV2` does on unix: its own process group, output
 //! captured line by line (each line gets "\n"), and on timeout the whole group is killed, exit code 98
-//! and "\nTimed out after N seconds" appended to stderr.
+//! and "\nTimed out after N seconds" appended to stderr. Output is cleaned of NULs and invalid UTF-8
+//! (Go's `CleanString`) and capped per stream with a visible truncation marker.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -9,12 +10,16 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::output::Collected;
+pub use super::output::{clean, truncation_marker};
+use super::runas::RunAs;
+
 /// Exit code the Go agent reports for a command that hit its timeout.
 pub const TIMEOUT_EXIT_CODE: i32 = 98;
 /// Longest line passed on in one piece; longer ones are split so one line cannot exhaust memory.
 const MAX_LINE: usize = 64 * 1024;
-/// Output kept per stream; beyond this lines are dropped (the NATS server rejects larger replies anyway).
-const MAX_OUTPUT: usize = 32 * 1024 * 1024;
+/// Output kept per stream unless the caller says otherwise; a reply must fit in one NATS message.
+pub const DEFAULT_MAX_OUTPUT: usize = 1024 * 1024;
 /// How long to wait for pipes to close after the process group was killed.
 const DRAIN_AFTER_KILL: Duration = Duration::from_secs(1);
 
@@ -27,6 +32,24 @@ pub struct Spec {
     pub env: Vec<String>,
     /// Seconds before the process group is killed; 0 or less kills at once, as upstream does.
     pub timeout_secs: i64,
+}
+
+/// How to run it, beyond the command itself.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Bytes of output kept per stream; the rest is counted and replaced by [`truncation_marker`].
+    pub max_output: usize,
+    /// Run as this user instead of the agent's own.
+    pub run_as: Option<RunAs>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            max_output: DEFAULT_MAX_OUTPUT,
+            run_as: None,
+        }
+    }
 }
 
 /// Which pipe a line came from.
@@ -63,9 +86,19 @@ impl Output {
     }
 }
 
+/// Runs `spec` with the default [`Options`]; see [`run_with`].
+pub async fn run(spec: &Spec, lines: Option<mpsc::Sender<(Pipe, String)>>, shutdown: &CancellationToken) -> Output {
+    run_with(spec, &Options::default(), lines, shutdown).await
+}
+
 /// Runs `spec`; every line is also sent to `lines` (if given) as it arrives. When `shutdown` fires the
 /// command is left running and what it wrote so far is returned.
-pub async fn run(spec: &Spec, lines: Option<mpsc::Sender<(Pipe, String)>>, shutdown: &CancellationToken) -> Output {
+pub async fn run_with(
+    spec: &Spec,
+    options: &Options,
+    lines: Option<mpsc::Sender<(Pipe, String)>>,
+    shutdown: &CancellationToken,
+) -> Output {
     let Some((program, args)) = spec.argv.split_first() else {
         return not_started("no command given");
     };
@@ -74,6 +107,9 @@ pub async fn run(spec: &Spec, lines: Option<mpsc::Sender<(Pipe, String)>>, shutd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    if let Some(user) = &options.run_as {
+        user.apply(&mut cmd);
+    }
     for entry in &spec.env {
         if let Some((k, v)) = entry.split_once('=') {
             cmd.env(k, v);
@@ -95,7 +131,7 @@ pub async fn run(spec: &Spec, lines: Option<mpsc::Sender<(Pipe, String)>>, shutd
         tokio::spawn(read_lines(err, Pipe::Stderr, tx));
     }
 
-    let mut collected = Collected::new(lines);
+    let mut collected = Collected::new(lines, options.max_output);
     let deadline = tokio::time::sleep(Duration::from_secs(spec.timeout_secs.max(0) as u64));
     tokio::pin!(deadline);
     let (mut status, mut pipes_open, mut timed_out, mut stopping) = (None, true, spec.timeout_secs <= 0, false);
@@ -114,6 +150,7 @@ pub async fn run(spec: &Spec, lines: Option<mpsc::Sender<(Pipe, String)>>, shutd
     let exit_code = if stopping {
         // Like the Go agent under systemd's KillMode=process, work in progress outlives the agent: the
         // command may well be the one that restarts or updates it.
+        collected.finish();
         collected
             .stderr
             .push_str("\nThe agent is stopping; the command was left running");
@@ -128,11 +165,13 @@ pub async fn run(spec: &Spec, lines: Option<mpsc::Sender<(Pipe, String)>>, shutd
             }
         };
         let _ = tokio::time::timeout(DRAIN_AFTER_KILL, drain).await;
+        collected.finish();
         collected
             .stderr
             .push_str(&format!("\nTimed out after {} seconds", spec.timeout_secs));
         TIMEOUT_EXIT_CODE
     } else {
+        collected.finish();
         match status {
             Some(Ok(s)) => s.code().unwrap_or(-1),
             Some(Err(e)) => {
@@ -187,47 +226,6 @@ fn kill_group(pgid: Option<u32>) {
 
 #[cfg(not(unix))]
 fn kill_group(_pgid: Option<u32>) {}
-
-struct Collected {
-    stdout: String,
-    stderr: String,
-    lines: Option<mpsc::Sender<(Pipe, String)>>,
-}
-
-impl Collected {
-    fn new(lines: Option<mpsc::Sender<(Pipe, String)>>) -> Collected {
-        Collected {
-            stdout: String::new(),
-            stderr: String::new(),
-            lines,
-        }
-    }
-
-    async fn push(&mut self, pipe: Pipe, bytes: &[u8]) {
-        let line = clean(bytes);
-        let buf = match pipe {
-            Pipe::Stdout => &mut self.stdout,
-            Pipe::Stderr => &mut self.stderr,
-        };
-        if buf.len() + line.len() < MAX_OUTPUT {
-            buf.push_str(&line);
-            buf.push('\n');
-        }
-        if let Some(tx) = &self.lines {
-            if tx.send((pipe, line)).await.is_err() {
-                self.lines = None;
-            }
-        }
-    }
-}
-
-/// Go's `CleanString`: drop NULs and bytes that are not valid UTF-8.
-pub fn clean(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes)
-        .chars()
-        .filter(|&c| c != '\0' && c != char::REPLACEMENT_CHARACTER)
-        .collect()
-}
 
 async fn read_lines<R: AsyncRead + Unpin>(pipe: R, which: Pipe, tx: mpsc::Sender<(Pipe, Vec<u8>)>) {
     let mut reader = BufReader::new(pipe);
@@ -322,8 +320,19 @@ mod tests {
         }
     }
 
-    #[test]
-    fn clean_drops_nul_and_invalid_utf8() {
-        assert_eq!(clean(b"a\0b\xffc"), "abc");
+    #[tokio::test]
+    async fn output_past_the_cap_is_replaced_by_a_marker() {
+        let options = Options {
+            max_output: 100,
+            run_as: None,
+        };
+        let spec = sh("for i in $(seq 1 50); do echo line$i; done; echo short >&2; exit 0", 10);
+        let out = run_with(&spec, &options, None, &CancellationToken::new()).await;
+        let (kept, marker) = out.stdout.split_at(100);
+        assert!(kept.starts_with("line1\nline2\n"), "{kept}");
+        // "line1\n" .. "line50\n" are 9*6 + 41*7 = 341 bytes; 100 were kept, cut mid-line.
+        assert_eq!(marker, format!("\n{}", truncation_marker(100, 241)));
+        assert_eq!(out.stderr, "short\n");
+        assert_eq!(out.exit_code, 0);
     }
 }

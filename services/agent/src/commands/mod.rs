@@ -3,9 +3,14 @@
 //! messages get no reply, as with the Go agent.
 
 pub mod exec;
+pub mod interpreter;
+pub mod output;
 pub mod procs;
 pub mod rawcmd;
+pub mod runas;
 pub mod script;
+pub mod services;
+pub mod software;
 pub mod system;
 
 use std::sync::Arc;
@@ -138,11 +143,30 @@ async fn dispatch(req: Request) {
             };
             req.respond(&percent).await;
         }
+        "softwarelist" => req.respond(&software::list().await).await,
+        "winservices" => {
+            let list = services::list(&agent.config.systemctl).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "service list unavailable");
+                Vec::new()
+            });
+            req.respond(&list).await;
+        }
+        "winsvcdetail" => {
+            let name = req.cmd.payload.get("name").map(String::as_str).unwrap_or_default();
+            req.respond(&services::detail(&agent.config.systemctl, name).await)
+                .await;
+        }
+        "winsvcaction" => {
+            let get = |k: &str| req.cmd.payload.get(k).map(String::as_str).unwrap_or_default();
+            let reply = services::action(&agent.config.systemctl, get("name"), get("action")).await;
+            req.respond(&reply).await;
+        }
         // Windows-only functions: the Go agent's unix stubs answer with empty results.
-        "softwarelist" | "winservices" | "listschedtasks" | "eventlog" => {
+        "listschedtasks" | "eventlog" => {
             req.respond(&Vec::<String>::new()).await;
         }
-        "winsvcaction" | "editwinsvc" => {
+        // Start types are a Windows notion; systemd's enable/disable is left to scripts.
+        "editwinsvc" => {
             req.respond(&ServiceActionResponse {
                 success: false,
                 errormsg: "/na".into(),

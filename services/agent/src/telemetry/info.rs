@@ -162,29 +162,73 @@ pub fn parse_btime(stat: &str) -> Option<i64> {
 
 /// First user with a login session in utmp, or "" (the Go agent's unix behaviour).
 pub fn logged_in_user() -> String {
-    ["/var/run/utmp", "/run/utmp"]
-        .iter()
-        .find_map(|p| std::fs::read(p).ok())
+    read_utmp()
         .map(|bytes| parse_utmp_first_user(&bytes))
         .unwrap_or_default()
 }
 
-/// glibc's `struct utmp` on 64-bit Linux: 384 bytes, `ut_type` at 0, `ut_user[32]` at 44.
-const UTMP_RECORD: usize = 384;
-const UTMP_USER: std::ops::Range<usize> = 44..76;
-const USER_PROCESS: i16 = 7;
+/// The raw utmp file, if the system keeps one.
+pub fn read_utmp() -> Option<Vec<u8>> {
+    ["/var/run/utmp", "/run/utmp"]
+        .iter()
+        .find_map(|p| std::fs::read(p).ok())
+}
 
-/// The first `USER_PROCESS` entry's user name in a utmp file.
-pub fn parse_utmp_first_user(bytes: &[u8]) -> String {
+/// glibc's `struct utmp` on 64-bit Linux: 384 bytes, `ut_type` at 0, `ut_line[32]` at 8, `ut_user[32]` at
+/// 44, `ut_host[256]` at 76.
+pub const UTMP_RECORD: usize = 384;
+const UTMP_LINE: std::ops::Range<usize> = 8..40;
+const UTMP_USER: std::ops::Range<usize> = 44..76;
+const UTMP_HOST: std::ops::Range<usize> = 76..332;
+/// `ut_type` of a login session.
+pub const USER_PROCESS: i16 = 7;
+
+/// One login session from utmp.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UtmpSession {
+    /// Login name.
+    pub user: String,
+    /// Terminal: `tty1`, `pts/0`, `:0`, ...
+    pub line: String,
+    /// Remote host or X display ("" for local terminals).
+    pub host: String,
+}
+
+impl UtmpSession {
+    /// A session at the machine itself (virtual console or local X display) rather than over the network.
+    pub fn is_console(&self) -> bool {
+        self.line.starts_with("tty")
+            || self.line.starts_with(':')
+            || self.line == "console"
+            || self.host.starts_with(':')
+    }
+}
+
+/// Every `USER_PROCESS` entry with a user name, in file order.
+pub fn utmp_sessions(bytes: &[u8]) -> Vec<UtmpSession> {
+    let field = |rec: &[u8], range: std::ops::Range<usize>| {
+        let raw = &rec[range];
+        let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+        String::from_utf8_lossy(&raw[..end]).into_owned()
+    };
     bytes
         .chunks_exact(UTMP_RECORD)
         .filter(|rec| i16::from_ne_bytes([rec[0], rec[1]]) == USER_PROCESS)
-        .map(|rec| {
-            let user = &rec[UTMP_USER];
-            let end = user.iter().position(|&b| b == 0).unwrap_or(user.len());
-            String::from_utf8_lossy(&user[..end]).into_owned()
+        .map(|rec| UtmpSession {
+            user: field(rec, UTMP_USER),
+            line: field(rec, UTMP_LINE),
+            host: field(rec, UTMP_HOST),
         })
-        .find(|u| !u.is_empty())
+        .filter(|s| !s.user.is_empty())
+        .collect()
+}
+
+/// The first `USER_PROCESS` entry's user name in a utmp file.
+pub fn parse_utmp_first_user(bytes: &[u8]) -> String {
+    utmp_sessions(bytes)
+        .into_iter()
+        .next()
+        .map(|s| s.user)
         .unwrap_or_default()
 }
 

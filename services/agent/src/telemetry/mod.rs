@@ -24,10 +24,15 @@ pub async fn collect(kind: TelemetryKind, config: &AgentConfig) -> Option<Teleme
             agent_id,
             disks: blocking(disks::disks).await?,
         }),
-        // Windows services do not exist on unix; upstream sends an empty list.
+        // Upstream sends [] on unix; systemd's service units stand in for Windows services here.
         TelemetryKind::WinSvc => Telemetry::WinSvc(WinServices {
             agent_id,
-            services: Vec::new(),
+            services: crate::commands::services::list(&config.systemctl)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::debug!(error = %e, "no service list for agent-winsvc");
+                    Vec::new()
+                }),
         }),
         TelemetryKind::PublicIp => Telemetry::PublicIp(PublicIp {
             agent_id,

@@ -36,6 +36,9 @@ pub struct Stack {
     pub api: TestApi,
     pub admin: String,
     pub nats: NatsServer,
+    /// The in-process AgentGateway (for services started next to the stack, e.g. trmm-worker; remote.rs).
+    #[allow(dead_code)]
+    pub gateway_url: String,
     nats_api_url: String,
     stop: CancellationToken,
     nats_api: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -54,7 +57,7 @@ impl Stack {
         let listen = format!("127.0.0.1:{}", free_port());
         let mut args: Vec<String> = vec!["trmm-nats-api".into(), "--database-url".into(), api.db.url().into()];
         args.extend(["--nats-url".into(), nats.url(), "--listen".into(), listen.clone()]);
-        args.extend(["--gateway-listen".into(), gateway]);
+        args.extend(["--gateway-listen".into(), gateway.clone()]);
         args.extend(auth.nats_api_args());
         let config = trmm_nats_api::Config::try_parse_from(args).expect("trmm-nats-api flags");
         let stop = CancellationToken::new();
@@ -65,6 +68,7 @@ impl Stack {
             config_path: dir.path().join("etc/agent.json"),
             marker: format!("trmm-e2e-{}", rand::random::<u64>()),
             nats_api_url: format!("http://{listen}"),
+            gateway_url: format!("http://{gateway}"),
             api,
             admin,
             nats,

@@ -5,6 +5,12 @@ mod agent_api;
 pub mod agents;
 mod audit;
 mod clients;
+mod core;
+mod form;
+pub(crate) mod pending;
+mod scripts;
+mod services;
+mod software;
 
 use actix_web::{web, HttpResponse};
 use serde_json::json;
@@ -20,6 +26,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(clients::configure)
         .configure(agents::configure)
         .configure(agent_api::configure)
+        .configure(scripts::configure)
+        .configure(core::configure)
+        .configure(pending::configure)
+        .configure(services::configure)
+        .configure(software::configure)
         .default_service(web::to(not_found));
 }
 

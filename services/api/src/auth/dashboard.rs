@@ -5,6 +5,7 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 use chrono::Duration;
+use trmm_db::access::{self, Access};
 use trmm_db::agents::AgentRef;
 use trmm_db::roles::{RolePermissions, Scope};
 use trmm_db::sessions::{self, Session};
@@ -41,27 +42,16 @@ pub struct Identity {
 impl Identity {
     /// Superuser flag on the user or on its role.
     pub fn is_superuser(&self) -> bool {
-        self.user.is_superuser || self.role.as_ref().is_some_and(|r| r.is_superuser)
+        access::is_superuser(&self.user, self.role.as_ref())
     }
 
     fn has(&self, flag: Option<&str>) -> bool {
-        match flag {
-            None => true,
-            Some(_) if self.is_superuser() => true,
-            // A non-superuser without a role is denied everything (TRMM tacticalrmm/permissions.py::_has_perm).
-            Some(flag) => self.role.as_ref().is_some_and(|r| r.granted.contains(flag)),
-        }
+        flag.is_none_or(|flag| access::has(&self.user, self.role.as_ref(), flag))
     }
 
     /// Which clients and sites this user may see.
     pub fn visibility(&self) -> Scope {
-        if self.is_superuser() {
-            return Scope::all();
-        }
-        self.role
-            .as_ref()
-            .map(RolePermissions::scope)
-            .unwrap_or_else(Scope::all)
+        access::visibility(&self.user, self.role.as_ref())
     }
 
     /// Fails with 403 unless the site is visible to this user.
@@ -96,18 +86,17 @@ async fn authenticate(req: &HttpRequest) -> Result<(AppState, Identity), ApiErro
     let digest = trmm_auth::digest_token(token);
     let now = state.now();
     let db = state.conn().await?;
-    let Session {
-        scope, expiry, user, ..
-    } = sessions::find_valid(&**db, &digest, now)
+    let Access {
+        session: Session {
+            scope, expiry, user, ..
+        },
+        role,
+    } = access::by_session(&**db, &digest, now)
         .await?
         .ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
     if scope == sessions::Scope::Full && now + SESSION_TTL - expiry > MIN_REFRESH {
         sessions::extend(&**db, &digest, now + SESSION_TTL).await?;
     }
-    let role = match user.role_id {
-        Some(id) => trmm_db::roles::load(&**db, id).await?,
-        None => None,
-    };
     Ok((
         state,
         Identity {

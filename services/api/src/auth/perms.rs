@@ -49,3 +49,47 @@ permissions!(
     /// Create, edit and delete sites.
     ManageSites => "can_manage_sites",
 );
+
+permissions!(
+    /// Run library scripts and test unsaved code on agents.
+    RunScripts => "can_run_scripts",
+    /// See agent history and script-run history.
+    ListAgentHistory => "can_list_agent_history",
+    /// See agent notes.
+    ListNotes => "can_list_notes",
+    /// Add, edit and delete agent notes.
+    ManageNotes => "can_manage_notes",
+);
+
+permissions!(
+    /// See the script library and snippets; download and export scripts.
+    ListScripts => "can_list_scripts",
+    /// Add, edit, delete and import scripts and snippets.
+    ManageScripts => "can_manage_scripts",
+    /// See custom field definitions.
+    ViewCustomFields => "can_view_customfields",
+    /// Add, edit and delete custom field definitions.
+    ManageCustomFields => "can_manage_customfields",
+    /// See the global key store.
+    ViewGlobalKeystore => "can_view_global_keystore",
+    /// Add, edit and delete global key store entries.
+    EditGlobalKeystore => "can_edit_global_keystore",
+);
+
+permissions!(
+    /// Run bulk commands and scripts.
+    RunBulk => "can_run_bulk",
+    /// See pending actions.
+    ListPendingActions => "can_list_pendingactions",
+    /// Cancel pending actions.
+    ManagePendingActions => "can_manage_pendingactions",
+);
+
+permissions!(
+    /// See installed software.
+    ListSoftware => "can_list_software",
+    /// Refresh (and install) software.
+    ManageSoftware => "can_manage_software",
+    /// List, inspect and start/stop/restart services.
+    ManageWinSvcs => "can_manage_winsvcs",
+);

@@ -2,6 +2,7 @@
 
 mod envelope;
 mod presence;
+mod stream;
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -14,8 +15,8 @@ use tonic::{Request, Response, Status};
 use trmm_protocol::nats;
 use trmm_rpc::gateway::agent_gateway_server::{AgentGateway, AgentGatewayServer};
 use trmm_rpc::gateway::{
-    AgentReply, AgentRequest, DisconnectReply, DisconnectRequest, PingReply, PingRequest, PresenceEvent,
-    PublishManyReply, PublishManyRequest, PublishReply, PublishRequest, WatchPresenceRequest,
+    AgentReply, AgentRequest, CommandOutput, DisconnectReply, DisconnectRequest, PingReply, PingRequest, PresenceEvent,
+    PublishManyReply, PublishManyRequest, PublishReply, PublishRequest, StreamCommandRequest, WatchPresenceRequest,
 };
 
 pub use presence::Presence;
@@ -151,6 +152,16 @@ impl AgentGateway for Gateway {
         let agent_id = envelope::subject(&request.into_inner().agent_id)?;
         let connections_closed = (self.disconnect)(agent_id).await.map_err(Status::unavailable)?;
         Ok(Response::new(DisconnectReply { connections_closed }))
+    }
+
+    type StreamCommandStream = Pin<Box<dyn Stream<Item = Result<CommandOutput, Status>> + Send>>;
+
+    async fn stream_command(
+        &self,
+        request: Request<StreamCommandRequest>,
+    ) -> Result<Response<Self::StreamCommandStream>, Status> {
+        let output = stream::start(&self.nats, request.into_inner()).await?;
+        Ok(Response::new(Box::pin(output)))
     }
 }
 

@@ -16,6 +16,8 @@ use trmm_rpc::gateway::PresenceEvent;
 pub struct Presence {
     state: Arc<Mutex<HashMap<String, bool>>>,
     events: broadcast::Sender<PresenceEvent>,
+    /// Cancelled when tracking stops, which ends every watch stream (tonic's graceful shutdown waits for them).
+    stopped: CancellationToken,
 }
 
 impl Default for Presence {
@@ -23,6 +25,7 @@ impl Default for Presence {
         Presence {
             state: Arc::default(),
             events: broadcast::channel(16_384).0,
+            stopped: CancellationToken::new(),
         }
     }
 }
@@ -55,8 +58,9 @@ impl Presence {
         *state = seen;
     }
 
-    /// Polls Postgres every `every` until shutdown.
+    /// Polls Postgres every `every` until shutdown, then ends the watch streams.
     pub async fn track(self, pool: trmm_db::Pool, every: Duration, shutdown: CancellationToken) {
+        let _end_watches = self.stopped.clone().drop_guard();
         loop {
             match pool.get().await {
                 Ok(db) => match trmm_db::agents::presence(&**db, chrono::Utc::now()).await {
@@ -77,7 +81,8 @@ impl Presence {
         let (tx, rx) = mpsc::channel(1024);
         let mut events = self.events.subscribe();
         let this = self.clone();
-        tokio::spawn(async move {
+        let stopped = self.stopped.clone();
+        tokio::spawn(stopped.run_until_cancelled_owned(async move {
             loop {
                 let snapshot: Vec<PresenceEvent> = {
                     let state = this.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -100,7 +105,7 @@ impl Presence {
                     }
                 }
             }
-        });
+        }));
         tokio_stream::wrappers::ReceiverStream::new(rx)
     }
 }
@@ -128,5 +133,15 @@ mod tests {
         p.apply(vec![("b".into(), true)]);
         let e = stream.next().await.unwrap().unwrap();
         assert_eq!((e.agent_id.as_str(), e.online), ("a", false));
+    }
+
+    #[tokio::test]
+    async fn watches_end_when_tracking_stops() {
+        let p = Presence::default();
+        p.apply(vec![("a".into(), true)]);
+        let mut stream = Box::pin(p.watch());
+        assert!(stream.next().await.is_some());
+        p.stopped.cancel();
+        assert!(stream.next().await.is_none());
     }
 }

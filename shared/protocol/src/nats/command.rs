@@ -115,6 +115,27 @@ pub struct ServiceActionResponse {
     pub errormsg: String,
 }
 
+/// One entry of the `softwarelist` reply (agent-protocol.md 4.5); every field is a string.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WinSoftwareList {
+    /// Product (package) name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// Publisher (package maintainer or vendor).
+    pub publisher: String,
+    /// `"%02d-%d-%02d"` year-month-day, month not zero-padded; "" when unknown.
+    pub install_date: String,
+    /// Installed size as `ByteCountSI`, e.g. "7.0 MB".
+    pub size: String,
+    /// Where it was installed from.
+    pub source: String,
+    /// Install location.
+    pub location: String,
+    /// Command that removes it.
+    pub uninstall: String,
+}
+
 /// A streamed `rawcmd` output message on `<agent_id>.cmdoutput.<cmd_id>` (agents ≥ 2.10).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StreamChunk {

@@ -8,7 +8,7 @@ mod command;
 mod telemetry;
 pub mod ugorji;
 
-pub use command::{Command, ProcessInfo, RunScriptResponse, ServiceActionResponse, StreamChunk};
+pub use command::{Command, ProcessInfo, RunScriptResponse, ServiceActionResponse, StreamChunk, WinSoftwareList};
 pub use telemetry::{
     AgentInfo, Disk, Disks, Hello, PublicIp, Telemetry, TelemetryKind, WinServices, WindowsService, Wmi,
 };

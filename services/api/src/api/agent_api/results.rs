@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use trmm_db::history;
 
+use crate::api::agents::script_output;
 use crate::auth::AgentAuth;
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
@@ -23,7 +24,7 @@ pub(super) async fn history_result(
     Json(body): Json<HistoryResult>,
 ) -> ApiResult<HttpResponse> {
     let id: i64 = path.0.parse().map_err(|_| ApiError::NotFound)?;
-    let db = agent.state.conn().await?;
+    let mut db = agent.state.conn().await?;
     if !history::belongs_to(&**db, id, agent.agent.pk).await? {
         return Err(ApiError::NotFound);
     }
@@ -32,7 +33,8 @@ pub(super) async fn history_result(
             history::record_results(&**db, id, agent.agent.pk, &results).await?;
         }
         (None, Some(script)) if script.is_object() => {
-            history::record_script_results(&**db, id, agent.agent.pk, &script).await?;
+            // Also fills the collector's custom field or the note, unless the reply got there first.
+            script_output::record(&mut db, &agent.agent, id, &script).await?;
         }
         (None, Some(_)) => return Err(ApiError::field("script_results", "Expected a dictionary of items.")),
         (None, None) => return Err(ApiError::BadRequest("Invalid data".into())),

@@ -9,6 +9,7 @@ use trmm_db::history::{self, HistoryType};
 
 use super::AGENT_ID;
 use crate::api::audit::{self, Change};
+use crate::api::pending::{self, Queued};
 use crate::auth::perms::{EditAgent, ListAgents, ManageProcs, RebootAgents, RecoverAgents, SendCmd};
 use crate::auth::ScopedAgent;
 use crate::error::{ApiError, ApiResult};
@@ -58,6 +59,9 @@ struct CmdRequest {
     custom_shell: Option<String>,
     #[serde(default)]
     run_as_user: bool,
+    /// Beyond TRMM: an offline agent gets the command as a pending action instead of an error.
+    #[serde(default)]
+    queue_if_offline: bool,
 }
 
 /// `POST cmd/`: runs a shell command and returns its output; recorded in history and the audit log.
@@ -96,12 +100,33 @@ async fn cmd(caller: ScopedAgent<SendCmd>, req: HttpRequest, Json(body): Json<Cm
     audit::record(&**db, state, &req, who, change).await?;
     let mut envelope = command("rawcmd", body.timeout).with_history(hist);
     envelope.payload.insert("command".into(), body.cmd.clone());
-    envelope.payload.insert("shell".into(), shell);
+    envelope.payload.insert("shell".into(), shell.clone());
     envelope.run_as_user = Some(body.run_as_user);
-    let reply = state
-        .gateway
-        .request(&agent.agent_id, envelope, Duration::from_secs(body.timeout as u64 + 2))
-        .await?;
+    let timeout = Duration::from_secs(body.timeout as u64 + 2);
+    // A queued command pings first: behind trmm-nats-api, NATS cannot tell a missing agent from a silent one.
+    let present = !body.queue_if_offline || state.gateway.ping(&agent.agent_id, Duration::from_secs(2)).await?;
+    let reply = if present {
+        state
+            .gateway
+            .request_unless_offline(&agent.agent_id, envelope.clone(), timeout)
+            .await?
+    } else {
+        None
+    };
+    let Some(reply) = reply else {
+        if !body.queue_if_offline {
+            return Err(ApiError::BadRequest(format!("{UNREACHABLE}: the agent is offline")));
+        }
+        let queued = Queued {
+            action_type: "runcmd",
+            envelope: &envelope,
+            history_id: hist,
+            timeout: body.timeout + 2,
+            description: format!("Run command: {}", body.cmd),
+            extra: json!({ "cmd": body.cmd, "shell": shell }),
+        };
+        return Ok(HttpResponse::Ok().json(pending::queue(&**db, agent, queued).await?));
+    };
     let output = reply.as_str().map(str::to_owned).unwrap_or_else(|| reply.to_string());
     history::record_results(&**db, hist, agent.pk, &output).await?;
     Ok(HttpResponse::Ok().json(output))

@@ -1,16 +1,23 @@
 //! The agent table, agent detail, edit and delete (TRMM agents/views.py; server-api.md 3.3 and 4.2).
 
 mod actions;
+mod bulk;
+mod history;
 mod installer;
+mod notes;
+mod runscript;
+pub(crate) mod script_output;
 mod table;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use trmm_db::agents::{self, AgentChanges};
+use trmm_db::custom_fields::{FieldModel, Parent};
 use trmm_db::SiteId;
 
 use super::audit::{self, Change};
+use super::core::values::{self, CustomFieldEdit};
 use crate::auth::perms::{EditAgent, ListAgents, UninstallAgents};
 use crate::auth::ScopedAgent;
 use crate::error::{ApiError, ApiResult};
@@ -28,7 +35,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(&one, web::get().to(detail))
         .route(&one, web::put().to(update))
         .route(&one, web::delete().to(delete))
-        .configure(actions::configure);
+        .configure(actions::configure)
+        .configure(bulk::configure)
+        .configure(history::configure)
+        .configure(notes::configure)
+        .configure(runscript::configure);
 }
 
 /// Renders Postgres `to_jsonb` timestamps ("...+00:00") the way DRF does ("...Z").
@@ -70,7 +81,11 @@ async fn detail(caller: ScopedAgent<ListAgents>) -> ApiResult<HttpResponse> {
     map.insert("status".into(), json!(d.status));
     map.insert("client".into(), json!(d.client_name));
     map.insert("site_name".into(), json!(d.site_name));
-    map.insert("custom_fields".into(), json!([]));
+    let mut fields = values::render(&**db, FieldModel::Agent, &[caller.agent.pk.0]).await?;
+    map.insert(
+        "custom_fields".into(),
+        json!(fields.remove(&caller.agent.pk.0).unwrap_or_default()),
+    );
     if let Value::Object(hw) = serde_json::to_value(hw).map_err(|e| ApiError::Internal(e.to_string()))? {
         map.extend(hw);
     }
@@ -91,6 +106,7 @@ struct AgentEdit {
     overdue_dashboard_alert: Option<bool>,
     block_policy_inheritance: Option<bool>,
     time_zone: Option<String>,
+    custom_fields: Option<Vec<CustomFieldEdit>>,
 }
 
 fn positive(field: &str, v: Option<i32>) -> ApiResult<Option<i32>> {
@@ -136,10 +152,12 @@ async fn update(
         let target = target.ok_or_else(|| ApiError::field("site", "Invalid pk - object does not exist."))?;
         caller.identity.require_site(target.client, target.id)?;
     }
+    let custom_fields = values::validate(&**db, FieldModel::Agent, body.custom_fields.as_deref()).await?;
     let before = agents::detail(&**db, caller.agent.pk, caller.state.now())
         .await?
         .map(|d| d.columns);
     agents::update(&**db, caller.agent.pk, &changes, caller.identity.username()).await?;
+    values::write(&**db, Parent::Agent(caller.agent.pk), &custom_fields).await?;
     let after = agents::detail(&**db, caller.agent.pk, caller.state.now())
         .await?
         .map(|d| d.columns);

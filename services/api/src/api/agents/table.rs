@@ -4,6 +4,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use trmm_db::agents::{self, AgentFilter, AgentTableRow, SortKey, TableQuery};
+use trmm_db::custom_fields::FieldModel;
 use trmm_db::{ClientId, SiteId};
 
 use crate::auth::perms::ListAgents;
@@ -125,9 +126,24 @@ pub(super) async fn list(caller: Authed<ListAgents>, params: web::Query<TablePar
     let db = caller.state.conn().await?;
     let (rows, total) = agents::table(&**db, &caller.identity.visibility(), &filter, query, caller.state.now()).await?;
     let short = params.detail.as_deref() == Some("false");
+    let pks: Vec<i32> = if short {
+        Vec::new()
+    } else {
+        rows.iter().map(|r| r.pk.0).collect()
+    };
+    // One query for the custom field values of the whole page (upstream prefetch_related).
+    let mut fields = super::super::core::values::render(&**db, FieldModel::Agent, &pks).await?;
     let rows: Vec<Value> = rows
         .into_iter()
-        .map(if short { render_short } else { render })
+        .map(|row| {
+            if short {
+                return render_short(row);
+            }
+            let pk = row.pk.0;
+            let mut v = render(row);
+            v["custom_fields"] = json!(fields.remove(&pk).unwrap_or_default());
+            v
+        })
         .collect();
     Ok(match query.page {
         // The plain call keeps Tactical RMM's bare array; paging is opt-in.

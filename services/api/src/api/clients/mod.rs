@@ -5,9 +5,11 @@ mod sites;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
+use trmm_db::custom_fields::{FieldModel, Parent};
 use trmm_db::{clients, sites as site_db, ClientId, SiteId};
 
 use super::audit::{self, Change};
+use super::core::values::{self, CustomFieldEdit};
 use crate::auth::perms::{ListClients, ManageClients};
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
@@ -83,25 +85,29 @@ struct SiteName {
 struct CreateClient {
     client: ClientFields,
     site: SiteName,
+    custom_fields: Option<Vec<CustomFieldEdit>>,
 }
 
 #[derive(Deserialize)]
 struct UpdateClient {
     client: ClientFields,
+    custom_fields: Option<Vec<CustomFieldEdit>>,
 }
 
 async fn list(caller: Authed<ListClients>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    let rows = clients::list(&**db, &caller.identity.visibility()).await?;
+    let mut rows = clients::list(&**db, &caller.identity.visibility()).await?;
+    values::fill_clients(&**db, &mut rows).await?;
     Ok(HttpResponse::Ok().json(rows))
 }
 
 async fn get(caller: Authed<ListClients>, pk: web::Path<String>) -> ApiResult<HttpResponse> {
     let id = ClientId(path_id(&pk)?);
     let db = caller.state.conn().await?;
-    let client = clients::get(&**db, id, &caller.identity.visibility())
+    let mut client = clients::get(&**db, id, &caller.identity.visibility())
         .await?
         .ok_or(ApiError::NotFound)?;
+    values::fill_clients(&**db, std::slice::from_mut(&mut client)).await?;
     // The parent of a visible site is visible too (TRMM PermissionQuerySet.filter_by_role for Client).
     if client.sites.is_empty() {
         caller.identity.require_client(id)?;
@@ -119,6 +125,7 @@ async fn create(
     let who = caller.identity.username();
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
+    let custom_fields = values::validate(&*tx, FieldModel::Client, body.custom_fields.as_deref()).await?;
     let id = match clients::create(&*tx, &name, body.client.block_policy_inheritance.unwrap_or(false), who).await {
         Err(e) if e.is_unique_violation() => {
             return Err(ApiError::field("name", "client with this name already exists."))
@@ -126,6 +133,7 @@ async fn create(
         other => other?,
     };
     site_db::create(&*tx, id, &site_name, false, who).await?;
+    values::write(&*tx, Parent::Client(id), &custom_fields).await?;
     let after = json!({ "id": id, "name": name, "site": site_name });
     let message = format!("{who} added client {name}");
     audit::record(
@@ -155,6 +163,7 @@ async fn update(
         .map(|n| validate_name("Client", n))
         .transpose()?;
     let db = caller.state.conn().await?;
+    let custom_fields = values::validate(&**db, FieldModel::Client, body.custom_fields.as_deref()).await?;
     let before = clients::get(&**db, id, &trmm_db::roles::Scope::all())
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -165,6 +174,7 @@ async fn update(
         }
         other => other?,
     }
+    values::write(&**db, Parent::Client(id), &custom_fields).await?;
     let new_name = name.unwrap_or_else(|| before.name.clone());
     let change = Change::modify(
         "client",

@@ -3,10 +3,12 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
+use trmm_db::custom_fields::{FieldModel, Parent};
 use trmm_db::{sites, ClientId, SiteId};
 
 use super::{path_id, validate_name, MoveTo};
 use crate::api::audit::{self, Change};
+use crate::api::core::values::{self, CustomFieldEdit};
 use crate::auth::perms::{ListSites, ManageSites};
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
@@ -32,6 +34,7 @@ struct NewSite {
 #[derive(Deserialize)]
 struct CreateSite {
     site: NewSite,
+    custom_fields: Option<Vec<CustomFieldEdit>>,
 }
 
 #[derive(Deserialize)]
@@ -44,6 +47,7 @@ struct SiteFields {
 #[derive(Deserialize)]
 struct UpdateSite {
     site: SiteFields,
+    custom_fields: Option<Vec<CustomFieldEdit>>,
 }
 
 fn unique_or(e: trmm_db::DbError) -> ApiError {
@@ -56,7 +60,9 @@ fn unique_or(e: trmm_db::DbError) -> ApiError {
 
 async fn list(caller: Authed<ListSites>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    Ok(HttpResponse::Ok().json(sites::list(&**db, &caller.identity.visibility()).await?))
+    let mut rows = sites::list(&**db, &caller.identity.visibility()).await?;
+    values::fill_sites(&**db, &mut rows.iter_mut().collect::<Vec<_>>()).await?;
+    Ok(HttpResponse::Ok().json(rows))
 }
 
 async fn load(caller_db: &trmm_db::Client, raw: &str) -> ApiResult<sites::SiteRow> {
@@ -67,8 +73,9 @@ async fn load(caller_db: &trmm_db::Client, raw: &str) -> ApiResult<sites::SiteRo
 
 async fn get(caller: Authed<ListSites>, pk: web::Path<String>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    let site = load(&db, &pk).await?;
+    let mut site = load(&db, &pk).await?;
     caller.identity.require_site(site.client, site.id)?;
+    values::fill_sites(&**db, &mut [&mut site]).await?;
     Ok(HttpResponse::Ok().json(site))
 }
 
@@ -82,6 +89,7 @@ async fn create(
     let name = validate_name("Site", &body.site.name)?;
     let who = caller.identity.username();
     let db = caller.state.conn().await?;
+    let custom_fields = values::validate(&**db, FieldModel::Site, body.custom_fields.as_deref()).await?;
     let id = match sites::create(
         &**db,
         client,
@@ -96,6 +104,7 @@ async fn create(
         }
         other => other.map_err(unique_or)?,
     };
+    values::write(&**db, Parent::Site(id), &custom_fields).await?;
     let change = Change::add(
         "site",
         format!("{who} added site {name}"),
@@ -127,6 +136,7 @@ async fn update(
             return Err(ApiError::BadRequest("A client must have at least 1 site.".into()));
         }
     }
+    let custom_fields = values::validate(&**db, FieldModel::Site, body.custom_fields.as_deref()).await?;
     let changes = sites::SiteChanges {
         name: name.clone(),
         client: new_client,
@@ -139,6 +149,7 @@ async fn update(
         }
         other => other.map_err(unique_or)?,
     }
+    values::write(&**db, Parent::Site(site.id), &custom_fields).await?;
     let new_name = name.unwrap_or_else(|| site.name.clone());
     let change = Change::modify(
         "site",

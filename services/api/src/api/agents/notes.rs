@@ -1,0 +1,121 @@
+//! Agent notes (TRMM agents/views.py::GetAddNotes and GetEditDeleteNote, permission AgentNotesPerms).
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use trmm_db::notes::{self, Note, NoteId};
+
+use super::history::drf_time;
+use super::AGENT_ID;
+use crate::auth::perms::{ListNotes, ManageNotes};
+use crate::auth::{Authed, Identity, ScopedAgent};
+use crate::error::{ApiError, ApiResult};
+use crate::json::Json;
+
+/// Registers the routes of this module.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/agents/notes/", web::get().to(list))
+        .route("/agents/notes/", web::post().to(add))
+        .route("/agents/notes/{pk}/", web::get().to(get))
+        .route("/agents/notes/{pk}/", web::put().to(edit))
+        .route("/agents/notes/{pk}/", web::delete().to(delete))
+        .route(&format!("/agents/{AGENT_ID}/notes/"), web::get().to(for_agent));
+}
+
+/// `AgentNoteSerializer` (agent and user are write-only).
+fn render(n: &Note) -> Value {
+    json!({
+        "pk": n.id,
+        "entry_time": drf_time(n.entry_time),
+        "note": n.note,
+        "username": n.username,
+        "agent_id": n.agent_id,
+    })
+}
+
+/// `GET /agents/<agent_id>/notes/`.
+async fn for_agent(caller: ScopedAgent<ListNotes>) -> ApiResult<HttpResponse> {
+    let db = caller.state.conn().await?;
+    let rows = notes::for_agent(&**db, caller.agent.pk).await?;
+    Ok(HttpResponse::Ok().json(rows.iter().map(render).collect::<Vec<_>>()))
+}
+
+/// `GET /agents/notes/`: notes of every agent the user's role can see.
+async fn list(caller: Authed<ListNotes>) -> ApiResult<HttpResponse> {
+    let db = caller.state.conn().await?;
+    let rows = notes::in_scope(&**db, &caller.identity.visibility()).await?;
+    Ok(HttpResponse::Ok().json(rows.iter().map(render).collect::<Vec<_>>()))
+}
+
+#[derive(Deserialize)]
+struct NewNote {
+    agent_id: String,
+    note: Option<String>,
+}
+
+/// `POST /agents/notes/` `{agent_id, note}`.
+async fn add(caller: Authed<ManageNotes>, Json(body): Json<NewNote>) -> ApiResult<HttpResponse> {
+    let db = caller.state.conn().await?;
+    let agent = trmm_db::agents::find_by_agent_id(&**db, &body.agent_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    caller.identity.require_site(agent.client, agent.site)?;
+    let note = body
+        .note
+        .ok_or_else(|| ApiError::BadRequest("Cannot add an empty note".into()))?;
+    not_blank(&note)?;
+    notes::create(&**db, agent.pk, Some(caller.identity.user.id), &note).await?;
+    Ok(HttpResponse::Ok().json("Note added!"))
+}
+
+/// `Note.note` is a TextField without `blank=True`, so DRF refuses empty text.
+fn not_blank(note: &str) -> ApiResult<()> {
+    if note.is_empty() {
+        Err(ApiError::field("note", "This field may not be blank."))
+    } else {
+        Ok(())
+    }
+}
+
+/// The note named in the path, if the user may see its agent (404 unknown, 403 outside the scope).
+async fn scoped_note(db: &impl trmm_db::GenericClient, who: &Identity, pk: &str) -> ApiResult<Note> {
+    let id = pk.parse().map(NoteId).map_err(|_| ApiError::NotFound)?;
+    let note = notes::get(db, id).await?.ok_or(ApiError::NotFound)?;
+    who.require_site(note.client, note.site)?;
+    Ok(note)
+}
+
+/// `GET /agents/notes/<pk>/`.
+async fn get(caller: Authed<ListNotes>, pk: web::Path<String>) -> ApiResult<HttpResponse> {
+    let db = caller.state.conn().await?;
+    let note = scoped_note(&**db, &caller.identity, &pk).await?;
+    Ok(HttpResponse::Ok().json(render(&note)))
+}
+
+#[derive(Deserialize)]
+struct NoteEdit {
+    note: Option<String>,
+}
+
+/// `PUT /agents/notes/<pk>/` `{note}` (a partial update: without `note` nothing changes).
+async fn edit(
+    caller: Authed<ManageNotes>,
+    pk: web::Path<String>,
+    Json(body): Json<NoteEdit>,
+) -> ApiResult<HttpResponse> {
+    let db = caller.state.conn().await?;
+    let note = scoped_note(&**db, &caller.identity, &pk).await?;
+    if let Some(text) = body.note {
+        not_blank(&text)?;
+        notes::update(&**db, note.id, &text).await?;
+    }
+    Ok(HttpResponse::Ok().json("Note edited!"))
+}
+
+/// `DELETE /agents/notes/<pk>/`.
+async fn delete(caller: Authed<ManageNotes>, pk: web::Path<String>) -> ApiResult<HttpResponse> {
+    let db = caller.state.conn().await?;
+    let note = scoped_note(&**db, &caller.identity, &pk).await?;
+    notes::delete(&**db, note.id).await?;
+    Ok(HttpResponse::Ok().json("Note was deleted!"))
+}

@@ -1,0 +1,126 @@
+//! Pending actions (TRMM logs/views.py PendingActions; server-api.md 3.8) and, beyond upstream, commands and
+//! scripts queued for offline agents (`queue_if_offline`), which trmm-worker runs when the agent is back.
+
+use actix_web::{web, HttpResponse};
+use serde_json::{json, Value};
+use trmm_db::agents::AgentRef;
+use trmm_db::pending::{self, Action};
+use trmm_rpc::gateway::Command;
+
+use super::agents::AGENT_ID;
+use crate::auth::perms::{ListPendingActions, ManagePendingActions};
+use crate::auth::{Authed, ScopedAgent};
+use crate::error::{ApiError, ApiResult};
+
+/// `results` of a queued command's history row once its pending action is cancelled.
+const CANCELLED: &str = "cancelled";
+
+/// Registers the routes of this module.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/logs/pendingactions/", web::get().to(list))
+        .route("/logs/pendingactions/{pk}/", web::delete().to(cancel))
+        .route(&format!("/agents/{AGENT_ID}/pendingactions/"), web::get().to(for_agent));
+}
+
+/// What is queued for an agent that was offline.
+pub struct Queued<'a> {
+    /// `runcmd` or `runscript`.
+    pub action_type: &'a str,
+    /// The envelope to send once the agent is back (its `history_id` already set).
+    pub envelope: &'a Command,
+    /// The AgentHistory row that receives the result.
+    pub history_id: i64,
+    /// Seconds to wait for the agent's reply when it runs.
+    pub timeout: i64,
+    /// Shown in the pending-actions list, e.g. "Run command: uptime".
+    pub description: String,
+    /// More fields for `details` (e.g. `{"cmd", "shell"}` or `{"script"}`).
+    pub extra: Value,
+}
+
+/// Queues work for an offline agent and returns the answer to give the dashboard. trmm-worker sends it within
+/// seconds of the agent's next check-in, or marks it expired after `TRMM_PENDING_ACTION_TTL`.
+pub async fn queue(db: &impl trmm_db::GenericClient, agent: &AgentRef, q: Queued<'_>) -> ApiResult<String> {
+    let command = serde_json::to_value(q.envelope).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut details = json!({
+        "history_id": q.history_id,
+        "timeout": q.timeout,
+        "description": q.description,
+        "command": command,
+    });
+    if let (Some(d), Value::Object(extra)) = (details.as_object_mut(), q.extra) {
+        d.extend(extra);
+    }
+    pending::create(db, agent.pk, q.action_type, &details).await?;
+    Ok(format!(
+        "{} is offline: queued, it will run when the agent is back online",
+        agent.hostname
+    ))
+}
+
+/// Upstream's derived `due` (logs/models.py::PendingAction.due).
+fn due(a: &Action) -> Value {
+    match a.action_type.as_str() {
+        "schedreboot" => a.details.get("time").cloned().unwrap_or(Value::Null),
+        "agentupdate" => json!("Next update cycle"),
+        "chocoinstall" => json!("ASAP"),
+        _ => json!("On next checkin"),
+    }
+}
+
+/// Upstream's derived `description`; queued commands and scripts carry their own.
+fn description(a: &Action) -> String {
+    let detail = |k: &str| a.details.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+    match a.action_type.as_str() {
+        "schedreboot" => "Device pending reboot".into(),
+        "agentupdate" => format!("Agent update to {}", detail("version")),
+        "chocoinstall" => format!("{} software install", detail("name")),
+        _ if !detail("description").is_empty() => detail("description"),
+        other => other.to_owned(),
+    }
+}
+
+/// TRMM PendingActionSerializer: every column plus hostname, client, site, due and description.
+fn render(a: &Action) -> Value {
+    json!({
+        "id": a.id,
+        "hostname": a.hostname,
+        "client": a.client_name,
+        "site": a.site_name,
+        "due": due(a),
+        "description": description(a),
+        "entry_time": a.entry_time,
+        "action_type": a.action_type,
+        "status": a.status,
+        "details": a.details,
+        "agent": a.agent.0,
+    })
+}
+
+/// `GET /logs/pendingactions/`: every action (pending and completed) on agents the user may see.
+async fn list(caller: Authed<ListPendingActions>) -> ApiResult<HttpResponse> {
+    let db = caller.state.conn().await?;
+    let actions = pending::list(&**db, &caller.identity.visibility()).await?;
+    Ok(HttpResponse::Ok().json(actions.iter().map(render).collect::<Vec<_>>()))
+}
+
+/// `GET /agents/<agent_id>/pendingactions/`.
+async fn for_agent(caller: ScopedAgent<ListPendingActions>) -> ApiResult<HttpResponse> {
+    let db = caller.state.conn().await?;
+    let actions = pending::for_agent(&**db, caller.agent.pk).await?;
+    Ok(HttpResponse::Ok().json(actions.iter().map(render).collect::<Vec<_>>()))
+}
+
+/// `DELETE /logs/pendingactions/<pk>/`: cancels (deletes) the action; a queued command never runs afterwards.
+async fn cancel(caller: Authed<ManagePendingActions>, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let pk: i64 = path.parse().map_err(|_| ApiError::NotFound)?;
+    let db = caller.state.conn().await?;
+    let action = pending::get(&**db, pk).await?.ok_or(ApiError::NotFound)?;
+    caller.identity.require_site(action.client, action.site)?;
+    pending::delete(&**db, pk).await?;
+    if let Some(hist) = action.details.get("history_id").and_then(Value::as_i64) {
+        trmm_db::history::record_results(&**db, hist, action.agent, CANCELLED).await?;
+    }
+    // Upstream also deletes the scheduled-reboot task on a Windows agent; no agent here keeps one.
+    Ok(HttpResponse::Ok().json(format!("{}: {} was cancelled", action.hostname, description(&action))))
+}

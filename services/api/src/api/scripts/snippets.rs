@@ -1,0 +1,97 @@
+//! `/scripts/snippets/`: code referenced from script bodies as `{{name}}` (upstream snippets are not audited).
+
+use actix_web::{web, HttpResponse};
+use serde_json::{Map, Value};
+use trmm_db::snippets::{self, SnippetFields};
+use trmm_db::SnippetId;
+
+use crate::api::form::{self, Form};
+use crate::auth::perms::{ListScripts, ManageScripts};
+use crate::auth::Authed;
+use crate::error::{ApiError, ApiResult};
+use crate::json::Json;
+use crate::templates::SHELLS;
+
+const SAVED: &str = "Script snippet was saved successfully";
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/scripts/snippets/", web::get().to(list))
+        .route("/scripts/snippets/", web::post().to(create))
+        .route("/scripts/snippets/{pk:\\d+}/", web::get().to(get))
+        .route("/scripts/snippets/{pk:\\d+}/", web::put().to(update))
+        .route("/scripts/snippets/{pk:\\d+}/", web::delete().to(delete));
+}
+
+/// Applies the fields present in `map` onto `base` (ScriptSnippetSerializer: name unique and at most 40
+/// characters, desc at most 50, code kept untrimmed).
+fn apply(map: &Map<String, Value>, mut base: SnippetFields, creating: bool) -> ApiResult<SnippetFields> {
+    let mut f = Form::new(map);
+    if creating {
+        f.require("name");
+    }
+    if let Some(v) = f.string("name", 40, false) {
+        base.name = v.trim().to_owned();
+    }
+    if let Some(v) = f.string("desc", 50, true) {
+        base.desc = v;
+    }
+    if let Some(v) = f.string("code", usize::MAX, true) {
+        base.code = v;
+    }
+    if let Some(v) = f.choice("shell", &SHELLS) {
+        base.shell = v;
+    }
+    f.finish().map_err(|e| ApiError::Invalid(Value::Object(e)))?;
+    Ok(base)
+}
+
+fn unique_or(e: trmm_db::DbError) -> ApiError {
+    if e.is_unique_violation() {
+        ApiError::field("name", "script snippet with this name already exists.")
+    } else {
+        e.into()
+    }
+}
+
+async fn list(caller: Authed<ListScripts>) -> ApiResult<HttpResponse> {
+    let db = caller.state.conn().await?;
+    Ok(HttpResponse::Ok().json(snippets::list(&**db).await?))
+}
+
+async fn create(caller: Authed<ManageScripts>, Json(body): Json<Value>) -> ApiResult<HttpResponse> {
+    let empty = SnippetFields {
+        name: String::new(),
+        desc: String::new(),
+        code: String::new(),
+        shell: "powershell".into(),
+    };
+    let f = apply(form::object(&body)?, empty, true)?;
+    let db = caller.state.conn().await?;
+    snippets::create(&**db, &f).await.map_err(unique_or)?;
+    Ok(HttpResponse::Ok().json(SAVED))
+}
+
+async fn get(caller: Authed<ListScripts>, pk: web::Path<i32>) -> ApiResult<HttpResponse> {
+    let db = caller.state.conn().await?;
+    let snippet = snippets::get(&**db, SnippetId(*pk)).await?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(snippet))
+}
+
+async fn update(caller: Authed<ManageScripts>, pk: web::Path<i32>, Json(body): Json<Value>) -> ApiResult<HttpResponse> {
+    let map = form::object(&body)?;
+    let db = caller.state.conn().await?;
+    let snippet = snippets::get(&**db, SnippetId(*pk)).await?.ok_or(ApiError::NotFound)?;
+    let f = apply(map, snippet.fields, false)?;
+    if !snippets::update(&**db, snippet.id, &f).await.map_err(unique_or)? {
+        return Err(ApiError::NotFound);
+    }
+    Ok(HttpResponse::Ok().json(SAVED))
+}
+
+async fn delete(caller: Authed<ManageScripts>, pk: web::Path<i32>) -> ApiResult<HttpResponse> {
+    let db = caller.state.conn().await?;
+    if !snippets::delete(&**db, SnippetId(*pk)).await? {
+        return Err(ApiError::NotFound);
+    }
+    Ok(HttpResponse::Ok().json("Script snippet was deleted successfully"))
+}

@@ -1,0 +1,124 @@
+//! Agent services (TRMM services/views.py `GetServices`, `GetEditActionService`; server-api.md 3.12): the
+//! live list (also stored in `agents.services`), one service's detail, and start/stop/restart.
+
+use std::time::Duration;
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::Value;
+use trmm_db::services;
+
+use super::agents::AGENT_ID;
+use crate::auth::perms::ManageWinSvcs;
+use crate::auth::ScopedAgent;
+use crate::error::{ApiError, ApiResult};
+use crate::gateway::{command, UNREACHABLE};
+use crate::state::AppState;
+
+/// Upstream's timeouts: 10 s for the list and detail, 32 s per start/stop (the agent waits up to 30 s).
+const LIST_TIMEOUT: Duration = Duration::from_secs(10);
+const ACTION_TIMEOUT: Duration = Duration::from_secs(32);
+
+/// Registers the routes of this module.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let one = format!("/services/{AGENT_ID}/{{svcname}}/");
+    cfg.route(&format!("/services/{AGENT_ID}/"), web::get().to(list))
+        .route(&one, web::get().to(detail))
+        .route(&one, web::post().to(action));
+}
+
+/// `GET /services/<agent_id>/`: asks the agent, stores the answer, returns it.
+async fn list(caller: ScopedAgent<ManageWinSvcs>) -> ApiResult<HttpResponse> {
+    let (state, agent) = (&caller.state, &caller.agent);
+    let reply = state
+        .gateway
+        .request(
+            &agent.agent_id,
+            command("winservices", LIST_TIMEOUT.as_secs() as i64),
+            LIST_TIMEOUT,
+        )
+        .await?;
+    if !reply.is_array() {
+        return Err(ApiError::BadRequest(UNREACHABLE.into()));
+    }
+    let db = state.conn().await?;
+    services::save(&**db, agent.pk, &reply).await?;
+    Ok(HttpResponse::Ok().json(reply))
+}
+
+/// `GET /services/<agent_id>/<svcname>/`: the agent's record of one service, as it sent it.
+async fn detail(caller: ScopedAgent<ManageWinSvcs>, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
+    let mut envelope = command("winsvcdetail", LIST_TIMEOUT.as_secs() as i64);
+    envelope.payload.insert("name".into(), path.into_inner().1);
+    let reply = caller
+        .state
+        .gateway
+        .request(&caller.agent.agent_id, envelope, LIST_TIMEOUT)
+        .await?;
+    Ok(HttpResponse::Ok().json(reply))
+}
+
+#[derive(Deserialize)]
+struct ActionRequest {
+    sv_action: String,
+}
+
+/// `POST /services/<agent_id>/<svcname>/` `{sv_action: start|stop|restart}`. Upstream refuses posix agents
+/// ("Please use 'Recover Connection' instead."); trmm-agent controls systemd units, so Linux is served.
+async fn action(
+    caller: ScopedAgent<ManageWinSvcs>,
+    path: web::Path<(String, String)>,
+    body: crate::json::Json<ActionRequest>,
+) -> ApiResult<HttpResponse> {
+    let name = path.into_inner().1;
+    let (state, agent) = (&caller.state, &caller.agent);
+    let message = match body.0.sv_action.as_str() {
+        "restart" => {
+            let db = state.conn().await?;
+            let linux = services::platform(&**db, agent.pk).await?.as_deref() == Some("linux");
+            drop(db);
+            if linux {
+                // systemd restarts in one job: stop-then-start would never come back for a unit the agent
+                // (or its network path) depends on.
+                send(state, &agent.agent_id, &name, "restart").await?;
+            } else {
+                // Upstream: the Windows agent only knows start and stop.
+                send(state, &agent.agent_id, &name, "stop").await?;
+                send(state, &agent.agent_id, &name, "start").await?;
+            }
+            "The service was restarted successfully"
+        }
+        "start" => {
+            send(state, &agent.agent_id, &name, "start").await?;
+            "The service was started successfully"
+        }
+        "stop" => {
+            send(state, &agent.agent_id, &name, "stop").await?;
+            "The service was stopped successfully"
+        }
+        other => {
+            return Err(ApiError::field(
+                "sv_action",
+                format!("\"{other}\" is not a valid choice."),
+            ))
+        }
+    };
+    Ok(HttpResponse::Ok().json(message))
+}
+
+/// One `winsvcaction`, judged as upstream's `process_nats_response`: anything but `{success: bool,
+/// errormsg: str}` means the agent was not reached; a failure with a message is that message.
+async fn send(state: &AppState, agent_id: &str, name: &str, action: &str) -> ApiResult<()> {
+    let mut envelope = command("winsvcaction", ACTION_TIMEOUT.as_secs() as i64);
+    envelope.payload.insert("name".into(), name.to_owned());
+    envelope.payload.insert("action".into(), action.to_owned());
+    let reply = state.gateway.request(agent_id, envelope, ACTION_TIMEOUT).await?;
+    let success = reply.get("success").and_then(Value::as_bool);
+    let errormsg = reply.get("errormsg").and_then(Value::as_str);
+    match (success, errormsg) {
+        (Some(true), Some(_)) => Ok(()),
+        (Some(false), Some(msg)) if !msg.is_empty() => Err(ApiError::BadRequest(msg.to_owned())),
+        (Some(false), Some(_)) => Err(ApiError::BadRequest("Something went wrong".into())),
+        _ => Err(ApiError::BadRequest(UNREACHABLE.into())),
+    }
+}

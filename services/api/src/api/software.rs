@@ -1,0 +1,67 @@
+//! Installed software (TRMM software/views.py `GetSoftware`; server-api.md 3.12): the stored lists, and a
+//! refresh that asks the agent for `softwarelist`.
+
+use std::time::Duration;
+
+use actix_web::{web, HttpResponse};
+use serde_json::{json, Value};
+use trmm_db::software::{self, InstalledSoftware};
+
+use super::agents::AGENT_ID;
+use crate::auth::perms::{ListSoftware, ManageSoftware};
+use crate::auth::{Authed, ScopedAgent};
+use crate::error::{ApiError, ApiResult};
+use crate::gateway::{command, UNREACHABLE};
+
+/// How long the agent has to list its software (upstream `nats_cmd(..., timeout=15)`).
+const REFRESH_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Registers the routes of this module.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let one = format!("/software/{AGENT_ID}/");
+    cfg.route("/software/", web::get().to(list))
+        .route(&one, web::get().to(get))
+        .route(&one, web::put().to(refresh));
+}
+
+/// `InstalledSoftwareSerializer` (`fields = "__all__"`): `{id, software, agent}`. Rows are keyed by agent
+/// here, so `id` is the agent's pk as well.
+fn serialize(row: &InstalledSoftware) -> Value {
+    json!({ "id": row.agent.0, "software": row.software, "agent": row.agent.0 })
+}
+
+/// `GET /software/`: every stored list the user's role can see.
+async fn list(caller: Authed<ListSoftware>) -> ApiResult<HttpResponse> {
+    let db = caller.state.conn().await?;
+    let rows = software::list(&**db, &caller.identity.visibility()).await?;
+    Ok(HttpResponse::Ok().json(rows.iter().map(serialize).collect::<Vec<_>>()))
+}
+
+/// `GET /software/<agent_id>/`: the stored list, or `[]` when the agent never reported one (upstream).
+async fn get(caller: ScopedAgent<ListSoftware>) -> ApiResult<HttpResponse> {
+    let db = caller.state.conn().await?;
+    Ok(match software::get(&**db, caller.agent.pk).await? {
+        Some(row) => HttpResponse::Ok().json(serialize(&row)),
+        None => HttpResponse::Ok().json(json!([])),
+    })
+}
+
+/// `PUT /software/<agent_id>/`: asks the agent for its list and stores it. Upstream refuses posix agents
+/// ("Not available for linux"); trmm-agent reports dpkg/rpm packages, so every platform is asked.
+async fn refresh(caller: ScopedAgent<ManageSoftware>) -> ApiResult<HttpResponse> {
+    let reply = caller
+        .state
+        .gateway
+        .request(
+            &caller.agent.agent_id,
+            command("softwarelist", REFRESH_TIMEOUT.as_secs() as i64),
+            REFRESH_TIMEOUT,
+        )
+        .await?;
+    if !reply.is_array() {
+        return Err(ApiError::BadRequest(UNREACHABLE.into()));
+    }
+    let db = caller.state.conn().await?;
+    software::upsert(&**db, caller.agent.pk, &reply).await?;
+    Ok(HttpResponse::Ok().json("ok"))
+}

@@ -1,0 +1,135 @@
+use std::collections::HashMap;
+
+use serde_json::{json, Map, Value};
+use trmm_db::custom_fields::{FieldModel, TemplateField};
+
+use super::*;
+
+fn obj(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!(),
+    }
+}
+
+fn ctx() -> Context {
+    let mut fields = HashMap::new();
+    fields.insert((FieldModel::Agent, "Owner".to_owned()), json!("O'Brien"));
+    fields.insert((FieldModel::Agent, "Tags".to_owned()), json!(["a", "b", "c"]));
+    fields.insert((FieldModel::Agent, "Managed".to_owned()), json!(true));
+    fields.insert((FieldModel::Client, "Contract".to_owned()), json!("gold"));
+    fields.insert((FieldModel::Site, "Floor".to_owned()), json!("3"));
+    fields.insert((FieldModel::Agent, "Empty".to_owned()), Value::Null);
+    let mut globals = HashMap::new();
+    globals.insert("api_key".to_owned(), "s3cr3t".to_owned());
+    Context::new(
+        "AGENTID",
+        obj(
+            json!({"id": 7, "hostname": "web-01", "site_id": 2, "maintenance_mode": false,
+                   "offline_time": 4, "description": null, "disks": {"c": 1}}),
+        ),
+        obj(json!({"id": 2, "name": "HQ", "client_id": 1})),
+        obj(json!({"id": 1, "name": "Acme"})),
+        fields,
+        globals,
+    )
+}
+
+#[test]
+fn columns_of_agent_site_and_client() {
+    let c = ctx();
+    assert_eq!(c.expand_arg("shell", "-h {{agent.hostname}}"), "-h 'web-01'");
+    assert_eq!(c.expand_arg("cmd", "{{agent.hostname}}"), "web-01");
+    assert_eq!(c.expand_arg("python", "{{client.name}}/{{site.name}}"), "'Acme'/'HQ'");
+    assert_eq!(c.expand_arg("cmd", "{{ agent.site.client.name }}"), "Acme");
+    assert_eq!(c.expand_arg("cmd", "{{agent.client.name}}"), "Acme");
+    assert_eq!(c.expand_arg("cmd", "{{site.client.name}}"), "Acme");
+    assert_eq!(c.expand_arg("cmd", "{{agent.pk}}"), "7");
+    assert_eq!(c.expand_arg("shell", "{{agent.offline_time}}"), "4");
+    assert_eq!(c.expand_arg("shell", "{{agent.disks}}"), r#"{"c":1}"#);
+}
+
+#[test]
+fn per_shell_quoting() {
+    let c = ctx();
+    assert_eq!(
+        c.expand_arg("powershell", "-Owner {{agent.Owner}}"),
+        "-Owner 'O''Brien'"
+    );
+    assert_eq!(c.expand_arg("shell", "{{agent.Owner}}"), "'O'Brien'");
+    assert_eq!(c.expand_arg("cmd", "{{agent.Owner}}"), "O'Brien");
+    assert_eq!(c.expand_arg("powershell", "{{agent.Tags}}"), "'a,b,c'");
+    assert_eq!(c.expand_arg("cmd", "{{agent.Tags}}"), "a,b,c");
+    assert_eq!(c.expand_arg("powershell", "{{agent.Managed}}"), "$True");
+    assert_eq!(c.expand_arg("shell", "{{agent.Managed}}"), "1");
+    assert_eq!(c.expand_arg("powershell", "{{agent.maintenance_mode}}"), "$False");
+    assert_eq!(c.expand_arg("deno", "{{agent.maintenance_mode}}"), "0");
+}
+
+#[test]
+fn custom_fields_and_globals() {
+    let c = ctx();
+    assert_eq!(c.expand_arg("cmd", "{{client.Contract}}-{{site.Floor}}"), "gold-3");
+    assert_eq!(c.expand_arg("powershell", "{{global.api_key}}"), "'s3cr3t'");
+    assert_eq!(c.expand_env_var("powershell", "KEY={{global.api_key}}"), "KEY=s3cr3t");
+    assert_eq!(
+        c.expand_env_var("powershell", "OWNER={{agent.Owner}}"),
+        "OWNER=O''Brien"
+    );
+    assert_eq!(c.expand_env_var("shell", "A=x=y {{agent.hostname}}"), "A=x=y web-01");
+}
+
+#[test]
+fn unknown_lookups_become_empty_and_other_braces_stay() {
+    let c = ctx();
+    assert_eq!(c.expand_arg("shell", "-x {{agent.nope}}"), "-x ");
+    assert_eq!(c.expand_arg("shell", "{{global.missing}}"), "");
+    assert_eq!(c.expand_arg("shell", "{{agent.description}}"), "");
+    assert_eq!(c.expand_arg("shell", "{{agent.Empty}}"), "");
+    assert_eq!(c.expand_arg("shell", "{{agent.hostname.deeper}}"), "");
+    assert_eq!(
+        c.expand_arg("shell", "{{foo}} {{other.x}} {{"),
+        "{{foo}} {{other.x}} {{"
+    );
+    assert_eq!(c.expand_arg("shell", "plain"), "plain");
+    assert_eq!(c.expand_env_var("shell", "NOEQUALS"), "NOEQUALS");
+}
+
+#[test]
+fn field_defaults_apply_when_no_value() {
+    let field = |field_type: &str, has_value: bool| TemplateField {
+        model: FieldModel::Agent,
+        name: "F".into(),
+        field_type: field_type.into(),
+        has_value,
+        string_value: has_value.then(String::new),
+        bool_value: false,
+        multiple_value: has_value.then(Vec::new),
+        default_value_string: Some("dflt".into()),
+        default_value_bool: true,
+        default_values_multiple: vec!["x".into()],
+    };
+    assert_eq!(resolve_field(field("text", false)).1, json!("dflt"));
+    // Upstream treats an empty stored string as unset.
+    assert_eq!(resolve_field(field("text", true)).1, json!("dflt"));
+    assert_eq!(resolve_field(field("checkbox", false)).1, json!(true));
+    // A stored checkbox keeps its value even when false.
+    assert_eq!(resolve_field(field("checkbox", true)).1, json!(false));
+    assert_eq!(resolve_field(field("multiple", true)).1, json!(["x"]));
+    let mut stored = field("multiple", true);
+    stored.multiple_value = Some(vec!["y".into(), "z".into()]);
+    assert_eq!(resolve_field(stored).1, json!(["y", "z"]));
+}
+
+#[test]
+fn snippets_replace_known_names_only() {
+    let mut snippets = HashMap::new();
+    snippets.insert("Log".to_owned(), "function Log {}".to_owned());
+    snippets.insert("a\\b".to_owned(), "C:\\path".to_owned());
+    let code = "{{Log}}\nLog {{ Log }} {{agent.hostname}}\n{{unknown}} {{a\\b}} {{\nnot}}";
+    assert_eq!(
+        replace_snippets(code, &snippets),
+        "function Log {}\nLog function Log {} {{agent.hostname}}\n{{unknown}} C:\\path {{\nnot}}"
+    );
+    assert_eq!(replace_snippets("no refs", &snippets), "no refs");
+}

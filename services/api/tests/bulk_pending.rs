@@ -1,0 +1,186 @@
+//! `POST /agents/actions/bulk/` and the pending-action endpoints as the API answers them: permissions, role
+//! scope, validation, and what a bulk run writes before trmm-worker takes over (the fan-out itself is tested in
+//! services/scheduler-worker/tests).
+
+mod common;
+#[path = "support/helpers.rs"]
+mod helpers;
+
+use common::{agent_id, TestApi};
+use helpers::user_with_flags;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+const DENIED: &str = "You do not have permission to perform this action.";
+
+async fn bulk(api: &TestApi, token: &str, body: Value) -> (StatusCode, Value) {
+    api.call(Method::POST, "/agents/actions/bulk/", Some(token), Some(body))
+        .await
+}
+
+fn command(target: Value) -> Value {
+    let mut body = json!({"mode": "command", "monType": "all", "osType": "all", "cmd": "uptime",
+                          "shell": "/bin/bash", "timeout": 30});
+    body.as_object_mut()
+        .unwrap()
+        .extend(target.as_object().unwrap().clone());
+    body
+}
+
+/// Deletes the queued jobs of the test's Redis prefix when dropped.
+struct RedisKeys(String);
+
+impl Drop for RedisKeys {
+    fn drop(&mut self) {
+        let Ok(mut conn) = redis::Client::open(trmm_testkit::redis_url()).and_then(|c| c.get_connection()) else {
+            return;
+        };
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}:*", self.0))
+            .query(&mut conn)
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut conn);
+        }
+    }
+}
+
+#[tokio::test]
+async fn bulk_runs_are_scoped_validated_and_recorded() {
+    let prefix = format!("trmm-test-{}", trmm_auth::generate_token());
+    let _keys = RedisKeys(prefix.clone());
+    let api = TestApi::start_with(move |s| s.redis_prefix = prefix).await;
+    let admin = api.admin_token().await;
+    let (acme, hq) = api.client_with_site(&admin, "Acme", "HQ").await;
+    let (other, _) = api.client_with_site(&admin, "Other", "Main").await;
+    let installer = api.installer_token(&admin, acme, hq).await;
+    for n in 1..=3 {
+        api.enroll(&installer, &agent_id(n), &format!("host{n}"), hq).await;
+    }
+
+    let (status, body) = bulk(&api, &admin, command(json!({"target": "client", "client": acme}))).await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!("Command will now be run on 3 agents"))
+    );
+    let conn = api.db.pool().get().await.unwrap();
+    let run = conn
+        .query_one("SELECT id, mode, agent_count, reply_timeout FROM bulk_runs", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        (run.get::<_, String>(1), run.get::<_, i32>(2), run.get::<_, i32>(3)),
+        ("command".into(), 3, 32)
+    );
+    let rows = conn
+        .query(
+            "SELECT type, command, username, results FROM agent_history WHERE bulk_run_id = $1",
+            &[&run.get::<_, i64>(0)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    for r in &rows {
+        assert_eq!(r.get::<_, String>(0), "cmd_run");
+        assert_eq!(r.get::<_, String>(1), "uptime");
+        assert_eq!(r.get::<_, String>(2), "admin");
+    }
+    assert_eq!(trmm_db::audit::count(&**conn, "bulk_action", "admin").await.unwrap(), 1);
+
+    // Upstream's answers for empty selections and bad input.
+    let cases = [
+        (
+            command(json!({"target": "agents", "agents": []})),
+            json!("Must select at least 1 agent"),
+        ),
+        (
+            command(json!({"target": "client", "client": other})),
+            json!("No agents were found meeting the selected criteria"),
+        ),
+        (
+            command(json!({"target": "all", "osType": "windows"})),
+            json!("No agents were found meeting the selected criteria"),
+        ),
+        (
+            command(json!({"target": "nowhere"})),
+            json!({"target": ["\"nowhere\" is not a valid choice."]}),
+        ),
+        (
+            json!({"mode": "command", "target": "all", "cmd": " ", "shell": "/bin/bash", "timeout": 30}),
+            json!({"cmd": ["This field may not be blank."]}),
+        ),
+        (
+            json!({"mode": "script", "target": "all", "script": 999, "timeout": 30}),
+            json!({"script": ["Invalid pk \"999\" - object does not exist."]}),
+        ),
+    ];
+    for (body, expected) in cases {
+        let (status, answer) = bulk(&api, &admin, body.clone()).await;
+        assert_eq!((status, answer), (StatusCode::BAD_REQUEST, expected), "{body}");
+    }
+
+    // can_run_bulk is required, and a role limited to one client cannot target another.
+    let plain = user_with_flags(&api, "plain", &["can_list_agents"]).await;
+    let (status, body) = bulk(&api, &plain, command(json!({"target": "all"}))).await;
+    assert_eq!((status, body), (StatusCode::FORBIDDEN, json!({"detail": DENIED})));
+    let scoped = user_with_flags(&api, "scoped", &["can_run_bulk"]).await;
+    let role: i32 = conn
+        .query_one("SELECT role_id FROM users WHERE username = 'scoped'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    conn.execute(
+        "INSERT INTO role_clients (role_id, client_id) VALUES ($1, $2)",
+        &[&role, &(other as i32)],
+    )
+    .await
+    .unwrap();
+    let (status, body) = bulk(&api, &scoped, command(json!({"target": "client", "client": acme}))).await;
+    assert_eq!((status, body), (StatusCode::FORBIDDEN, json!({"detail": DENIED})));
+    let (status, body) = bulk(&api, &scoped, command(json!({"target": "all"}))).await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::BAD_REQUEST,
+            json!("No agents were found meeting the selected criteria")
+        ),
+        "the role sees no agent"
+    );
+}
+
+#[tokio::test]
+async fn pending_actions_need_their_permissions_and_scope() {
+    let api = TestApi::start().await;
+    let admin = api.admin_token().await;
+    let (acme, hq) = api.client_with_site(&admin, "Acme", "HQ").await;
+    let installer = api.installer_token(&admin, acme, hq).await;
+    let (pk, _) = api.enroll(&installer, &agent_id(1), "host1", hq).await;
+    let conn = api.db.pool().get().await.unwrap();
+    let details = json!({"time": "2030-01-01 10:00", "taskname": "TacticalRMM_SchedReboot_x"});
+    let id = trmm_db::pending::create(&**conn, trmm_db::AgentPk(pk as i32), "schedreboot", &details)
+        .await
+        .unwrap();
+
+    let (status, list) = api.get("/logs/pendingactions/", &admin).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list[0]["description"], "Device pending reboot");
+    assert_eq!(list[0]["due"], "2030-01-01 10:00");
+    assert_eq!(list[0]["agent"], pk);
+
+    let viewer = user_with_flags(&api, "viewer", &["can_list_pendingactions"]).await;
+    let (status, _) = api
+        .get(&format!("/agents/{}/pendingactions/", agent_id(1)), &viewer)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let path = format!("/logs/pendingactions/{id}/");
+    let (status, _) = api.call(Method::DELETE, &path, Some(&viewer), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let nobody = user_with_flags(&api, "nobody", &["can_list_agents"]).await;
+    let (status, _) = api.get("/logs/pendingactions/", &nobody).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = api.call(Method::DELETE, &path, Some(&admin), None).await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!("host1: Device pending reboot was cancelled"))
+    );
+}

@@ -1,0 +1,374 @@
+//! Custom field definitions and their values on agents, clients and sites (server-api.md 3.7, 5.2).
+
+mod common;
+#[path = "support/helpers.rs"]
+mod helpers;
+
+use common::{agent_id, TestApi};
+use helpers::{keys, send};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+/// Creates a field and returns its id.
+async fn field(api: &TestApi, token: &str, body: Value) -> i64 {
+    let (status, msg) = send(api, token, Method::POST, "/core/customfields/", body.clone()).await;
+    assert_eq!((status, msg), (StatusCode::OK, json!("ok")), "{body}");
+    let (_, all) = api.get("/core/customfields/", token).await;
+    all.as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == body["name"] && f["model"] == body["model"])
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn custom_field_crud_and_patch_search() {
+    let api = TestApi::start().await;
+    let admin = api.admin_token().await;
+    let owner = field(&api, &admin, json!({"model": "agent", "name": "Owner", "order": 2})).await;
+    field(
+        &api,
+        &admin,
+        json!({"model": "agent", "name": "Tags", "type": "multiple", "options": ["a", "b"], "order": 1}),
+    )
+    .await;
+    field(
+        &api,
+        &admin,
+        json!({"model": "client", "name": "Owner", "type": "checkbox"}),
+    )
+    .await;
+
+    let (status, one) = api.get(&format!("/core/customfields/{owner}/"), &admin).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        keys(&one),
+        [
+            "created_by",
+            "created_time",
+            "default_value_bool",
+            "default_value_string",
+            "default_values_multiple",
+            "hide_in_summary",
+            "hide_in_ui",
+            "id",
+            "model",
+            "modified_by",
+            "modified_time",
+            "name",
+            "options",
+            "order",
+            "required",
+            "type"
+        ]
+    );
+    assert_eq!(
+        (one["type"].clone(), one["created_by"].clone()),
+        (json!("text"), json!("admin"))
+    );
+    assert!(one["created_time"].as_str().unwrap().ends_with('Z'));
+
+    let names = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|f| format!("{}.{}", f["model"].as_str().unwrap(), f["name"].as_str().unwrap()))
+            .collect()
+    };
+    assert_eq!(
+        names(&api.get("/core/customfields/?model=agent", &admin).await.1),
+        ["agent.Tags", "agent.Owner"]
+    );
+    let (status, found) = send(
+        &api,
+        &admin,
+        Method::PATCH,
+        "/core/customfields/",
+        json!({"model": "client"}),
+    )
+    .await;
+    assert_eq!(
+        (status, names(&found)),
+        (StatusCode::OK, vec!["client.Owner".to_owned()])
+    );
+    let (status, msg) = send(&api, &admin, Method::PATCH, "/core/customfields/", json!({})).await;
+    assert_eq!(
+        (status, msg),
+        (StatusCode::BAD_REQUEST, json!("The request was invalid"))
+    );
+    assert_eq!(api.get("/core/customfields/?model=nope", &admin).await.1, json!([]));
+
+    let bad = [
+        (
+            json!({"model": "agent", "name": "Owner"}),
+            json!({"non_field_errors": ["The fields model, name must make a unique set."]}),
+        ),
+        (
+            json!({"model": "policy", "name": "X"}),
+            json!({"model": ["\"policy\" is not a valid choice."]}),
+        ),
+        (
+            json!({"model": "agent", "name": "X", "type": "json"}),
+            json!({"type": ["\"json\" is not a valid choice."]}),
+        ),
+        (json!({"name": "X"}), json!({"model": ["This field is required."]})),
+        (
+            json!({"model": "site", "name": "X", "options": "a,b"}),
+            json!({"options": ["Expected a list of items but got type \"str\"."]}),
+        ),
+    ];
+    for (body, expected) in &bad {
+        let (status, got) = send(&api, &admin, Method::POST, "/core/customfields/", body.clone()).await;
+        assert_eq!((status, &got), (StatusCode::BAD_REQUEST, expected), "{body}");
+    }
+    assert_eq!(
+        api.get("/core/customfields/", &admin).await.1.as_array().unwrap().len(),
+        3
+    );
+
+    let (status, msg) = send(
+        &api,
+        &admin,
+        Method::PUT,
+        &format!("/core/customfields/{owner}/"),
+        json!({"default_value_string": "nobody", "required": true}),
+    )
+    .await;
+    assert_eq!((status, msg), (StatusCode::OK, json!("ok")));
+    let (_, one) = api.get(&format!("/core/customfields/{owner}/"), &admin).await;
+    assert_eq!(
+        (one["default_value_string"].clone(), one["required"].clone()),
+        (json!("nobody"), json!(true))
+    );
+    let (status, _) = send(
+        &api,
+        &admin,
+        Method::PUT,
+        &format!("/core/customfields/{owner}/"),
+        json!({"name": "Tags"}),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "renaming onto another field of the model collides"
+    );
+
+    let (status, msg) = api
+        .call(
+            Method::DELETE,
+            &format!("/core/customfields/{owner}/"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!((status, msg), (StatusCode::OK, json!("ok")));
+    assert_eq!(
+        api.get(&format!("/core/customfields/{owner}/"), &admin).await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    let viewer = helpers::user_with_flags(&api, "viewer", &["can_view_customfields"]).await;
+    assert_eq!(api.get("/core/customfields/", &viewer).await.0, StatusCode::OK);
+    let (status, _) = send(
+        &api,
+        &viewer,
+        Method::PATCH,
+        "/core/customfields/",
+        json!({"model": "agent"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "PATCH is a read");
+    let (status, _) = send(
+        &api,
+        &viewer,
+        Method::POST,
+        "/core/customfields/",
+        json!({"model": "agent", "name": "Y"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn values_on_agents_clients_and_sites_show_in_get_output() {
+    let api = TestApi::start().await;
+    let admin = api.admin_token().await;
+    let owner = field(&api, &admin, json!({"model": "agent", "name": "Owner"})).await;
+    let managed = field(
+        &api,
+        &admin,
+        json!({"model": "agent", "name": "Managed", "type": "checkbox"}),
+    )
+    .await;
+    let tags = field(
+        &api,
+        &admin,
+        json!({"model": "agent", "name": "Tags", "type": "multiple"}),
+    )
+    .await;
+    let contract = field(&api, &admin, json!({"model": "client", "name": "Contract"})).await;
+    let floor = field(
+        &api,
+        &admin,
+        json!({"model": "site", "name": "Floor", "type": "number"}),
+    )
+    .await;
+
+    let (status, msg) = send(
+        &api,
+        &admin,
+        Method::POST,
+        "/clients/",
+        json!({"client": {"name": "Acme"}, "site": {"name": "HQ"},
+               "custom_fields": [{"field": contract, "string_value": "gold"}]}),
+    )
+    .await;
+    assert_eq!((status, msg), (StatusCode::OK, json!("Acme was added")));
+    let (_, clients) = api.get("/clients/", &admin).await;
+    let (client, site) = (
+        clients[0]["id"].as_i64().unwrap(),
+        clients[0]["sites"][0]["id"].as_i64().unwrap(),
+    );
+    let cf = &clients[0]["custom_fields"];
+    assert_eq!(keys(&cf[0]), ["client", "field", "id", "value"]);
+    assert_eq!(
+        (&cf[0]["field"], &cf[0]["client"], &cf[0]["value"]),
+        (&json!(contract), &json!(client), &json!("gold"))
+    );
+
+    // PUT upserts: one row per (client, field), the latest value wins.
+    send(
+        &api,
+        &admin,
+        Method::PUT,
+        &format!("/clients/{client}/"),
+        json!({"client": {}, "custom_fields": [{"field": contract, "string_value": "platinum"}]}),
+    )
+    .await;
+    let (_, one) = api.get(&format!("/clients/{client}/"), &admin).await;
+    assert_eq!(one["custom_fields"].as_array().unwrap().len(), 1);
+    assert_eq!(one["custom_fields"][0]["value"], "platinum");
+
+    let (status, _) = send(
+        &api,
+        &admin,
+        Method::PUT,
+        &format!("/clients/sites/{site}/"),
+        json!({"site": {}, "custom_fields": [{"field": floor, "string_value": 3}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, s) = api.get(&format!("/clients/sites/{site}/"), &admin).await;
+    assert_eq!(
+        s["custom_fields"],
+        json!([{"id": s["custom_fields"][0]["id"], "field": floor, "site": site, "value": "3"}])
+    );
+    let (status, _) = send(
+        &api,
+        &admin,
+        Method::POST,
+        "/clients/sites/",
+        json!({"site": {"client": client, "name": "Branch"}, "custom_fields": [{"field": floor, "string_value": "1"}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, sites) = api.get("/clients/sites/", &admin).await;
+    let branch = sites
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Branch")
+        .unwrap();
+    assert_eq!(branch["custom_fields"][0]["value"], "1");
+    let (_, tree) = api.get("/clients/", &admin).await;
+    assert_eq!(
+        tree[0]["sites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["custom_fields"] != json!([]))
+            .count(),
+        2
+    );
+
+    let id = agent_id(1);
+    api.enroll(&api.installer_token(&admin, client, site).await, &id, "web-01", site)
+        .await;
+    let (status, _) = send(
+        &api,
+        &admin,
+        Method::PUT,
+        &format!("/agents/{id}/"),
+        json!({"custom_fields": [
+            {"field": owner, "string_value": "Ops"},
+            {"field": managed, "bool_value": true},
+            {"field": tags, "multiple_value": ["a", "b"]},
+        ]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, detail) = api.get(&format!("/agents/{id}/"), &admin).await;
+    let values: Vec<(Value, Value)> = detail["custom_fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["field"].clone(), v["value"].clone()))
+        .collect();
+    assert_eq!(
+        values,
+        [
+            (json!(owner), json!("Ops")),
+            (json!(managed), json!(true)),
+            (json!(tags), json!(["a", "b"]))
+        ]
+    );
+    assert_eq!(keys(&detail["custom_fields"][0]), ["agent", "field", "id", "value"]);
+    let (_, table) = api.get("/agents/", &admin).await;
+    assert_eq!(table[0]["custom_fields"], detail["custom_fields"]);
+
+    // A field of another model, or none at all, is a 400 and nothing of the edit lands.
+    for bad in [
+        json!({"field": contract, "string_value": "x"}),
+        json!({"field": 9999, "string_value": "x"}),
+    ] {
+        let (status, body) = send(
+            &api,
+            &admin,
+            Method::PUT,
+            &format!("/agents/{id}/"),
+            json!({"description": "changed", "custom_fields": [{"field": owner, "string_value": "Changed"}, bad]}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body["custom_fields"][0].is_string(), "{body}");
+    }
+    let (_, again) = api.get(&format!("/agents/{id}/"), &admin).await;
+    assert_eq!(
+        (again["custom_fields"].clone(), again["description"].clone()),
+        (detail["custom_fields"].clone(), detail["description"].clone())
+    );
+
+    // Deleting a field deletes its values.
+    api.call(
+        Method::DELETE,
+        &format!("/core/customfields/{managed}/"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    let (_, detail) = api.get(&format!("/agents/{id}/"), &admin).await;
+    assert_eq!(detail["custom_fields"].as_array().unwrap().len(), 2);
+    // The model of a field with values is fixed.
+    let (status, _) = send(
+        &api,
+        &admin,
+        Method::PUT,
+        &format!("/core/customfields/{owner}/"),
+        json!({"model": "site"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

@@ -1,0 +1,269 @@
+//! Software and services views (server-api.md 3.12): trmm-api → gRPC AgentGateway → NATS → a test
+//! responder answering `softwarelist`, `winservices`, `winsvcdetail` and `winsvcaction` like trmm-agent.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::{agent_id, TestApi};
+use futures_util::StreamExt;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+use trmm_protocol::nats::{self, Command};
+use trmm_testkit::NatsServer;
+
+struct Suite {
+    api: TestApi,
+    nats: NatsServer,
+    admin: String,
+    client: i64,
+    site: i64,
+    installer: String,
+    _shutdown: tokio_util::sync::DropGuard,
+}
+
+/// NATS, an in-process AgentGateway and the API wired to it.
+async fn suite() -> Suite {
+    let nats = NatsServer::start().await;
+    let nc = async_nats::connect(nats.url()).await.unwrap();
+    let shutdown = CancellationToken::new();
+    let port = trmm_testkit::free_port();
+    let listen = format!("127.0.0.1:{port}").parse().unwrap();
+    let gateway = trmm_nats_api::gateway::Gateway::new(nc, Default::default(), |_| Box::pin(async { Ok(0) }));
+    tokio::spawn(trmm_nats_api::gateway::serve(listen, gateway, shutdown.clone()));
+    let api = TestApi::start_with_gateway(format!("http://127.0.0.1:{port}")).await;
+    let admin = api.admin_token().await;
+    let (client, site) = api.client_with_site(&admin, "Acme", "HQ").await;
+    let installer = api.installer_token(&admin, client, site).await;
+    Suite {
+        api,
+        nats,
+        admin,
+        client,
+        site,
+        installer,
+        _shutdown: shutdown.drop_guard(),
+    }
+}
+
+fn software() -> Value {
+    json!([{"name": "bash", "version": "5.2.15-2+b8", "publisher": "Matthias Klose", "install_date": "2025-5-20",
+            "size": "7.0 MB", "source": "dpkg", "location": "", "uninstall": "apt-get remove -y bash"}])
+}
+
+fn services() -> Value {
+    json!([{"name": "ssh.service", "status": "running", "display_name": "OpenBSD Secure Shell server",
+            "binpath": "/usr/sbin/sshd -D", "description": "OpenBSD Secure Shell server", "username": "root",
+            "pid": 612, "start_type": "Automatic", "autodelay": false}])
+}
+
+/// Answers like trmm-agent; `broken.service` fails with a message, `mute.service` without one.
+async fn responder(url: &str, agent_id: &str) -> Arc<Mutex<Vec<Command>>> {
+    let client = async_nats::connect(url).await.unwrap();
+    let mut sub = trmm_testkit::subscribe_live(&client, agent_id, agent_id).await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Some(msg) = sub.next().await {
+            let Ok(cmd) = nats::decode::<Command>(&msg.payload) else {
+                continue;
+            };
+            log.lock().unwrap().push(cmd.clone());
+            let name = cmd.payload.get("name").cloned().unwrap_or_default();
+            let reply = match cmd.func.as_str() {
+                "softwarelist" => software(),
+                "winservices" => services(),
+                "winsvcdetail" => json!({"name": name, "status": "running"}),
+                "winsvcaction" if name == "broken.service" => {
+                    json!({"success": false, "errormsg": "Job for broken.service failed."})
+                }
+                "winsvcaction" if name == "mute.service" => json!({"success": false, "errormsg": ""}),
+                "winsvcaction" => json!({"success": true, "errormsg": ""}),
+                _ => continue,
+            };
+            if let Some(reply_to) = msg.reply {
+                client
+                    .publish(reply_to, nats::encode(&reply).unwrap().into())
+                    .await
+                    .unwrap();
+            }
+        }
+    });
+    seen
+}
+
+/// A logged-in non-superuser whose role grants `perms` on client `client` only.
+async fn technician(api: &TestApi, name: &str, perms: &[&str], client: i64) -> String {
+    let conn = api.db.pool().get().await.unwrap();
+    let role = trmm_db::roles::create(&**conn, name, perms).await.unwrap();
+    conn.execute(
+        "INSERT INTO role_clients (role_id, client_id) VALUES ($1, $2)",
+        &[&role.0, &(client as i32)],
+    )
+    .await
+    .unwrap();
+    let hash = trmm_auth::hash_password("tech password").unwrap();
+    let email = format!("{name}@example.com");
+    trmm_db::users::upsert_superuser(&**conn, name, &email, &hash, Some(common::TOTP_SECRET), false)
+        .await
+        .unwrap();
+    conn.execute(
+        "UPDATE users SET is_superuser = false, role_id = $1 WHERE username = $2",
+        &[&role.0, &name],
+    )
+    .await
+    .unwrap();
+    let (_, login) = api
+        .call(
+            Method::POST,
+            "/v2/login/",
+            None,
+            Some(json!({"username": name, "password": "tech password", "twofactor": api.totp_now()})),
+        )
+        .await;
+    login["token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn software_is_refreshed_from_the_agent_and_listed_by_role() {
+    let s = suite().await;
+    let id = agent_id(1);
+    let (pk, _) = s.api.enroll(&s.installer, &id, "alpha", s.site).await;
+    let path = format!("/software/{id}/");
+    assert_eq!(s.api.get(&path, &s.admin).await, (StatusCode::OK, json!([])));
+
+    // Offline: upstream's message, nothing stored.
+    let (status, body) = s.api.call(Method::PUT, &path, Some(&s.admin), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body.as_str().unwrap().starts_with("Unable to contact the agent"),
+        "{body}"
+    );
+
+    let seen = responder(&s.nats.url(), &id).await;
+    let (status, body) = s.api.call(Method::PUT, &path, Some(&s.admin), None).await;
+    assert_eq!((status, body), (StatusCode::OK, json!("ok")));
+    assert_eq!(seen.lock().unwrap()[0].func, "softwarelist");
+    assert_eq!(seen.lock().unwrap()[0].timeout, 15);
+    let stored = json!({"id": pk, "software": software(), "agent": pk});
+    assert_eq!(s.api.get(&path, &s.admin).await, (StatusCode::OK, stored.clone()));
+    assert_eq!(
+        s.api.get("/software/", &s.admin).await,
+        (StatusCode::OK, json!([stored]))
+    );
+
+    // A role on another client sees no lists and may not touch this agent's.
+    let (other, _) = s.api.client_with_site(&s.admin, "Other", "Main").await;
+    let outsider = technician(&s.api, "outsider", &["can_list_software", "can_manage_software"], other).await;
+    assert_eq!(s.api.get("/software/", &outsider).await, (StatusCode::OK, json!([])));
+    assert_eq!(s.api.get(&path, &outsider).await.0, StatusCode::FORBIDDEN);
+    // Listing is not managing.
+    let viewer = technician(&s.api, "viewer", &["can_list_software"], s.client).await;
+    assert_eq!(s.api.get(&path, &viewer).await.0, StatusCode::OK);
+    let (status, _) = s.api.call(Method::PUT, &path, Some(&viewer), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn services_are_listed_stored_inspected_and_controlled() {
+    let s = suite().await;
+    let id = agent_id(2);
+    let (pk, _) = s.api.enroll(&s.installer, &id, "bravo", s.site).await;
+    let seen = responder(&s.nats.url(), &id).await;
+
+    let (status, body) = s.api.get(&format!("/services/{id}/"), &s.admin).await;
+    assert_eq!((status, body), (StatusCode::OK, services()));
+    let conn = s.api.db.pool().get().await.unwrap();
+    let row = conn
+        .query_one("SELECT services FROM agents WHERE id = $1", &[&(pk as i32)])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, Value>(0), services());
+
+    let (status, body) = s.api.get(&format!("/services/{id}/ssh.service/"), &s.admin).await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!({"name": "ssh.service", "status": "running"}))
+    );
+
+    let act = |svc: &str, action: Value| {
+        let (api, admin, path) = (&s.api, &s.admin, format!("/services/{id}/{svc}/"));
+        async move { api.call(Method::POST, &path, Some(admin), Some(action)).await }
+    };
+    seen.lock().unwrap().clear();
+    for (action, said) in [
+        ("start", "The service was started successfully"),
+        ("stop", "The service was stopped successfully"),
+        ("restart", "The service was restarted successfully"),
+    ] {
+        let (status, body) = act("ssh.service", json!({"sv_action": action})).await;
+        assert_eq!((status, body), (StatusCode::OK, json!(said)));
+    }
+    let sent = |seen: &Arc<Mutex<Vec<Command>>>| -> Vec<String> {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .map(|c| format!("{} {} {}", c.func, c.payload["name"], c.payload["action"]))
+            .collect()
+    };
+    // A Linux agent restarts in one systemd job.
+    assert_eq!(
+        sent(&seen),
+        [
+            "winsvcaction ssh.service start",
+            "winsvcaction ssh.service stop",
+            "winsvcaction ssh.service restart"
+        ]
+    );
+    // Other platforms get upstream's stop, then start.
+    conn.execute("UPDATE agents SET plat = 'windows' WHERE id = $1", &[&(pk as i32)])
+        .await
+        .unwrap();
+    seen.lock().unwrap().clear();
+    let (status, _) = act("Spooler", json!({"sv_action": "restart"})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(sent(&seen), ["winsvcaction Spooler stop", "winsvcaction Spooler start"]);
+
+    let (status, body) = act("broken.service", json!({"sv_action": "start"})).await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::BAD_REQUEST, json!("Job for broken.service failed."))
+    );
+    let (status, body) = act("mute.service", json!({"sv_action": "stop"})).await;
+    assert_eq!((status, body), (StatusCode::BAD_REQUEST, json!("Something went wrong")));
+    let (status, body) = act("ssh.service", json!({"sv_action": "mask"})).await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"sv_action": ["\"mask\" is not a valid choice."]})
+        )
+    );
+    let (status, body) = act("ssh.service", json!({})).await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"sv_action": ["This field is required."]})
+        )
+    );
+
+    // can_manage_winsvcs is required for all of it.
+    let tech = technician(&s.api, "tech", &["can_list_agents"], s.client).await;
+    assert_eq!(
+        s.api.get(&format!("/services/{id}/"), &tech).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, _) = s
+        .api
+        .call(
+            Method::POST,
+            &format!("/services/{id}/ssh.service/"),
+            Some(&tech),
+            Some(json!({"sv_action": "stop"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

@@ -1,0 +1,314 @@
+//! Bulk runs (`trmm_jobs::BulkRun`): the command goes to every agent of the run through the AgentGateway, a
+//! bounded number at a time, and each agent's outcome lands on its history row.
+//!
+//! Each agent gets a ping and then a Request (not the fire-and-forget PublishMany upstream uses): no pong means
+//! offline, the reply is the result, DEADLINE_EXCEEDED means timeout. That tells this worker what happened to
+//! every single agent, so a run is accounted for without waiting on agents to report back by HTTP.
+//! `dispatched_at` is set before sending, so a retried job never sends the command to the same agent twice.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use apalis::layers::retry::backoff::{ExponentialBackoffMaker, MakeBackoff};
+use apalis::layers::retry::HasherRng;
+use apalis::prelude::*;
+use futures_util::{stream, StreamExt};
+use prometheus_client::metrics::counter::Counter;
+use redis::aio::ConnectionManager;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use trmm_db::bulk::{self, Run, Unanswered};
+use trmm_jobs::BulkRun;
+use trmm_rpc::client::{GatewayClient, GatewayError};
+use trmm_rpc::gateway::Command;
+
+use crate::record::{self, Outcome};
+
+/// Attempts at a run while the gateway is unreachable; after the last, the agents not reached get an error.
+const MAX_ATTEMPTS: usize = 6;
+/// How often an idle worker looks for new runs.
+const POLL: Duration = Duration::from_millis(500);
+/// Bulk runs processed at once by one worker (each with its own per-agent concurrency).
+const RUNS_AT_ONCE: usize = 2;
+/// Agents marked dispatched per statement.
+const CLAIM_CHUNK: usize = 100;
+/// Most results stored per statement.
+const WRITE_BATCH: usize = 500;
+
+/// What a bulk job needs.
+#[derive(Clone)]
+pub struct BulkContext {
+    /// Postgres.
+    pub pool: trmm_db::Pool,
+    /// The AgentGateway.
+    pub gateway: GatewayClient,
+    /// Agents waited on at once.
+    pub concurrency: usize,
+    /// How long an agent has to answer the liveness ping before its command.
+    pub probe: Duration,
+    /// Cancelled on shutdown: no new agent is started.
+    pub shutdown: CancellationToken,
+    /// Attempts that failed transiently and were retried.
+    pub retries: Counter,
+}
+
+/// A failure worth retrying (gateway unreachable, database blip, shutdown); anything else is not retried.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Transient(String);
+
+fn transient(e: impl std::fmt::Display) -> BoxDynError {
+    Box::new(Transient(e.to_string()))
+}
+
+fn is_transient(e: &BoxDynError) -> bool {
+    e.downcast_ref::<Transient>().is_some()
+}
+
+/// Runs the bulk queue until `shutdown`; restarts the apalis worker when Redis drops it.
+pub async fn serve(ctx: BulkContext, redis: ConnectionManager, prefix: String, shutdown: CancellationToken) {
+    // Unique per process: apalis re-queues the jobs of workers whose heartbeats stop, by name.
+    let name = format!("trmm-worker-bulk-{}-{}", host(), std::process::id());
+    loop {
+        let backoff = ExponentialBackoffMaker::new(
+            Duration::from_millis(500),
+            Duration::from_secs(10),
+            0.5,
+            HasherRng::default(),
+        )
+        .map(|mut m| m.make_backoff());
+        let Ok(backoff) = backoff else {
+            tracing::error!("invalid retry backoff");
+            return;
+        };
+        let policy = RetryPolicy::retries(MAX_ATTEMPTS - 1)
+            .with_backoff(backoff)
+            .retry_if(is_transient);
+        let storage = trmm_jobs::bulk_storage(redis.clone(), &prefix).poll_with_interval(POLL);
+        let worker = WorkerBuilder::new(name.as_str())
+            .backend(storage)
+            .retry(policy)
+            .concurrency(RUNS_AT_ONCE)
+            .data(ctx.clone())
+            .build(run_bulk);
+        let stop = shutdown.clone();
+        let result = worker
+            .run_until(async move {
+                stop.cancelled().await;
+                Ok::<(), std::io::Error>(())
+            })
+            .await;
+        if shutdown.is_cancelled() {
+            return;
+        }
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "bulk job worker stopped; restarting");
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+    }
+}
+
+fn host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "worker".into())
+}
+
+/// One bulk run: every agent not yet sent the command gets it; then silent leftovers of an interrupted
+/// attempt are timed out and the outcome counts are stored.
+async fn run_bulk(job: BulkRun, ctx: Data<BulkContext>, attempt: Attempt) -> Result<(), BoxDynError> {
+    let run = {
+        let db = ctx.pool.get().await.map_err(transient)?;
+        let Some(run) = bulk::get(&**db, job.run_id).await.map_err(transient)? else {
+            tracing::warn!(run_id = job.run_id, "bulk run not found; dropped");
+            return Ok(());
+        };
+        if run.summary.is_some() {
+            return Ok(());
+        }
+        bulk::mark_started(&**db, run.id).await.map_err(transient)?;
+        run
+    };
+    let template: Command = serde_json::from_value(run.envelope.clone())
+        .map_err(|e| AbortError::new(format!("bulk run {} has an unreadable command: {e}", run.id)))?;
+    let todo = bulk::undispatched(&**ctx.pool.get().await.map_err(transient)?, run.id)
+        .await
+        .map_err(transient)?;
+    tracing::info!(
+        run_id = run.id,
+        agents = todo.len(),
+        attempt = attempt.current(),
+        "bulk run started"
+    );
+    let (writes, rx) = mpsc::channel(WRITE_BATCH);
+    let writer = tokio::spawn(write_outcomes(ctx.pool.clone(), rx));
+    let run = Arc::new(run);
+    let ctx = Arc::new((*ctx).clone());
+    let pool = ctx.pool.clone();
+    // Agents are claimed a chunk at a time, just before they are sent the command.
+    let claimed = stream::iter(todo.chunks(CLAIM_CHUNK).map(<[Unanswered]>::to_vec).collect::<Vec<_>>())
+        .then(move |chunk| claim(pool.clone(), chunk))
+        .flat_map(|claimed| stream::iter(claimed.unwrap_or_else(|e| vec![Err(e)])));
+    let fan_out = claimed
+        .map(|u| {
+            let (ctx, run, template, writes) = (ctx.clone(), run.clone(), &template, writes.clone());
+            async move { one_agent(ctx, run, template, u?, writes).await }
+        })
+        .buffer_unordered(ctx.concurrency)
+        .collect::<Vec<Result<Outcome, String>>>();
+    // On shutdown the agents in flight keep their dispatch mark: their histresult may still come, and the
+    // retried job times out the rest instead of sending the command again.
+    let results = tokio::select! {
+        results = fan_out => results,
+        () = ctx.shutdown.cancelled() => return Err(transient("the worker is shutting down")),
+    };
+    drop(writes);
+    let written = writer.await.map_err(transient)?;
+    let mut failed: Vec<String> = results.into_iter().filter_map(Result::err).collect();
+    failed.extend(written.err());
+    let db = ctx.pool.get().await.map_err(transient)?;
+    if let Some(first) = failed.first() {
+        if attempt.current() < MAX_ATTEMPTS {
+            ctx.retries.inc();
+            tracing::warn!(run_id = run.id, failed = failed.len(), error = %first, "bulk run will be retried");
+            return Err(transient(format!("{} agents not reached: {first}", failed.len())));
+        }
+        bulk::abandon(
+            &**db,
+            run.id,
+            &format!("not delivered after {MAX_ATTEMPTS} attempts: {first}"),
+        )
+        .await
+        .map_err(transient)?;
+    }
+    // Agents sent the command by an interrupted attempt are given until their deadline, then timed out.
+    if let Some(wait) = bulk::awaiting_secs(&**db, run.id).await.map_err(transient)? {
+        tokio::time::sleep(Duration::from_secs_f64(wait.max(0.0))).await;
+        bulk::time_out_silent(&**db, run.id).await.map_err(transient)?;
+    }
+    let s = bulk::finish(&**db, run.id).await.map_err(transient)?;
+    tracing::info!(
+        run_id = run.id,
+        total = s.total,
+        replied = s.replied,
+        timeout = s.timeout,
+        offline = s.offline,
+        error = s.error,
+        unanswered = s.unanswered,
+        "bulk run finished"
+    );
+    Ok(())
+}
+
+/// Marks a chunk of agents dispatched; those another worker took already are skipped.
+async fn claim(pool: trmm_db::Pool, chunk: Vec<Unanswered>) -> Result<Vec<Result<Unanswered, String>>, String> {
+    let ids: Vec<i64> = chunk.iter().map(|u| u.history_id).collect();
+    let db = pool.get().await.map_err(|e| e.to_string())?;
+    let mine = bulk::mark_dispatched(&**db, &ids).await.map_err(|e| e.to_string())?;
+    Ok(chunk
+        .into_iter()
+        .filter(|u| mine.contains(&u.history_id))
+        .map(Ok)
+        .collect())
+}
+
+/// A result to store.
+enum Write {
+    Text(i64, String),
+    Script(i64, Value),
+}
+
+/// Stores outcomes in batches (as many as have queued up while the previous batch was written), retrying a
+/// failed batch a few times; an error means some agents were left without their outcome.
+async fn write_outcomes(pool: trmm_db::Pool, mut rx: mpsc::Receiver<Write>) -> Result<(), String> {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < WRITE_BATCH {
+            match rx.try_recv() {
+                Ok(w) => batch.push(w),
+                Err(_) => break,
+            }
+        }
+        let (mut texts, mut scripts) = (Vec::new(), Vec::new());
+        for w in batch {
+            match w {
+                Write::Text(id, t) => texts.push((id, t)),
+                Write::Script(id, v) => scripts.push((id, v)),
+            }
+        }
+        let mut tries = 0;
+        loop {
+            let stored = async {
+                let db = pool.get().await?;
+                bulk::record_many(&**db, &texts, &scripts).await
+            }
+            .await;
+            match stored {
+                Ok(()) => break,
+                Err(e) if tries < 3 => {
+                    tries += 1;
+                    tracing::warn!(error = %e, "storing bulk results failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500 * tries)).await;
+                }
+                Err(e) => return Err(format!("storing results: {e}")),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sends the command to one (claimed) agent and queues its outcome for storing; Err leaves the agent for a
+/// retry.
+async fn one_agent(
+    ctx: Arc<BulkContext>,
+    run: Arc<Run>,
+    template: &Command,
+    u: Unanswered,
+    writes: mpsc::Sender<Write>,
+) -> Result<Outcome, String> {
+    let mut command = template.clone();
+    command.history_id = Some(u.history_id);
+    if let Some(inputs) = run.per_agent.as_ref().and_then(|p| p.get(u.history_id.to_string())) {
+        command.script_args = strings(inputs.get("script_args"));
+        command.env_vars = strings(inputs.get("env_vars"));
+    }
+    let timeout = Duration::from_secs(run.reply_timeout.max(1) as u64);
+    let sent = ctx.gateway.request_probed(&u.agent_id, command, timeout, ctx.probe);
+    let (outcome, write) = match sent.await {
+        // Output that feeds a custom field or note is stored the way that applies it (rare; one by one).
+        Ok(reply @ Value::Object(_)) if run.handled_output => {
+            record::reply(&ctx.pool, u.history_id, u.agent, &reply)
+                .await
+                .map_err(|e| format!("recording the result: {e}"))?;
+            return Ok(Outcome::Replied);
+        }
+        Ok(reply @ Value::Object(_)) => (Outcome::Replied, Write::Script(u.history_id, reply)),
+        Ok(Value::String(text)) => (Outcome::Replied, Write::Text(u.history_id, text)),
+        Ok(other) => (Outcome::Replied, Write::Text(u.history_id, other.to_string())),
+        Err(e @ GatewayError::Unavailable(_)) => {
+            if let Ok(db) = ctx.pool.get().await {
+                let _ = bulk::undo_dispatch(&**db, u.history_id).await;
+            }
+            return Err(e.to_string());
+        }
+        Err(e) => {
+            let (outcome, text) = record::marker(&e);
+            (outcome, Write::Text(u.history_id, text))
+        }
+    };
+    writes
+        .send(write)
+        .await
+        .map_err(|_| "the result writer stopped".to_owned())?;
+    Ok(outcome)
+}
+
+fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}

@@ -1,0 +1,237 @@
+//! Bulk commands end to end: trmm-api enqueues on real Redis, trmm-worker (in-process) fans out through an
+//! in-process AgentGateway over a real nats-server to simulated agents, and every agent's history row ends
+//! with its reply, `timeout` or `offline`.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use support::{responders, seed, start_gateway, suite, Suite, DEADLINE};
+use trmm_api::testing::TestApi;
+
+/// Each agent's history `results` for the run, by agent_id.
+async fn outcomes(api: &TestApi) -> HashMap<String, Option<String>> {
+    let db = api.db.pool().get().await.unwrap();
+    let rows = db
+        .query(
+            "SELECT a.agent_id, h.results FROM agent_history h JOIN agents a ON a.id = h.agent_pk
+             WHERE h.bulk_run_id IS NOT NULL",
+            &[],
+        )
+        .await
+        .unwrap();
+    rows.iter().map(|r| (r.get(0), r.get(1))).collect()
+}
+
+/// Waits until the run is finished and returns its summary.
+async fn summary(api: &TestApi) -> Value {
+    let start = Instant::now();
+    loop {
+        let db = api.db.pool().get().await.unwrap();
+        let row = db
+            .query_opt("SELECT summary FROM bulk_runs WHERE summary IS NOT NULL", &[])
+            .await
+            .unwrap();
+        if let Some(row) = row {
+            return row.get(0);
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the bulk run did not finish within {DEADLINE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn bulk(s: &Suite, body: Value) -> (StatusCode, Value) {
+    s.api
+        .call(Method::POST, "/agents/actions/bulk/", Some(&s.admin), Some(body))
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn five_thousand_agents_are_all_accounted_for() {
+    let s = suite(true, &[]).await;
+    let (_, site) = s.api.client_with_site(&s.admin, "Acme", "HQ").await;
+    let ids = seed(&s.api, site, 1, 5000).await;
+    responders(&s.nats.url(), &ids[..290], false).await;
+    responders(&s.nats.url(), &ids[290..300], true).await;
+
+    let started = Instant::now();
+    let (status, body) = bulk(
+        &s,
+        json!({"mode": "command", "target": "all", "monType": "all", "osType": "all", "cmd": "uptime",
+               "shell": "/bin/bash", "timeout": 2, "run_as_user": false}),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!("Command will now be run on 5000 agents"))
+    );
+    let summary = summary(&s.api).await;
+    eprintln!("5000 agents accounted for in {:?}: {summary}", started.elapsed());
+    assert_eq!(
+        summary,
+        json!({"total": 5000, "replied": 290, "timeout": 10, "offline": 4700, "error": 0, "unanswered": 0})
+    );
+    let outcomes = outcomes(&s.api).await;
+    assert_eq!(outcomes.len(), 5000);
+    for (i, id) in ids.iter().enumerate() {
+        let expected = match i {
+            0..290 => format!("{id} ran uptime"),
+            290..300 => "timeout".to_owned(),
+            _ => "offline".to_owned(),
+        };
+        assert_eq!(outcomes[id].as_deref(), Some(expected.as_str()), "agent #{i}");
+    }
+    let db = s.api.db.pool().get().await.unwrap();
+    assert_eq!(trmm_db::audit::count(&**db, "bulk_action", "admin").await.unwrap(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_site_with_3_real_agents_and_500_simulated_ones() {
+    let s = suite(true, &[]).await;
+    let (client, site) = s.api.client_with_site(&s.admin, "Acme", "HQ").await;
+    let (_, other_site) = s.api.client_with_site(&s.admin, "Other", "Elsewhere").await;
+    let real = seed(&s.api, site, 10_000, 3).await;
+    let simulated = seed(&s.api, site, 20_000, 500).await;
+    let elsewhere = seed(&s.api, other_site, 30_000, 20).await;
+    // Each "real" agent has its own connection, as agents do; half the simulated ones answer.
+    for id in &real {
+        responders(&s.nats.url(), std::slice::from_ref(id), false).await;
+    }
+    responders(&s.nats.url(), &simulated[..250], false).await;
+    responders(&s.nats.url(), &elsewhere, false).await;
+
+    let (status, body) = bulk(
+        &s,
+        json!({"mode": "command", "target": "site", "client": client, "site": site, "monType": "all",
+               "osType": "linux", "cmd": "hostname", "shell": "/bin/bash", "timeout": 5}),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!("Command will now be run on 503 agents"))
+    );
+    let summary = summary(&s.api).await;
+    assert_eq!(
+        summary,
+        json!({"total": 503, "replied": 253, "timeout": 0, "offline": 250, "error": 0, "unanswered": 0})
+    );
+    let outcomes = outcomes(&s.api).await;
+    assert_eq!(outcomes.len(), 503, "only the site's agents are targeted");
+    for id in real.iter().chain(&simulated[..250]) {
+        assert_eq!(outcomes[id].as_deref(), Some(format!("{id} ran hostname").as_str()));
+    }
+    assert!(elsewhere.iter().all(|id| !outcomes.contains_key(id)));
+
+    // Filters that select nothing are refused, as upstream.
+    let (status, body) = bulk(
+        &s,
+        json!({"mode": "command", "target": "site", "site": site, "monType": "workstations", "osType": "all",
+               "cmd": "hostname", "shell": "/bin/bash", "timeout": 5}),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::BAD_REQUEST,
+            json!("No agents were found meeting the selected criteria")
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_queued_while_the_gateway_is_down_is_retried() {
+    let s = suite(false, &[]).await;
+    let (_, site) = s.api.client_with_site(&s.admin, "Acme", "HQ").await;
+    let ids = seed(&s.api, site, 1, 20).await;
+    responders(&s.nats.url(), &ids[..10], false).await;
+    let (status, _) = bulk(
+        &s,
+        json!({"mode": "command", "target": "agents", "agents": ids, "monType": "all", "osType": "all",
+               "cmd": "id", "shell": "/bin/bash", "timeout": 5}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // The worker finds the gateway down and retries with backoff; once it is up the run completes.
+    let metrics = format!("http://{}/metrics", s.worker_listen);
+    let start = Instant::now();
+    loop {
+        let text = reqwest::get(&metrics).await.map(|r| r.text());
+        let failures = match text {
+            Ok(body) => body.await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if failures
+            .lines()
+            .any(|l| l.starts_with("trmm_bulk_retries_total ") && !l.ends_with(" 0"))
+        {
+            break;
+        }
+        assert!(start.elapsed() < DEADLINE, "the worker never retried: {failures}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _gateway = start_gateway(async_nats::connect(s.nats.url()).await.unwrap(), &s.gateway);
+    let summary = summary(&s.api).await;
+    assert_eq!(
+        summary,
+        json!({"total": 20, "replied": 10, "timeout": 0, "offline": 10, "error": 0, "unanswered": 0})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_bulk_script_gets_per_agent_template_arguments() {
+    let s = suite(true, &[]).await;
+    let (_, site) = s.api.client_with_site(&s.admin, "Acme", "HQ").await;
+    let ids = seed(&s.api, site, 1, 4).await;
+    responders(&s.nats.url(), &ids[..3], false).await;
+    let script = {
+        let db = s.api.db.pool().get().await.unwrap();
+        let fields = trmm_db::scripts::ScriptFields {
+            name: "Greet".into(),
+            shell: "shell".into(),
+            script_body: "echo \"$@\"".into(),
+            ..Default::default()
+        };
+        trmm_db::scripts::create(&**db, "userdefined", None, &fields, "admin")
+            .await
+            .unwrap()
+    };
+    let (status, body) = bulk(
+        &s,
+        json!({"mode": "script", "target": "all", "monType": "all", "osType": "all", "script": script.0,
+               "args": ["hello", "{{agent.hostname}}"], "env_vars": [], "timeout": 5, "run_as_user": false}),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!("Greet will now be run on 4 agents"))
+    );
+    let summary = summary(&s.api).await;
+    assert_eq!(
+        summary,
+        json!({"total": 4, "replied": 3, "timeout": 0, "offline": 1, "error": 0, "unanswered": 0})
+    );
+    let db = s.api.db.pool().get().await.unwrap();
+    let rows = db
+        .query(
+            "SELECT a.hostname, h.type, h.script_id, h.script_results FROM agent_history h
+             JOIN agents a ON a.id = h.agent_pk WHERE h.script_results IS NOT NULL ORDER BY a.id",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    for row in rows {
+        let hostname: String = row.get(0);
+        assert_eq!(row.get::<_, String>(1), "script_run");
+        assert_eq!(row.get::<_, Option<i32>>(2), Some(script.0));
+        let results: Value = row.get(3);
+        // Template values are quoted for the shell, literal arguments are passed as they are.
+        assert_eq!(results["stdout"], format!("hello '{hostname}'"));
+    }
+}

@@ -1,0 +1,176 @@
+//! Shared by the worker's end-to-end suites: nats-server, an in-process AgentGateway, trmm-api (TestApi) and
+//! trmm-worker in-process over one fresh database and real Redis, plus simulated agents.
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clap::Parser;
+use futures_util::StreamExt;
+use serde_json::json;
+use tokio_util::sync::{CancellationToken, DropGuard};
+use trmm_api::testing::{agent_id, TestApi};
+use trmm_protocol::nats::{self, Command};
+use trmm_testkit::{free_port, redis_url, NatsServer};
+
+/// Longest any run here may take.
+pub const DEADLINE: Duration = Duration::from_secs(120);
+
+/// Deletes the test's Redis keys (the job queue) when dropped, so the shared Redis keeps nothing.
+pub struct RedisKeys(pub String);
+
+impl Drop for RedisKeys {
+    fn drop(&mut self) {
+        let Ok(mut conn) = redis::Client::open(redis_url()).and_then(|c| c.get_connection()) else {
+            return;
+        };
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}:*", self.0))
+            .query(&mut conn)
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut conn);
+        }
+    }
+}
+
+pub struct Suite {
+    pub api: TestApi,
+    pub nats: NatsServer,
+    pub admin: String,
+    pub gateway: String,
+    pub worker_listen: String,
+    _worker_stop: DropGuard,
+    _gateway_stop: Option<DropGuard>,
+    _keys: RedisKeys,
+}
+
+/// Starts the gateway on `listen` (an address the worker may already be retrying).
+pub fn start_gateway(client: async_nats::Client, listen: &str) -> DropGuard {
+    let stop = CancellationToken::new();
+    let gateway = trmm_nats_api::gateway::Gateway::new(client, Default::default(), |_| Box::pin(async { Ok(0) }));
+    tokio::spawn(trmm_nats_api::gateway::serve(
+        listen.parse().unwrap(),
+        gateway,
+        stop.clone(),
+    ));
+    stop.drop_guard()
+}
+
+/// NATS, the API and the worker; the gateway only when `with_gateway` (else [`start_gateway`] later).
+pub async fn suite(with_gateway: bool, worker_args: &[&str]) -> Suite {
+    let nats = NatsServer::start().await;
+    // Stands in for trmm-nats-api's telemetry subscription, which matches every agent subject, so that NATS
+    // never answers "no responders" for a missing agent, as in a deployment.
+    let ingest = async_nats::connect(nats.url()).await.unwrap();
+    let mut telemetry = ingest.queue_subscribe("*", "trmm-ingest".to_owned()).await.unwrap();
+    tokio::spawn(async move {
+        let _keep = ingest;
+        while telemetry.next().await.is_some() {}
+    });
+    let gateway = format!("127.0.0.1:{}", free_port());
+    let gateway_stop = if with_gateway {
+        Some(start_gateway(async_nats::connect(nats.url()).await.unwrap(), &gateway))
+    } else {
+        None
+    };
+    let prefix = format!("trmm-test-{}", trmm_auth::generate_token());
+    let p = prefix.clone();
+    let api = TestApi::start_full(move |s| s.redis_prefix = p, format!("http://{gateway}")).await;
+    let admin = api.admin_token().await;
+    let listen = format!("127.0.0.1:{}", free_port());
+    let args = [
+        "trmm-worker",
+        "--database-url",
+        api.db.url(),
+        "--redis-url",
+        &redis_url(),
+        "--redis-prefix",
+        &prefix,
+        "--gateway-url",
+        &format!("http://{gateway}"),
+        "--listen",
+        &listen,
+        "--agent-probe-timeout",
+        "1s",
+        "--bulk-concurrency",
+        "500",
+    ];
+    let config = trmm_worker::Config::try_parse_from(args.iter().chain(worker_args)).unwrap();
+    let stop = CancellationToken::new();
+    tokio::spawn(trmm_worker::run(config, stop.clone()));
+    Suite {
+        api,
+        nats,
+        admin,
+        gateway,
+        worker_listen: listen,
+        _worker_stop: stop.drop_guard(),
+        _gateway_stop: gateway_stop,
+        _keys: RedisKeys(prefix),
+    }
+}
+
+/// Inserts `n` agents (ids from `first`) into `site`; returns their agent_ids.
+pub async fn seed(api: &TestApi, site: i64, first: u32, n: u32) -> Vec<String> {
+    let rows: Vec<(String, String, Vec<u8>)> = (first..first + n)
+        .map(|i| {
+            (
+                agent_id(i),
+                format!("sim-{i}"),
+                trmm_auth::digest_token(&agent_id(i)).to_vec(),
+            )
+        })
+        .collect();
+    let db = api.db.pool().get().await.unwrap();
+    trmm_db::agents::bulk_create_with_tokens(&**db, trmm_db::SiteId(site as i32), &rows, "test")
+        .await
+        .unwrap();
+    rows.into_iter().map(|r| r.0).collect()
+}
+
+/// Commands the simulated agents received: (agent_id, command).
+pub type Seen = Arc<Mutex<Vec<(String, Command)>>>;
+
+/// One NATS connection answering for every agent in `ids`: `ping` with "pong", `rawcmd` with
+/// "<agent_id> ran <command>", `runscriptfull` with its arguments as stdout (silent agents answer only pings);
+/// returns once every subscription is live.
+/// Records every command but pings.
+pub async fn responders(url: &str, ids: &[String], silent: bool) -> Seen {
+    let client = async_nats::connect(url).await.unwrap();
+    let mut subs = Vec::new();
+    for id in ids {
+        subs.push(client.subscribe(id.clone()).await.unwrap());
+    }
+    // The last subscription is live once a probe on it comes back; the server handles SUBs in order.
+    let last = ids.last().unwrap();
+    let probe = trmm_testkit::subscribe_live(&client, last, last).await;
+    drop(probe);
+    let mut all = futures_util::stream::select_all(subs);
+    let seen = Seen::default();
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Some(msg) = all.next().await {
+            let (Some(reply), Ok(cmd)) = (msg.reply, nats::decode::<Command>(&msg.payload)) else {
+                continue;
+            };
+            let out = match cmd.func.as_str() {
+                "ping" => json!("pong"),
+                "rawcmd" if !silent => json!(format!("{} ran {}", msg.subject, cmd.payload["command"])),
+                "runscriptfull" if !silent => json!({
+                    "stdout": cmd.script_args.clone().unwrap_or_default().join(" "),
+                    "stderr": "", "retcode": 0, "execution_time": 0.01, "id": cmd.id,
+                }),
+                _ => {
+                    log.lock().unwrap().push((msg.subject.to_string(), cmd));
+                    continue;
+                }
+            };
+            if cmd.func != "ping" {
+                log.lock().unwrap().push((msg.subject.to_string(), cmd));
+            }
+            let _ = client.publish(reply, nats::encode(&out).unwrap().into()).await;
+        }
+    });
+    seen
+}

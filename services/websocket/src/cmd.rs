@@ -1,0 +1,267 @@
+//! `/ws/agent/<agent_id>/cmd/?access_token=<token>`: a shell command whose output streams back line by line as
+//! the agent produces it (TRMM agents/consumers.py::CommandStreamConsumer; agents ≥ 2.10).
+//!
+//! Protocol (JSON text frames):
+//! * client → server: `{"cmd": "...", "shell": "/bin/bash" | "custom", "custom_shell"?: "...", "timeout"?: 30,
+//!   "run_as_user"?: false}`; one command at a time per socket, several in a row are fine.
+//! * server → client: `{"line": "..."}` per output line, in order, then `{"done": true, "exit_code": N}`
+//!   (`-1` when the agent does not report one); failures are `{"error": "...", "status": N}`.
+//! * A refused socket (bad token, no `can_send_cmd`, agent outside the user's clients/sites) gets one error
+//!   frame and is closed with code 4003 (4004 for an unknown agent), as upstream.
+//!
+//! Every command is recorded like `POST /agents/<id>/cmd/`: an AgentHistory `cmd_run` row (its result is the
+//! streamed output) and an `execute_command` audit row.
+
+use std::time::{Duration, Instant};
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use actix_ws::{CloseCode, CloseReason, Message, Session};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+use trmm_db::access::Access;
+use trmm_db::agents::AgentRef;
+use trmm_db::audit::{self, AuditEntry};
+use trmm_db::history::{self, HistoryType};
+use trmm_rpc::client::{command, GatewayClient, GatewayError, PROBE_TIMEOUT};
+
+use crate::auth::{self, Refusal};
+
+/// Longest command timeout accepted, in seconds (as `POST /agents/<id>/cmd/`).
+const MAX_TIMEOUT: i64 = 3600;
+/// Upstream's default command timeout.
+const DEFAULT_TIMEOUT: i64 = 30;
+/// How often the server pings the browser, and how long it may stay silent.
+const HEARTBEAT: Duration = Duration::from_secs(10);
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the command socket needs.
+#[derive(Clone)]
+pub struct Ctx {
+    /// Postgres.
+    pub pool: trmm_db::Pool,
+    /// The AgentGateway.
+    pub gateway: GatewayClient,
+    /// Take the client IP from proxy headers.
+    pub trust_proxy_headers: bool,
+}
+
+#[derive(Deserialize)]
+struct CmdMessage {
+    cmd: String,
+    #[serde(default)]
+    shell: String,
+    custom_shell: Option<String>,
+    timeout: Option<i64>,
+    #[serde(default)]
+    run_as_user: bool,
+}
+
+fn bad_request(message: impl Into<String>) -> Value {
+    json!({ "error": message.into(), "status": 400 })
+}
+
+/// The upgrade handler.
+pub async fn socket(
+    req: HttpRequest,
+    body: web::Payload,
+    path: web::Path<String>,
+    ctx: web::Data<Ctx>,
+) -> actix_web::Result<HttpResponse> {
+    let (response, session, messages) = actix_ws::handle(&req, body)?;
+    let info = req.connection_info();
+    let ip = if ctx.trust_proxy_headers {
+        info.realip_remote_addr()
+    } else {
+        info.peer_addr()
+    }
+    .map(str::to_owned);
+    let origin = json!({ "ip": ip, "method": "GET", "url": req.path() });
+    let (ctx, query, agent_id) = (ctx.get_ref().clone(), req.query_string().to_owned(), path.into_inner());
+    actix_web::rt::spawn(async move {
+        match auth::authorize(&ctx.pool, &query, "can_send_cmd", &agent_id).await {
+            Ok((who, agent)) => serve(ctx, session, messages, who, agent, origin).await,
+            Err(refusal) => refuse(session, &refusal).await,
+        }
+    });
+    Ok(response)
+}
+
+async fn refuse(mut session: Session, refusal: &Refusal) {
+    let _ = session.text(refusal.frame().to_string()).await;
+    let reason = CloseReason {
+        code: CloseCode::Other(refusal.close_code),
+        description: Some(refusal.message.clone()),
+    };
+    let _ = session.close(Some(reason)).await;
+}
+
+/// The socket's loop: commands in, heartbeats out, until the browser leaves.
+async fn serve(
+    ctx: Ctx,
+    mut session: Session,
+    mut messages: actix_ws::MessageStream,
+    who: Access,
+    agent: AgentRef,
+    origin: Value,
+) {
+    let gone = CancellationToken::new();
+    let _stop_streams = gone.clone().drop_guard();
+    let mut running: Option<CancellationToken> = None;
+    let mut heard = Instant::now();
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    loop {
+        let msg = tokio::select! {
+            msg = messages.next() => msg,
+            _ = heartbeat.tick() => {
+                if heard.elapsed() > CLIENT_TIMEOUT || session.ping(b"").await.is_err() {
+                    break;
+                }
+                continue;
+            }
+        };
+        let Some(Ok(msg)) = msg else { break };
+        heard = Instant::now();
+        match msg {
+            Message::Text(text) => {
+                if running.as_ref().is_some_and(|done| !done.is_cancelled()) {
+                    let busy = bad_request("A command is already running on this connection.");
+                    if session.text(busy.to_string()).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                match start(&ctx, &who, &agent, &origin, &text).await {
+                    Ok(stream) => {
+                        let finished = gone.child_token();
+                        running = Some(finished.clone());
+                        tokio::spawn(relay(ctx.clone(), session.clone(), agent.clone(), stream, finished));
+                    }
+                    Err(frame) => {
+                        if session.text(frame.to_string()).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+            Message::Ping(bytes) if session.pong(&bytes).await.is_err() => break,
+            Message::Close(_) => break,
+            _ => {}
+        }
+    }
+    let _ = session.close(None).await;
+}
+
+/// A started command: its history row and the gateway's output stream.
+struct Started {
+    history_id: i64,
+    output: std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = Result<trmm_rpc::gateway::CommandOutput, GatewayError>> + Send>,
+    >,
+}
+
+/// Validates a client message, records history and audit, and asks the gateway for the output stream.
+async fn start(ctx: &Ctx, who: &Access, agent: &AgentRef, origin: &Value, text: &str) -> Result<Started, Value> {
+    let m: CmdMessage = serde_json::from_str(text).map_err(|e| bad_request(format!("Invalid message: {e}")))?;
+    if m.cmd.trim().is_empty() {
+        return Err(bad_request("cmd may not be blank."));
+    }
+    let timeout = m.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    if !(1..=MAX_TIMEOUT).contains(&timeout) {
+        return Err(bad_request(format!(
+            "Timeout must be between 1 and {MAX_TIMEOUT} seconds."
+        )));
+    }
+    // TRMM: shell "custom" means the path in custom_shell.
+    let shell = match (m.shell.as_str(), m.custom_shell.as_deref()) {
+        ("custom", Some(path)) if !path.trim().is_empty() => path.trim().to_owned(),
+        ("", _) | ("custom", _) => return Err(bad_request("A shell is required.")),
+        (shell, _) => shell.to_owned(),
+    };
+    // A ping first: a missing agent is reported at once instead of when the output times out.
+    match ctx.gateway.ping(&agent.agent_id, PROBE_TIMEOUT).await {
+        Ok(true) => {}
+        Ok(false) => return Err(error_frame(&GatewayError::Offline)),
+        Err(e) => return Err(error_frame(&e)),
+    }
+    let username = &who.session.user.username;
+    let history_id = async {
+        let db = ctx.pool.get().await?;
+        let hist = history::create(&**db, agent.pk, HistoryType::CmdRun, &m.cmd, username).await?;
+        let entry = AuditEntry {
+            username,
+            agent: Some(&agent.hostname),
+            agent_id: Some(&agent.agent_id),
+            action: "execute_command",
+            object_type: "agent",
+            before_value: None,
+            after_value: Some(json!({ "cmd": m.cmd, "shell": shell, "timeout": timeout })),
+            message: format!("{username} issued {shell} command on {}: {}", agent.hostname, m.cmd),
+            debug_info: Some(origin.clone()),
+        };
+        audit::insert(&**db, &entry).await?;
+        Ok::<_, trmm_db::DbError>(hist)
+    }
+    .await
+    .map_err(|e| Refusal::from(e).frame())?;
+    let mut envelope = command("rawcmd", timeout);
+    envelope.payload.insert("command".into(), m.cmd.clone());
+    envelope.payload.insert("shell".into(), shell);
+    envelope.run_as_user = Some(m.run_as_user);
+    envelope.history_id = Some(history_id);
+    let output = ctx
+        .gateway
+        .stream_command(&agent.agent_id, envelope, Duration::ZERO)
+        .await
+        .map_err(|e| error_frame(&e))?;
+    Ok(Started {
+        history_id,
+        output: Box::pin(output),
+    })
+}
+
+fn error_frame(e: &GatewayError) -> Value {
+    let (status, message) = match e {
+        GatewayError::Offline => (400, "Unable to contact the agent: the agent is offline".to_owned()),
+        GatewayError::Timeout => (504, "The command did not finish in time".to_owned()),
+        GatewayError::Invalid(m) => (400, m.clone()),
+        other => (503, other.to_string()),
+    };
+    json!({ "error": message, "status": status })
+}
+
+/// Forwards the output to the browser until the command ends or the socket goes away; the output becomes the
+/// history row's result.
+async fn relay(ctx: Ctx, mut session: Session, agent: AgentRef, mut started: Started, finished: CancellationToken) {
+    let mut output = String::new();
+    loop {
+        let item = tokio::select! {
+            () = finished.cancelled() => return,
+            item = started.output.next() => item,
+        };
+        let frame = match item {
+            Some(Ok(o)) if o.done => {
+                let results = output.trim_end_matches('\n').to_owned();
+                if let Ok(db) = ctx.pool.get().await {
+                    if let Err(e) = history::record_results(&**db, started.history_id, agent.pk, &results).await {
+                        tracing::warn!(error = %e, "streamed command output not recorded");
+                    }
+                }
+                json!({ "done": true, "exit_code": o.exit_code })
+            }
+            Some(Ok(o)) => {
+                output.push_str(&o.line);
+                output.push('\n');
+                json!({ "line": o.line })
+            }
+            Some(Err(e)) => error_frame(&e),
+            None => error_frame(&GatewayError::Unavailable("the output stream ended early".into())),
+        };
+        let last = frame.get("line").is_none();
+        if session.text(frame.to_string()).await.is_err() || last {
+            finished.cancel();
+            return;
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! `/ws/agent/<agent_id>/cmd/` against real Postgres and nats-server, with trmm-websocket and an AgentGateway
+//! in-process and a NATS responder that streams output the way trmm-agent does (StreamChunk messages on
+//! `<agent_id>.cmdoutput.<cmd_id>`). The real agent is exercised in services/agent/tests/remote.rs.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clap::Parser;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::sync::Notify;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::{CancellationToken, DropGuard};
+use trmm_protocol::nats::{self, Command, StreamChunk};
+use trmm_testkit::{free_port, NatsServer, TestDb};
+
+const AGENT: &str = "streamagentqqqqqqqqqqqqqqqqqqqqqqqqqqqqq";
+const OFFLINE_AGENT: &str = "offlineagentqqqqqqqqqqqqqqqqqqqqqqqqqqqq";
+const DEADLINE: Duration = Duration::from_secs(20);
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+/// Gates that hold a streamed command after its third line, by label.
+type Gates = Arc<Mutex<HashMap<String, Arc<Notify>>>>;
+
+struct Suite {
+    db: TestDb,
+    _nats: NatsServer,
+    url: String,
+    gates: Gates,
+    _stop: DropGuard,
+}
+
+async fn suite() -> Suite {
+    let db = TestDb::new().await;
+    let nats = NatsServer::start().await;
+    let stop = CancellationToken::new();
+    let gateway = format!("127.0.0.1:{}", free_port());
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    let gw = trmm_nats_api::gateway::Gateway::new(client, Default::default(), |_| Box::pin(async { Ok(0) }));
+    tokio::spawn(trmm_nats_api::gateway::serve(
+        gateway.parse().unwrap(),
+        gw,
+        stop.clone(),
+    ));
+    let listen = format!("127.0.0.1:{}", free_port());
+    let args = ["trmm-websocket", "--database-url", db.url(), "--listen", &listen];
+    let mut config = trmm_websocket::Config::try_parse_from(args).unwrap();
+    config.gateway_url = format!("http://{gateway}");
+    tokio::spawn(trmm_websocket::run(config, stop.clone()));
+    let conn = db.pool().get().await.unwrap();
+    let client = trmm_db::clients::create(&**conn, "Acme", false, "test").await.unwrap();
+    let site = trmm_db::sites::create(&**conn, client, "HQ", false, "test")
+        .await
+        .unwrap();
+    let agents = [AGENT, OFFLINE_AGENT].map(|id| {
+        let digest = trmm_auth::digest_token(id).to_vec();
+        (id.to_owned(), format!("host-{}", &id[..6]), digest)
+    });
+    trmm_db::agents::bulk_create_with_tokens(&**conn, site, &agents, "test")
+        .await
+        .unwrap();
+    let gates = Gates::default();
+    streaming_agent(&nats.url(), gates.clone()).await;
+    let s = Suite {
+        db,
+        _nats: nats,
+        url: format!("ws://{listen}"),
+        gates,
+        _stop: stop.drop_guard(),
+    };
+    s.wait_listening().await;
+    s
+}
+
+impl Suite {
+    async fn wait_listening(&self) {
+        let health = self.url.replace("ws://", "http://") + "/healthz";
+        let start = std::time::Instant::now();
+        while reqwest::get(&health).await.is_err() {
+            assert!(start.elapsed() < DEADLINE, "trmm-websocket never listened");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A session token for a new user; `superuser` false gives a role with only `flags`.
+    async fn token(&self, username: &str, superuser: bool, flags: &[&str]) -> String {
+        let conn = self.db.pool().get().await.unwrap();
+        trmm_db::users::upsert_superuser(&**conn, username, "u@example.com", "x", None, false)
+            .await
+            .unwrap();
+        let user = trmm_db::users::find_by_username(&**conn, username)
+            .await
+            .unwrap()
+            .unwrap();
+        if !superuser {
+            let role = trmm_db::roles::create(&**conn, username, flags).await.unwrap();
+            conn.execute(
+                "UPDATE users SET is_superuser = false, role_id = $2 WHERE id = $1",
+                &[&user.id.0, &role.0],
+            )
+            .await
+            .unwrap();
+        }
+        let token = trmm_auth::generate_token();
+        let expiry = chrono::Utc::now() + chrono::Duration::hours(1);
+        let digest = trmm_auth::digest_token(&token);
+        trmm_db::sessions::create(&**conn, user.id, &digest, trmm_db::sessions::Scope::Full, expiry)
+            .await
+            .unwrap();
+        token
+    }
+
+    async fn connect(&self, agent_id: &str, token: &str) -> Socket {
+        let url = format!("{}/ws/agent/{agent_id}/cmd/?access_token={token}", self.url);
+        tokio_tungstenite::connect_async(url).await.unwrap().0
+    }
+
+    fn gate(&self, label: &str) -> Arc<Notify> {
+        self.gates.lock().unwrap().entry(label.to_owned()).or_default().clone()
+    }
+}
+
+/// Streams like trmm-agent: answers `ping`, and for command `gated <label>` publishes three lines, waits for the
+/// label's gate, publishes a fourth line and then `done` with exit code 7, then replies with the whole output.
+async fn streaming_agent(url: &str, gates: Gates) {
+    let client = async_nats::connect(url).await.unwrap();
+    let mut sub = trmm_testkit::subscribe_live(&client, AGENT, AGENT).await;
+    tokio::spawn(async move {
+        while let Some(msg) = sub.next().await {
+            let Ok(cmd) = nats::decode::<Command>(&msg.payload) else {
+                continue;
+            };
+            if let ("ping", Some(reply)) = (cmd.func.as_str(), &msg.reply) {
+                client
+                    .publish(reply.clone(), nats::encode("pong").unwrap().into())
+                    .await
+                    .unwrap();
+                continue;
+            }
+            let (Some(true), Some(cmd_id)) = (cmd.stream, cmd.payload.get("cmd_id")) else {
+                continue;
+            };
+            let label = cmd.payload["command"].trim_start_matches("gated ").to_owned();
+            let subject = format!("{AGENT}.cmdoutput.{cmd_id}");
+            let gate = gates.lock().unwrap().entry(label.clone()).or_default().clone();
+            let client = client.clone();
+            tokio::spawn(async move {
+                let publish = |line: String, done: bool, exit_code: i64| {
+                    let bytes = nats::encode(&StreamChunk { line, done, exit_code }).unwrap();
+                    client.publish(subject.clone(), bytes.into())
+                };
+                for i in 1..=3 {
+                    publish(format!("{label} {i}"), false, 0).await.unwrap();
+                }
+                gate.notified().await;
+                publish(format!("{label} 4"), false, 0).await.unwrap();
+                publish(String::new(), true, 7).await.unwrap();
+                if let Some(reply) = msg.reply {
+                    let all = (1..=4).map(|i| format!("{label} {i}")).collect::<Vec<_>>().join("\n");
+                    client.publish(reply, nats::encode(&all).unwrap().into()).await.unwrap();
+                }
+            });
+        }
+    });
+}
+
+async fn next_frame(ws: &mut Socket) -> Value {
+    loop {
+        let msg = tokio::time::timeout(DEADLINE, ws.next())
+            .await
+            .expect("no frame in time")
+            .expect("socket closed")
+            .unwrap();
+        match msg {
+            Message::Text(t) => return serde_json::from_str(&t).unwrap(),
+            Message::Close(c) => return json!({ "closed": c.map(|c| u16::from(c.code)) }),
+            _ => continue,
+        }
+    }
+}
+
+async fn send(ws: &mut Socket, body: Value) {
+    ws.send(Message::Text(body.to_string().into())).await.unwrap();
+}
+
+fn run(label: &str) -> Value {
+    json!({"cmd": format!("gated {label}"), "shell": "/bin/bash", "timeout": 15})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_streams_line_by_line_then_the_exit_code() {
+    let s = suite().await;
+    let token = s.token("admin", true, &[]).await;
+    let mut ws = s.connect(AGENT, &token).await;
+    send(&mut ws, run("alpha")).await;
+    // Three lines arrive while the command is still running (held at the gate).
+    for i in 1..=3 {
+        assert_eq!(next_frame(&mut ws).await, json!({"line": format!("alpha {i}")}));
+    }
+    s.gate("alpha").notify_one();
+    assert_eq!(next_frame(&mut ws).await, json!({"line": "alpha 4"}));
+    assert_eq!(next_frame(&mut ws).await, json!({"done": true, "exit_code": 7}));
+
+    let conn = s.db.pool().get().await.unwrap();
+    let row = conn
+        .query_one("SELECT type, command, username, results FROM agent_history", &[])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "cmd_run");
+    assert_eq!(row.get::<_, String>(1), "gated alpha");
+    assert_eq!(row.get::<_, String>(2), "admin");
+    assert_eq!(
+        row.get::<_, Option<String>>(3).as_deref(),
+        Some("alpha 1\nalpha 2\nalpha 3\nalpha 4")
+    );
+    assert_eq!(
+        trmm_db::audit::count(&**conn, "execute_command", "admin")
+            .await
+            .unwrap(),
+        1
+    );
+
+    // The same socket takes another command; a second one while it runs is refused.
+    send(&mut ws, run("again")).await;
+    assert_eq!(next_frame(&mut ws).await, json!({"line": "again 1"}));
+    send(&mut ws, run("overlap")).await;
+    let mut frames = Vec::new();
+    while frames.len() < 3 {
+        frames.push(next_frame(&mut ws).await);
+    }
+    assert!(frames.contains(&json!({"error": "A command is already running on this connection.", "status": 400})));
+    s.gate("again").notify_one();
+    while next_frame(&mut ws).await != json!({"done": true, "exit_code": 7}) {}
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sockets_get_only_their_own_output() {
+    let s = suite().await;
+    let token = s.token("admin", true, &[]).await;
+    let (mut a, mut b) = (s.connect(AGENT, &token).await, s.connect(AGENT, &token).await);
+    send(&mut a, run("alpha")).await;
+    send(&mut b, run("bravo")).await;
+    for i in 1..=3 {
+        assert_eq!(next_frame(&mut a).await, json!({"line": format!("alpha {i}")}));
+        assert_eq!(next_frame(&mut b).await, json!({"line": format!("bravo {i}")}));
+    }
+    // Finish bravo first: alpha's socket must not see any of it.
+    s.gate("bravo").notify_one();
+    assert_eq!(next_frame(&mut b).await, json!({"line": "bravo 4"}));
+    assert_eq!(next_frame(&mut b).await, json!({"done": true, "exit_code": 7}));
+    s.gate("alpha").notify_one();
+    assert_eq!(next_frame(&mut a).await, json!({"line": "alpha 4"}));
+    assert_eq!(next_frame(&mut a).await, json!({"done": true, "exit_code": 7}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_sockets_get_an_error_and_close_4003() {
+    let s = suite().await;
+    let limited = s.token("viewer", false, &["can_list_agents"]).await;
+    let allowed = s.token("operator", false, &["can_send_cmd"]).await;
+    let cases = [
+        ("nope", json!({"error": "Invalid token.", "status": 401}), 4003),
+        (
+            limited.as_str(),
+            json!({"error": "You do not have permission to perform this action.", "status": 403}),
+            4003,
+        ),
+    ];
+    for (token, error, code) in cases {
+        let mut ws = s.connect(AGENT, token).await;
+        assert_eq!(next_frame(&mut ws).await, error);
+        assert_eq!(next_frame(&mut ws).await, json!({ "closed": code }));
+    }
+    let mut ws = s.connect("unknownagentqqqqqqqqqqqqqqqqqqqqqqqqqqqq", &allowed).await;
+    assert_eq!(
+        next_frame(&mut ws).await,
+        json!({"error": "Agent not found.", "status": 404})
+    );
+    assert_eq!(next_frame(&mut ws).await, json!({ "closed": 4004 }));
+
+    // Allowed, but the agent is not connected.
+    let mut ws = s.connect(OFFLINE_AGENT, &allowed).await;
+    send(&mut ws, run("x")).await;
+    assert_eq!(
+        next_frame(&mut ws).await,
+        json!({"error": "Unable to contact the agent: the agent is offline", "status": 400})
+    );
+    send(&mut ws, json!({"cmd": " ", "shell": "/bin/bash"})).await;
+    assert_eq!(
+        next_frame(&mut ws).await,
+        json!({"error": "cmd may not be blank.", "status": 400})
+    );
+}

@@ -1,0 +1,188 @@
+//! A typed AgentGateway client for the services that reach agents without an HTTP caller to answer
+//! (trmm-worker, trmm-websocket): gRPC outcomes become [`GatewayError`] variants.
+
+use std::time::Duration;
+
+use futures_util::{Stream, StreamExt};
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Status};
+
+use crate::gateway::agent_gateway_client::AgentGatewayClient;
+use crate::gateway::{
+    AgentRequest, Command, CommandOutput, PingRequest, PresenceEvent, StreamCommandRequest, WatchPresenceRequest,
+};
+
+/// How long an agent gets to answer the ping that precedes a probed command (upstream pings with 2 s).
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Why a call through the gateway did not produce the agent's answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GatewayError {
+    /// The agent is not connected to NATS (no subscriber on its subject).
+    #[error("the agent is offline")]
+    Offline,
+    /// The agent is connected but did not answer in time.
+    #[error("the agent did not answer in time")]
+    Timeout,
+    /// The request itself was refused (bad agent id, bad command).
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    /// The gateway or NATS cannot be reached; worth retrying later.
+    #[error("the agent gateway is unavailable: {0}")]
+    Unavailable(String),
+    /// The agent answered with something that is not valid msgpack/JSON.
+    #[error("unreadable agent reply: {0}")]
+    BadReply(String),
+}
+
+impl GatewayError {
+    /// Whether retrying later may succeed (the gateway, not the agent, was the problem).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, GatewayError::Unavailable(_))
+    }
+}
+
+impl From<Status> for GatewayError {
+    fn from(status: Status) -> Self {
+        match status.code() {
+            Code::FailedPrecondition => GatewayError::Offline,
+            Code::DeadlineExceeded => GatewayError::Timeout,
+            Code::InvalidArgument => GatewayError::Invalid(status.message().to_owned()),
+            Code::DataLoss => GatewayError::BadReply(status.message().to_owned()),
+            _ => GatewayError::Unavailable(status.message().to_owned()),
+        }
+    }
+}
+
+/// A cheaply cloneable AgentGateway client that connects on first use and reconnects by itself.
+#[derive(Clone, Debug)]
+pub struct GatewayClient {
+    inner: AgentGatewayClient<Channel>,
+}
+
+impl GatewayClient {
+    /// A client for `url` (e.g. `http://127.0.0.1:50051`); fails only on a malformed URL.
+    pub fn lazy(url: &str) -> Result<GatewayClient, GatewayError> {
+        let endpoint = Endpoint::from_shared(url.to_owned())
+            .map_err(|e| GatewayError::Invalid(format!("gateway URL {url:?}: {e}")))?
+            .connect_timeout(Duration::from_secs(3));
+        Ok(GatewayClient {
+            inner: AgentGatewayClient::new(endpoint.connect_lazy()),
+        })
+    }
+
+    /// Whether the agent answers a ping within `timeout`.
+    pub async fn ping(&self, agent_id: &str, timeout: Duration) -> Result<bool, GatewayError> {
+        let req = PingRequest {
+            agent_id: agent_id.to_owned(),
+            timeout_ms: millis(timeout),
+        };
+        Ok(self.inner.clone().ping(req).await?.into_inner().online)
+    }
+
+    /// [`GatewayClient::request`] preceded by a ping, so that a missing agent is [`GatewayError::Offline`]
+    /// within `probe` rather than a timeout. NATS reports "no responders" for a missing agent only where nothing
+    /// else listens on agent subjects; trmm-nats-api's telemetry subscription (`*`) matches them all, so in a
+    /// deployment an absent agent otherwise looks like a silent one.
+    pub async fn request_probed(
+        &self,
+        agent_id: &str,
+        command: Command,
+        timeout: Duration,
+        probe: Duration,
+    ) -> Result<serde_json::Value, GatewayError> {
+        if !self.ping(agent_id, probe).await? {
+            return Err(GatewayError::Offline);
+        }
+        self.request(agent_id, command, timeout).await
+    }
+
+    /// Sends `command` and returns the agent's reply decoded to JSON.
+    pub async fn request(
+        &self,
+        agent_id: &str,
+        command: Command,
+        timeout: Duration,
+    ) -> Result<serde_json::Value, GatewayError> {
+        let req = AgentRequest {
+            agent_id: agent_id.to_owned(),
+            command: Some(command),
+            timeout_ms: millis(timeout),
+        };
+        let reply = self.inner.clone().request(req).await?.into_inner();
+        serde_json::from_str(&reply.json).map_err(|e| GatewayError::BadReply(e.to_string()))
+    }
+
+    /// Runs a `rawcmd` with streamed output; the stream ends after the item with `done == true`, or with an error.
+    /// `timeout` zero means the command's own timeout + 2 s.
+    pub async fn stream_command(
+        &self,
+        agent_id: &str,
+        command: Command,
+        timeout: Duration,
+    ) -> Result<impl Stream<Item = Result<CommandOutput, GatewayError>> + Send + 'static, GatewayError> {
+        let req = StreamCommandRequest {
+            agent_id: agent_id.to_owned(),
+            command: Some(command),
+            timeout_ms: millis(timeout),
+        };
+        let stream = self.inner.clone().stream_command(req).await?.into_inner();
+        Ok(stream.map(|item| item.map_err(GatewayError::from)))
+    }
+
+    /// Every agent's current presence, then each change as it happens.
+    pub async fn watch_presence(
+        &self,
+    ) -> Result<impl Stream<Item = Result<PresenceEvent, GatewayError>> + Send + 'static, GatewayError> {
+        let stream = self
+            .inner
+            .clone()
+            .watch_presence(WatchPresenceRequest {})
+            .await?
+            .into_inner();
+        Ok(stream.map(|item| item.map_err(GatewayError::from)))
+    }
+}
+
+fn millis(d: Duration) -> u32 {
+    d.as_millis().min(u128::from(u32::MAX)) as u32
+}
+
+/// A command envelope with a function name and the agent-side timeout in seconds.
+pub fn command(func: &str, timeout_secs: i64) -> Command {
+    Command {
+        func: func.to_owned(),
+        timeout_secs,
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_map_to_typed_errors() {
+        assert_eq!(
+            GatewayError::from(Status::failed_precondition("x")),
+            GatewayError::Offline
+        );
+        assert_eq!(
+            GatewayError::from(Status::deadline_exceeded("x")),
+            GatewayError::Timeout
+        );
+        assert!(GatewayError::from(Status::unavailable("down")).is_transient());
+        assert!(!GatewayError::Offline.is_transient());
+    }
+
+    #[test]
+    fn commands_round_trip_through_json() {
+        let mut c = command("rawcmd", 30);
+        c.payload.insert("command".into(), "uptime".into());
+        c.history_id = Some(7);
+        let back: Command = serde_json::from_value(serde_json::to_value(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+        let partial: Command = serde_json::from_str(r#"{"func":"ping"}"#).unwrap();
+        assert_eq!(partial.func, "ping");
+    }
+}
