@@ -52,7 +52,8 @@ SEED_B=40000 # the rest of the 50,000: site Bench B
 
 ensure_command python3 python3
 ensure_command psql postgresql-client
-pg_is_local || die "the benchmark samples Postgres' processes from /proc: it needs Postgres on this machine (TRMM_PG_HOST is $PG_HOST)"
+pg_is_local ||
+  die "the benchmark samples Postgres' processes from /proc: it needs Postgres on this machine (TRMM_PG_HOST is $PG_HOST)"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/trmm-bench.XXXXXX")
 BENCH_ID=$(random_alnum 8)
@@ -274,7 +275,8 @@ flood_step() {
   start=$(sql "SELECT now()")
   info "flood: $agents agents at $rate hellos/s for ${FLOOD_SECS}s"
   TRMM_LOG=$LOADGEN_LOG TRMM_NATS_USER=$NATS_USER TRMM_NATS_PASSWORD=$NATS_PASSWORD "$BIN_DIR/trmm-loadgen" flood \
-    --nats-url "$NATS_URL" --creds "$CREDS" --limit "$agents" --rate "$rate" --duration "$FLOOD_SECS" --connections 4 >"$WORK/$step.out" 2>&1 &
+    --nats-url "$NATS_URL" --creds "$CREDS" --limit "$agents" --rate "$rate" --duration "$FLOOD_SECS" \
+    --connections 4 >"$WORK/$step.out" 2>&1 &
   lg=$!
   BG_PIDS+=("$lg")
   SAMPLE_EXTRA=("loadgen=pid:$lg")
@@ -337,7 +339,8 @@ stop_keep_online() {
 
 # online_agents: agents the API would show online now (its own rule: last_seen within offline_time).
 online_agents() {
-  sql "SELECT count(*) FILTER (WHERE last_seen >= now() - make_interval(mins => offline_time)) || '/' || count(*) FROM agents"
+  sql "SELECT count(*) FILTER (WHERE last_seen >= now() - make_interval(mins => offline_time)) || '/' || count(*)
+       FROM agents"
 }
 
 # latency FILE: sets N, P50, P99 and PMAX from the summary line trmm-loadgen http wrote to FILE.
@@ -461,19 +464,25 @@ info "  $REAL_SUMMARY(auth callout: $auth_allowed allowed, $auth_denied denied)"
 # --- 4. idle trmm-agent ------------------------------------------------------------------------
 info "idle footprint of the quickstart trmm-agent (pid $AGENT_PROC) over ${IDLE_SECS}s"
 pid_alive "$AGENT_PROC" || die "the quickstart trmm-agent is gone"
-agent_cpu0=$(python3 -c 'import os,sys; f=open("/proc/%s/stat"%sys.argv[1]).read().rsplit(")",1)[1].split(); print(int(f[11])+int(f[12]))' "$AGENT_PROC")
+# cpu_ticks PID: utime + stime of PID, in clock ticks.
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+agent_cpu0=$(cpu_ticks "$AGENT_PROC")
 SAMPLE_EXTRA=("agent=pid:$AGENT_PROC")
 sampler_start idle
 sleep "$IDLE_SECS" # the measurement window
 sampler_stop
 SAMPLE_EXTRA=()
-agent_cpu1=$(python3 -c 'import os,sys; f=open("/proc/%s/stat"%sys.argv[1]).read().rsplit(")",1)[1].split(); print(int(f[11])+int(f[12]))' "$AGENT_PROC")
-AGENT_CPU_MS=$(((agent_cpu1 - agent_cpu0) * 1000 / $(getconf CLK_TCK)))
+agent_cpu1=$(cpu_ticks "$AGENT_PROC")
+TICK_MS=$((1000 / $(getconf CLK_TCK)))
+AGENT_CPU_MS=$(((agent_cpu1 - agent_cpu0) * TICK_MS))
+# /proc counts CPU time in whole ticks: zero ticks means less than one.
+AGENT_CPU="$AGENT_CPU_MS ms"
+((AGENT_CPU_MS > 0)) || AGENT_CPU="less than $TICK_MS ms (below /proc's resolution of one tick)"
 AGENT_HWM=$(awk '/VmHWM/ {print int($2 / 1024 + 0.5)}' "/proc/$AGENT_PROC/status")
 AGENT_THREADS=$(awk '/Threads/ {print $2}' "/proc/$AGENT_PROC/status")
 AGENT_UPTIME=$(awk -v tck="$(getconf CLK_TCK)" 'NR == 1 { up = $1 } NR == 2 { print int(up - $22 / tck) }' \
   /proc/uptime "/proc/$AGENT_PROC/stat")
-info "  agent: $(usage idle agent), ${AGENT_CPU_MS} ms CPU in ${IDLE_SECS}s, peak RSS ${AGENT_HWM} MiB, $AGENT_THREADS threads"
+info "  agent: $(usage idle agent), $AGENT_CPU CPU in ${IDLE_SECS}s, peak RSS ${AGENT_HWM} MiB, $AGENT_THREADS threads"
 
 # --- report -----------------------------------------------------------------------------------
 # best AGENTS TRIED_RATES...: the highest rate that passed, and whether it was the last one tried.
@@ -535,7 +544,7 @@ $LOAD_START before the run and $LOAD_END at its end.
 | GET /agents/, 10,001 agents online | $SUM_FULL_10K; $SUM_PAGE_10K |
 | ping round trip, api → gRPC → NATS → agent | simulated agent: $SUM_PING_SIM; real trmm-agent: $SUM_PING_REAL (one request at a time) |
 | real agent connections | $REAL_CONNECTED of $REAL_AGENTS connected |
-| idle trmm-agent | $(usage idle agent) over ${IDLE_SECS} s |
+| idle trmm-agent | $(usage idle agent) over ${IDLE_SECS} s; $AGENT_CPU of CPU time in all |
 
 For scale: 50,000 real agents sending one hello every 30–60 s (the default of
 \`TRMM_CHECKIN_HELLO\`) produce about 1,100 hellos/s; 10,000 about 220/s.
@@ -612,12 +621,16 @@ longer intervals):
 | | |
 |---|---|
 | CPU, memory (avg / max) | $(usage idle agent) |
-| CPU time in the window | $AGENT_CPU_MS ms |
+| CPU time in the window | $AGENT_CPU |
 | peak RSS since start (VmHWM) | $AGENT_HWM MiB |
 | threads | $AGENT_THREADS |
 
 ## Not measured
 
+- An otherwise idle machine: whatever else ran at the same time (see *whole machine* and
+  *other busy processes*) competed for the same cores during this run.
+- The ceiling of heartbeat ingestion when the highest rate tried passed (see the summary):
+  \`TRMM_BENCH_RATES_10K\`/\`TRMM_BENCH_RATES_50K\` try higher rates.
 - A real fleet: the agents are simulated by one load-generator process on the same machine,
   which competes with the suite for the same cores; remote networks, TLS and agents' other
   telemetry (agentinfo, disks, services, software, WMI) are not part of the load.

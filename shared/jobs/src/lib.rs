@@ -15,6 +15,22 @@ pub struct BulkRun {
     pub run_id: i64,
 }
 
+/// A script run whose result is emailed (`POST /agents/<agent_id>/runscript/` with `output: email`): the
+/// `script_run` history row exists already; the worker runs the script unless that row has its result, then
+/// sends the mail (upstream `run_script_email_results_task`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScriptEmail {
+    /// The `agent_history` row of the run (sent to the agent as the envelope's `id`).
+    pub history_id: i64,
+    /// Recipients when `email_mode` is `custom`.
+    pub emails: Vec<String>,
+    /// `default` (core settings' `email_alert_recipients`, read when sending) or `custom`.
+    pub email_mode: String,
+    /// The `runscriptfull` envelope as prepared at request time (snippets and template variables expanded, as
+    /// upstream hands the task its arguments), serialized `trmm_rpc` Command.
+    pub command: serde_json::Value,
+}
+
 /// Why a job could not be queued.
 #[derive(Debug, thiserror::Error)]
 #[error("queueing the job in Redis failed: {0}")]
@@ -33,6 +49,19 @@ pub fn bulk_storage(conn: ConnectionManager, prefix: &str) -> RedisStorage<BulkR
 /// Queues a bulk run.
 pub async fn enqueue_bulk(conn: ConnectionManager, prefix: &str, job: BulkRun) -> Result<(), EnqueueError> {
     bulk_storage(conn, prefix)
+        .push(job)
+        .await
+        .map_err(|e| EnqueueError(e.to_string()))
+}
+
+/// The apalis storage of emailed script runs, for pushing (trmm-api) and consuming (trmm-worker).
+pub fn script_email_storage(conn: ConnectionManager, prefix: &str) -> RedisStorage<ScriptEmail> {
+    RedisStorage::new(conn).with_config(Config::default().queue(queue_name(prefix, "script_email")))
+}
+
+/// Queues an emailed script run.
+pub async fn enqueue_script_email(conn: ConnectionManager, prefix: &str, job: ScriptEmail) -> Result<(), EnqueueError> {
+    script_email_storage(conn, prefix)
         .push(job)
         .await
         .map_err(|e| EnqueueError(e.to_string()))

@@ -1,0 +1,268 @@
+//! Emailed script runs (`trmm_jobs::ScriptEmail`, upstream agents/tasks.py::run_script_email_results_task):
+//! the script runs through the AgentGateway, its result lands on the history row, then the mail goes out over
+//! SMTP with the core settings. A failed send is retried by apalis; a retry whose history row already holds the
+//! result mails that result instead of running the script again.
+
+use std::time::Duration;
+
+use apalis::layers::retry::backoff::{ExponentialBackoffMaker, MakeBackoff};
+use apalis::layers::retry::HasherRng;
+use apalis::prelude::*;
+use lettre::message::header::ContentType;
+use lettre::message::Mailbox;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use redis::aio::ConnectionManager;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use trmm_db::core_settings::MailSettings;
+use trmm_db::{agents, history, script_output};
+use trmm_jobs::ScriptEmail;
+use trmm_rpc::client::{GatewayClient, GatewayError};
+use trmm_rpc::gateway::Command;
+
+use crate::record;
+
+/// Attempts at one job (the script runs at most once; later attempts only retry the mail).
+const MAX_ATTEMPTS: usize = 5;
+/// How often an idle worker looks for new jobs.
+const POLL: Duration = Duration::from_millis(500);
+/// Seconds waited beyond the agent-side timeout (as trmm-api does for `runscriptfull`).
+const REPLY_GRACE: u64 = 3;
+/// Longest an SMTP conversation may take.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What an emailed script run needs.
+#[derive(Clone)]
+pub struct EmailContext {
+    /// Postgres.
+    pub pool: trmm_db::Pool,
+    /// The AgentGateway.
+    pub gateway: GatewayClient,
+    /// How long an agent has to answer the liveness ping before the script.
+    pub probe: Duration,
+}
+
+/// Why an attempt failed; every such failure is retried.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Retry(String);
+
+fn retry(e: impl std::fmt::Display) -> BoxDynError {
+    Box::new(Retry(e.to_string()))
+}
+
+fn is_retry(e: &BoxDynError) -> bool {
+    e.downcast_ref::<Retry>().is_some()
+}
+
+/// Runs the script-email queue until `shutdown`; restarts the apalis worker when Redis drops it.
+pub async fn serve(ctx: EmailContext, redis: ConnectionManager, prefix: String, shutdown: CancellationToken) {
+    // Unique per process: apalis re-queues the jobs of workers whose heartbeats stop, by name.
+    let name = format!("trmm-worker-script-email-{}", std::process::id());
+    loop {
+        let backoff = ExponentialBackoffMaker::new(
+            Duration::from_millis(500),
+            Duration::from_secs(10),
+            0.5,
+            HasherRng::default(),
+        )
+        .map(|mut m| m.make_backoff());
+        let Ok(backoff) = backoff else {
+            tracing::error!("invalid retry backoff");
+            return;
+        };
+        let policy = RetryPolicy::retries(MAX_ATTEMPTS - 1)
+            .with_backoff(backoff)
+            .retry_if(is_retry);
+        let storage = trmm_jobs::script_email_storage(redis.clone(), &prefix).poll_with_interval(POLL);
+        let worker = WorkerBuilder::new(name.as_str())
+            .backend(storage)
+            .retry(policy)
+            .concurrency(4)
+            .data(ctx.clone())
+            .build(run_job);
+        let stop = shutdown.clone();
+        let result = worker
+            .run_until(async move {
+                stop.cancelled().await;
+                Ok::<(), std::io::Error>(())
+            })
+            .await;
+        if shutdown.is_cancelled() {
+            return;
+        }
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "script email worker stopped; restarting");
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+    }
+}
+
+async fn run_job(job: ScriptEmail, ctx: Data<EmailContext>, attempt: Attempt) -> Result<(), BoxDynError> {
+    let outcome = attempt_job(&job, &ctx).await;
+    if let Err(e) = &outcome {
+        let last = attempt.current() >= MAX_ATTEMPTS;
+        tracing::warn!(history_id = job.history_id, attempt = attempt.current(), last, error = %e, "script email failed");
+    }
+    outcome
+}
+
+async fn attempt_job(job: &ScriptEmail, ctx: &EmailContext) -> Result<(), BoxDynError> {
+    let (row, agent, mail) = {
+        let db = ctx.pool.get().await.map_err(retry)?;
+        let Some(row) = history::get(&**db, job.history_id).await.map_err(retry)? else {
+            tracing::warn!(
+                history_id = job.history_id,
+                "history entry of an emailed script run is gone; dropped"
+            );
+            return Ok(());
+        };
+        let Some(agent) = agents::find_by_agent_id(&**db, &row.agent_id).await.map_err(retry)? else {
+            return Ok(());
+        };
+        (row, agent, trmm_db::core_settings::mail(&**db).await.map_err(retry)?)
+    };
+    let results = match (row.script_results, row.results) {
+        (Some(results), _) => results,
+        // The run ended without a script result (offline, timeout, refused): there is nothing to mail.
+        (None, Some(_)) => return Ok(()),
+        (None, None) => match run_script(job, ctx, &agent).await? {
+            Some(results) => results,
+            None => return Ok(()),
+        },
+    };
+    let to = match job.email_mode.as_str() {
+        "custom" => job.emails.clone(),
+        _ => mail.email_alert_recipients.clone(),
+    };
+    if to.is_empty() {
+        tracing::warn!(
+            history_id = job.history_id,
+            "no recipients for the script results; nothing mailed"
+        );
+        return Ok(());
+    }
+    let script = row.script_name.as_deref().unwrap_or("Script");
+    let subject = format!("{} {script} Results", agent.hostname);
+    let message = build(&mail, &to, &subject, body(&subject, &results)).map_err(|e| AbortError::new(e.to_string()))?;
+    transport(&mail).map_err(retry)?.send(message).await.map_err(retry)?;
+    tracing::info!(
+        history_id = job.history_id,
+        recipients = to.len(),
+        "script results mailed"
+    );
+    Ok(())
+}
+
+/// Runs the script and stores its outcome; the stored script result (this reply's, or the agent's
+/// `histresult` if that came first), or None when the script produced none.
+async fn run_script(
+    job: &ScriptEmail,
+    ctx: &EmailContext,
+    agent: &agents::AgentRef,
+) -> Result<Option<Value>, BoxDynError> {
+    let command: Command = serde_json::from_value(job.command.clone())
+        .map_err(|e| AbortError::new(format!("unreadable script command: {e}")))?;
+    let wait = Duration::from_secs(command.timeout_secs.max(1) as u64 + REPLY_GRACE);
+    let hist = job.history_id;
+    let reply = ctx
+        .gateway
+        .request_probed(&agent.agent_id, command, wait, ctx.probe)
+        .await;
+    match reply {
+        Ok(results @ Value::Object(_)) => {
+            let mut db = ctx.pool.get().await.map_err(retry)?;
+            let tx = db.transaction().await.map_err(retry)?;
+            script_output::record(&*tx, agent, hist, &results)
+                .await
+                .map_err(retry)?;
+            tx.commit().await.map_err(retry)?;
+            let row = history::get(&**db, hist).await.map_err(retry)?;
+            Ok(row.and_then(|r| r.script_results))
+        }
+        Ok(other) => {
+            let text = other.as_str().map_or_else(|| other.to_string(), str::to_owned);
+            record::text(&ctx.pool, hist, agent.pk, &text).await.map_err(retry)?;
+            Ok(None)
+        }
+        Err(e @ GatewayError::Unavailable(_)) => Err(retry(e)),
+        Err(e) => {
+            let (_, text) = record::marker(&e);
+            record::text(&ctx.pool, hist, agent.pk, &text).await.map_err(retry)?;
+            Ok(None)
+        }
+    }
+}
+
+/// The mail text (upstream's layout).
+fn body(subject: &str, r: &Value) -> String {
+    let field = |k: &str| match r.get(k) {
+        Some(Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+        None => String::new(),
+    };
+    format!(
+        "{subject}\nReturn code: {}\nExecution time: {} seconds\nStdout: {}\nStderr: {}",
+        field("retcode"),
+        field("execution_time"),
+        field("stdout"),
+        field("stderr")
+    )
+}
+
+fn build(mail: &MailSettings, to: &[String], subject: &str, body: String) -> Result<Message, lettre::error::Error> {
+    let from = mail.smtp_from_email.parse().map_err(|e| {
+        lettre::error::Error::Io(std::io::Error::other(format!("sender {:?}: {e}", mail.smtp_from_email)))
+    })?;
+    let mut builder = Message::builder()
+        .from(Mailbox::new(
+            mail.smtp_from_name.clone().filter(|n| !n.is_empty()),
+            from,
+        ))
+        .subject(subject)
+        .header(ContentType::TEXT_PLAIN);
+    for address in to {
+        let parsed = address
+            .parse()
+            .map_err(|e| lettre::error::Error::Io(std::io::Error::other(format!("recipient {address:?}: {e}"))))?;
+        builder = builder.to(Mailbox::new(None, parsed));
+    }
+    builder.body(body)
+}
+
+/// STARTTLS + login when the settings require auth, else a plain relay (upstream core/models.py send_mail;
+/// `smtp-relay.gmail.com` takes STARTTLS without a login there).
+fn transport(mail: &MailSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, lettre::transport::smtp::Error> {
+    let host = mail.smtp_host.as_str();
+    let port = u16::try_from(mail.smtp_port).unwrap_or(587);
+    let builder = if host == "smtp-relay.gmail.com" {
+        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)?
+    } else if mail.smtp_requires_auth {
+        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)?.credentials(Credentials::new(
+            mail.smtp_host_user.clone(),
+            mail.smtp_host_password.clone(),
+        ))
+    } else {
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+    };
+    Ok(builder.port(port).timeout(Some(SMTP_TIMEOUT)).build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn body_lists_the_result() {
+        let r = json!({"stdout": "hi\n", "stderr": "", "retcode": 0, "execution_time": 0.5});
+        assert_eq!(
+            body("h s Results", &r),
+            "h s Results\nReturn code: 0\nExecution time: 0.5 seconds\nStdout: hi\n\nStderr: "
+        );
+    }
+}

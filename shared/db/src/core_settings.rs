@@ -1,0 +1,48 @@
+//! Global settings (Tactical RMM `core.CoreSettings`, a single row): what the background jobs read.
+
+use tokio_postgres::GenericClient;
+
+use crate::DbError;
+
+/// How mail leaves the server, and who gets alert mail by default.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    /// Recipients of alert mail and of script results mailed in `default` mode.
+    pub email_alert_recipients: Vec<String>,
+    /// Sender address.
+    pub smtp_from_email: String,
+    /// Sender display name, if any.
+    pub smtp_from_name: Option<String>,
+    /// SMTP server host.
+    pub smtp_host: String,
+    /// SMTP server port.
+    pub smtp_port: i32,
+    /// SMTP login user.
+    pub smtp_host_user: String,
+    /// SMTP login password.
+    pub smtp_host_password: String,
+    /// STARTTLS + login when true, else a plain relay.
+    pub smtp_requires_auth: bool,
+}
+
+/// The mail settings (the row is created by the first migration, so it always exists).
+pub async fn mail(db: &impl GenericClient) -> Result<MailSettings, DbError> {
+    let r = db
+        .query_one(
+            "SELECT email_alert_recipients, smtp_from_email, smtp_from_name, smtp_host, smtp_port, smtp_host_user,
+                    smtp_host_password, smtp_requires_auth
+             FROM core_settings WHERE id = 1",
+            &[],
+        )
+        .await?;
+    Ok(MailSettings {
+        email_alert_recipients: r.get(0),
+        smtp_from_email: r.get(1),
+        smtp_from_name: r.get(2),
+        smtp_host: r.get(3),
+        smtp_port: r.get(4),
+        smtp_host_user: r.get(5),
+        smtp_host_password: r.get(6),
+        smtp_requires_auth: r.get(7),
+    })
+}
