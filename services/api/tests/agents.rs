@@ -83,6 +83,16 @@ async fn status_is_computed_from_last_seen_and_the_agents_thresholds() {
         .map(|a| a["status"].as_str().unwrap())
         .collect();
     assert_eq!(statuses, ["online", "offline", "overdue", "offline"]);
+    let (status, page) = api.get("/agents/?ordering=-status&page=1&page_size=3", &admin).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["count"], 4);
+    let sorted: Vec<&str> = page["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(sorted, ["overdue", "online", "offline"]);
 
     // Thresholds are per agent: 15 offline minutes make 10 minutes ago online again.
     let (status, _) = api

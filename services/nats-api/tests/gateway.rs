@@ -247,3 +247,41 @@ async fn presence_streams_snapshot_and_transitions() {
     }
     stop.cancel();
 }
+
+#[tokio::test]
+async fn offline_agents_are_recognised_behind_the_telemetry_subscription() {
+    let mut h = harness().await;
+    // trmm-nats-api's ingestion listens on every agent subject, so NATS never answers "no responders".
+    let ingest = async_nats::connect(h.nats.url()).await.unwrap();
+    let _everything = ingest.queue_subscribe("*", "trmm-nats-api".into()).await.unwrap();
+    ingest.flush().await.unwrap();
+    fake_agent(&h.nats.url(), "agentB").await;
+
+    let start = Instant::now();
+    let err = h
+        .client
+        .request(AgentRequest {
+            agent_id: "gone".into(),
+            command: rawcmd("x"),
+            timeout_ms: 30_000,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "must not wait for the 30 s command timeout"
+    );
+
+    let reply = h
+        .client
+        .request(AgentRequest {
+            agent_id: "agentB".into(),
+            command: rawcmd("still here"),
+            timeout_ms: 5000,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reply.json, "\"still here\"");
+}
