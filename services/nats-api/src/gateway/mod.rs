@@ -64,25 +64,6 @@ impl Gateway {
     }
 }
 
-impl Gateway {
-    /// Fails with FAILED_PRECONDITION unless the agent answers a ping. NATS alone cannot tell: trmm-nats-api's
-    /// telemetry subscription matches every agent subject, so "no responders" never comes back and a missing
-    /// agent would look like a slow one until the command's whole timeout ran out.
-    async fn require_online(&self, agent_id: &str, timeout: Duration) -> Result<(), Status> {
-        let probe_timeout = timeout.min(DEFAULT_PING_TIMEOUT);
-        let ping = nats::encode(&nats::Command::new("ping", probe_timeout.as_secs().max(1) as i64))
-            .map_err(|e| Status::internal(e.to_string()))?;
-        match Gateway::request(self, agent_id, ping, probe_timeout).await {
-            Ok(reply) if nats::decode::<String>(&reply).is_ok_and(|s| s == "pong") => Ok(()),
-            Ok(_) => Err(Status::failed_precondition(format!("agent {agent_id} is offline"))),
-            Err(status) if status.code() == tonic::Code::DeadlineExceeded => {
-                Err(Status::failed_precondition(format!("agent {agent_id} is offline")))
-            }
-            Err(status) => Err(status),
-        }
-    }
-}
-
 fn timeout_of(ms: u32, default: Duration) -> Duration {
     if ms == 0 {
         default
@@ -116,8 +97,6 @@ impl AgentGateway for Gateway {
         let r = request.into_inner();
         let timeout = timeout_of(r.timeout_ms, Duration::from_secs(30));
         let payload = envelope::encode(r.command)?;
-        envelope::subject(&r.agent_id)?;
-        self.require_online(&r.agent_id, timeout).await?;
         let reply = Gateway::request(self, &r.agent_id, payload, timeout).await?;
         let json = nats::decode::<serde_json::Value>(&reply)
             .map_err(|e| Status::data_loss(format!("agent reply is not msgpack: {e}")))?;
