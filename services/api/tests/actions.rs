@@ -2,49 +2,17 @@
 //! Tactical RMM protocol (a test responder here; the real trmm-agent is exercised in its own tests).
 
 mod common;
+mod gateway_suite;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{agent_id, wait_until, TestApi};
+use common::{agent_id, wait_until};
 use futures_util::StreamExt;
+use gateway_suite::suite;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use tokio_util::sync::CancellationToken;
 use trmm_protocol::nats::{self, Command};
-use trmm_testkit::NatsServer;
-
-struct Suite {
-    api: TestApi,
-    nats: NatsServer,
-    admin: String,
-    site: i64,
-    installer: String,
-    _shutdown: tokio_util::sync::DropGuard,
-}
-
-/// NATS, an in-process AgentGateway and the API wired to it.
-async fn suite() -> Suite {
-    let nats = NatsServer::start().await;
-    let client = async_nats::connect(nats.url()).await.unwrap();
-    let shutdown = CancellationToken::new();
-    let port = trmm_testkit::free_port();
-    let listen = format!("127.0.0.1:{port}").parse().unwrap();
-    let gateway = trmm_nats_api::gateway::Gateway::new(client, Default::default(), |_| Box::pin(async { Ok(0) }));
-    tokio::spawn(trmm_nats_api::gateway::serve(listen, gateway, shutdown.clone()));
-    let api = TestApi::start_with_gateway(format!("http://127.0.0.1:{port}")).await;
-    let admin = api.admin_token().await;
-    let (client_id, site) = api.client_with_site(&admin, "Acme", "HQ").await;
-    let installer = api.installer_token(&admin, client_id, site).await;
-    Suite {
-        api,
-        nats,
-        admin,
-        site,
-        installer,
-        _shutdown: shutdown.drop_guard(),
-    }
-}
 
 /// A minimal agent: answers commands like the Go agent (agent-protocol.md 2.2) and records what it got.
 async fn responder(url: &str, agent_id: &str, silent: bool) -> Arc<Mutex<Vec<Command>>> {

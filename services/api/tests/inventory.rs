@@ -2,50 +2,16 @@
 //! responder answering `softwarelist`, `winservices`, `winsvcdetail` and `winsvcaction` like trmm-agent.
 
 mod common;
+mod gateway_suite;
 
 use std::sync::{Arc, Mutex};
 
 use common::{agent_id, TestApi};
 use futures_util::StreamExt;
+use gateway_suite::suite;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use tokio_util::sync::CancellationToken;
 use trmm_protocol::nats::{self, Command};
-use trmm_testkit::NatsServer;
-
-struct Suite {
-    api: TestApi,
-    nats: NatsServer,
-    admin: String,
-    client: i64,
-    site: i64,
-    installer: String,
-    _shutdown: tokio_util::sync::DropGuard,
-}
-
-/// NATS, an in-process AgentGateway and the API wired to it.
-async fn suite() -> Suite {
-    let nats = NatsServer::start().await;
-    let nc = async_nats::connect(nats.url()).await.unwrap();
-    let shutdown = CancellationToken::new();
-    let port = trmm_testkit::free_port();
-    let listen = format!("127.0.0.1:{port}").parse().unwrap();
-    let gateway = trmm_nats_api::gateway::Gateway::new(nc, Default::default(), |_| Box::pin(async { Ok(0) }));
-    tokio::spawn(trmm_nats_api::gateway::serve(listen, gateway, shutdown.clone()));
-    let api = TestApi::start_with_gateway(format!("http://127.0.0.1:{port}")).await;
-    let admin = api.admin_token().await;
-    let (client, site) = api.client_with_site(&admin, "Acme", "HQ").await;
-    let installer = api.installer_token(&admin, client, site).await;
-    Suite {
-        api,
-        nats,
-        admin,
-        client,
-        site,
-        installer,
-        _shutdown: shutdown.drop_guard(),
-    }
-}
 
 fn software() -> Value {
     json!([{"name": "bash", "version": "5.2.15-2+b8", "publisher": "Matthias Klose", "install_date": "2025-5-20",

@@ -9,8 +9,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use apalis::layers::retry::backoff::{ExponentialBackoffMaker, MakeBackoff};
-use apalis::layers::retry::HasherRng;
 use apalis::prelude::*;
 use futures_util::{stream, StreamExt};
 use prometheus_client::metrics::counter::Counter;
@@ -71,15 +69,7 @@ pub async fn serve(ctx: BulkContext, redis: ConnectionManager, prefix: String, s
     // Unique per process: apalis re-queues the jobs of workers whose heartbeats stop, by name.
     let name = format!("trmm-worker-bulk-{}-{}", host(), std::process::id());
     loop {
-        let backoff = ExponentialBackoffMaker::new(
-            Duration::from_millis(500),
-            Duration::from_secs(10),
-            0.5,
-            HasherRng::default(),
-        )
-        .map(|mut m| m.make_backoff());
-        let Ok(backoff) = backoff else {
-            tracing::error!("invalid retry backoff");
+        let Some(backoff) = crate::retry::job_backoff() else {
             return;
         };
         let policy = RetryPolicy::retries(MAX_ATTEMPTS - 1)

@@ -7,6 +7,7 @@ pub mod config;
 mod deps;
 mod pending;
 mod record;
+mod retry;
 mod script_email;
 
 use anyhow::Context;

@@ -5,8 +5,6 @@
 
 use std::time::Duration;
 
-use apalis::layers::retry::backoff::{ExponentialBackoffMaker, MakeBackoff};
-use apalis::layers::retry::HasherRng;
 use apalis::prelude::*;
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
@@ -61,15 +59,7 @@ pub async fn serve(ctx: EmailContext, redis: ConnectionManager, prefix: String, 
     // Unique per process: apalis re-queues the jobs of workers whose heartbeats stop, by name.
     let name = format!("trmm-worker-script-email-{}", std::process::id());
     loop {
-        let backoff = ExponentialBackoffMaker::new(
-            Duration::from_millis(500),
-            Duration::from_secs(10),
-            0.5,
-            HasherRng::default(),
-        )
-        .map(|mut m| m.make_backoff());
-        let Ok(backoff) = backoff else {
-            tracing::error!("invalid retry backoff");
+        let Some(backoff) = crate::retry::job_backoff() else {
             return;
         };
         let policy = RetryPolicy::retries(MAX_ATTEMPTS - 1)
