@@ -15,33 +15,10 @@ use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_util::sync::{CancellationToken, DropGuard};
-use trmm_testkit::{free_port, redis_url};
+use tokio_util::sync::CancellationToken;
+use trmm_testkit::free_port;
 
-use stack::{eventually, Stack, DEADLINE};
-
-/// trmm-worker in-process next to the stack.
-fn start_worker(stack: &Stack) -> DropGuard {
-    let prefix = format!("trmm-test-{}", rand::random::<u64>());
-    let listen = format!("127.0.0.1:{}", free_port());
-    let args = [
-        "trmm-worker",
-        "--database-url",
-        stack.api.db.url(),
-        "--redis-url",
-        &redis_url(),
-        "--redis-prefix",
-        &prefix,
-        "--gateway-url",
-        &stack.gateway_url,
-        "--listen",
-        &listen,
-    ];
-    let config = trmm_worker::Config::try_parse_from(args).expect("trmm-worker flags");
-    let stop = CancellationToken::new();
-    tokio::spawn(trmm_worker::run(config, stop.clone()));
-    stop.drop_guard()
-}
+use stack::{eventually, start_worker, Stack, DEADLINE};
 
 async fn history_result(stack: &Stack, command: &str) -> Result<String, String> {
     let db = stack.api.db.pool().get().await.unwrap();
@@ -59,7 +36,7 @@ async fn a_command_queued_while_the_agent_is_stopped_runs_when_it_starts_again()
     let id = config.agent_id.clone();
     let mut agent = stack.spawn_svc(&stack.config_path);
     eventually("ping online", DEADLINE, async || stack.ping(&id).await).await;
-    let _worker = start_worker(&stack);
+    let _worker = start_worker(&stack, &[]);
 
     agent.child.kill().await.unwrap();
     eventually(
@@ -125,8 +102,31 @@ async fn a_command_queued_while_the_agent_is_stopped_runs_when_it_starts_again()
     stack.shutdown().await;
 }
 
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A command socket's frames, with their arrival times, up to the final one (or an error).
+async fn frames_until_done(ws: &mut Socket) -> Vec<(Instant, Value)> {
+    let mut frames = Vec::new();
+    loop {
+        let next = tokio::time::timeout(DEADLINE, ws.next())
+            .await
+            .expect("no frame in time");
+        let text = match next {
+            Some(Ok(Message::Text(text))) => text,
+            Some(Ok(_)) => continue,
+            other => panic!("the socket ended after {frames:?}: {other:?}"),
+        };
+        let frame: Value = serde_json::from_str(&text).unwrap();
+        let last = frame["done"] == json!(true) || frame.get("error").is_some();
+        frames.push((Instant::now(), frame));
+        if last {
+            return frames;
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_websocket_streams_a_slow_command_line_by_line() {
+async fn the_websocket_streams_slow_commands_line_by_line_each_to_its_own_socket() {
     let (stack, config) = Stack::enrolled().await;
     let id = config.agent_id.clone();
     let _agent = stack.spawn_svc(&stack.config_path);
@@ -146,46 +146,50 @@ async fn the_websocket_streams_a_slow_command_line_by_line() {
     tokio::spawn(trmm_websocket::run(ws_config, stop));
 
     let url = format!("ws://{listen}/ws/agent/{id}/cmd/?access_token={}", stack.admin);
-    let mut ws = eventually("the websocket to accept", DEADLINE, async || {
-        tokio_tungstenite::connect_async(&url)
-            .await
-            .map(|(ws, _)| ws)
-            .map_err(|e| e.to_string())
-    })
-    .await;
+    let connect = async || {
+        eventually("the websocket to accept", DEADLINE, async || {
+            tokio_tungstenite::connect_async(&url)
+                .await
+                .map(|(ws, _)| ws)
+                .map_err(|e| e.to_string())
+        })
+        .await
+    };
+    // Two sockets, two slow commands at once, sent the way the dashboard sends them.
+    let (mut a, mut b) = (connect().await, connect().await);
     let slow = "for i in 1 2 3; do echo line $i; sleep 1; done; exit 3";
-    let msg = json!({"cmd": slow, "shell": "/bin/bash", "timeout": 20});
-    ws.send(Message::Text(msg.to_string().into())).await.unwrap();
-    let mut frames = Vec::new();
-    loop {
-        let next = tokio::time::timeout(DEADLINE, ws.next())
-            .await
-            .expect("no frame in time");
-        let Some(Ok(Message::Text(text))) = next else { continue };
-        let frame: Value = serde_json::from_str(&text).unwrap();
-        let done = frame.get("line").is_none();
-        frames.push((Instant::now(), frame));
-        if done {
-            break;
-        }
+    let other = "for i in 1 2 3; do echo other $i; sleep 1; done; exit 4";
+    for (ws, cmd, cmd_id) in [(&mut a, slow, "slow"), (&mut b, other, "other")] {
+        let msg = json!({
+            "cmd": cmd, "shell": "/bin/bash", "custom_shell": "", "timeout": 20, "run_as_user": false,
+            "stream": true, "cmd_id": cmd_id,
+        });
+        ws.send(Message::Text(msg.to_string().into())).await.unwrap();
     }
-    let bodies: Vec<&Value> = frames.iter().map(|(_, f)| f).collect();
-    assert_eq!(
-        bodies,
-        [
-            &json!({"line": "line 1"}),
-            &json!({"line": "line 2"}),
-            &json!({"line": "line 3"}),
-            &json!({"done": true, "exit_code": 3})
-        ]
-    );
-    // Streamed as produced: the first line came about three seconds before the end, not with it.
-    let spread = frames[3].0 - frames[0].0;
-    assert!(
-        spread > Duration::from_millis(1500),
-        "lines arrived together ({spread:?})"
-    );
-    let result = eventually("history", DEADLINE, async || history_result(&stack, slow).await).await;
-    assert!(result.starts_with("line 1\nline 2\nline 3"), "{result}");
+    let (a, b) = tokio::join!(frames_until_done(&mut a), frames_until_done(&mut b));
+    for (frames, cmd_id, word, exit_code) in [(&a, "slow", "line", 3), (&b, "other", "other", 4)] {
+        let bodies: Vec<&Value> = frames.iter().map(|(_, f)| f).collect();
+        let output = |i: u32| json!({"cmd_id": cmd_id, "output": format!("{word} {i}"), "done": false});
+        assert_eq!(
+            bodies,
+            [
+                &json!({ "cmd_id": cmd_id }),
+                &output(1),
+                &output(2),
+                &output(3),
+                &json!({"cmd_id": cmd_id, "output": "", "done": true, "exit_code": exit_code}),
+            ]
+        );
+        // Streamed as produced: the first line came about three seconds before the end, not with it.
+        let spread = frames[4].0 - frames[1].0;
+        assert!(
+            spread > Duration::from_millis(1500),
+            "lines arrived together ({spread:?})"
+        );
+    }
+    for (cmd, word) in [(slow, "line"), (other, "other")] {
+        let result = eventually("history", DEADLINE, async || history_result(&stack, cmd).await).await;
+        assert!(result.starts_with(&format!("{word} 1\n{word} 2\n{word} 3")), "{result}");
+    }
     stack.shutdown().await;
 }

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 use trmm_runtime::health::Health;
-use trmm_testkit::TestDb;
+use trmm_testkit::{RedisKeys, TestDb};
 
 pub const ADMIN: &str = "admin";
 pub const ADMIN_PASSWORD: &str = "correct horse battery";
@@ -24,6 +24,9 @@ pub struct TestApi {
     pub db: TestDb,
     pub clock: Arc<OffsetClock>,
     pub http: reqwest::Client,
+    /// This API's Redis keys (rate limits, job queues), deleted when the API is dropped; a worker next to it
+    /// must share the prefix.
+    pub redis: RedisKeys,
     shutdown: CancellationToken,
 }
 
@@ -68,6 +71,7 @@ impl TestApi {
         let health = Health::new("trmm-api-test");
         let redis = Arc::new(OnceCell::new());
         crate::connect_redis(&trmm_testkit::redis_url(), redis.clone(), &health, shutdown.clone());
+        let redis_keys = RedisKeys::fresh();
         let mut settings = Settings {
             public_url: "https://api.example.com".into(),
             agent_nats_url: "nats://127.0.0.1:4222".into(),
@@ -76,9 +80,14 @@ impl TestApi {
             trust_proxy_headers: false,
             login_rate_limit: 10,
             // A fresh prefix per test so parallel tests from 127.0.0.1 do not share rate-limit counters.
-            redis_prefix: format!("trmm-test-{}", trmm_auth::generate_token()),
+            redis_prefix: redis_keys.prefix().to_owned(),
         };
         tweak(&mut settings);
+        assert_eq!(
+            settings.redis_prefix,
+            redis_keys.prefix(),
+            "use TestApi::redis for the Redis prefix"
+        );
         let state = AppState {
             db: db.pool().clone(),
             redis: redis.clone(),
@@ -99,6 +108,7 @@ impl TestApi {
             db,
             clock,
             http: reqwest::Client::new(),
+            redis: redis_keys,
             shutdown,
         };
         api.create_admin().await;

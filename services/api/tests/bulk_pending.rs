@@ -27,29 +27,9 @@ fn command(target: Value) -> Value {
     body
 }
 
-/// Deletes the queued jobs of the test's Redis prefix when dropped.
-struct RedisKeys(String);
-
-impl Drop for RedisKeys {
-    fn drop(&mut self) {
-        let Ok(mut conn) = redis::Client::open(trmm_testkit::redis_url()).and_then(|c| c.get_connection()) else {
-            return;
-        };
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}:*", self.0))
-            .query(&mut conn)
-            .unwrap_or_default();
-        if !keys.is_empty() {
-            let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut conn);
-        }
-    }
-}
-
 #[tokio::test]
 async fn bulk_runs_are_scoped_validated_and_recorded() {
-    let prefix = format!("trmm-test-{}", trmm_auth::generate_token());
-    let _keys = RedisKeys(prefix.clone());
-    let api = TestApi::start_with(move |s| s.redis_prefix = prefix).await;
+    let api = TestApi::start().await;
     let admin = api.admin_token().await;
     let (acme, hq) = api.client_with_site(&admin, "Acme", "HQ").await;
     let (other, _) = api.client_with_site(&admin, "Other", "Main").await;

@@ -9,7 +9,9 @@ use tonic::Code;
 use trmm_nats_api::gateway::{serve, Gateway, Presence};
 use trmm_protocol::nats;
 use trmm_rpc::gateway::agent_gateway_client::AgentGatewayClient;
-use trmm_rpc::gateway::{AgentRequest, Command, PingRequest, PublishManyRequest, Targeted, WatchPresenceRequest};
+use trmm_rpc::gateway::{
+    AgentRequest, Command, DeliveryOutcome, PingRequest, PublishManyRequest, Targeted, WatchPresenceRequest,
+};
 use trmm_testkit::{NatsServer, TestDb};
 
 struct Harness {
@@ -177,7 +179,10 @@ async fn publish_many_reaches_every_agent() {
         .collect();
     let reply = h
         .client
-        .publish_many(PublishManyRequest { messages })
+        .publish_many(PublishManyRequest {
+            messages,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -196,6 +201,81 @@ async fn publish_many_reaches_every_agent() {
         assert_eq!(cmd.timeout, 5);
         got.insert(msg.subject.to_string());
     }
+}
+
+#[tokio::test]
+async fn publish_many_with_replies_accounts_for_every_agent() {
+    let mut h = harness().await;
+    // As trmm-nats-api's telemetry subscription in a deployment: NATS never says "no responders" for an agent.
+    let ingest = async_nats::connect(h.nats.url()).await.unwrap();
+    let _telemetry = trmm_testkit::subscribe_live(&ingest, "*", "ingest").await;
+    for i in 0..40 {
+        fake_agent(&h.nats.url(), &format!("up{i}")).await;
+    }
+    let garbage = async_nats::connect(h.nats.url()).await.unwrap();
+    let mut garbled = trmm_testkit::subscribe_live(&garbage, "garbled", "garbled").await;
+    tokio::spawn(async move {
+        while let Some(msg) = garbled.next().await {
+            let is_ping = nats::decode::<nats::Command>(&msg.payload).is_ok_and(|c| c.func == "ping");
+            let reply = if is_ping {
+                nats::encode(&"pong").unwrap()
+            } else {
+                vec![0xc1]
+            };
+            garbage.publish(msg.reply.unwrap(), reply.into()).await.unwrap();
+        }
+    });
+    let mut agents: Vec<(String, &str)> = (0..40).map(|i| (format!("up{i}"), "hi")).collect();
+    agents.extend([
+        ("up0".into(), "sleep"),
+        ("gone".into(), "hi"),
+        ("garbled".into(), "hi"),
+        ("a.b".into(), "hi"),
+    ]);
+    let messages = agents
+        .iter()
+        .map(|(id, cmd)| Targeted {
+            agent_id: id.clone(),
+            command: rawcmd(cmd),
+        })
+        .collect();
+    let started = Instant::now();
+    let reply = h
+        .client
+        .publish_many(PublishManyRequest {
+            messages,
+            reply_timeout_ms: 1500,
+            probe_timeout_ms: 1000,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    // One probe and one reply window for the whole batch, not one per agent.
+    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    assert_eq!(reply.published, 42, "the 40 answering agents, up0 again and garbled");
+    let got: Vec<(String, DeliveryOutcome, String)> = reply
+        .deliveries
+        .iter()
+        .map(|d| (d.agent_id.clone(), d.outcome(), d.detail.clone()))
+        .collect();
+    let mut expected: Vec<(String, DeliveryOutcome, String)> = (0..40)
+        .map(|i| (format!("up{i}"), DeliveryOutcome::Replied, "\"hi\"".to_owned()))
+        .collect();
+    expected.push(("up0".into(), DeliveryOutcome::Timeout, String::new()));
+    expected.push(("gone".into(), DeliveryOutcome::Offline, String::new()));
+    assert_eq!(got[..42], expected[..]);
+    assert_eq!(
+        (got[42].0.as_str(), got[42].1),
+        ("garbled", DeliveryOutcome::Unreadable)
+    );
+    assert_eq!(
+        got[43],
+        (
+            "a.b".into(),
+            DeliveryOutcome::Invalid,
+            "invalid agent id \"a.b\"".into()
+        )
+    );
 }
 
 #[tokio::test]

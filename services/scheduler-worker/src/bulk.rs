@@ -1,10 +1,11 @@
-//! Bulk runs (`trmm_jobs::BulkRun`): the command goes to every agent of the run through the AgentGateway, a
-//! bounded number at a time, and each agent's outcome lands on its history row.
+//! Bulk runs (`trmm_jobs::BulkRun`): the command goes to every agent of the run through AgentGateway
+//! PublishMany, a bounded number of batches at a time, and each agent's outcome lands on its history row.
 //!
-//! Each agent gets a ping and then a Request (not the fire-and-forget PublishMany upstream uses): no pong means
-//! offline, the reply is the result, DEADLINE_EXCEEDED means timeout. That tells this worker what happened to
-//! every single agent, so a run is accounted for without waiting on agents to report back by HTTP.
-//! `dispatched_at` is set before sending, so a retried job never sends the command to the same agent twice.
+//! Upstream publishes and forgets; here each batch waits for replies: the gateway pings the batch's agents, sends
+//! the command to those that answered and reports each agent as replied (with the result), timeout or offline.
+//! So a run is accounted for without waiting on agents to report back by HTTP (they still do, through
+//! `histresult`; the first result stored wins). `dispatched_at` is set before sending, so a retried job never
+//! sends the command to the same agent twice.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,10 +19,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use trmm_db::bulk::{self, Run, Unanswered};
 use trmm_jobs::BulkRun;
-use trmm_rpc::client::{GatewayClient, GatewayError};
-use trmm_rpc::gateway::Command;
+use trmm_rpc::client::GatewayClient;
+use trmm_rpc::gateway::{Command, Targeted};
 
-use crate::record::{self, Outcome};
+use crate::record;
 
 /// Attempts at a run while the gateway is unreachable; after the last, the agents not reached get an error.
 const MAX_ATTEMPTS: usize = 6;
@@ -29,8 +30,8 @@ const MAX_ATTEMPTS: usize = 6;
 const POLL: Duration = Duration::from_millis(500);
 /// Bulk runs processed at once by one worker (each with its own per-agent concurrency).
 const RUNS_AT_ONCE: usize = 2;
-/// Agents marked dispatched per statement.
-const CLAIM_CHUNK: usize = 100;
+/// Most agents per PublishMany (and marked dispatched per statement).
+const BATCH: usize = 100;
 /// Most results stored per statement.
 const WRITE_BATCH: usize = 500;
 
@@ -41,7 +42,7 @@ pub struct BulkContext {
     pub pool: trmm_db::Pool,
     /// The AgentGateway.
     pub gateway: GatewayClient,
-    /// Agents waited on at once.
+    /// Agents waited on at once (in batches of at most 100).
     pub concurrency: usize,
     /// How long an agent has to answer the liveness ping before its command.
     pub probe: Duration,
@@ -139,17 +140,17 @@ async fn run_bulk(job: BulkRun, ctx: Data<BulkContext>, attempt: Attempt) -> Res
     let run = Arc::new(run);
     let ctx = Arc::new((*ctx).clone());
     let pool = ctx.pool.clone();
-    // Agents are claimed a chunk at a time, just before they are sent the command.
-    let claimed = stream::iter(todo.chunks(CLAIM_CHUNK).map(<[Unanswered]>::to_vec).collect::<Vec<_>>())
-        .then(move |chunk| claim(pool.clone(), chunk))
-        .flat_map(|claimed| stream::iter(claimed.unwrap_or_else(|e| vec![Err(e)])));
-    let fan_out = claimed
-        .map(|u| {
+    let batch = BATCH.min(ctx.concurrency).max(1);
+    // Agents are claimed a batch at a time, just before they are sent the command.
+    let batches = stream::iter(todo.chunks(batch).map(<[Unanswered]>::to_vec).collect::<Vec<_>>())
+        .then(move |chunk| claim(pool.clone(), chunk));
+    let fan_out = batches
+        .map(|claimed| {
             let (ctx, run, template, writes) = (ctx.clone(), run.clone(), &template, writes.clone());
-            async move { one_agent(ctx, run, template, u?, writes).await }
+            async move { one_batch(ctx, run, template, claimed?, writes).await }
         })
-        .buffer_unordered(ctx.concurrency)
-        .collect::<Vec<Result<Outcome, String>>>();
+        .buffer_unordered((ctx.concurrency / batch).max(1))
+        .collect::<Vec<Result<(), String>>>();
     // On shutdown the agents in flight keep their dispatch mark: their histresult may still come, and the
     // retried job times out the rest instead of sending the command again.
     let results = tokio::select! {
@@ -165,7 +166,7 @@ async fn run_bulk(job: BulkRun, ctx: Data<BulkContext>, attempt: Attempt) -> Res
         if attempt.current() < MAX_ATTEMPTS {
             ctx.retries.inc();
             tracing::warn!(run_id = run.id, failed = failed.len(), error = %first, "bulk run will be retried");
-            return Err(transient(format!("{} agents not reached: {first}", failed.len())));
+            return Err(transient(format!("{} batches not delivered: {first}", failed.len())));
         }
         bulk::abandon(
             &**db,
@@ -194,16 +195,12 @@ async fn run_bulk(job: BulkRun, ctx: Data<BulkContext>, attempt: Attempt) -> Res
     Ok(())
 }
 
-/// Marks a chunk of agents dispatched; those another worker took already are skipped.
-async fn claim(pool: trmm_db::Pool, chunk: Vec<Unanswered>) -> Result<Vec<Result<Unanswered, String>>, String> {
+/// Marks a batch of agents dispatched; those another worker took already are skipped.
+async fn claim(pool: trmm_db::Pool, chunk: Vec<Unanswered>) -> Result<Vec<Unanswered>, String> {
     let ids: Vec<i64> = chunk.iter().map(|u| u.history_id).collect();
     let db = pool.get().await.map_err(|e| e.to_string())?;
     let mine = bulk::mark_dispatched(&**db, &ids).await.map_err(|e| e.to_string())?;
-    Ok(chunk
-        .into_iter()
-        .filter(|u| mine.contains(&u.history_id))
-        .map(Ok)
-        .collect())
+    Ok(chunk.into_iter().filter(|u| mine.contains(&u.history_id)).collect())
 }
 
 /// A result to store.
@@ -251,50 +248,77 @@ async fn write_outcomes(pool: trmm_db::Pool, mut rx: mpsc::Receiver<Write>) -> R
     Ok(())
 }
 
-/// Sends the command to one (claimed) agent and queues its outcome for storing; Err leaves the agent for a
-/// retry.
-async fn one_agent(
+/// Sends the command to a batch of (claimed) agents and queues their outcomes for storing; Err leaves the whole
+/// batch for a retry.
+async fn one_batch(
     ctx: Arc<BulkContext>,
     run: Arc<Run>,
     template: &Command,
-    u: Unanswered,
+    batch: Vec<Unanswered>,
     writes: mpsc::Sender<Write>,
-) -> Result<Outcome, String> {
-    let mut command = template.clone();
-    command.history_id = Some(u.history_id);
-    if let Some(inputs) = run.per_agent.as_ref().and_then(|p| p.get(u.history_id.to_string())) {
-        command.script_args = strings(inputs.get("script_args"));
-        command.env_vars = strings(inputs.get("env_vars"));
+) -> Result<(), String> {
+    if batch.is_empty() {
+        return Ok(());
     }
-    let timeout = Duration::from_secs(run.reply_timeout.max(1) as u64);
-    let sent = ctx.gateway.request_probed(&u.agent_id, command, timeout, ctx.probe);
-    let (outcome, write) = match sent.await {
-        // Output that feeds a custom field or note is stored the way that applies it (rare; one by one).
-        Ok(reply @ Value::Object(_)) if run.handled_output => {
-            record::reply(&ctx.pool, u.history_id, u.agent, &reply)
-                .await
-                .map_err(|e| format!("recording the result: {e}"))?;
-            return Ok(Outcome::Replied);
-        }
-        Ok(reply @ Value::Object(_)) => (Outcome::Replied, Write::Script(u.history_id, reply)),
-        Ok(Value::String(text)) => (Outcome::Replied, Write::Text(u.history_id, text)),
-        Ok(other) => (Outcome::Replied, Write::Text(u.history_id, other.to_string())),
-        Err(e @ GatewayError::Unavailable(_)) => {
-            if let Ok(db) = ctx.pool.get().await {
-                let _ = bulk::undo_dispatch(&**db, u.history_id).await;
+    let messages = batch
+        .iter()
+        .map(|u| {
+            let mut command = template.clone();
+            command.history_id = Some(u.history_id);
+            if let Some(inputs) = run.per_agent.as_ref().and_then(|p| p.get(u.history_id.to_string())) {
+                command.script_args = strings(inputs.get("script_args"));
+                command.env_vars = strings(inputs.get("env_vars"));
             }
-            return Err(e.to_string());
-        }
-        Err(e) => {
-            let (outcome, text) = record::marker(&e);
-            (outcome, Write::Text(u.history_id, text))
+            Targeted {
+                agent_id: u.agent_id.clone(),
+                command: Some(command),
+            }
+        })
+        .collect();
+    let timeout = Duration::from_secs(run.reply_timeout.max(1) as u64);
+    let outcomes = match ctx.gateway.request_many(messages, timeout, ctx.probe).await {
+        Ok(outcomes) if outcomes.len() == batch.len() => outcomes,
+        sent => {
+            let e = match sent {
+                Err(e) => e.to_string(),
+                Ok(o) => format!("the gateway answered {} of {} agents", o.len(), batch.len()),
+            };
+            let ids: Vec<i64> = batch.iter().map(|u| u.history_id).collect();
+            if let Ok(db) = ctx.pool.get().await {
+                let _ = bulk::undo_dispatch(&**db, &ids).await;
+            }
+            return Err(e);
         }
     };
-    writes
-        .send(write)
-        .await
-        .map_err(|_| "the result writer stopped".to_owned())?;
-    Ok(outcome)
+    let mut handled = Vec::new();
+    for (u, outcome) in batch.into_iter().zip(outcomes) {
+        let write = match outcome {
+            // Output that feeds a custom field or note is stored the way that applies it (rare; one by one).
+            Ok(reply @ Value::Object(_)) if run.handled_output => {
+                handled.push((u, reply));
+                continue;
+            }
+            Ok(reply @ Value::Object(_)) => Write::Script(u.history_id, reply),
+            Ok(Value::String(text)) => Write::Text(u.history_id, text),
+            Ok(other) => Write::Text(u.history_id, other.to_string()),
+            Err(e) => Write::Text(u.history_id, record::marker(&e)),
+        };
+        writes
+            .send(write)
+            .await
+            .map_err(|_| "the result writer stopped".to_owned())?;
+    }
+    let pool = &ctx.pool;
+    let recorded = futures_util::future::join_all(
+        handled
+            .iter()
+            .map(|(u, reply)| record::reply(pool, u.history_id, u.agent, reply)),
+    )
+    .await;
+    match recorded.into_iter().find_map(Result::err) {
+        Some(e) => Err(format!("recording a result: {e}")),
+        None => Ok(()),
+    }
 }
 
 fn strings(v: Option<&Value>) -> Vec<String> {

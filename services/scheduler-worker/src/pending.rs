@@ -195,13 +195,13 @@ impl Runner {
                 return Ok(false);
             }
             (Ok(reply), Some(h)) => record::reply(&self.pool, h, action.agent, reply).await,
-            (Err(e), Some(h)) => record::text(&self.pool, h, action.agent, &record::marker(e).1).await,
+            (Err(e), Some(h)) => record::text(&self.pool, h, action.agent, &record::marker(e)).await,
             (_, None) => Ok(()),
         };
         stored?;
         let result = match &outcome {
             Ok(_) => "replied".to_owned(),
-            Err(e) => record::marker(e).1,
+            Err(e) => record::marker(e),
         };
         tracing::info!(agent_id, action = action.id, kind = %action.action_type, %result, "queued action ran");
         let db = self.pool.get().await?;

@@ -11,25 +11,12 @@ use trmm_rpc::client::GatewayError;
 /// which applies that handling (trmm-api does it, exactly once, for whichever copy of the result comes first).
 const HANDLED_OUTPUT_GRACE: Duration = Duration::from_secs(10);
 
-/// What one agent's turn came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// The agent answered.
-    Replied,
-    /// Connected but silent until the deadline.
-    Timeout,
-    /// Not connected.
-    Offline,
-    /// Refused or unreadable.
-    Error,
-}
-
-/// The text stored for an outcome without a reply.
-pub fn marker(error: &GatewayError) -> (Outcome, String) {
+/// The text stored for an outcome without a reply (`offline`, `timeout` or an error).
+pub fn marker(error: &GatewayError) -> String {
     match error {
-        GatewayError::Offline => (Outcome::Offline, trmm_db::bulk::OFFLINE.to_owned()),
-        GatewayError::Timeout => (Outcome::Timeout, trmm_db::bulk::TIMEOUT.to_owned()),
-        other => (Outcome::Error, format!("{}{other}", trmm_db::bulk::ERROR_PREFIX)),
+        GatewayError::Offline => trmm_db::bulk::OFFLINE.to_owned(),
+        GatewayError::Timeout => trmm_db::bulk::TIMEOUT.to_owned(),
+        other => format!("{}{other}", trmm_db::bulk::ERROR_PREFIX),
     }
 }
 

@@ -181,7 +181,7 @@ async fn run_script(
         }
         Err(e @ GatewayError::Unavailable(_)) => Err(retry(e)),
         Err(e) => {
-            let (_, text) = record::marker(&e);
+            let text = record::marker(&e);
             record::text(&ctx.pool, hist, agent.pk, &text).await.map_err(retry)?;
             Ok(None)
         }

@@ -1,6 +1,6 @@
 //! Bulk commands end to end: trmm-api enqueues on real Redis, trmm-worker (in-process) fans out through an
-//! in-process AgentGateway over a real nats-server to simulated agents, and every agent's history row ends
-//! with its reply, `timeout` or `offline`.
+//! in-process AgentGateway's PublishMany over a real nats-server to simulated agents, and every agent's history
+//! row ends with its reply, `timeout` or `offline`.
 
 mod support;
 
@@ -92,15 +92,16 @@ async fn five_thousand_agents_are_all_accounted_for() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_site_with_3_real_agents_and_500_simulated_ones() {
+async fn a_site_target_reaches_that_sites_agents_only() {
     let s = suite(true, &[]).await;
     let (client, site) = s.api.client_with_site(&s.admin, "Acme", "HQ").await;
     let (_, other_site) = s.api.client_with_site(&s.admin, "Other", "Elsewhere").await;
-    let real = seed(&s.api, site, 10_000, 3).await;
+    let own = seed(&s.api, site, 10_000, 3).await;
     let simulated = seed(&s.api, site, 20_000, 500).await;
     let elsewhere = seed(&s.api, other_site, 30_000, 20).await;
-    // Each "real" agent has its own connection, as agents do; half the simulated ones answer.
-    for id in &real {
+    // Three agents on connections of their own, as agents have (services/agent/tests/bulk_e2e.rs runs the same
+    // with real trmm-agent processes); half the others answer.
+    for id in &own {
         responders(&s.nats.url(), std::slice::from_ref(id), false).await;
     }
     responders(&s.nats.url(), &simulated[..250], false).await;
@@ -123,7 +124,7 @@ async fn a_site_with_3_real_agents_and_500_simulated_ones() {
     );
     let outcomes = outcomes(&s.api).await;
     assert_eq!(outcomes.len(), 503, "only the site's agents are targeted");
-    for id in real.iter().chain(&simulated[..250]) {
+    for id in own.iter().chain(&simulated[..250]) {
         assert_eq!(outcomes[id].as_deref(), Some(format!("{id} ran hostname").as_str()));
     }
     assert!(elsewhere.iter().all(|id| !outcomes.contains_key(id)));

@@ -8,18 +8,20 @@ use clap::Parser;
 use common::Service;
 use redis_server::RedisServer;
 use tokio_util::sync::CancellationToken;
-use trmm_testkit::{free_port, redis_url, TestDb};
+use trmm_testkit::{free_port, redis_url, RedisKeys, TestDb};
 use trmm_worker::Config;
 
 const BIN: &str = env!("CARGO_BIN_EXE_trmm-worker");
 
-fn start(database_url: &str, redis_url: &str) -> Service {
+/// The worker as a child process, on its own Redis key prefix (`keys`).
+fn start(database_url: &str, redis_url: &str, keys: &RedisKeys) -> Service {
     Service::start(
         BIN,
         "TRMM_WORKER_LISTEN",
         &[
             ("TRMM_DATABASE_URL", database_url.to_owned()),
             ("TRMM_REDIS_URL", redis_url.to_owned()),
+            ("TRMM_REDIS_PREFIX", keys.prefix().to_owned()),
         ],
     )
 }
@@ -27,7 +29,8 @@ fn start(database_url: &str, redis_url: &str) -> Service {
 #[tokio::test]
 async fn becomes_ready_and_exits_zero_on_sigterm() {
     let db = TestDb::new().await;
-    let mut worker = start(db.url(), &redis_url());
+    let keys = RedisKeys::fresh();
+    let mut worker = start(db.url(), &redis_url(), &keys);
 
     assert!(worker.wait_for_status("/healthz", 200).await.contains("ok"));
     let ready = worker.wait_for_status("/readyz", 200).await;
@@ -45,7 +48,8 @@ async fn becomes_ready_and_exits_zero_on_sigterm() {
 #[tokio::test]
 async fn keeps_retrying_while_redis_is_down() {
     let db = TestDb::new().await;
-    let mut worker = start(db.url(), &format!("redis://127.0.0.1:{}", free_port()));
+    let keys = RedisKeys::fresh();
+    let mut worker = start(db.url(), &format!("redis://127.0.0.1:{}", free_port()), &keys);
 
     worker.wait_for_status("/healthz", 200).await;
     worker.wait_for_answer("/readyz", 503, "\"down\":[\"redis\"]").await;
@@ -60,7 +64,8 @@ async fn keeps_retrying_while_redis_is_down() {
 async fn recovers_when_redis_comes_up_and_after_it_restarts() {
     let db = TestDb::new().await;
     let port = free_port();
-    let mut worker = start(db.url(), &format!("redis://127.0.0.1:{port}"));
+    let keys = RedisKeys::fresh();
+    let mut worker = start(db.url(), &format!("redis://127.0.0.1:{port}"), &keys);
     worker.wait_for_status("/readyz", 503).await;
 
     let redis = RedisServer::start_on(port).await;
@@ -80,12 +85,15 @@ async fn recovers_when_redis_comes_up_and_after_it_restarts() {
 async fn run_in_process_returns_ok_when_cancelled() {
     let db = TestDb::new().await;
     let listen = format!("127.0.0.1:{}", free_port());
+    let keys = RedisKeys::fresh();
     let config = Config::try_parse_from([
         "trmm-worker",
         "--database-url",
         db.url(),
         "--redis-url",
         &redis_url(),
+        "--redis-prefix",
+        keys.prefix(),
         "--listen",
         &listen,
     ])

@@ -14,7 +14,7 @@ pub struct Refusal {
     pub status: u16,
     /// Human-readable reason.
     pub message: String,
-    /// Websocket close code (upstream closes refused command sockets with 4003).
+    /// Websocket close code, as upstream: 4401 without a valid token, 4003 when refused (4004: unknown agent).
     pub close_code: u16,
 }
 
@@ -23,7 +23,11 @@ impl Refusal {
         Refusal {
             status,
             message: message.to_owned(),
-            close_code: if status == 404 { 4004 } else { 4003 },
+            close_code: match status {
+                401 => 4401,
+                404 => 4004,
+                _ => 4003,
+            },
         }
     }
 

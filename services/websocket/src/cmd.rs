@@ -1,13 +1,17 @@
 //! `/ws/agent/<agent_id>/cmd/?access_token=<token>`: a shell command whose output streams back line by line as
-//! the agent produces it (TRMM agents/consumers.py::CommandStreamConsumer; agents ≥ 2.10).
+//! the agent produces it, in the frames of TRMM's agents/consumers.py::CommandStreamConsumer (agents ≥ 2.10).
 //!
 //! Protocol (JSON text frames):
-//! * client → server: `{"cmd": "...", "shell": "/bin/bash" | "custom", "custom_shell"?: "...", "timeout"?: 30,
-//!   "run_as_user"?: false}`; one command at a time per socket, several in a row are fine.
-//! * server → client: `{"line": "..."}` per output line, in order, then `{"done": true, "exit_code": N}`
-//!   (`-1` when the agent does not report one); failures are `{"error": "...", "status": N}`.
-//! * A refused socket (bad token, no `can_send_cmd`, agent outside the user's clients/sites) gets one error
-//!   frame and is closed with code 4003 (4004 for an unknown agent), as upstream.
+//! * client → server: `{"cmd": "...", "shell"?: "cmd", "custom_shell"?: "...", "timeout"?: 30,
+//!   "run_as_user"?: false, "cmd_id"?: "..."}`; `shell: "custom"` runs `custom_shell`; other fields (the
+//!   dashboard's `"stream": true`) are ignored. One command at a time per socket, several in a row are fine.
+//! * server → client: `{"cmd_id": "<id>"}` once the command is accepted (the client's `cmd_id`, else 32 random
+//!   lowercase hex digits, like upstream's `uuid4().hex`); then per output line, in order,
+//!   `{"cmd_id", "output": "<line>", "done": false}`; then `{"cmd_id", "output": "", "done": true,
+//!   "exit_code": N}` (`-1` when the agent does not report one). Failures (invalid message, agent offline, no
+//!   end in time) are `{"error": "...", "status": N}`.
+//! * A refused socket gets one error frame and is closed, as upstream: 4401 for a missing or invalid token,
+//!   4003 without `can_send_cmd` or outside the user's clients/sites, 4004 for an unknown agent.
 //!
 //! Every command is recorded like `POST /agents/<id>/cmd/`: an AgentHistory `cmd_run` row (its result is the
 //! streamed output) and an `execute_command` audit row.
@@ -32,6 +36,8 @@ use crate::auth::{self, Refusal};
 const MAX_TIMEOUT: i64 = 3600;
 /// Upstream's default command timeout.
 const DEFAULT_TIMEOUT: i64 = 30;
+/// Upstream's shell when the message names none.
+const DEFAULT_SHELL: &str = "cmd";
 /// How often the server pings the browser, and how long it may stay silent.
 const HEARTBEAT: Duration = Duration::from_secs(10);
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -50,12 +56,11 @@ pub struct Ctx {
 #[derive(Deserialize)]
 struct CmdMessage {
     cmd: String,
-    #[serde(default)]
-    shell: String,
+    shell: Option<String>,
     custom_shell: Option<String>,
     timeout: Option<i64>,
-    #[serde(default)]
-    run_as_user: bool,
+    run_as_user: Option<bool>,
+    cmd_id: Option<String>,
 }
 
 fn bad_request(message: impl Into<String>) -> Value {
@@ -134,6 +139,13 @@ async fn serve(
                 }
                 match start(&ctx, &who, &agent, &origin, &text).await {
                     Ok(stream) => {
+                        if session
+                            .text(json!({ "cmd_id": stream.cmd_id }).to_string())
+                            .await
+                            .is_err()
+                        {
+                            break;
+                        }
                         let finished = gone.child_token();
                         running = Some(finished.clone());
                         tokio::spawn(relay(ctx.clone(), session.clone(), agent.clone(), stream, finished));
@@ -153,8 +165,9 @@ async fn serve(
     let _ = session.close(None).await;
 }
 
-/// A started command: its history row and the gateway's output stream.
+/// A started command: the id its frames carry, its history row and the gateway's output stream.
 struct Started {
+    cmd_id: String,
     history_id: i64,
     output: std::pin::Pin<
         Box<dyn futures_util::Stream<Item = Result<trmm_rpc::gateway::CommandOutput, GatewayError>> + Send>,
@@ -173,12 +186,22 @@ async fn start(ctx: &Ctx, who: &Access, agent: &AgentRef, origin: &Value, text: 
             "Timeout must be between 1 and {MAX_TIMEOUT} seconds."
         )));
     }
-    // TRMM: shell "custom" means the path in custom_shell.
-    let shell = match (m.shell.as_str(), m.custom_shell.as_deref()) {
-        ("custom", Some(path)) if !path.trim().is_empty() => path.trim().to_owned(),
-        ("", _) | ("custom", _) => return Err(bad_request("A shell is required.")),
-        (shell, _) => shell.to_owned(),
+    // TRMM: shell "custom" means the path in custom_shell (upstream would hand the agent "custom" itself).
+    let shell = match m.shell.as_deref().map(str::trim) {
+        None | Some("") => DEFAULT_SHELL.to_owned(),
+        Some("custom") => match m.custom_shell.as_deref().map(str::trim) {
+            Some(path) if !path.is_empty() => path.to_owned(),
+            _ => return Err(bad_request("custom_shell is required when shell is custom.")),
+        },
+        Some(shell) => shell.to_owned(),
     };
+    // Only a correlation id between this socket and its browser: the gateway picks the NATS-side cmd_id itself
+    // (StreamCommand overwrites payload.cmd_id), so the browser's id is echoed as is and two browsers that
+    // happen to choose the same one still get separate streams.
+    let cmd_id = m
+        .cmd_id
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()));
     // A ping first: a missing agent is reported at once instead of when the output times out.
     match ctx.gateway.ping(&agent.agent_id, PROBE_TIMEOUT).await {
         Ok(true) => {}
@@ -208,7 +231,7 @@ async fn start(ctx: &Ctx, who: &Access, agent: &AgentRef, origin: &Value, text: 
     let mut envelope = command("rawcmd", timeout);
     envelope.payload.insert("command".into(), m.cmd.clone());
     envelope.payload.insert("shell".into(), shell);
-    envelope.run_as_user = Some(m.run_as_user);
+    envelope.run_as_user = Some(m.run_as_user.unwrap_or(false));
     envelope.history_id = Some(history_id);
     let output = ctx
         .gateway
@@ -216,6 +239,7 @@ async fn start(ctx: &Ctx, who: &Access, agent: &AgentRef, origin: &Value, text: 
         .await
         .map_err(|e| error_frame(&e))?;
     Ok(Started {
+        cmd_id,
         history_id,
         output: Box::pin(output),
     })
@@ -233,32 +257,42 @@ fn error_frame(e: &GatewayError) -> Value {
 
 /// Forwards the output to the browser until the command ends or the socket goes away; the output becomes the
 /// history row's result.
-async fn relay(ctx: Ctx, mut session: Session, agent: AgentRef, mut started: Started, finished: CancellationToken) {
-    let mut output = String::new();
+async fn relay(ctx: Ctx, mut session: Session, agent: AgentRef, started: Started, finished: CancellationToken) {
+    let Started {
+        cmd_id,
+        history_id,
+        mut output,
+    } = started;
+    let mut results = String::new();
     loop {
         let item = tokio::select! {
             () = finished.cancelled() => return,
-            item = started.output.next() => item,
+            item = output.next() => item,
         };
-        let frame = match item {
+        let (frame, last) = match item {
             Some(Ok(o)) if o.done => {
-                let results = output.trim_end_matches('\n').to_owned();
+                // The agent's final message normally has no text; any it has is output too.
+                results.push_str(&o.line);
                 if let Ok(db) = ctx.pool.get().await {
-                    if let Err(e) = history::record_results(&**db, started.history_id, agent.pk, &results).await {
+                    let text = results.trim_end_matches('\n');
+                    if let Err(e) = history::record_results(&**db, history_id, agent.pk, text).await {
                         tracing::warn!(error = %e, "streamed command output not recorded");
                     }
                 }
-                json!({ "done": true, "exit_code": o.exit_code })
+                let frame = json!({ "cmd_id": cmd_id, "output": o.line, "done": true, "exit_code": o.exit_code });
+                (frame, true)
             }
             Some(Ok(o)) => {
-                output.push_str(&o.line);
-                output.push('\n');
-                json!({ "line": o.line })
+                results.push_str(&o.line);
+                results.push('\n');
+                (json!({ "cmd_id": cmd_id, "output": o.line, "done": false }), false)
             }
-            Some(Err(e)) => error_frame(&e),
-            None => error_frame(&GatewayError::Unavailable("the output stream ended early".into())),
+            Some(Err(e)) => (error_frame(&e), true),
+            None => (
+                error_frame(&GatewayError::Unavailable("the output stream ended early".into())),
+                true,
+            ),
         };
-        let last = frame.get("line").is_none();
         if session.text(frame.to_string()).await.is_err() || last {
             finished.cancel();
             return;

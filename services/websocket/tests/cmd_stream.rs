@@ -184,8 +184,30 @@ async fn send(ws: &mut Socket, body: Value) {
     ws.send(Message::Text(body.to_string().into())).await.unwrap();
 }
 
+/// A gated command with the browser-chosen id `id-<label>`.
 fn run(label: &str) -> Value {
-    json!({"cmd": format!("gated {label}"), "shell": "/bin/bash", "timeout": 15})
+    json!({"cmd": format!("gated {label}"), "shell": "/bin/bash", "timeout": 15, "cmd_id": format!("id-{label}")})
+}
+
+/// An output frame.
+fn output(cmd_id: &str, line: &str) -> Value {
+    json!({"cmd_id": cmd_id, "output": line, "done": false})
+}
+
+/// The final frame.
+fn done(cmd_id: &str, exit_code: i64) -> Value {
+    json!({"cmd_id": cmd_id, "output": "", "done": true, "exit_code": exit_code})
+}
+
+/// Sends `run(label)`, checks the `{cmd_id}` acknowledgement and the three lines the agent sends before its gate.
+async fn start_gated(ws: &mut Socket, label: &str) -> String {
+    send(ws, run(label)).await;
+    let id = format!("id-{label}");
+    assert_eq!(next_frame(ws).await, json!({ "cmd_id": id }));
+    for i in 1..=3 {
+        assert_eq!(next_frame(ws).await, output(&id, &format!("{label} {i}")));
+    }
+    id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,14 +215,11 @@ async fn output_streams_line_by_line_then_the_exit_code() {
     let s = suite().await;
     let token = s.token("admin", true, &[]).await;
     let mut ws = s.connect(AGENT, &token).await;
-    send(&mut ws, run("alpha")).await;
-    // Three lines arrive while the command is still running (held at the gate).
-    for i in 1..=3 {
-        assert_eq!(next_frame(&mut ws).await, json!({"line": format!("alpha {i}")}));
-    }
+    // The cmd_id, then three lines while the command is still running (held at the gate).
+    let id = start_gated(&mut ws, "alpha").await;
     s.gate("alpha").notify_one();
-    assert_eq!(next_frame(&mut ws).await, json!({"line": "alpha 4"}));
-    assert_eq!(next_frame(&mut ws).await, json!({"done": true, "exit_code": 7}));
+    assert_eq!(next_frame(&mut ws).await, output(&id, "alpha 4"));
+    assert_eq!(next_frame(&mut ws).await, done(&id, 7));
 
     let conn = s.db.pool().get().await.unwrap();
     let row = conn
@@ -222,16 +241,53 @@ async fn output_streams_line_by_line_then_the_exit_code() {
     );
 
     // The same socket takes another command; a second one while it runs is refused.
-    send(&mut ws, run("again")).await;
-    assert_eq!(next_frame(&mut ws).await, json!({"line": "again 1"}));
+    let id = start_gated(&mut ws, "again").await;
     send(&mut ws, run("overlap")).await;
-    let mut frames = Vec::new();
-    while frames.len() < 3 {
-        frames.push(next_frame(&mut ws).await);
-    }
-    assert!(frames.contains(&json!({"error": "A command is already running on this connection.", "status": 400})));
+    assert_eq!(
+        next_frame(&mut ws).await,
+        json!({"error": "A command is already running on this connection.", "status": 400})
+    );
     s.gate("again").notify_one();
-    while next_frame(&mut ws).await != json!({"done": true, "exit_code": 7}) {}
+    assert_eq!(next_frame(&mut ws).await, output(&id, "again 4"));
+    assert_eq!(next_frame(&mut ws).await, done(&id, 7));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_defaults_and_a_generated_cmd_id() {
+    let s = suite().await;
+    let token = s.token("admin", true, &[]).await;
+    let mut ws = s.connect(AGENT, &token).await;
+    // What the dashboard sends, minus shell, timeout and cmd_id.
+    send(
+        &mut ws,
+        json!({"cmd": "gated delta", "run_as_user": false, "stream": true}),
+    )
+    .await;
+    let ack = next_frame(&mut ws).await;
+    let id = ack["cmd_id"].as_str().expect("a cmd_id frame").to_owned();
+    assert_eq!(ack, json!({ "cmd_id": id }));
+    assert!(
+        id.len() == 32 && id.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')),
+        "{id}"
+    );
+    for i in 1..=3 {
+        assert_eq!(next_frame(&mut ws).await, output(&id, &format!("delta {i}")));
+    }
+    s.gate("delta").notify_one();
+    assert_eq!(next_frame(&mut ws).await, output(&id, "delta 4"));
+    assert_eq!(next_frame(&mut ws).await, done(&id, 7));
+
+    let conn = s.db.pool().get().await.unwrap();
+    let row = conn
+        .query_one(
+            "SELECT after_value->>'shell', (after_value->>'timeout')::bigint FROM audit_logs
+             WHERE action = 'execute_command'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "cmd");
+    assert_eq!(row.get::<_, i64>(1), 30);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,28 +295,41 @@ async fn concurrent_sockets_get_only_their_own_output() {
     let s = suite().await;
     let token = s.token("admin", true, &[]).await;
     let (mut a, mut b) = (s.connect(AGENT, &token).await, s.connect(AGENT, &token).await);
-    send(&mut a, run("alpha")).await;
-    send(&mut b, run("bravo")).await;
+    // Both browsers pick the same cmd_id: it only labels frames, the streams stay apart.
+    let same = |label: &str| {
+        let mut msg = run(label);
+        msg["cmd_id"] = json!("same");
+        msg
+    };
+    send(&mut a, same("alpha")).await;
+    send(&mut b, same("bravo")).await;
+    assert_eq!(next_frame(&mut a).await, json!({"cmd_id": "same"}));
+    assert_eq!(next_frame(&mut b).await, json!({"cmd_id": "same"}));
     for i in 1..=3 {
-        assert_eq!(next_frame(&mut a).await, json!({"line": format!("alpha {i}")}));
-        assert_eq!(next_frame(&mut b).await, json!({"line": format!("bravo {i}")}));
+        assert_eq!(next_frame(&mut a).await, output("same", &format!("alpha {i}")));
+        assert_eq!(next_frame(&mut b).await, output("same", &format!("bravo {i}")));
     }
     // Finish bravo first: alpha's socket must not see any of it.
     s.gate("bravo").notify_one();
-    assert_eq!(next_frame(&mut b).await, json!({"line": "bravo 4"}));
-    assert_eq!(next_frame(&mut b).await, json!({"done": true, "exit_code": 7}));
+    assert_eq!(next_frame(&mut b).await, output("same", "bravo 4"));
+    assert_eq!(next_frame(&mut b).await, done("same", 7));
     s.gate("alpha").notify_one();
-    assert_eq!(next_frame(&mut a).await, json!({"line": "alpha 4"}));
-    assert_eq!(next_frame(&mut a).await, json!({"done": true, "exit_code": 7}));
+    assert_eq!(next_frame(&mut a).await, output("same", "alpha 4"));
+    assert_eq!(next_frame(&mut a).await, done("same", 7));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refused_sockets_get_an_error_and_close_4003() {
+async fn refused_sockets_get_an_error_and_a_close_code() {
     let s = suite().await;
     let limited = s.token("viewer", false, &["can_list_agents"]).await;
     let allowed = s.token("operator", false, &["can_send_cmd"]).await;
     let cases = [
-        ("nope", json!({"error": "Invalid token.", "status": 401}), 4003),
+        (
+            "",
+            json!({"error": "Authentication credentials were not provided.", "status": 401}),
+            4401,
+        ),
+        ("nope", json!({"error": "Invalid token.", "status": 401}), 4401),
         (
             limited.as_str(),
             json!({"error": "You do not have permission to perform this action.", "status": 403}),
@@ -279,7 +348,7 @@ async fn refused_sockets_get_an_error_and_close_4003() {
     );
     assert_eq!(next_frame(&mut ws).await, json!({ "closed": 4004 }));
 
-    // Allowed, but the agent is not connected.
+    // Allowed, but the agent is not connected: an error instead of a cmd_id.
     let mut ws = s.connect(OFFLINE_AGENT, &allowed).await;
     send(&mut ws, run("x")).await;
     assert_eq!(

@@ -283,10 +283,10 @@ pub async fn record_many(
 }
 
 /// Undoes [`mark_dispatched`] when the command provably never left (the gateway was unreachable).
-pub async fn undo_dispatch(db: &impl GenericClient, history_id: i64) -> Result<(), DbError> {
+pub async fn undo_dispatch(db: &impl GenericClient, history_ids: &[i64]) -> Result<(), DbError> {
     db.execute(
-        "UPDATE agent_history SET dispatched_at = NULL WHERE id = $1 AND results IS NULL AND script_results IS NULL",
-        &[&history_id],
+        "UPDATE agent_history SET dispatched_at = NULL WHERE id = ANY($1) AND results IS NULL AND script_results IS NULL",
+        &[&history_ids],
     )
     .await?;
     Ok(())

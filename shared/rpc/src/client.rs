@@ -9,7 +9,8 @@ use tonic::{Code, Status};
 
 use crate::gateway::agent_gateway_client::AgentGatewayClient;
 use crate::gateway::{
-    AgentRequest, Command, CommandOutput, PingRequest, PresenceEvent, StreamCommandRequest, WatchPresenceRequest,
+    AgentRequest, Command, CommandOutput, DeliveryOutcome, PingRequest, PresenceEvent, PublishManyRequest,
+    StreamCommandRequest, Targeted, WatchPresenceRequest,
 };
 
 /// How long an agent gets to answer the ping that precedes a probed command (upstream pings with 2 s).
@@ -111,6 +112,35 @@ impl GatewayClient {
         };
         let reply = self.inner.clone().request(req).await?.into_inner();
         serde_json::from_str(&reply.json).map_err(|e| GatewayError::BadReply(e.to_string()))
+    }
+
+    /// Sends each agent its command through one PublishMany: agents that answer a ping within `probe` are sent
+    /// the command and get `timeout` to reply. One outcome per message, in order.
+    pub async fn request_many(
+        &self,
+        messages: Vec<Targeted>,
+        timeout: Duration,
+        probe: Duration,
+    ) -> Result<Vec<Result<serde_json::Value, GatewayError>>, GatewayError> {
+        let req = PublishManyRequest {
+            messages,
+            reply_timeout_ms: millis(timeout).max(1),
+            probe_timeout_ms: millis(probe).max(1),
+        };
+        let reply = self.inner.clone().publish_many(req).await?.into_inner();
+        Ok(reply
+            .deliveries
+            .into_iter()
+            .map(|d| match d.outcome() {
+                DeliveryOutcome::Replied => {
+                    serde_json::from_str(&d.detail).map_err(|e| GatewayError::BadReply(e.to_string()))
+                }
+                DeliveryOutcome::Timeout => Err(GatewayError::Timeout),
+                DeliveryOutcome::Offline => Err(GatewayError::Offline),
+                DeliveryOutcome::Invalid => Err(GatewayError::Invalid(d.detail)),
+                DeliveryOutcome::Unreadable | DeliveryOutcome::Unspecified => Err(GatewayError::BadReply(d.detail)),
+            })
+            .collect())
     }
 
     /// Runs a `rawcmd` with streamed output; the stream ends after the item with `done == true`, or with an error.

@@ -4,12 +4,14 @@ mod db;
 mod live;
 mod nats;
 mod nats_auth;
+mod redis_keys;
 pub mod service;
 
 pub use db::TestDb;
 pub use live::subscribe_live;
 pub use nats::{free_port, nats_server_bin, NatsServer};
 pub use nats_auth::NatsAuth;
+pub use redis_keys::RedisKeys;
 
 /// Redis URL the tests use (env `TRMM_TEST_REDIS_URL`, default the local server).
 pub fn redis_url() -> String {

@@ -10,9 +10,9 @@ use chrono::{DateTime, Utc};
 use clap::Parser;
 use reqwest::StatusCode;
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard};
 use trmm_agent::config::AgentConfig;
-use trmm_testkit::{free_port, NatsServer};
+use trmm_testkit::{free_port, redis_url, NatsServer};
 
 use crate::common::{installer, run_agent, AgentProcess, TestApi, AGENT_BIN};
 
@@ -36,8 +36,7 @@ pub struct Stack {
     pub api: TestApi,
     pub admin: String,
     pub nats: NatsServer,
-    /// The in-process AgentGateway (for services started next to the stack, e.g. trmm-worker; remote.rs).
-    #[allow(dead_code)]
+    /// The in-process AgentGateway (for services started next to the stack, e.g. trmm-worker).
     pub gateway_url: String,
     nats_api_url: String,
     stop: CancellationToken,
@@ -101,6 +100,12 @@ impl Stack {
     /// Enrolls an agent through a fresh installer token (`install --no-service`, config in the temp dir).
     pub async fn install(&self) -> AgentConfig {
         let (client, site, token) = installer(&self.api, &self.admin).await;
+        self.install_at(&self.config_path, client, site, &token).await
+    }
+
+    /// Enrolls an agent into `client`/`site` with the installer `token`, its config at `config`. Agents of one
+    /// stack share the unit, script and reboot-marker paths of the temp dir, as agents on one machine would.
+    pub async fn install_at(&self, config: &Path, client: i64, site: i64, token: &str) -> AgentConfig {
         let path = |p: &str| self.dir.path().join(p).display().to_string();
         let args: Vec<String> = [
             "install",
@@ -113,11 +118,11 @@ impl Stack {
             "--agent-type",
             "server",
             "--auth",
-            &token,
+            token,
             "--nats-url",
             &self.nats.url(),
             "--config",
-            &self.config_path.display().to_string(),
+            &config.display().to_string(),
             "--systemd-dir",
             &path("systemd"),
             "--script-dir",
@@ -132,7 +137,7 @@ impl Stack {
         let (status, stderr) = run_agent(&args, self.dir.path()).await;
         assert!(status.success(), "install failed: {stderr}");
         assert!(stderr.contains("initial check-in sent"), "{stderr}");
-        AgentConfig::load(&self.config_path).unwrap()
+        AgentConfig::load(config).unwrap()
     }
 
     /// Starts `trmm-agent svc --config <config>`; its log goes to `<dir>/<config file stem>.svc.log`.
@@ -224,6 +229,29 @@ impl Drop for Stack {
             eprintln!("--- nats-server log ---\n{}", read(self.nats.dir().join("nats.log")));
         }
     }
+}
+
+/// trmm-worker in-process next to the stack, with `extra` flags; it stops when the guard is dropped.
+#[allow(dead_code)] // e2e.rs runs no worker
+pub fn start_worker(stack: &Stack, extra: &[&str]) -> DropGuard {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let args = [
+        "trmm-worker",
+        "--database-url",
+        stack.api.db.url(),
+        "--redis-url",
+        &redis_url(),
+        "--redis-prefix",
+        stack.api.redis.prefix(),
+        "--gateway-url",
+        &stack.gateway_url,
+        "--listen",
+        &listen,
+    ];
+    let config = trmm_worker::Config::try_parse_from(args.iter().chain(extra)).expect("trmm-worker flags");
+    let stop = CancellationToken::new();
+    tokio::spawn(trmm_worker::run(config, stop.clone()));
+    stop.drop_guard()
 }
 
 /// Processes started by this test's agent (found by the marker in their environment) running `argv`.

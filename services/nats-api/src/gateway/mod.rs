@@ -1,6 +1,7 @@
 //! The gRPC AgentGateway (`proto/agent_gateway.proto`): how the API, worker and websocket services reach agents.
 
 mod envelope;
+mod many;
 mod presence;
 mod stream;
 
@@ -118,25 +119,9 @@ impl AgentGateway for Gateway {
     }
 
     async fn publish_many(&self, request: Request<PublishManyRequest>) -> Result<Response<PublishManyReply>, Status> {
-        let mut published = 0;
-        let mut failed = Vec::new();
-        for m in request.into_inner().messages {
-            let sent = match (envelope::subject(&m.agent_id), envelope::encode(m.command)) {
-                (Ok(subject), Ok(payload)) => self.nats.publish(subject, payload.into()).await.is_ok(),
-                _ => false,
-            };
-            if sent {
-                published += 1;
-            } else {
-                failed.push(m.agent_id);
-            }
-        }
-        // One flush for the whole batch: messages leave in as few writes as possible.
-        self.nats
-            .flush()
-            .await
-            .map_err(|e| Status::unavailable(e.to_string()))?;
-        Ok(Response::new(PublishManyReply { published, failed }))
+        Ok(Response::new(
+            many::publish_many(&self.nats, request.into_inner()).await?,
+        ))
     }
 
     type WatchPresenceStream = Pin<Box<dyn Stream<Item = Result<PresenceEvent, Status>> + Send>>;

@@ -16,24 +16,6 @@ use trmm_testkit::{free_port, redis_url, NatsServer};
 /// Longest any run here may take.
 pub const DEADLINE: Duration = Duration::from_secs(120);
 
-/// Deletes the test's Redis keys (the job queue) when dropped, so the shared Redis keeps nothing.
-pub struct RedisKeys(pub String);
-
-impl Drop for RedisKeys {
-    fn drop(&mut self) {
-        let Ok(mut conn) = redis::Client::open(redis_url()).and_then(|c| c.get_connection()) else {
-            return;
-        };
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}:*", self.0))
-            .query(&mut conn)
-            .unwrap_or_default();
-        if !keys.is_empty() {
-            let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut conn);
-        }
-    }
-}
-
 pub struct Suite {
     pub api: TestApi,
     pub nats: NatsServer,
@@ -42,7 +24,6 @@ pub struct Suite {
     pub worker_listen: String,
     _worker_stop: DropGuard,
     _gateway_stop: Option<DropGuard>,
-    _keys: RedisKeys,
 }
 
 /// Starts the gateway on `listen` (an address the worker may already be retrying).
@@ -74,9 +55,8 @@ pub async fn suite(with_gateway: bool, worker_args: &[&str]) -> Suite {
     } else {
         None
     };
-    let prefix = format!("trmm-test-{}", trmm_auth::generate_token());
-    let p = prefix.clone();
-    let api = TestApi::start_full(move |s| s.redis_prefix = p, format!("http://{gateway}")).await;
+    let api = TestApi::start_full(|_| {}, format!("http://{gateway}")).await;
+    let prefix = api.redis.prefix().to_owned();
     let admin = api.admin_token().await;
     let listen = format!("127.0.0.1:{}", free_port());
     let args = [
@@ -107,7 +87,6 @@ pub async fn suite(with_gateway: bool, worker_args: &[&str]) -> Suite {
         worker_listen: listen,
         _worker_stop: stop.drop_guard(),
         _gateway_stop: gateway_stop,
-        _keys: RedisKeys(prefix),
     }
 }
 
