@@ -67,46 +67,21 @@ fn is_transient(e: &BoxDynError) -> bool {
 
 /// Runs the bulk queue until `shutdown`; restarts the apalis worker when Redis drops it.
 pub async fn serve(ctx: BulkContext, redis: ConnectionManager, prefix: String, shutdown: CancellationToken) {
-    // Unique per process: apalis re-queues the jobs of workers whose heartbeats stop, by name.
-    let name = format!("trmm-worker-bulk-{}-{}", host(), std::process::id());
-    loop {
-        let Some(backoff) = crate::retry::job_backoff() else {
-            return;
-        };
+    let name = crate::queue::worker_name("bulk");
+    crate::queue::supervise("bulk", shutdown, |backoff, stop| {
         let policy = RetryPolicy::retries(MAX_ATTEMPTS - 1)
             .with_backoff(backoff)
             .retry_if(is_transient);
         let storage = trmm_jobs::bulk_storage(redis.clone(), &prefix).poll_with_interval(POLL);
-        let worker = WorkerBuilder::new(name.as_str())
+        WorkerBuilder::new(name.as_str())
             .backend(storage)
             .retry(policy)
             .concurrency(RUNS_AT_ONCE)
             .data(ctx.clone())
-            .build(run_bulk);
-        let stop = shutdown.clone();
-        let result = worker
-            .run_until(async move {
-                stop.cancelled().await;
-                Ok::<(), std::io::Error>(())
-            })
-            .await;
-        if shutdown.is_cancelled() {
-            return;
-        }
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "bulk job worker stopped; restarting");
-        }
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(Duration::from_secs(2)) => {}
-        }
-    }
-}
-
-fn host() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "worker".into())
+            .build(run_bulk)
+            .run_until(crate::queue::stopped(stop))
+    })
+    .await
 }
 
 /// One bulk run: every agent not yet sent the command gets it; then silent leftovers of an interrupted

@@ -6,8 +6,8 @@ mod bulk;
 pub mod config;
 mod deps;
 mod pending;
+mod queue;
 mod record;
-mod retry;
 mod script_email;
 
 use anyhow::Context;

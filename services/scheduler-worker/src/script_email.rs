@@ -56,40 +56,21 @@ fn is_retry(e: &BoxDynError) -> bool {
 
 /// Runs the script-email queue until `shutdown`; restarts the apalis worker when Redis drops it.
 pub async fn serve(ctx: EmailContext, redis: ConnectionManager, prefix: String, shutdown: CancellationToken) {
-    // Unique per process: apalis re-queues the jobs of workers whose heartbeats stop, by name.
-    let name = format!("trmm-worker-script-email-{}", std::process::id());
-    loop {
-        let Some(backoff) = crate::retry::job_backoff() else {
-            return;
-        };
+    let name = crate::queue::worker_name("script-email");
+    crate::queue::supervise("script_email", shutdown, |backoff, stop| {
         let policy = RetryPolicy::retries(MAX_ATTEMPTS - 1)
             .with_backoff(backoff)
             .retry_if(is_retry);
         let storage = trmm_jobs::script_email_storage(redis.clone(), &prefix).poll_with_interval(POLL);
-        let worker = WorkerBuilder::new(name.as_str())
+        WorkerBuilder::new(name.as_str())
             .backend(storage)
             .retry(policy)
             .concurrency(4)
             .data(ctx.clone())
-            .build(run_job);
-        let stop = shutdown.clone();
-        let result = worker
-            .run_until(async move {
-                stop.cancelled().await;
-                Ok::<(), std::io::Error>(())
-            })
-            .await;
-        if shutdown.is_cancelled() {
-            return;
-        }
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "script email worker stopped; restarting");
-        }
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(Duration::from_secs(2)) => {}
-        }
-    }
+            .build(run_job)
+            .run_until(crate::queue::stopped(stop))
+    })
+    .await
 }
 
 async fn run_job(job: ScriptEmail, ctx: Data<EmailContext>, attempt: Attempt) -> Result<(), BoxDynError> {
