@@ -31,7 +31,7 @@ const POLL: Duration = Duration::from_millis(500);
 /// Bulk runs processed at once by one worker (each with its own per-agent concurrency).
 const RUNS_AT_ONCE: usize = 2;
 /// Most agents per PublishMany (and marked dispatched per statement).
-const BATCH: usize = 100;
+const BATCH: usize = 500;
 /// Most results stored per statement.
 const WRITE_BATCH: usize = 500;
 
@@ -42,7 +42,7 @@ pub struct BulkContext {
     pub pool: trmm_db::Pool,
     /// The AgentGateway.
     pub gateway: GatewayClient,
-    /// Agents waited on at once (in batches of at most 100).
+    /// Agents waited on at once (in batches of at most [`BATCH`]).
     pub concurrency: usize,
     /// How long an agent has to answer the liveness ping before its command.
     pub probe: Duration,

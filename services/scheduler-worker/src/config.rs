@@ -25,8 +25,8 @@ pub struct Config {
     /// URL of the AgentGateway gRPC service (served by trmm-nats-api), through which jobs reach agents.
     #[arg(long, env = "TRMM_GATEWAY_URL", default_value = "http://127.0.0.1:50051")]
     pub gateway_url: String,
-    /// How many agents of a bulk run are waited on at the same time.
-    #[arg(long, env = "TRMM_BULK_CONCURRENCY", default_value_t = 200, value_parser = clap::value_parser!(u16).range(1..))]
+    /// How many agents of a bulk run are waited on at the same time (sent in PublishMany batches of up to 500).
+    #[arg(long, env = "TRMM_BULK_CONCURRENCY", default_value_t = 1000, value_parser = clap::value_parser!(u16).range(1..))]
     pub bulk_concurrency: u16,
     /// How long an agent has to answer the ping sent before each command; no answer means offline.
     #[arg(long, env = "TRMM_AGENT_PROBE_TIMEOUT", default_value = "2s", value_parser = parse_duration)]

@@ -74,7 +74,7 @@ pub async fn suite(with_gateway: bool, worker_args: &[&str]) -> Suite {
         "--agent-probe-timeout",
         "1s",
         "--bulk-concurrency",
-        "500",
+        "1000",
     ];
     let config = trmm_worker::Config::try_parse_from(args.iter().chain(worker_args)).unwrap();
     let stop = CancellationToken::new();
