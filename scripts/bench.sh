@@ -13,6 +13,8 @@
 #   3. ping round trip (GET /agents/<id>/ping/: trmm-api -> gRPC -> trmm-nats-api -> NATS ->
 #      agent) to 100 simulated agents with real authenticated NATS connections, and to the real
 #      trmm-agent quickstart enrolled; then as many real agent connections as TRMM_BENCH_REAL_AGENTS;
+#   3c. while those connections are up: a bulk command (POST /agents/actions/bulk/) to their site,
+#      from the request until trmm-worker has every agent's outcome in bulk_runs.summary;
 #   4. the idle footprint of that trmm-agent over TRMM_BENCH_IDLE_SECS.
 # Every load is bounded in count and time. At the end it stops everything it started, drops its
 # database and role and flushes its Redis database (the logs stay in a temp dir if it failed).
@@ -428,7 +430,7 @@ stop_keep_online
 
 # --- 3b. real agent connections ---------------------------------------------------------------
 info "real agents: $REAL_AGENTS simulated agents with their own authenticated NATS connections"
-REAL_SECS=120
+REAL_SECS=180
 base_conns=$(varz connections)
 read -r _ _ _ _ _ _ auth0 denied0 _ <<<"$(nats_api_metrics)"
 ramp_start=$(now_ms)
@@ -451,6 +453,25 @@ sampler_stop
 SAMPLE_EXTRA=()
 REAL_CONNECTED_END=$(($(varz connections) - base_conns))
 NATS_SERVER_MEM=$(($(varz mem) / 1048576))
+
+# --- 3c. bulk command over the connected agents --------------------------------------------------
+info "bulk command to site Bench A ($REAL_CONNECTED_END of its agents connected)"
+WORKER_PID=$(pidfile_pid "$TRMM_RUN_DIR/trmm-worker.pid" trmm-worker) || die "trmm-worker is not running"
+SAMPLE_EXTRA=("worker=pid:$WORKER_PID" "loadgen=pid:$REAL_LOADGEN")
+sampler_start bulk
+bulk_start=$(now_ms)
+BULK_REPLY=$(api_request POST "$API_URL/agents/actions/bulk/" "$TOKEN" \
+  "{\"mode\": \"command\", \"target\": \"site\", \"client\": $CLIENT_ID, \"site\": $SITE_A, \"monType\": \"all\",
+    \"osType\": \"all\", \"cmd\": \"uptime\", \"shell\": \"/bin/bash\", \"timeout\": 30}") ||
+  die "POST /agents/actions/bulk/ failed"
+bulk_accepted_ms=$(($(now_ms) - bulk_start))
+bulk_done() { [ -n "$(sql 'SELECT 1 FROM bulk_runs WHERE summary IS NOT NULL')" ]; }
+wait_for 120 "the bulk run to finish" bulk_done || die "the bulk run did not finish within 120 s"
+BULK_SECS=$(awk -v ms=$(($(now_ms) - bulk_start)) 'BEGIN { printf "%.1f", ms / 1000 }')
+sampler_stop
+SAMPLE_EXTRA=()
+BULK_SUMMARY=$(sql 'SELECT summary FROM bulk_runs WHERE summary IS NOT NULL')
+info "  $BULK_REPLY: accounted for in ${BULK_SECS}s: $BULK_SUMMARY"
 wait_for $((REAL_SECS + 60)) "the real-agents load generator to finish" pid_gone "$REAL_LOADGEN" ||
   kill -TERM "$REAL_LOADGEN" 2>/dev/null || true
 wait "$REAL_LOADGEN" 2>/dev/null || true
@@ -544,6 +565,7 @@ $LOAD_START before the run and $LOAD_END at its end.
 | GET /agents/, 10,001 agents online | $SUM_FULL_10K; $SUM_PAGE_10K |
 | ping round trip, api → gRPC → NATS → agent | simulated agent: $SUM_PING_SIM; real trmm-agent: $SUM_PING_REAL (one request at a time) |
 | real agent connections | $REAL_CONNECTED of $REAL_AGENTS connected |
+| bulk command to the site of those agents | every agent accounted for in $BULK_SECS s: \`$BULK_SUMMARY\` |
 | idle trmm-agent | $(usage idle agent) over ${IDLE_SECS} s; $AGENT_CPU of CPU time in all |
 
 For scale: 50,000 real agents sending one hello every 30–60 s (the default of
@@ -612,6 +634,21 @@ auth callout (a Postgres lookup of the token digest), each answering pings and h
 | during the ramp-up | trmm-nats-api $(usage real-ramp nats-api); Postgres $(usage real-ramp postgres); nats-server $(usage real-ramp nats-server); load generator $(usage real-ramp loadgen); whole machine $(usage real-ramp machine); other busy processes: $(others real-ramp) |
 | steady state (30 s) | trmm-nats-api $(usage real-steady nats-api); Postgres $(usage real-steady postgres); nats-server $(usage real-steady nats-server) (its own /varz: $NATS_SERVER_MEM MiB); load generator $(usage real-steady loadgen); whole machine $(usage real-steady machine); other busy processes: $(others real-steady) |
 
+### Bulk command
+
+While those connections were up, \`POST /agents/actions/bulk/\` ran \`uptime\` on site Bench A
+(its $SEED_A agents; the connected ones answer commands): trmm-api records a history row per agent
+and queues the run on Redis; trmm-worker sends it through AgentGateway \`PublishMany\` in batches
+(default \`TRMM_BULK_CONCURRENCY\`: the gateway pings a batch, sends the command to the agents that
+answered and reports each reply) and stores every outcome.
+
+| | |
+|---|---|
+| API answer | $BULK_REPLY in $bulk_accepted_ms ms |
+| from the request to the last outcome stored | $BULK_SECS s |
+| outcome counts (\`bulk_runs.summary\`) | \`$BULK_SUMMARY\` |
+| during the run | trmm-worker $(usage bulk worker); trmm-nats-api $(usage bulk nats-api); Postgres $(usage bulk postgres); nats-server $(usage bulk nats-server); load generator $(usage bulk loadgen); whole machine $(usage bulk machine); other busy processes: $(others bulk) |
+
 ## 4. Idle trmm-agent
 
 The \`trmm-agent svc\` that quickstart enrolled, $AGENT_UPTIME s after it started, sampled for
@@ -636,7 +673,8 @@ longer intervals):
   telemetry (agentinfo, disks, services, software, WMI) are not part of the load.
 - Heartbeats from real agent connections at 50,000: \`flood\` publishes 50,000 agents' hellos over
   a few connections; the real-connection test stops at $REAL_AGENTS.
-- The dashboard websockets, trmm-worker and trmm-beat (they have no load-bearing work yet).
+- The dashboard websockets and trmm-beat (they have no load-bearing work yet); of trmm-worker only
+  the bulk command above.
 
 ## How to reproduce
 

@@ -11,7 +11,7 @@ use chrono::Utc;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use stack::{eventually, marked_processes, Outage, Stack, DEADLINE};
+use stack::{eventually, marked_processes, Stack, DEADLINE};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_enrolled_agent_is_online_with_its_inventory_within_10_s() {
@@ -158,14 +158,13 @@ async fn nats_and_postgres_restarts_reconnect_by_themselves_and_lose_no_heartbea
     stack.wait_ready().await;
 
     // Postgres: the test database refuses connections and loses its sessions, as in a server restart.
-    let outage = Outage::new(&stack.api).await;
     let (hellos, failures) = (
         "trmm_telemetry_received_total{kind=\"hello\"}",
         "trmm_heartbeat_batch_failures_total",
     );
     let (before, failed_before) = (stack.metric(hellos).await, stack.metric(failures).await);
     let began = Utc::now();
-    outage.begin().await;
+    stack.api.db.begin_outage().await;
     let down = Instant::now();
     eventually("heartbeats received while Postgres is down", DEADLINE, async || {
         let (received, failed) = (
@@ -182,7 +181,7 @@ async fn nats_and_postgres_restarts_reconnect_by_themselves_and_lose_no_heartbea
     let pid = nix::unistd::Pid::from_raw(agent.pid() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
     let frozen = Utc::now();
-    outage.end().await;
+    stack.api.db.end_outage().await;
     let (lasted, restored) = (down.elapsed(), Instant::now());
     let seen = stack
         .heartbeat_after(&id, began, "the heartbeats sent during the outage")

@@ -178,30 +178,35 @@ impl TestApi {
         self.call(Method::GET, path, Some(token), None).await
     }
 
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PUT, path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// `POST /v2/login/` as the dashboard sends it.
+    pub async fn login(&self, username: &str, password: &str, twofactor: &str) -> (StatusCode, Value) {
+        let body = json!({"username": username, "password": password, "twofactor": twofactor});
+        self.call(Method::POST, "/v2/login/", None, Some(body)).await
+    }
+
     /// Logs in as the admin with password and TOTP and returns the dashboard token.
     pub async fn admin_token(&self) -> String {
-        let (status, body) = self
-            .call(
-                Method::POST,
-                "/v2/login/",
-                None,
-                Some(json!({"username": ADMIN, "password": ADMIN_PASSWORD, "twofactor": self.totp_now()})),
-            )
-            .await;
+        let (status, body) = self.login(ADMIN, ADMIN_PASSWORD, &self.totp_now()).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body["token"].as_str().unwrap().to_owned()
     }
 
     /// Creates a client with one site; returns (client id, site id).
     pub async fn client_with_site(&self, token: &str, client: &str, site: &str) -> (i64, i64) {
-        let (status, body) = self
-            .call(
-                Method::POST,
-                "/clients/",
-                Some(token),
-                Some(json!({"client": {"name": client}, "site": {"name": site}})),
-            )
-            .await;
+        let body = json!({"client": {"name": client}, "site": {"name": site}});
+        let (status, body) = self.post("/clients/", token, body).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let (_, clients) = self.get("/clients/", token).await;
         let c = clients
@@ -215,18 +220,10 @@ impl TestApi {
 
     /// Generates an installer for a site and returns its token.
     pub async fn installer_token(&self, token: &str, client: i64, site: i64) -> String {
-        let (status, body) = self
-            .call(
-                Method::POST,
-                "/agents/installer/",
-                Some(token),
-                Some(
-                    json!({"installMethod": "manual", "client": client, "site": site, "expires": 24,
-                            "agenttype": "server", "plat": "linux", "goarch": "amd64", "api": "https://api.example.com",
-                            "rdp": 0, "ping": 0, "power": 0, "fileName": "trmm.exe"}),
-                ),
-            )
-            .await;
+        let body = json!({"installMethod": "manual", "client": client, "site": site, "expires": 24,
+                          "agenttype": "server", "plat": "linux", "goarch": "amd64", "api": "https://api.example.com",
+                          "rdp": 0, "ping": 0, "power": 0, "fileName": "trmm.exe"});
+        let (status, body) = self.post("/agents/installer/", token, body).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let cmd = body["cmd"].as_str().unwrap();
         cmd.split("--auth ")
@@ -238,19 +235,16 @@ impl TestApi {
             .to_owned()
     }
 
+    /// `POST /api/v3/newagent/` as the Go agent's installer sends it.
+    pub async fn newagent(&self, installer: &str, agent_id: &str, hostname: &str, site: i64) -> (StatusCode, Value) {
+        let body = json!({"agent_id": agent_id, "hostname": hostname, "site": site, "monitoring_type": "server",
+                          "mesh_node_id": "", "description": "", "goarch": "amd64", "plat": "linux"});
+        self.post("/api/v3/newagent/", installer, body).await
+    }
+
     /// Enrolls an agent through the installer endpoints; returns (pk, agent token).
     pub async fn enroll(&self, installer: &str, agent_id: &str, hostname: &str, site: i64) -> (i64, String) {
-        let (status, body) = self
-            .call(
-                Method::POST,
-                "/api/v3/newagent/",
-                Some(installer),
-                Some(
-                    json!({"agent_id": agent_id, "hostname": hostname, "site": site, "monitoring_type": "server",
-                            "mesh_node_id": "", "description": "", "goarch": "amd64", "plat": "linux"}),
-                ),
-            )
-            .await;
+        let (status, body) = self.newagent(installer, agent_id, hostname, site).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         (body["pk"].as_i64().unwrap(), body["token"].as_str().unwrap().to_owned())
     }

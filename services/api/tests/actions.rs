@@ -2,60 +2,34 @@
 //! Tactical RMM protocol (a test responder here; the real trmm-agent is exercised in its own tests).
 
 mod common;
-mod gateway_suite;
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{agent_id, wait_until};
-use futures_util::StreamExt;
-use gateway_suite::suite;
+use common::gateway::{responder, suite};
+use common::wait_until;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use trmm_protocol::nats::{self, Command};
+use trmm_protocol::nats::Command;
 
-/// A minimal agent: answers commands like the Go agent (agent-protocol.md 2.2) and records what it got.
-async fn responder(url: &str, agent_id: &str, silent: bool) -> Arc<Mutex<Vec<Command>>> {
-    let client = async_nats::connect(url).await.unwrap();
-    let mut sub = trmm_testkit::subscribe_live(&client, agent_id, agent_id).await;
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    tokio::spawn(async move {
-        while let Some(msg) = sub.next().await {
-            let Ok(cmd) = nats::decode::<Command>(&msg.payload) else {
-                continue;
-            };
-            log.lock().unwrap().push(cmd.clone());
-            let reply: Value = match cmd.func.as_str() {
-                "ping" => json!("pong"),
-                "rawcmd" => json!(format!("ran {} with {}", cmd.payload["command"], cmd.payload["shell"])),
-                "procs" => {
-                    json!([{"name": "init", "pid": 1, "membytes": 1024, "username": "root", "id": 0, "cpu_percent": "0.0"}])
-                }
-                "killproc" if cmd.procpid == Some(1) => json!("access denied"),
-                "killproc" | "sysinfo" | "rebootnow" | "shutdown" | "recover" | "uninstall" => json!("ok"),
-                _ => continue,
-            };
-            if silent {
-                continue;
-            }
-            if let Some(reply_to) = msg.reply {
-                client
-                    .publish(reply_to, nats::encode(&reply).unwrap().into())
-                    .await
-                    .unwrap();
-            }
+/// Answers commands like the Go agent (agent-protocol.md 2.2).
+fn answer(cmd: &Command) -> Option<Value> {
+    Some(match cmd.func.as_str() {
+        "ping" => json!("pong"),
+        "rawcmd" => json!(format!("ran {} with {}", cmd.payload["command"], cmd.payload["shell"])),
+        "procs" => {
+            json!([{"name": "init", "pid": 1, "membytes": 1024, "username": "root", "id": 0, "cpu_percent": "0.0"}])
         }
-    });
-    seen
+        "killproc" if cmd.procpid == Some(1) => json!("access denied"),
+        "killproc" | "sysinfo" | "rebootnow" | "shutdown" | "recover" | "uninstall" => json!("ok"),
+        _ => return None,
+    })
 }
 
 #[tokio::test]
 async fn ping_and_cmd_round_trip_and_are_recorded() {
     let s = suite().await;
-    let id = agent_id(1);
-    let (pk, _) = s.api.enroll(&s.installer, &id, "alpha", s.site).await;
-    let seen = responder(&s.nats.url(), &id, false).await;
+    let (id, pk, _) = s.agent(1, "alpha").await;
+    let seen = responder(&s, &id, answer).await;
 
     let (status, body) = s.api.get(&format!("/agents/{id}/ping/"), &s.admin).await;
     assert_eq!(
@@ -63,15 +37,8 @@ async fn ping_and_cmd_round_trip_and_are_recorded() {
         (StatusCode::OK, json!({"name": "alpha", "status": "online"}))
     );
 
-    let (status, body) = s
-        .api
-        .call(
-            Method::POST,
-            &format!("/agents/{id}/cmd/"),
-            Some(&s.admin),
-            Some(json!({"shell": "/bin/bash", "cmd": "echo hello", "timeout": 10, "run_as_user": false})),
-        )
-        .await;
+    let cmd = json!({"shell": "/bin/bash", "cmd": "echo hello", "timeout": 10, "run_as_user": false});
+    let (status, body) = s.api.post(&format!("/agents/{id}/cmd/"), &s.admin, cmd).await;
     assert_eq!((status, body), (StatusCode::OK, json!("ran echo hello with /bin/bash")));
     let rawcmd = seen
         .lock()
@@ -106,8 +73,7 @@ async fn ping_and_cmd_round_trip_and_are_recorded() {
 #[tokio::test]
 async fn an_offline_or_silent_agent_is_a_prompt_400() {
     let s = suite().await;
-    let id = agent_id(2);
-    s.api.enroll(&s.installer, &id, "offline", s.site).await;
+    let (id, _, _) = s.agent(2, "offline").await;
 
     let start = Instant::now();
     let (status, body) = s.api.get(&format!("/agents/{id}/ping/"), &s.admin).await;
@@ -115,15 +81,8 @@ async fn an_offline_or_silent_agent_is_a_prompt_400() {
         (status, body),
         (StatusCode::OK, json!({"name": "offline", "status": "offline"}))
     );
-    let (status, body) = s
-        .api
-        .call(
-            Method::POST,
-            &format!("/agents/{id}/cmd/"),
-            Some(&s.admin),
-            Some(json!({"shell": "/bin/bash", "cmd": "uptime", "timeout": 30})),
-        )
-        .await;
+    let cmd = json!({"shell": "/bin/bash", "cmd": "uptime", "timeout": 30});
+    let (status, body) = s.api.post(&format!("/agents/{id}/cmd/"), &s.admin, cmd).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body, json!("Unable to contact the agent: the agent is offline"));
     assert!(
@@ -132,19 +91,11 @@ async fn an_offline_or_silent_agent_is_a_prompt_400() {
     );
 
     // Connected but never answering: 400 once the timeout (+2 s, as upstream) has passed.
-    let silent = agent_id(3);
-    s.api.enroll(&s.installer, &silent, "silent", s.site).await;
-    responder(&s.nats.url(), &silent, true).await;
+    let (silent, _, _) = s.agent(3, "silent").await;
+    responder(&s, &silent, |_| None).await;
     let start = Instant::now();
-    let (status, body) = s
-        .api
-        .call(
-            Method::POST,
-            &format!("/agents/{silent}/cmd/"),
-            Some(&s.admin),
-            Some(json!({"shell": "/bin/bash", "cmd": "sleep 100", "timeout": 1})),
-        )
-        .await;
+    let cmd = json!({"shell": "/bin/bash", "cmd": "sleep 100", "timeout": 1});
+    let (status, body) = s.api.post(&format!("/agents/{silent}/cmd/"), &s.admin, cmd).await;
     assert_eq!(
         (status, body),
         (StatusCode::BAD_REQUEST, json!("Unable to contact the agent"))
@@ -155,61 +106,37 @@ async fn an_offline_or_silent_agent_is_a_prompt_400() {
 #[tokio::test]
 async fn processes_reboot_shutdown_refresh_recover() {
     let s = suite().await;
-    let id = agent_id(4);
-    s.api.enroll(&s.installer, &id, "bravo", s.site).await;
-    let seen = responder(&s.nats.url(), &id, false).await;
+    let (id, _, _) = s.agent(4, "bravo").await;
+    let seen = responder(&s, &id, answer).await;
 
     let (status, procs) = s.api.get(&format!("/agents/{id}/processes/"), &s.admin).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(procs[0]["name"], "init");
-    let (status, body) = s
-        .api
-        .call(
-            Method::DELETE,
-            &format!("/agents/{id}/processes/4242/"),
-            Some(&s.admin),
-            None,
-        )
-        .await;
-    assert_eq!(
-        (status, body),
-        (StatusCode::OK, json!("Process with PID: 4242 was ended successfully"))
-    );
-    let (status, body) = s
-        .api
-        .call(
-            Method::DELETE,
-            &format!("/agents/{id}/processes/1/"),
-            Some(&s.admin),
-            None,
-        )
-        .await;
-    assert_eq!((status, body), (StatusCode::BAD_REQUEST, json!("access denied")));
-
-    for (path, expected) in [
-        ("reboot/", json!("bravo will now be restarted")),
-        ("shutdown/", json!("bravo will now be shutdown")),
-        ("wmi/", json!("ok")),
+    for (pid, expected) in [
+        (
+            4242,
+            (StatusCode::OK, json!("Process with PID: 4242 was ended successfully")),
+        ),
+        (1, (StatusCode::BAD_REQUEST, json!("access denied"))),
     ] {
-        let (status, body) = s
-            .api
-            .call(Method::POST, &format!("/agents/{id}/{path}"), Some(&s.admin), None)
-            .await;
-        assert_eq!((status, body), (StatusCode::OK, expected), "{path}");
+        let path = format!("/agents/{id}/processes/{pid}/");
+        assert_eq!(s.api.delete(&path, &s.admin).await, expected, "{path}");
     }
-    let (status, body) = s
-        .api
-        .call(
-            Method::POST,
-            &format!("/agents/{id}/recover/"),
-            Some(&s.admin),
+
+    for (path, body, expected) in [
+        ("reboot/", None, "bravo will now be restarted"),
+        ("shutdown/", None, "bravo will now be shutdown"),
+        ("wmi/", None, "ok"),
+        (
+            "recover/",
             Some(json!({"mode": "mesh"})),
-        )
-        .await;
-    assert_eq!(
-        (status, body),
-        (StatusCode::OK, json!("Recovery will be attempted shortly"))
-    );
+            "Recovery will be attempted shortly",
+        ),
+    ] {
+        let path = format!("/agents/{id}/{path}");
+        let (status, body) = s.api.call(Method::POST, &path, Some(&s.admin), body).await;
+        assert_eq!((status, body), (StatusCode::OK, json!(expected)), "{path}");
+    }
     let funcs: Vec<String> = seen.lock().unwrap().iter().map(|c| c.func.clone()).collect();
     assert_eq!(
         funcs,
@@ -229,13 +156,9 @@ async fn processes_reboot_shutdown_refresh_recover() {
 #[tokio::test]
 async fn deleting_an_agent_sends_uninstall_first() {
     let s = suite().await;
-    let id = agent_id(5);
-    s.api.enroll(&s.installer, &id, "charlie", s.site).await;
-    let seen = responder(&s.nats.url(), &id, false).await;
-    let (status, _) = s
-        .api
-        .call(Method::DELETE, &format!("/agents/{id}/"), Some(&s.admin), None)
-        .await;
+    let (id, _, _) = s.agent(5, "charlie").await;
+    let seen = responder(&s, &id, answer).await;
+    let (status, _) = s.api.delete(&format!("/agents/{id}/"), &s.admin).await;
     assert_eq!(status, StatusCode::OK);
     wait_until("uninstall to reach the agent", Duration::from_secs(5), || {
         let seen = seen.clone();
@@ -252,9 +175,8 @@ async fn deleting_an_agent_sends_uninstall_first() {
 #[tokio::test]
 async fn histresult_is_stored_for_the_tokens_agent_only_and_never_clobbered() {
     let s = suite().await;
-    let (a, b) = (agent_id(6), agent_id(7));
-    let (pk_a, token_a) = s.api.enroll(&s.installer, &a, "alpha", s.site).await;
-    let (_, token_b) = s.api.enroll(&s.installer, &b, "bravo", s.site).await;
+    let (a, pk_a, token_a) = s.agent(6, "alpha").await;
+    let (_, _, token_b) = s.agent(7, "bravo").await;
     let conn = s.api.db.pool().get().await.unwrap();
     let hist = trmm_db::history::create(
         &**conn,
@@ -267,21 +189,18 @@ async fn histresult_is_stored_for_the_tokens_agent_only_and_never_clobbered() {
     .unwrap();
 
     let path = format!("/api/v3/{hist}/{a}/histresult/");
-    let (status, _) = s
-        .api
-        .call(Method::PATCH, &path, Some(&token_b), Some(json!({"results": "forged"})))
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, body) = s
-        .api
-        .call(Method::PATCH, &path, Some(&token_a), Some(json!({"results": "first"})))
-        .await;
-    assert_eq!((status, body), (StatusCode::OK, json!("ok")));
-    let (status, _) = s
-        .api
-        .call(Method::PATCH, &path, Some(&token_a), Some(json!({"results": "second"})))
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    for (token, results, expected) in [
+        (&token_b, "forged", StatusCode::NOT_FOUND),
+        (&token_a, "first", StatusCode::OK),
+        (&token_a, "second", StatusCode::OK),
+    ] {
+        let report = json!({ "results": results });
+        let (status, body) = s.api.call(Method::PATCH, &path, Some(token), Some(report)).await;
+        assert_eq!(status, expected, "{results}: {body}");
+        if status == StatusCode::OK {
+            assert_eq!(body, json!("ok"), "{results}");
+        }
+    }
     assert_eq!(
         trmm_db::history::results(&**conn, hist).await.unwrap().as_deref(),
         Some("first")

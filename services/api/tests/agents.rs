@@ -2,8 +2,8 @@
 
 mod common;
 
-use common::{agent_id, TestApi};
-use reqwest::{Method, StatusCode};
+use common::{acme_hq, agent_id, bravo_at_other, column, user, TestApi};
+use reqwest::StatusCode;
 use serde_json::json;
 
 /// Inserts `n` agents into `site` in one statement, hostnames host-00000.. in shuffled order.
@@ -55,9 +55,7 @@ async fn ten_thousand_agents_paged_and_sorted_in_sql() {
 #[tokio::test]
 async fn status_is_computed_from_last_seen_and_the_agents_thresholds() {
     let api = TestApi::start().await;
-    let admin = api.admin_token().await;
-    let (client, site) = api.client_with_site(&admin, "Acme", "HQ").await;
-    let installer = api.installer_token(&admin, client, site).await;
+    let (admin, _, site, installer) = acme_hq(&api).await;
     let ids: Vec<String> = (0..4).map(agent_id).collect();
     for (i, id) in ids.iter().enumerate() {
         api.enroll(&installer, id, &format!("agent{i}"), site).await;
@@ -76,32 +74,15 @@ async fn status_is_computed_from_last_seen_and_the_agents_thresholds() {
         .unwrap();
 
     let (_, agents) = api.get("/agents/?ordering=hostname", &admin).await;
-    let statuses: Vec<&str> = agents
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["status"].as_str().unwrap())
-        .collect();
-    assert_eq!(statuses, ["online", "offline", "overdue", "offline"]);
+    assert_eq!(column(&agents, "status"), ["online", "offline", "overdue", "offline"]);
     let (status, page) = api.get("/agents/?ordering=-status&page=1&page_size=3", &admin).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert_eq!(page["count"], 4);
-    let sorted: Vec<&str> = page["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["status"].as_str().unwrap())
-        .collect();
-    assert_eq!(sorted, ["overdue", "online", "offline"]);
+    assert_eq!(column(&page["results"], "status"), ["overdue", "online", "offline"]);
 
     // Thresholds are per agent: 15 offline minutes make 10 minutes ago online again.
     let (status, _) = api
-        .call(
-            Method::PUT,
-            &format!("/agents/{}/", ids[1]),
-            Some(&admin),
-            Some(json!({"offline_time": 15})),
-        )
+        .put(&format!("/agents/{}/", ids[1]), &admin, json!({"offline_time": 15}))
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
@@ -119,14 +100,10 @@ async fn status_is_computed_from_last_seen_and_the_agents_thresholds() {
 #[tokio::test]
 async fn table_fields_filters_and_detail() {
     let api = TestApi::start().await;
-    let admin = api.admin_token().await;
-    let (acme, hq) = api.client_with_site(&admin, "Acme", "HQ").await;
-    let (other, main) = api.client_with_site(&admin, "Other", "Main").await;
-    let inst_a = api.installer_token(&admin, acme, hq).await;
-    let inst_b = api.installer_token(&admin, other, main).await;
-    let (a, b) = (agent_id(1), agent_id(2));
-    api.enroll(&inst_a, &a, "alpha", hq).await;
-    api.enroll(&inst_b, &b, "bravo", main).await;
+    let (admin, acme, hq, installer) = acme_hq(&api).await;
+    let a = agent_id(1);
+    api.enroll(&installer, &a, "alpha", hq).await;
+    let (b, _, main) = bravo_at_other(&api, &admin).await;
     let conn = api.db.pool().get().await.unwrap();
     conn.execute(
         "UPDATE agents SET monitoring_type = 'workstation', logged_in_username = 'None', last_logged_in_user = 'bob',
@@ -204,18 +181,14 @@ async fn table_fields_filters_and_detail() {
 #[tokio::test]
 async fn edit_and_delete_an_agent() {
     let api = TestApi::start().await;
-    let admin = api.admin_token().await;
-    let (client, site) = api.client_with_site(&admin, "Acme", "HQ").await;
+    let (admin, _, site, installer) = acme_hq(&api).await;
     let (_, other_site) = api.client_with_site(&admin, "Other", "Main").await;
-    let installer = api.installer_token(&admin, client, site).await;
     let id = agent_id(7);
     let (_, token) = api.enroll(&installer, &id, "alpha", site).await;
 
     let edit = json!({"description": "db server", "monitoring_type": "workstation", "site": other_site,
                       "maintenance_mode": true, "offline_time": 10, "overdue_time": 60});
-    let (status, body) = api
-        .call(Method::PUT, &format!("/agents/{id}/"), Some(&admin), Some(edit))
-        .await;
+    let (status, body) = api.put(&format!("/agents/{id}/"), &admin, edit).await;
     assert_eq!(
         (status, body),
         (StatusCode::OK, json!("The agent was updated successfully"))
@@ -239,28 +212,12 @@ async fn edit_and_delete_an_agent() {
             json!(60)
         )
     );
-    let (status, _) = api
-        .call(
-            Method::PUT,
-            &format!("/agents/{id}/"),
-            Some(&admin),
-            Some(json!({"offline_time": 0})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (status, _) = api
-        .call(
-            Method::PUT,
-            &format!("/agents/{id}/"),
-            Some(&admin),
-            Some(json!({"monitoring_type": "toaster"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    for bad in [json!({"offline_time": 0}), json!({"monitoring_type": "toaster"})] {
+        let (status, _) = api.put(&format!("/agents/{id}/"), &admin, bad.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    }
 
-    let (status, body) = api
-        .call(Method::DELETE, &format!("/agents/{id}/"), Some(&admin), None)
-        .await;
+    let (status, body) = api.delete(&format!("/agents/{id}/"), &admin).await;
     assert_eq!(
         (status, body),
         (StatusCode::OK, json!("alpha will now be uninstalled."))
@@ -271,9 +228,7 @@ async fn edit_and_delete_an_agent() {
     );
     // The agent token is revoked with the agent.
     assert_eq!(
-        api.call(Method::GET, &format!("/api/v3/{id}/config/"), Some(&token), None)
-            .await
-            .0,
+        api.get(&format!("/api/v3/{id}/config/"), &token).await.0,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -281,69 +236,23 @@ async fn edit_and_delete_an_agent() {
 #[tokio::test]
 async fn role_scoping_limits_what_a_technician_sees() {
     let api = TestApi::start().await;
-    let admin = api.admin_token().await;
-    let (acme, hq) = api.client_with_site(&admin, "Acme", "HQ").await;
-    let (other, main) = api.client_with_site(&admin, "Other", "Main").await;
-    api.enroll(&api.installer_token(&admin, acme, hq).await, &agent_id(1), "alpha", hq)
-        .await;
-    api.enroll(
-        &api.installer_token(&admin, other, main).await,
-        &agent_id(2),
-        "bravo",
-        main,
-    )
-    .await;
+    let (admin, acme, hq, installer) = acme_hq(&api).await;
+    api.enroll(&installer, &agent_id(1), "alpha", hq).await;
+    bravo_at_other(&api, &admin).await;
 
-    let conn = api.db.pool().get().await.unwrap();
-    let role = trmm_db::roles::create(&**conn, "tech", &["can_list_agents", "can_list_clients"])
-        .await
-        .unwrap();
-    conn.execute(
-        "INSERT INTO role_clients (role_id, client_id) VALUES ($1, $2)",
-        &[&role.0, &(acme as i32)],
-    )
-    .await
-    .unwrap();
-    let hash = trmm_auth::hash_password("tech password").unwrap();
-    trmm_db::users::upsert_superuser(
-        &**conn,
-        "tech",
-        "t@example.com",
-        &hash,
-        Some(common::TOTP_SECRET),
-        false,
-    )
-    .await
-    .unwrap();
-    conn.execute(
-        "UPDATE users SET is_superuser = false, role_id = $1 WHERE username = 'tech'",
-        &[&role.0],
-    )
-    .await
-    .unwrap();
-    let (_, login) = api
-        .call(
-            Method::POST,
-            "/v2/login/",
-            None,
-            Some(json!({"username": "tech", "password": "tech password", "twofactor": api.totp_now()})),
-        )
-        .await;
-    let tech = login["token"].as_str().unwrap();
+    let tech = user(&api, "tech", &["can_list_agents", "can_list_clients"], Some(acme)).await;
 
-    let (_, agents) = api.get("/agents/", tech).await;
+    let (_, agents) = api.get("/agents/", &tech).await;
     assert_eq!(agents.as_array().unwrap().len(), 1);
     assert_eq!(agents[0]["hostname"], "alpha");
     assert_eq!(
-        api.get(&format!("/agents/{}/", agent_id(2)), tech).await.0,
+        api.get(&format!("/agents/{}/", agent_id(2)), &tech).await.0,
         StatusCode::FORBIDDEN
     );
-    let (_, clients) = api.get("/clients/", tech).await;
+    let (_, clients) = api.get("/clients/", &tech).await;
     assert_eq!(clients.as_array().unwrap().len(), 1);
     // Missing flags are 403 with DRF's message.
-    let (status, body) = api
-        .call(Method::DELETE, &format!("/agents/{}/", agent_id(1)), Some(tech), None)
-        .await;
+    let (status, body) = api.delete(&format!("/agents/{}/", agent_id(1)), &tech).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(
         body,

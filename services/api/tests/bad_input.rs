@@ -3,16 +3,16 @@
 
 mod common;
 
-use common::{agent_id, TestApi};
+use common::{acme_hq, agent_id, count, TestApi};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+
+const CLIENTS: &str = "SELECT count(*) FROM clients";
 
 #[tokio::test]
 async fn every_endpoint_rejects_bad_bodies_with_a_json_400() {
     let api = TestApi::start().await;
-    let admin = api.admin_token().await;
-    let (client, site) = api.client_with_site(&admin, "Acme", "HQ").await;
-    let installer = api.installer_token(&admin, client, site).await;
+    let (admin, client, site, installer) = acme_hq(&api).await;
     let id = agent_id(1);
     let (_, agent_token) = api.enroll(&installer, &id, "alpha", site).await;
 
@@ -111,16 +111,7 @@ async fn every_endpoint_rejects_bad_bodies_with_a_json_400() {
         ),
         (Method::POST, "/api/v3/checkin/".into(), &agent_token, json!([]), None),
     ];
-    let before: i64 = api
-        .db
-        .pool()
-        .get()
-        .await
-        .unwrap()
-        .query_one("SELECT count(*) FROM clients", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let before = count(&api, CLIENTS).await;
 
     for (method, path, token, wrong, missing) in cases {
         let token = (!token.is_empty()).then_some(token);
@@ -155,27 +146,13 @@ async fn every_endpoint_rejects_bad_bodies_with_a_json_400() {
         assert!(body.is_string(), "{path}: {body}");
     }
     let (status, _) = api
-        .call(
-            Method::DELETE,
-            &format!("/clients/{client}/?move_to_site=abc"),
-            Some(&admin),
-            None,
-        )
+        .delete(&format!("/clients/{client}/?move_to_site=abc"), &admin)
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(api.get("/clients/abc/", &admin).await.0, StatusCode::NOT_FOUND);
 
     // Nothing changed.
-    let after: i64 = api
-        .db
-        .pool()
-        .get()
-        .await
-        .unwrap()
-        .query_one("SELECT count(*) FROM clients", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let after = count(&api, CLIENTS).await;
     assert_eq!(before, after);
     let (_, agents) = api.get("/agents/", &admin).await;
     assert_eq!(agents.as_array().unwrap().len(), 1);

@@ -3,19 +3,15 @@
 //! services/scheduler-worker/tests).
 
 mod common;
-#[path = "support/helpers.rs"]
-mod helpers;
 
-use common::{agent_id, TestApi};
-use helpers::user_with_flags;
-use reqwest::{Method, StatusCode};
+use common::{acme_hq, agent_id, user, TestApi};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 const DENIED: &str = "You do not have permission to perform this action.";
 
 async fn bulk(api: &TestApi, token: &str, body: Value) -> (StatusCode, Value) {
-    api.call(Method::POST, "/agents/actions/bulk/", Some(token), Some(body))
-        .await
+    api.post("/agents/actions/bulk/", token, body).await
 }
 
 fn command(target: Value) -> Value {
@@ -30,10 +26,8 @@ fn command(target: Value) -> Value {
 #[tokio::test]
 async fn bulk_runs_are_scoped_validated_and_recorded() {
     let api = TestApi::start().await;
-    let admin = api.admin_token().await;
-    let (acme, hq) = api.client_with_site(&admin, "Acme", "HQ").await;
+    let (admin, acme, hq, installer) = acme_hq(&api).await;
     let (other, _) = api.client_with_site(&admin, "Other", "Main").await;
-    let installer = api.installer_token(&admin, acme, hq).await;
     for n in 1..=3 {
         api.enroll(&installer, &agent_id(n), &format!("host{n}"), hq).await;
     }
@@ -100,21 +94,10 @@ async fn bulk_runs_are_scoped_validated_and_recorded() {
     }
 
     // can_run_bulk is required, and a role limited to one client cannot target another.
-    let plain = user_with_flags(&api, "plain", &["can_list_agents"]).await;
+    let plain = user(&api, "plain", &["can_list_agents"], None).await;
     let (status, body) = bulk(&api, &plain, command(json!({"target": "all"}))).await;
     assert_eq!((status, body), (StatusCode::FORBIDDEN, json!({"detail": DENIED})));
-    let scoped = user_with_flags(&api, "scoped", &["can_run_bulk"]).await;
-    let role: i32 = conn
-        .query_one("SELECT role_id FROM users WHERE username = 'scoped'", &[])
-        .await
-        .unwrap()
-        .get(0);
-    conn.execute(
-        "INSERT INTO role_clients (role_id, client_id) VALUES ($1, $2)",
-        &[&role, &(other as i32)],
-    )
-    .await
-    .unwrap();
+    let scoped = user(&api, "scoped", &["can_run_bulk"], Some(other)).await;
     let (status, body) = bulk(&api, &scoped, command(json!({"target": "client", "client": acme}))).await;
     assert_eq!((status, body), (StatusCode::FORBIDDEN, json!({"detail": DENIED})));
     let (status, body) = bulk(&api, &scoped, command(json!({"target": "all"}))).await;
@@ -131,9 +114,7 @@ async fn bulk_runs_are_scoped_validated_and_recorded() {
 #[tokio::test]
 async fn pending_actions_need_their_permissions_and_scope() {
     let api = TestApi::start().await;
-    let admin = api.admin_token().await;
-    let (acme, hq) = api.client_with_site(&admin, "Acme", "HQ").await;
-    let installer = api.installer_token(&admin, acme, hq).await;
+    let (admin, _, hq, installer) = acme_hq(&api).await;
     let (pk, _) = api.enroll(&installer, &agent_id(1), "host1", hq).await;
     let conn = api.db.pool().get().await.unwrap();
     let details = json!({"time": "2030-01-01 10:00", "taskname": "TacticalRMM_SchedReboot_x"});
@@ -147,18 +128,18 @@ async fn pending_actions_need_their_permissions_and_scope() {
     assert_eq!(list[0]["due"], "2030-01-01 10:00");
     assert_eq!(list[0]["agent"], pk);
 
-    let viewer = user_with_flags(&api, "viewer", &["can_list_pendingactions"]).await;
+    let viewer = user(&api, "viewer", &["can_list_pendingactions"], None).await;
     let (status, _) = api
         .get(&format!("/agents/{}/pendingactions/", agent_id(1)), &viewer)
         .await;
     assert_eq!(status, StatusCode::OK);
     let path = format!("/logs/pendingactions/{id}/");
-    let (status, _) = api.call(Method::DELETE, &path, Some(&viewer), None).await;
+    let (status, _) = api.delete(&path, &viewer).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let nobody = user_with_flags(&api, "nobody", &["can_list_agents"]).await;
+    let nobody = user(&api, "nobody", &["can_list_agents"], None).await;
     let (status, _) = api.get("/logs/pendingactions/", &nobody).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, body) = api.call(Method::DELETE, &path, Some(&admin), None).await;
+    let (status, body) = api.delete(&path, &admin).await;
     assert_eq!(
         (status, body),
         (StatusCode::OK, json!("host1: Device pending reboot was cancelled"))

@@ -2,8 +2,8 @@
 
 mod common;
 
-use common::{agent_id, TestApi};
-use reqwest::{Method, StatusCode};
+use common::{acme_hq, agent_id, count, find, keys, TestApi};
+use reqwest::StatusCode;
 use serde_json::json;
 
 #[tokio::test]
@@ -11,53 +11,34 @@ async fn client_and_site_crud_shapes() {
     let api = TestApi::start().await;
     let admin = api.admin_token().await;
 
-    let (status, body) = api
-        .call(
-            Method::POST,
-            "/clients/",
-            Some(&admin),
-            Some(json!({"client": {"name": "Acme"}, "site": {"name": "HQ"}})),
-        )
-        .await;
-    assert_eq!((status, body), (StatusCode::OK, json!("Acme was added")));
-    let (status, body) = api
-        .call(
-            Method::POST,
-            "/clients/",
-            Some(&admin),
-            Some(json!({"client": {"name": "Acme"}, "site": {"name": "X"}})),
-        )
-        .await;
-    assert_eq!(
-        (status, body),
+    for (body, expected) in [
         (
-            StatusCode::BAD_REQUEST,
-            json!({"name": ["client with this name already exists."]})
-        )
-    );
-    let (status, body) = api
-        .call(
-            Method::POST,
-            "/clients/",
-            Some(&admin),
-            Some(json!({"client": {"name": "A|B"}, "site": {"name": "X"}})),
-        )
-        .await;
-    assert_eq!(
-        (status, body),
+            json!({"client": {"name": "Acme"}, "site": {"name": "HQ"}}),
+            (StatusCode::OK, json!("Acme was added")),
+        ),
         (
-            StatusCode::BAD_REQUEST,
-            json!({"name": ["Client name cannot contain the | character"]})
-        )
-    );
+            json!({"client": {"name": "Acme"}, "site": {"name": "X"}}),
+            (
+                StatusCode::BAD_REQUEST,
+                json!({"name": ["client with this name already exists."]}),
+            ),
+        ),
+        (
+            json!({"client": {"name": "A|B"}, "site": {"name": "X"}}),
+            (
+                StatusCode::BAD_REQUEST,
+                json!({"name": ["Client name cannot contain the | character"]}),
+            ),
+        ),
+    ] {
+        assert_eq!(api.post("/clients/", &admin, body.clone()).await, expected, "{body}");
+    }
 
     let (status, clients) = api.get("/clients/", &admin).await;
     assert_eq!(status, StatusCode::OK);
     let c = &clients[0];
-    let mut keys: Vec<&str> = c.as_object().unwrap().keys().map(String::as_str).collect();
-    keys.sort_unstable();
     assert_eq!(
-        keys,
+        keys(c),
         [
             "agent_count",
             "alert_template",
@@ -81,100 +62,71 @@ async fn client_and_site_crud_shapes() {
     assert_eq!(hq["client"], client_id);
     let hq_id = hq["id"].as_i64().unwrap();
 
-    let (status, body) = api
-        .call(
-            Method::POST,
-            "/clients/sites/",
-            Some(&admin),
-            Some(json!({"site": {"client": client_id, "name": "Branch"}})),
-        )
-        .await;
-    assert_eq!((status, body), (StatusCode::OK, json!("Branch was added")));
-    let (status, body) = api
-        .call(
-            Method::POST,
-            "/clients/sites/",
-            Some(&admin),
-            Some(json!({"site": {"client": client_id, "name": "Branch"}})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        body,
-        json!({"non_field_errors": ["The fields client, name must make a unique set."]})
-    );
+    let branch = json!({"site": {"client": client_id, "name": "Branch"}});
+    for expected in [
+        (StatusCode::OK, json!("Branch was added")),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"non_field_errors": ["The fields client, name must make a unique set."]}),
+        ),
+    ] {
+        assert_eq!(api.post("/clients/sites/", &admin, branch.clone()).await, expected);
+    }
 
     let (_, sites) = api.get("/clients/sites/", &admin).await;
     assert_eq!(sites.as_array().unwrap().len(), 2);
-    let branch_id = sites
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "Branch")
-        .unwrap()["id"]
-        .as_i64()
-        .unwrap();
+    let branch_id = find(&sites, "name", "Branch")["id"].as_i64().unwrap();
 
-    let (status, body) = api
-        .call(
-            Method::PUT,
-            &format!("/clients/{client_id}/"),
-            Some(&admin),
-            Some(json!({"client": {"name": "Acme Corp"}})),
-        )
-        .await;
-    assert_eq!((status, body), (StatusCode::OK, json!("Acme Corp was updated")));
-    let (status, body) = api
-        .call(
-            Method::PUT,
-            &format!("/clients/sites/{branch_id}/"),
-            Some(&admin),
-            Some(json!({"site": {"name": "Branch 2"}})),
-        )
-        .await;
-    assert_eq!((status, body), (StatusCode::OK, json!("Branch 2 was updated")));
+    for (path, body, said) in [
+        (
+            format!("/clients/{client_id}/"),
+            json!({"client": {"name": "Acme Corp"}}),
+            "Acme Corp was updated",
+        ),
+        (
+            format!("/clients/sites/{branch_id}/"),
+            json!({"site": {"name": "Branch 2"}}),
+            "Branch 2 was updated",
+        ),
+    ] {
+        assert_eq!(
+            api.put(&path, &admin, body).await,
+            (StatusCode::OK, json!(said)),
+            "{path}"
+        );
+    }
     let (_, client) = api.get(&format!("/clients/{client_id}/"), &admin).await;
     assert_eq!(client["name"], "Acme Corp");
     assert_eq!(client["sites"].as_array().unwrap().len(), 2);
     let (_, site) = api.get(&format!("/clients/sites/{branch_id}/"), &admin).await;
     assert_eq!(site["name"], "Branch 2");
 
-    let (status, body) = api
-        .call(
-            Method::DELETE,
-            &format!("/clients/sites/{branch_id}/"),
-            Some(&admin),
-            None,
-        )
-        .await;
-    assert_eq!((status, body), (StatusCode::OK, json!("Branch 2 was deleted")));
-    let (status, body) = api
-        .call(Method::DELETE, &format!("/clients/sites/{hq_id}/"), Some(&admin), None)
-        .await;
-    assert_eq!(
-        (status, body),
-        (StatusCode::BAD_REQUEST, json!("A client must have at least 1 site."))
-    );
+    for (path, expected) in [
+        (
+            format!("/clients/sites/{branch_id}/"),
+            (StatusCode::OK, json!("Branch 2 was deleted")),
+        ),
+        (
+            format!("/clients/sites/{hq_id}/"),
+            (StatusCode::BAD_REQUEST, json!("A client must have at least 1 site.")),
+        ),
+    ] {
+        assert_eq!(api.delete(&path, &admin).await, expected, "{path}");
+    }
     assert_eq!(
         api.get("/clients/999999/", &admin).await,
         (StatusCode::NOT_FOUND, json!({"detail": "Not found."}))
     );
 
-    let (status, body) = api
-        .call(Method::DELETE, &format!("/clients/{client_id}/"), Some(&admin), None)
-        .await;
+    let (status, body) = api.delete(&format!("/clients/{client_id}/"), &admin).await;
     assert_eq!((status, body), (StatusCode::OK, json!("Acme Corp was deleted")));
     assert_eq!(api.get("/clients/", &admin).await.1, json!([]));
 
-    let conn = api.db.pool().get().await.unwrap();
-    let rows: i64 = conn
-        .query_one(
-            "SELECT count(*) FROM audit_logs WHERE object_type IN ('client', 'site')",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let rows = count(
+        &api,
+        "SELECT count(*) FROM audit_logs WHERE object_type IN ('client', 'site')",
+    )
+    .await;
     assert_eq!(
         rows, 6,
         "add client, add site, modify client, modify site, delete site, delete client"
@@ -184,37 +136,23 @@ async fn client_and_site_crud_shapes() {
 #[tokio::test]
 async fn deleting_a_client_with_agents_needs_move_to_site() {
     let api = TestApi::start().await;
-    let admin = api.admin_token().await;
-    let (acme, hq) = api.client_with_site(&admin, "Acme", "HQ").await;
+    let (admin, acme, hq, installer) = acme_hq(&api).await;
     let (_, other_site) = api.client_with_site(&admin, "Other", "Main").await;
-    let installer = api.installer_token(&admin, acme, hq).await;
     api.enroll(&installer, &agent_id(1), "alpha", hq).await;
     api.enroll(&installer, &agent_id(2), "bravo", hq).await;
 
-    let (status, body) = api
-        .call(Method::DELETE, &format!("/clients/{acme}/"), Some(&admin), None)
-        .await;
+    let (status, body) = api.delete(&format!("/clients/{acme}/"), &admin).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.as_str().unwrap().contains("move_to_site"), "{body}");
     // Nothing was deleted.
     let (_, clients) = api.get("/clients/", &admin).await;
     assert_eq!(clients.as_array().unwrap().len(), 2);
-    let acme_row = clients
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "Acme")
-        .unwrap();
+    let acme_row = find(&clients, "name", "Acme");
     assert_eq!(acme_row["agent_count"], 2);
     assert_eq!(acme_row["sites"].as_array().unwrap().len(), 1);
 
     let (status, body) = api
-        .call(
-            Method::DELETE,
-            &format!("/clients/{acme}/?move_to_site={other_site}"),
-            Some(&admin),
-            None,
-        )
+        .delete(&format!("/clients/{acme}/?move_to_site={other_site}"), &admin)
         .await;
     assert_eq!((status, body), (StatusCode::OK, json!("Acme was deleted")));
     let (_, agents) = api.get(&format!("/agents/?site={other_site}"), &admin).await;

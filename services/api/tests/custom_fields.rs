@@ -1,45 +1,28 @@
 //! Custom field definitions and their values on agents, clients and sites (server-api.md 3.7, 5.2).
 
 mod common;
-#[path = "support/helpers.rs"]
-mod helpers;
 
-use common::{agent_id, TestApi};
-use helpers::{keys, send};
+use common::{agent_id, custom_field, find, keys, user, TestApi};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-/// Creates a field and returns its id.
-async fn field(api: &TestApi, token: &str, body: Value) -> i64 {
-    let (status, msg) = send(api, token, Method::POST, "/core/customfields/", body.clone()).await;
-    assert_eq!((status, msg), (StatusCode::OK, json!("ok")), "{body}");
-    let (_, all) = api.get("/core/customfields/", token).await;
-    all.as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["name"] == body["name"] && f["model"] == body["model"])
-        .unwrap()["id"]
-        .as_i64()
-        .unwrap()
+/// `PATCH /core/customfields/`: upstream's search by model.
+async fn search(api: &TestApi, token: &str, body: Value) -> (StatusCode, Value) {
+    api.call(Method::PATCH, "/core/customfields/", Some(token), Some(body))
+        .await
 }
 
 #[tokio::test]
 async fn custom_field_crud_and_patch_search() {
     let api = TestApi::start().await;
     let admin = api.admin_token().await;
-    let owner = field(&api, &admin, json!({"model": "agent", "name": "Owner", "order": 2})).await;
-    field(
-        &api,
-        &admin,
+    let owner = custom_field(&api, &admin, json!({"model": "agent", "name": "Owner", "order": 2})).await;
+    for body in [
         json!({"model": "agent", "name": "Tags", "type": "multiple", "options": ["a", "b"], "order": 1}),
-    )
-    .await;
-    field(
-        &api,
-        &admin,
         json!({"model": "client", "name": "Owner", "type": "checkbox"}),
-    )
-    .await;
+    ] {
+        custom_field(&api, &admin, body).await;
+    }
 
     let (status, one) = api.get(&format!("/core/customfields/{owner}/"), &admin).await;
     assert_eq!(status, StatusCode::OK);
@@ -81,19 +64,12 @@ async fn custom_field_crud_and_patch_search() {
         names(&api.get("/core/customfields/?model=agent", &admin).await.1),
         ["agent.Tags", "agent.Owner"]
     );
-    let (status, found) = send(
-        &api,
-        &admin,
-        Method::PATCH,
-        "/core/customfields/",
-        json!({"model": "client"}),
-    )
-    .await;
+    let (status, found) = search(&api, &admin, json!({"model": "client"})).await;
     assert_eq!(
         (status, names(&found)),
         (StatusCode::OK, vec!["client.Owner".to_owned()])
     );
-    let (status, msg) = send(&api, &admin, Method::PATCH, "/core/customfields/", json!({})).await;
+    let (status, msg) = search(&api, &admin, json!({})).await;
     assert_eq!(
         (status, msg),
         (StatusCode::BAD_REQUEST, json!("The request was invalid"))
@@ -120,7 +96,7 @@ async fn custom_field_crud_and_patch_search() {
         ),
     ];
     for (body, expected) in &bad {
-        let (status, got) = send(&api, &admin, Method::POST, "/core/customfields/", body.clone()).await;
+        let (status, got) = api.post("/core/customfields/", &admin, body.clone()).await;
         assert_eq!((status, &got), (StatusCode::BAD_REQUEST, expected), "{body}");
     }
     assert_eq!(
@@ -128,67 +104,42 @@ async fn custom_field_crud_and_patch_search() {
         3
     );
 
-    let (status, msg) = send(
-        &api,
-        &admin,
-        Method::PUT,
-        &format!("/core/customfields/{owner}/"),
-        json!({"default_value_string": "nobody", "required": true}),
-    )
-    .await;
+    let (status, msg) = api
+        .put(
+            &format!("/core/customfields/{owner}/"),
+            &admin,
+            json!({"default_value_string": "nobody", "required": true}),
+        )
+        .await;
     assert_eq!((status, msg), (StatusCode::OK, json!("ok")));
     let (_, one) = api.get(&format!("/core/customfields/{owner}/"), &admin).await;
     assert_eq!(
         (one["default_value_string"].clone(), one["required"].clone()),
         (json!("nobody"), json!(true))
     );
-    let (status, _) = send(
-        &api,
-        &admin,
-        Method::PUT,
-        &format!("/core/customfields/{owner}/"),
-        json!({"name": "Tags"}),
-    )
-    .await;
+    let (status, _) = api
+        .put(&format!("/core/customfields/{owner}/"), &admin, json!({"name": "Tags"}))
+        .await;
     assert_eq!(
         status,
         StatusCode::BAD_REQUEST,
         "renaming onto another field of the model collides"
     );
 
-    let (status, msg) = api
-        .call(
-            Method::DELETE,
-            &format!("/core/customfields/{owner}/"),
-            Some(&admin),
-            None,
-        )
-        .await;
+    let (status, msg) = api.delete(&format!("/core/customfields/{owner}/"), &admin).await;
     assert_eq!((status, msg), (StatusCode::OK, json!("ok")));
     assert_eq!(
         api.get(&format!("/core/customfields/{owner}/"), &admin).await.0,
         StatusCode::NOT_FOUND
     );
 
-    let viewer = helpers::user_with_flags(&api, "viewer", &["can_view_customfields"]).await;
+    let viewer = user(&api, "viewer", &["can_view_customfields"], None).await;
     assert_eq!(api.get("/core/customfields/", &viewer).await.0, StatusCode::OK);
-    let (status, _) = send(
-        &api,
-        &viewer,
-        Method::PATCH,
-        "/core/customfields/",
-        json!({"model": "agent"}),
-    )
-    .await;
+    let (status, _) = search(&api, &viewer, json!({"model": "agent"})).await;
     assert_eq!(status, StatusCode::OK, "PATCH is a read");
-    let (status, _) = send(
-        &api,
-        &viewer,
-        Method::POST,
-        "/core/customfields/",
-        json!({"model": "agent", "name": "Y"}),
-    )
-    .await;
+    let (status, _) = api
+        .post("/core/customfields/", &viewer, json!({"model": "agent", "name": "Y"}))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
@@ -196,36 +147,35 @@ async fn custom_field_crud_and_patch_search() {
 async fn values_on_agents_clients_and_sites_show_in_get_output() {
     let api = TestApi::start().await;
     let admin = api.admin_token().await;
-    let owner = field(&api, &admin, json!({"model": "agent", "name": "Owner"})).await;
-    let managed = field(
+    let owner = custom_field(&api, &admin, json!({"model": "agent", "name": "Owner"})).await;
+    let managed = custom_field(
         &api,
         &admin,
         json!({"model": "agent", "name": "Managed", "type": "checkbox"}),
     )
     .await;
-    let tags = field(
+    let tags = custom_field(
         &api,
         &admin,
         json!({"model": "agent", "name": "Tags", "type": "multiple"}),
     )
     .await;
-    let contract = field(&api, &admin, json!({"model": "client", "name": "Contract"})).await;
-    let floor = field(
+    let contract = custom_field(&api, &admin, json!({"model": "client", "name": "Contract"})).await;
+    let floor = custom_field(
         &api,
         &admin,
         json!({"model": "site", "name": "Floor", "type": "number"}),
     )
     .await;
 
-    let (status, msg) = send(
-        &api,
-        &admin,
-        Method::POST,
-        "/clients/",
-        json!({"client": {"name": "Acme"}, "site": {"name": "HQ"},
+    let (status, msg) = api
+        .post(
+            "/clients/",
+            &admin,
+            json!({"client": {"name": "Acme"}, "site": {"name": "HQ"},
                "custom_fields": [{"field": contract, "string_value": "gold"}]}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!((status, msg), (StatusCode::OK, json!("Acme was added")));
     let (_, clients) = api.get("/clients/", &admin).await;
     let (client, site) = (
@@ -240,11 +190,9 @@ async fn values_on_agents_clients_and_sites_show_in_get_output() {
     );
 
     // PUT upserts: one row per (client, field), the latest value wins.
-    send(
-        &api,
-        &admin,
-        Method::PUT,
+    api.put(
         &format!("/clients/{client}/"),
+        &admin,
         json!({"client": {}, "custom_fields": [{"field": contract, "string_value": "platinum"}]}),
     )
     .await;
@@ -252,37 +200,25 @@ async fn values_on_agents_clients_and_sites_show_in_get_output() {
     assert_eq!(one["custom_fields"].as_array().unwrap().len(), 1);
     assert_eq!(one["custom_fields"][0]["value"], "platinum");
 
-    let (status, _) = send(
-        &api,
-        &admin,
-        Method::PUT,
-        &format!("/clients/sites/{site}/"),
-        json!({"site": {}, "custom_fields": [{"field": floor, "string_value": 3}]}),
-    )
-    .await;
+    let (status, _) = api
+        .put(
+            &format!("/clients/sites/{site}/"),
+            &admin,
+            json!({"site": {}, "custom_fields": [{"field": floor, "string_value": 3}]}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     let (_, s) = api.get(&format!("/clients/sites/{site}/"), &admin).await;
     assert_eq!(
         s["custom_fields"],
         json!([{"id": s["custom_fields"][0]["id"], "field": floor, "site": site, "value": "3"}])
     );
-    let (status, _) = send(
-        &api,
-        &admin,
-        Method::POST,
-        "/clients/sites/",
-        json!({"site": {"client": client, "name": "Branch"}, "custom_fields": [{"field": floor, "string_value": "1"}]}),
-    )
-    .await;
+    let branch =
+        json!({"site": {"client": client, "name": "Branch"}, "custom_fields": [{"field": floor, "string_value": "1"}]});
+    let (status, _) = api.post("/clients/sites/", &admin, branch).await;
     assert_eq!(status, StatusCode::OK);
     let (_, sites) = api.get("/clients/sites/", &admin).await;
-    let branch = sites
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "Branch")
-        .unwrap();
-    assert_eq!(branch["custom_fields"][0]["value"], "1");
+    assert_eq!(find(&sites, "name", "Branch")["custom_fields"][0]["value"], "1");
     let (_, tree) = api.get("/clients/", &admin).await;
     assert_eq!(
         tree[0]["sites"]
@@ -297,18 +233,17 @@ async fn values_on_agents_clients_and_sites_show_in_get_output() {
     let id = agent_id(1);
     api.enroll(&api.installer_token(&admin, client, site).await, &id, "web-01", site)
         .await;
-    let (status, _) = send(
-        &api,
-        &admin,
-        Method::PUT,
-        &format!("/agents/{id}/"),
-        json!({"custom_fields": [
-            {"field": owner, "string_value": "Ops"},
-            {"field": managed, "bool_value": true},
-            {"field": tags, "multiple_value": ["a", "b"]},
-        ]}),
-    )
-    .await;
+    let (status, _) = api
+        .put(
+            &format!("/agents/{id}/"),
+            &admin,
+            json!({"custom_fields": [
+                {"field": owner, "string_value": "Ops"},
+                {"field": managed, "bool_value": true},
+                {"field": tags, "multiple_value": ["a", "b"]},
+            ]}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     let (_, detail) = api.get(&format!("/agents/{id}/"), &admin).await;
     let values: Vec<(Value, Value)> = detail["custom_fields"]
@@ -334,14 +269,9 @@ async fn values_on_agents_clients_and_sites_show_in_get_output() {
         json!({"field": contract, "string_value": "x"}),
         json!({"field": 9999, "string_value": "x"}),
     ] {
-        let (status, body) = send(
-            &api,
-            &admin,
-            Method::PUT,
-            &format!("/agents/{id}/"),
-            json!({"description": "changed", "custom_fields": [{"field": owner, "string_value": "Changed"}, bad]}),
-        )
-        .await;
+        let edit =
+            json!({"description": "changed", "custom_fields": [{"field": owner, "string_value": "Changed"}, bad]});
+        let (status, body) = api.put(&format!("/agents/{id}/"), &admin, edit).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert!(body["custom_fields"][0].is_string(), "{body}");
     }
@@ -352,23 +282,16 @@ async fn values_on_agents_clients_and_sites_show_in_get_output() {
     );
 
     // Deleting a field deletes its values.
-    api.call(
-        Method::DELETE,
-        &format!("/core/customfields/{managed}/"),
-        Some(&admin),
-        None,
-    )
-    .await;
+    api.delete(&format!("/core/customfields/{managed}/"), &admin).await;
     let (_, detail) = api.get(&format!("/agents/{id}/"), &admin).await;
     assert_eq!(detail["custom_fields"].as_array().unwrap().len(), 2);
     // The model of a field with values is fixed.
-    let (status, _) = send(
-        &api,
-        &admin,
-        Method::PUT,
-        &format!("/core/customfields/{owner}/"),
-        json!({"model": "site"}),
-    )
-    .await;
+    let (status, _) = api
+        .put(
+            &format!("/core/customfields/{owner}/"),
+            &admin,
+            json!({"model": "site"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }

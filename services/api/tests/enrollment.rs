@@ -3,29 +3,20 @@
 mod common;
 
 use chrono::Duration;
-use common::{agent_id, TestApi};
+use common::{acme_hq, agent_id, TestApi};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 #[tokio::test]
 async fn full_enrollment_as_the_go_agent_does_it() {
     let api = TestApi::start().await;
-    let admin = api.admin_token().await;
-    let (client, site) = api.client_with_site(&admin, "Acme", "HQ").await;
-    let installer = api.installer_token(&admin, client, site).await;
+    let (admin, _, site, installer) = acme_hq(&api).await;
 
     // install.go: GET then POST /api/v3/installer/.
-    let (status, body) = api
-        .call(Method::GET, "/api/v3/installer/", Some(&installer), None)
-        .await;
+    let (status, body) = api.get("/api/v3/installer/", &installer).await;
     assert_eq!((status, body), (StatusCode::OK, json!("ok")));
     let (status, body) = api
-        .call(
-            Method::POST,
-            "/api/v3/installer/",
-            Some(&installer),
-            Some(json!({"version": "2.9.1"})),
-        )
+        .post("/api/v3/installer/", &installer, json!({"version": "2.9.1"}))
         .await;
     assert_eq!((status, body), (StatusCode::OK, json!("ok")));
 
@@ -70,25 +61,19 @@ async fn full_enrollment_as_the_go_agent_does_it() {
         assert!(v > 0);
     }
 
-    let (status, body) = api
-        .call(Method::GET, &format!("/api/v3/{id}/checkinterval/"), Some(&token), None)
-        .await;
+    let (status, body) = api.get(&format!("/api/v3/{id}/checkinterval/"), &token).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["agent"], pk);
     let interval = body["check_interval"].as_i64().unwrap();
     assert!((121..=180).contains(&interval), "{interval}");
     assert_eq!(body.as_object().unwrap().len(), 2);
 
-    let (status, body) = api
-        .call(Method::GET, &format!("/api/v3/{id}/checkrunner/"), Some(&token), None)
-        .await;
+    let (status, body) = api.get(&format!("/api/v3/{id}/checkrunner/"), &token).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["agent"], pk);
     assert_eq!(body["checks"], json!([]));
     assert!(body["check_interval"].as_i64().unwrap() > 0);
-    let (status, body) = api
-        .call(Method::GET, &format!("/api/v3/{id}/runchecks/"), Some(&token), None)
-        .await;
+    let (status, body) = api.get(&format!("/api/v3/{id}/runchecks/"), &token).await;
     assert_eq!(
         (status, body),
         (
@@ -97,26 +82,13 @@ async fn full_enrollment_as_the_go_agent_does_it() {
         )
     );
 
-    let (status, body) = api
-        .call(
-            Method::PATCH,
-            "/api/v3/checkrunner/",
-            Some(&token),
-            Some(json!({"id": 1, "status": "passing"})),
-        )
-        .await;
+    let check_result = |body: Value| api.call(Method::PATCH, "/api/v3/checkrunner/", Some(&token), Some(body));
+    let (status, body) = check_result(json!({"id": 1, "status": "passing"})).await;
     assert_eq!(
         (status, body),
         (StatusCode::BAD_REQUEST, json!("Agent upgrade required"))
     );
-    let (status, _) = api
-        .call(
-            Method::PATCH,
-            "/api/v3/checkrunner/",
-            Some(&token),
-            Some(json!({"id": 1, "agent_id": id})),
-        )
-        .await;
+    let (status, _) = check_result(json!({"id": 1, "agent_id": id})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     for (path, body) in [
@@ -130,7 +102,7 @@ async fn full_enrollment_as_the_go_agent_does_it() {
             json!({"agent_id": id, "software": [{"name": "curl", "version": "8"}]}),
         ),
     ] {
-        let (status, resp) = api.call(Method::POST, path, Some(&token), Some(body)).await;
+        let (status, resp) = api.post(path, &token, body).await;
         assert_eq!((status, resp), (StatusCode::OK, json!("ok")), "{path}");
     }
 
@@ -162,13 +134,9 @@ async fn full_enrollment_as_the_go_agent_does_it() {
 #[tokio::test]
 async fn unknown_or_expired_installer_tokens_are_401() {
     let api = TestApi::start().await;
-    let admin = api.admin_token().await;
-    let (client, site) = api.client_with_site(&admin, "Acme", "HQ").await;
-    let installer = api.installer_token(&admin, client, site).await;
+    let (_, _, site, installer) = acme_hq(&api).await;
 
-    let (status, body) = api
-        .call(Method::GET, "/api/v3/installer/", Some("not-a-token"), None)
-        .await;
+    let (status, body) = api.get("/api/v3/installer/", "not-a-token").await;
     assert_eq!(
         (status, body),
         (StatusCode::UNAUTHORIZED, json!({"detail": "Invalid token."}))
@@ -176,92 +144,48 @@ async fn unknown_or_expired_installer_tokens_are_401() {
 
     api.clock.advance(Duration::hours(25));
     assert_eq!(
-        api.call(Method::GET, "/api/v3/installer/", Some(&installer), None)
-            .await
-            .0,
+        api.get("/api/v3/installer/", &installer).await.0,
         StatusCode::UNAUTHORIZED
     );
-    let (status, _) = api
-        .call(
-            Method::POST,
-            "/api/v3/newagent/",
-            Some(&installer),
-            Some(json!({"agent_id": agent_id(2), "hostname": "h", "site": site, "monitoring_type": "server"})),
-        )
-        .await;
+    let (status, _) = api.newagent(&installer, &agent_id(2), "h", site).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn installer_version_gate_and_token_scope() {
     let api = TestApi::start().await;
-    let admin = api.admin_token().await;
-    let (client, site) = api.client_with_site(&admin, "Acme", "HQ").await;
-    let installer = api.installer_token(&admin, client, site).await;
+    let (admin, _, _, installer) = acme_hq(&api).await;
 
     let (status, body) = api
-        .call(
-            Method::POST,
-            "/api/v3/installer/",
-            Some(&installer),
-            Some(json!({"version": "2.8.0"})),
-        )
+        .post("/api/v3/installer/", &installer, json!({"version": "2.8.0"}))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
         body,
         json!("Old installer detected (version 2.8.0 ). Latest version is 2.9.0 Please generate a new installer from the RMM")
     );
-    let (status, body) = api
-        .call(Method::POST, "/api/v3/installer/", Some(&installer), Some(json!({})))
-        .await;
+    let (status, body) = api.post("/api/v3/installer/", &installer, json!({})).await;
     assert_eq!((status, body), (StatusCode::BAD_REQUEST, json!("Invalid data")));
 
     // An installer token opens nothing on the dashboard nor on agent endpoints.
     assert_eq!(api.get("/agents/", &installer).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(api.get("/clients/", &installer).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(
-        api.call(
-            Method::GET,
-            &format!("/api/v3/{}/config/", agent_id(3)),
-            Some(&installer),
-            None
-        )
-        .await
-        .0,
+        api.get(&format!("/api/v3/{}/config/", agent_id(3)), &installer).await.0,
         StatusCode::UNAUTHORIZED
     );
     // It is bound to its site.
     let (_, other_site) = api.client_with_site(&admin, "Other", "Branch").await;
-    let (status, _) = api
-        .call(
-            Method::POST,
-            "/api/v3/newagent/",
-            Some(&installer),
-            Some(json!({"agent_id": agent_id(4), "hostname": "h", "site": other_site, "monitoring_type": "server"})),
-        )
-        .await;
+    let (status, _) = api.newagent(&installer, &agent_id(4), "h", other_site).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
 async fn duplicate_agent_id_is_400_with_the_upstream_message() {
     let api = TestApi::start().await;
-    let admin = api.admin_token().await;
-    let (client, site) = api.client_with_site(&admin, "Acme", "HQ").await;
-    let installer = api.installer_token(&admin, client, site).await;
+    let (admin, _, site, installer) = acme_hq(&api).await;
     api.enroll(&installer, &agent_id(5), "first", site).await;
-    let (status, body) = api
-        .call(
-            Method::POST,
-            "/api/v3/newagent/",
-            Some(&installer),
-            Some(
-                json!({"agent_id": agent_id(5), "hostname": "second", "site": site, "monitoring_type": "server",
-                          "mesh_node_id": "", "description": "", "goarch": "amd64", "plat": "linux"}),
-            ),
-        )
-        .await;
+    let (status, body) = api.newagent(&installer, &agent_id(5), "second", site).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
         body,
@@ -275,41 +199,24 @@ async fn duplicate_agent_id_is_400_with_the_upstream_message() {
 #[tokio::test]
 async fn the_agent_id_in_the_url_is_never_trusted() {
     let api = TestApi::start().await;
-    let admin = api.admin_token().await;
-    let (client, site) = api.client_with_site(&admin, "Acme", "HQ").await;
-    let installer = api.installer_token(&admin, client, site).await;
+    let (admin, _, site, installer) = acme_hq(&api).await;
     let (a_id, b_id) = (agent_id(10), agent_id(11));
     let (pk_a, token_a) = api.enroll(&installer, &a_id, "alpha", site).await;
     let (pk_b, _) = api.enroll(&installer, &b_id, "bravo", site).await;
     assert_ne!(pk_a, pk_b);
 
     // A's token with B's id in the URL: answered for A.
-    let (status, body) = api
-        .call(
-            Method::GET,
-            &format!("/api/v3/{b_id}/checkinterval/"),
-            Some(&token_a),
-            None,
-        )
-        .await;
+    let (status, body) = api.get(&format!("/api/v3/{b_id}/checkinterval/"), &token_a).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["agent"], pk_a);
-    let (_, body) = api
-        .call(
-            Method::GET,
-            &format!("/api/v3/{b_id}/checkrunner/"),
-            Some(&token_a),
-            None,
-        )
-        .await;
+    let (_, body) = api.get(&format!("/api/v3/{b_id}/checkrunner/"), &token_a).await;
     assert_eq!(body["agent"], pk_a);
     // A write with B's id in the body lands on A only.
     let (status, _) = api
-        .call(
-            Method::POST,
+        .post(
             "/api/v3/syncmesh/",
-            Some(&token_a),
-            Some(json!({"agent_id": b_id, "nodeid": "from-a"})),
+            &token_a,
+            json!({"agent_id": b_id, "nodeid": "from-a"}),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
@@ -325,11 +232,10 @@ async fn installer_command_for_our_agent_and_the_tactical_agent() {
     let api = TestApi::start().await;
     let admin = api.admin_token().await;
     let (client, site) = api.client_with_site(&admin, "Acme", "HQ").await;
-    let (status, body) = api
-        .call(Method::POST, "/agents/installer/", Some(&admin),
-              Some(json!({"installMethod": "manual", "client": client, "site": site, "expires": 2, "agenttype": "workstation",
-                          "plat": "windows", "goarch": "amd64", "api": "https://rmm.example.net", "rdp": 1, "ping": 0, "power": 0})))
-        .await;
+    let windows = json!({"installMethod": "manual", "client": client, "site": site, "expires": 2,
+                         "agenttype": "workstation", "plat": "windows", "goarch": "amd64",
+                         "api": "https://rmm.example.net", "rdp": 1, "ping": 0, "power": 0});
+    let (status, body) = api.post("/agents/installer/", &admin, windows).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let cmd = body["cmd"].as_str().unwrap();
     assert!(
@@ -345,10 +251,9 @@ async fn installer_command_for_our_agent_and_the_tactical_agent() {
         .unwrap()
         .ends_with("tacticalagent-v2.9.1-windows-amd64.exe"));
 
-    let (_, body) = api
-        .call(Method::POST, "/agents/installer/", Some(&admin),
-              Some(json!({"installMethod": "manual", "client": client, "site": site, "expires": 2, "agenttype": "server", "plat": "linux"})))
-        .await;
+    let linux = json!({"installMethod": "manual", "client": client, "site": site, "expires": 2,
+                       "agenttype": "server", "plat": "linux"});
+    let (_, body) = api.post("/agents/installer/", &admin, linux).await;
     let cmd = body["cmd"].as_str().unwrap();
     assert!(
         cmd.starts_with("trmm-agent install --api https://api.example.com --client-id"),
@@ -358,9 +263,8 @@ async fn installer_command_for_our_agent_and_the_tactical_agent() {
     assert!(body["tactical_cmd"].as_str().unwrap().contains("-m install"));
 
     let (other_client, _) = api.client_with_site(&admin, "Other", "Branch").await;
-    let (status, _) = api
-        .call(Method::POST, "/agents/installer/", Some(&admin),
-              Some(json!({"installMethod": "manual", "client": other_client, "site": site, "expires": 2, "agenttype": "server"})))
-        .await;
+    let elsewhere = json!({"installMethod": "manual", "client": other_client, "site": site, "expires": 2,
+                           "agenttype": "server"});
+    let (status, _) = api.post("/agents/installer/", &admin, elsewhere).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }

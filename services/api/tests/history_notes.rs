@@ -1,12 +1,12 @@
 //! Agent history views (GET /agents/<agent_id>/history/, /agents/history/, /agents/scripthistory/) and agent
 //! notes (/agents/<agent_id>/notes/, /agents/notes/ CRUD): row shapes, filters, permissions and role scope.
 
-mod script_support;
+mod common;
 
-use reqwest::{Method, StatusCode};
-use script_support::suite;
+use common::gateway::suite;
+use common::{agent_id, bravo_at_other, find, keys, user, ADMIN};
+use reqwest::StatusCode;
 use serde_json::json;
-use trmm_api::testing::ADMIN;
 use trmm_db::history::{self, HistoryType, NewScriptRun};
 use trmm_db::AgentPk;
 
@@ -14,10 +14,7 @@ use trmm_db::AgentPk;
 async fn history_views_show_runs_within_the_users_scope() {
     let s = suite().await;
     let (alpha, alpha_pk, _) = s.agent(1, "alpha").await;
-    let (other, main) = s.api.client_with_site(&s.admin, "Other", "Main").await;
-    let installer = s.api.installer_token(&s.admin, other, main).await;
-    let bravo = trmm_api::testing::agent_id(2);
-    let (bravo_pk, _) = s.api.enroll(&installer, &bravo, "bravo", main).await;
+    let (bravo, bravo_pk, _) = bravo_at_other(&s.api, &s.admin).await;
     let inventory = s.script("Inventory", "#!/bin/bash\n", &[]).await;
     let cleanup = s.script("Cleanup", "#!/bin/bash\n", &[]).await;
     let results = json!({"stdout": "ok\n", "stderr": "", "retcode": 0, "execution_time": 0.5});
@@ -53,8 +50,6 @@ async fn history_views_show_runs_within_the_users_scope() {
         (rows[0]["type"].clone(), rows[0]["command"].clone()),
         (json!("cmd_run"), json!("uptime"))
     );
-    let mut keys: Vec<_> = rows[1].as_object().unwrap().keys().cloned().collect();
-    keys.sort();
     let expected = [
         "agent",
         "collector_all_output",
@@ -70,7 +65,7 @@ async fn history_views_show_runs_within_the_users_scope() {
         "type",
         "username",
     ];
-    assert_eq!(keys, expected);
+    assert_eq!(keys(&rows[1]), expected);
     assert_eq!(rows[1]["script_name"], "Inventory");
     assert_eq!(rows[1]["script"], inventory.0);
     assert_eq!(rows[1]["agent"], alpha_pk);
@@ -79,7 +74,7 @@ async fn history_views_show_runs_within_the_users_scope() {
 
     let (_, all) = s.api.get("/agents/history/", &s.admin).await;
     assert_eq!(all.as_array().unwrap().len(), 4);
-    let tech = s.user("tech", &["can_list_agent_history"], Some(s.client)).await;
+    let tech = user(&s.api, "tech", &["can_list_agent_history"], Some(s.client)).await;
     let (status, mine) = s.api.get("/agents/history/", &tech).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
@@ -91,7 +86,7 @@ async fn history_views_show_runs_within_the_users_scope() {
         s.api.get(&format!("/agents/{bravo}/history/"), &tech).await.0,
         StatusCode::FORBIDDEN
     );
-    let nobody = s.user("nobody", &["can_list_agents"], None).await;
+    let nobody = user(&s.api, "nobody", &["can_list_agents"], None).await;
     assert_eq!(s.api.get("/agents/history/", &nobody).await.0, StatusCode::FORBIDDEN);
 
     // Script history: script runs only, newest first, with filters.
@@ -106,10 +101,8 @@ async fn history_views_show_runs_within_the_users_scope() {
     assert_eq!(status, StatusCode::OK, "{runs}");
     assert_eq!(ids(&runs).len(), 3);
     assert_eq!(*ids(&runs).last().unwrap(), inv_bravo);
-    let mut keys: Vec<_> = runs[0].as_object().unwrap().keys().cloned().collect();
-    keys.sort();
     assert_eq!(
-        keys,
+        keys(&runs[0]),
         [
             "agent",
             "agent_id",
@@ -146,35 +139,34 @@ async fn history_views_show_runs_within_the_users_scope() {
 async fn notes_are_managed_within_the_users_scope() {
     let s = suite().await;
     let (alpha, _, _) = s.agent(1, "alpha").await;
-    let (other, main) = s.api.client_with_site(&s.admin, "Other", "Main").await;
-    let installer = s.api.installer_token(&s.admin, other, main).await;
-    let bravo = trmm_api::testing::agent_id(2);
-    s.api.enroll(&installer, &bravo, "bravo", main).await;
+    let (bravo, _, _) = bravo_at_other(&s.api, &s.admin).await;
 
-    for (agent, text) in [(&alpha, "first"), (&alpha, "second"), (&bravo, "elsewhere")] {
-        let (status, body) = s
-            .post("/agents/notes/", &s.admin, json!({"agent_id": agent, "note": text}))
-            .await;
-        assert_eq!((status, body), (StatusCode::OK, json!("Note added!")));
-    }
-    let (status, body) = s.post("/agents/notes/", &s.admin, json!({"agent_id": alpha})).await;
-    assert_eq!(
-        (status, body),
-        (StatusCode::BAD_REQUEST, json!("Cannot add an empty note"))
-    );
-    let (status, body) = s
-        .post("/agents/notes/", &s.admin, json!({"agent_id": alpha, "note": ""}))
-        .await;
-    assert_eq!(
-        (status, body),
+    let added = (StatusCode::OK, json!("Note added!"));
+    for (body, expected) in [
+        (json!({"agent_id": alpha, "note": "first"}), added.clone()),
+        (json!({"agent_id": alpha, "note": "second"}), added.clone()),
+        (json!({"agent_id": bravo, "note": "elsewhere"}), added),
         (
-            StatusCode::BAD_REQUEST,
-            json!({"note": ["This field may not be blank."]})
-        )
-    );
-    let unknown = json!({"agent_id": trmm_api::testing::agent_id(9), "note": "x"});
+            json!({"agent_id": alpha}),
+            (StatusCode::BAD_REQUEST, json!("Cannot add an empty note")),
+        ),
+        (
+            json!({"agent_id": alpha, "note": ""}),
+            (
+                StatusCode::BAD_REQUEST,
+                json!({"note": ["This field may not be blank."]}),
+            ),
+        ),
+    ] {
+        assert_eq!(
+            s.api.post("/agents/notes/", &s.admin, body.clone()).await,
+            expected,
+            "{body}"
+        );
+    }
+    let unknown = json!({"agent_id": agent_id(9), "note": "x"});
     assert_eq!(
-        s.post("/agents/notes/", &s.admin, unknown).await.0,
+        s.api.post("/agents/notes/", &s.admin, unknown).await.0,
         StatusCode::NOT_FOUND
     );
 
@@ -182,9 +174,7 @@ async fn notes_are_managed_within_the_users_scope() {
     assert_eq!(status, StatusCode::OK);
     let notes = notes.as_array().unwrap().clone();
     assert_eq!(notes.len(), 2);
-    let mut keys: Vec<_> = notes[0].as_object().unwrap().keys().cloned().collect();
-    keys.sort();
-    assert_eq!(keys, ["agent_id", "entry_time", "note", "pk", "username"]);
+    assert_eq!(keys(&notes[0]), ["agent_id", "entry_time", "note", "pk", "username"]);
     assert_eq!(
         (notes[0]["note"].clone(), notes[0]["username"].clone()),
         (json!("first"), json!(ADMIN))
@@ -194,10 +184,7 @@ async fn notes_are_managed_within_the_users_scope() {
     assert_eq!(all.as_array().unwrap().len(), 3);
 
     let one = format!("/agents/notes/{first}/");
-    let (status, body) = s
-        .api
-        .call(Method::PUT, &one, Some(&s.admin), Some(json!({"note": "edited"})))
-        .await;
+    let (status, body) = s.api.put(&one, &s.admin, json!({"note": "edited"})).await;
     assert_eq!((status, body), (StatusCode::OK, json!("Note edited!")));
     let (_, note) = s.api.get(&one, &s.admin).await;
     assert_eq!(
@@ -206,7 +193,7 @@ async fn notes_are_managed_within_the_users_scope() {
     );
 
     // A reader of Acme only: sees Acme's notes, cannot touch them, cannot see Other's.
-    let reader = s.user("reader", &["can_list_notes"], Some(s.client)).await;
+    let reader = user(&s.api, "reader", &["can_list_notes"], Some(s.client)).await;
     let (_, visible) = s.api.get("/agents/notes/", &reader).await;
     assert!(
         visible
@@ -218,35 +205,23 @@ async fn notes_are_managed_within_the_users_scope() {
     );
     assert_eq!(visible.as_array().unwrap().len(), 2);
     assert_eq!(s.api.get(&one, &reader).await.0, StatusCode::OK);
-    assert_eq!(
-        s.api.call(Method::DELETE, &one, Some(&reader), None).await.0,
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(s.api.delete(&one, &reader).await.0, StatusCode::FORBIDDEN);
     assert_eq!(
         s.api.get(&format!("/agents/{bravo}/notes/"), &reader).await.0,
         StatusCode::FORBIDDEN
     );
-    let bravo_note = all
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["agent_id"] == bravo.as_str())
-        .unwrap()["pk"]
-        .clone();
+    let bravo_note = &find(&all, "agent_id", &bravo)["pk"];
     let theirs = format!("/agents/notes/{bravo_note}/");
     assert_eq!(s.api.get(&theirs, &reader).await.0, StatusCode::FORBIDDEN);
-    let writer = s.user("writer", &["can_manage_notes"], Some(s.client)).await;
+    let writer = user(&s.api, "writer", &["can_manage_notes"], Some(s.client)).await;
     let add_theirs = json!({"agent_id": bravo, "note": "x"});
     assert_eq!(
-        s.post("/agents/notes/", &writer, add_theirs).await.0,
+        s.api.post("/agents/notes/", &writer, add_theirs).await.0,
         StatusCode::FORBIDDEN
     );
-    assert_eq!(
-        s.api.call(Method::DELETE, &theirs, Some(&writer), None).await.0,
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(s.api.delete(&theirs, &writer).await.0, StatusCode::FORBIDDEN);
 
-    let (status, body) = s.api.call(Method::DELETE, &one, Some(&writer), None).await;
+    let (status, body) = s.api.delete(&one, &writer).await;
     assert_eq!((status, body), (StatusCode::OK, json!("Note was deleted!")));
     assert_eq!(s.api.get(&one, &s.admin).await.0, StatusCode::NOT_FOUND);
     assert_eq!(

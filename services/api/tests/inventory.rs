@@ -2,16 +2,12 @@
 //! responder answering `softwarelist`, `winservices`, `winsvcdetail` and `winsvcaction` like trmm-agent.
 
 mod common;
-mod gateway_suite;
 
-use std::sync::{Arc, Mutex};
-
-use common::{agent_id, TestApi};
-use futures_util::StreamExt;
-use gateway_suite::suite;
+use common::gateway::{responder, suite, Seen};
+use common::user;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use trmm_protocol::nats::{self, Command};
+use trmm_protocol::nats::Command;
 
 fn software() -> Value {
     json!([{"name": "bash", "version": "5.2.15-2+b8", "publisher": "Matthias Klose", "install_date": "2025-5-20",
@@ -25,77 +21,25 @@ fn services() -> Value {
 }
 
 /// Answers like trmm-agent; `broken.service` fails with a message, `mute.service` without one.
-async fn responder(url: &str, agent_id: &str) -> Arc<Mutex<Vec<Command>>> {
-    let client = async_nats::connect(url).await.unwrap();
-    let mut sub = trmm_testkit::subscribe_live(&client, agent_id, agent_id).await;
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    tokio::spawn(async move {
-        while let Some(msg) = sub.next().await {
-            let Ok(cmd) = nats::decode::<Command>(&msg.payload) else {
-                continue;
-            };
-            log.lock().unwrap().push(cmd.clone());
-            let name = cmd.payload.get("name").cloned().unwrap_or_default();
-            let reply = match cmd.func.as_str() {
-                "softwarelist" => software(),
-                "winservices" => services(),
-                "winsvcdetail" => json!({"name": name, "status": "running"}),
-                "winsvcaction" if name == "broken.service" => {
-                    json!({"success": false, "errormsg": "Job for broken.service failed."})
-                }
-                "winsvcaction" if name == "mute.service" => json!({"success": false, "errormsg": ""}),
-                "winsvcaction" => json!({"success": true, "errormsg": ""}),
-                _ => continue,
-            };
-            if let Some(reply_to) = msg.reply {
-                client
-                    .publish(reply_to, nats::encode(&reply).unwrap().into())
-                    .await
-                    .unwrap();
-            }
+fn answer(cmd: &Command) -> Option<Value> {
+    let name = cmd.payload.get("name").cloned().unwrap_or_default();
+    Some(match cmd.func.as_str() {
+        "softwarelist" => software(),
+        "winservices" => services(),
+        "winsvcdetail" => json!({"name": name, "status": "running"}),
+        "winsvcaction" if name == "broken.service" => {
+            json!({"success": false, "errormsg": "Job for broken.service failed."})
         }
-    });
-    seen
-}
-
-/// A logged-in non-superuser whose role grants `perms` on client `client` only.
-async fn technician(api: &TestApi, name: &str, perms: &[&str], client: i64) -> String {
-    let conn = api.db.pool().get().await.unwrap();
-    let role = trmm_db::roles::create(&**conn, name, perms).await.unwrap();
-    conn.execute(
-        "INSERT INTO role_clients (role_id, client_id) VALUES ($1, $2)",
-        &[&role.0, &(client as i32)],
-    )
-    .await
-    .unwrap();
-    let hash = trmm_auth::hash_password("tech password").unwrap();
-    let email = format!("{name}@example.com");
-    trmm_db::users::upsert_superuser(&**conn, name, &email, &hash, Some(common::TOTP_SECRET), false)
-        .await
-        .unwrap();
-    conn.execute(
-        "UPDATE users SET is_superuser = false, role_id = $1 WHERE username = $2",
-        &[&role.0, &name],
-    )
-    .await
-    .unwrap();
-    let (_, login) = api
-        .call(
-            Method::POST,
-            "/v2/login/",
-            None,
-            Some(json!({"username": name, "password": "tech password", "twofactor": api.totp_now()})),
-        )
-        .await;
-    login["token"].as_str().unwrap().to_owned()
+        "winsvcaction" if name == "mute.service" => json!({"success": false, "errormsg": ""}),
+        "winsvcaction" => json!({"success": true, "errormsg": ""}),
+        _ => return None,
+    })
 }
 
 #[tokio::test]
 async fn software_is_refreshed_from_the_agent_and_listed_by_role() {
     let s = suite().await;
-    let id = agent_id(1);
-    let (pk, _) = s.api.enroll(&s.installer, &id, "alpha", s.site).await;
+    let (id, pk, _) = s.agent(1, "alpha").await;
     let path = format!("/software/{id}/");
     assert_eq!(s.api.get(&path, &s.admin).await, (StatusCode::OK, json!([])));
 
@@ -107,7 +51,7 @@ async fn software_is_refreshed_from_the_agent_and_listed_by_role() {
         "{body}"
     );
 
-    let seen = responder(&s.nats.url(), &id).await;
+    let seen = responder(&s, &id, answer).await;
     let (status, body) = s.api.call(Method::PUT, &path, Some(&s.admin), None).await;
     assert_eq!((status, body), (StatusCode::OK, json!("ok")));
     assert_eq!(seen.lock().unwrap()[0].func, "softwarelist");
@@ -121,11 +65,12 @@ async fn software_is_refreshed_from_the_agent_and_listed_by_role() {
 
     // A role on another client sees no lists and may not touch this agent's.
     let (other, _) = s.api.client_with_site(&s.admin, "Other", "Main").await;
-    let outsider = technician(&s.api, "outsider", &["can_list_software", "can_manage_software"], other).await;
+    let flags = ["can_list_software", "can_manage_software"];
+    let outsider = user(&s.api, "outsider", &flags, Some(other)).await;
     assert_eq!(s.api.get("/software/", &outsider).await, (StatusCode::OK, json!([])));
     assert_eq!(s.api.get(&path, &outsider).await.0, StatusCode::FORBIDDEN);
     // Listing is not managing.
-    let viewer = technician(&s.api, "viewer", &["can_list_software"], s.client).await;
+    let viewer = user(&s.api, "viewer", &["can_list_software"], Some(s.client)).await;
     assert_eq!(s.api.get(&path, &viewer).await.0, StatusCode::OK);
     let (status, _) = s.api.call(Method::PUT, &path, Some(&viewer), None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -135,9 +80,8 @@ async fn software_is_refreshed_from_the_agent_and_listed_by_role() {
 #[tokio::test]
 async fn services_are_listed_stored_inspected_and_controlled() {
     let s = suite().await;
-    let id = agent_id(2);
-    let (pk, _) = s.api.enroll(&s.installer, &id, "bravo", s.site).await;
-    let seen = responder(&s.nats.url(), &id).await;
+    let (id, pk, _) = s.agent(2, "bravo").await;
+    let seen = responder(&s, &id, answer).await;
 
     let (status, body) = s.api.get(&format!("/services/{id}/"), &s.admin).await;
     assert_eq!((status, body), (StatusCode::OK, services()));
@@ -156,7 +100,7 @@ async fn services_are_listed_stored_inspected_and_controlled() {
 
     let act = |svc: &str, action: Value| {
         let (api, admin, path) = (&s.api, &s.admin, format!("/services/{id}/{svc}/"));
-        async move { api.call(Method::POST, &path, Some(admin), Some(action)).await }
+        async move { api.post(&path, admin, action).await }
     };
     seen.lock().unwrap().clear();
     for (action, said) in [
@@ -167,7 +111,7 @@ async fn services_are_listed_stored_inspected_and_controlled() {
         let (status, body) = act("ssh.service", json!({"sv_action": action})).await;
         assert_eq!((status, body), (StatusCode::OK, json!(said)));
     }
-    let sent = |seen: &Arc<Mutex<Vec<Command>>>| -> Vec<String> {
+    let sent = |seen: &Seen| -> Vec<String> {
         seen.lock()
             .unwrap()
             .iter()
@@ -192,44 +136,39 @@ async fn services_are_listed_stored_inspected_and_controlled() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(sent(&seen), ["winsvcaction Spooler stop", "winsvcaction Spooler start"]);
 
-    let (status, body) = act("broken.service", json!({"sv_action": "start"})).await;
-    assert_eq!(
-        (status, body),
-        (StatusCode::BAD_REQUEST, json!("Job for broken.service failed."))
-    );
-    let (status, body) = act("mute.service", json!({"sv_action": "stop"})).await;
-    assert_eq!((status, body), (StatusCode::BAD_REQUEST, json!("Something went wrong")));
-    let (status, body) = act("ssh.service", json!({"sv_action": "mask"})).await;
-    assert_eq!(
-        (status, body),
+    for (svc, action, said) in [
         (
-            StatusCode::BAD_REQUEST,
-            json!({"sv_action": ["\"mask\" is not a valid choice."]})
-        )
-    );
-    let (status, body) = act("ssh.service", json!({})).await;
-    assert_eq!(
-        (status, body),
+            "broken.service",
+            json!({"sv_action": "start"}),
+            json!("Job for broken.service failed."),
+        ),
         (
-            StatusCode::BAD_REQUEST,
-            json!({"sv_action": ["This field is required."]})
-        )
-    );
+            "mute.service",
+            json!({"sv_action": "stop"}),
+            json!("Something went wrong"),
+        ),
+        (
+            "ssh.service",
+            json!({"sv_action": "mask"}),
+            json!({"sv_action": ["\"mask\" is not a valid choice."]}),
+        ),
+        (
+            "ssh.service",
+            json!({}),
+            json!({"sv_action": ["This field is required."]}),
+        ),
+    ] {
+        let (status, body) = act(svc, action.clone()).await;
+        assert_eq!((status, body), (StatusCode::BAD_REQUEST, said), "{svc} {action}");
+    }
 
     // can_manage_winsvcs is required for all of it.
-    let tech = technician(&s.api, "tech", &["can_list_agents"], s.client).await;
+    let tech = user(&s.api, "tech", &["can_list_agents"], Some(s.client)).await;
     assert_eq!(
         s.api.get(&format!("/services/{id}/"), &tech).await.0,
         StatusCode::FORBIDDEN
     );
-    let (status, _) = s
-        .api
-        .call(
-            Method::POST,
-            &format!("/services/{id}/ssh.service/"),
-            Some(&tech),
-            Some(json!({"sv_action": "stop"})),
-        )
-        .await;
+    let path = format!("/services/{id}/ssh.service/");
+    let (status, _) = s.api.post(&path, &tech, json!({"sv_action": "stop"})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }

@@ -1,40 +1,18 @@
 //! The global key store, and template-variable expansion against the database (server-api.md 5.3, 5.4).
 
 mod common;
-#[path = "support/helpers.rs"]
-mod helpers;
 
-use common::{agent_id, TestApi};
-use helpers::{keys, send};
-use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
-
-/// Creates a field and returns its id.
-async fn field(api: &TestApi, token: &str, body: Value) -> i64 {
-    let (status, msg) = send(api, token, Method::POST, "/core/customfields/", body.clone()).await;
-    assert_eq!((status, msg), (StatusCode::OK, json!("ok")), "{body}");
-    let (_, all) = api.get("/core/customfields/", token).await;
-    all.as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["name"] == body["name"] && f["model"] == body["model"])
-        .unwrap()["id"]
-        .as_i64()
-        .unwrap()
-}
+use common::{acme_hq, agent_id, custom_field, keys, user, TestApi};
+use reqwest::StatusCode;
+use serde_json::json;
 
 #[tokio::test]
 async fn keystore_crud_validation_and_permissions() {
     let api = TestApi::start().await;
     let admin = api.admin_token().await;
-    let (status, msg) = send(
-        &api,
-        &admin,
-        Method::POST,
-        "/core/keystore/",
-        json!({"name": "api_key", "value": "s3cr3t"}),
-    )
-    .await;
+    let (status, msg) = api
+        .post("/core/keystore/", &admin, json!({"name": "api_key", "value": "s3cr3t"}))
+        .await;
     assert_eq!((status, msg), (StatusCode::OK, json!("ok")));
     let bad = [
         (
@@ -52,7 +30,7 @@ async fn keystore_crud_validation_and_permissions() {
         ),
     ];
     for (body, expected) in &bad {
-        let (status, got) = send(&api, &admin, Method::POST, "/core/keystore/", body.clone()).await;
+        let (status, got) = api.post("/core/keystore/", &admin, body.clone()).await;
         assert_eq!((status, &got), (StatusCode::BAD_REQUEST, expected), "{body}");
     }
     let (status, list) = api.get("/core/keystore/", &admin).await;
@@ -71,14 +49,9 @@ async fn keystore_crud_validation_and_permissions() {
         ]
     );
     let pk = list[0]["id"].as_i64().unwrap();
-    let (status, msg) = send(
-        &api,
-        &admin,
-        Method::PUT,
-        &format!("/core/keystore/{pk}/"),
-        json!({"value": "rotated"}),
-    )
-    .await;
+    let (status, msg) = api
+        .put(&format!("/core/keystore/{pk}/"), &admin, json!({"value": "rotated"}))
+        .await;
     assert_eq!((status, msg), (StatusCode::OK, json!("ok")));
     let (_, list) = api.get("/core/keystore/", &admin).await;
     assert_eq!(
@@ -102,83 +75,51 @@ async fn keystore_crud_validation_and_permissions() {
             .all(|r| !r.get::<_, String>(0).contains("s3cr3t") && !r.get::<_, String>(0).contains("rotated")));
     }
 
-    let viewer = helpers::user_with_flags(&api, "viewer", &["can_view_global_keystore"]).await;
+    let viewer = user(&api, "viewer", &["can_view_global_keystore"], None).await;
     assert_eq!(api.get("/core/keystore/", &viewer).await.0, StatusCode::OK);
-    let (status, _) = send(
-        &api,
-        &viewer,
-        Method::PUT,
-        &format!("/core/keystore/{pk}/"),
-        json!({"value": "x"}),
-    )
-    .await;
+    let (status, _) = api
+        .put(&format!("/core/keystore/{pk}/"), &viewer, json!({"value": "x"}))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
-    let (status, msg) = api
-        .call(Method::DELETE, &format!("/core/keystore/{pk}/"), Some(&admin), None)
-        .await;
+    let (status, msg) = api.delete(&format!("/core/keystore/{pk}/"), &admin).await;
     assert_eq!((status, msg), (StatusCode::OK, json!("ok")));
     assert_eq!(api.get("/core/keystore/", &admin).await.1, json!([]));
-    let (status, _) = api
-        .call(Method::DELETE, &format!("/core/keystore/{pk}/"), Some(&admin), None)
-        .await;
+    let (status, _) = api.delete(&format!("/core/keystore/{pk}/"), &admin).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn templates_expand_from_the_database() {
     let api = TestApi::start().await;
-    let admin = api.admin_token().await;
-    let (client, site) = api.client_with_site(&admin, "Acme", "HQ").await;
+    let (admin, client, site, installer) = acme_hq(&api).await;
     let id = agent_id(7);
-    api.enroll(&api.installer_token(&admin, client, site).await, &id, "web-01", site)
-        .await;
-    let owner = field(
+    api.enroll(&installer, &id, "web-01", site).await;
+    let owner = custom_field(
         &api,
         &admin,
         json!({"model": "agent", "name": "Owner", "default_value_string": "nobody"}),
     )
     .await;
-    field(
-        &api,
-        &admin,
+    let contract = custom_field(&api, &admin, json!({"model": "client", "name": "Contract"})).await;
+    for body in [
         json!({"model": "agent", "name": "Patch Day", "default_value_string": "Tue"}),
-    )
-    .await;
-    field(
-        &api,
-        &admin,
         json!({"model": "agent", "name": "Managed", "type": "checkbox", "default_value_bool": true}),
-    )
-    .await;
-    let contract = field(&api, &admin, json!({"model": "client", "name": "Contract"})).await;
-    field(
-        &api,
-        &admin,
         json!({"model": "site", "name": "Racks", "type": "multiple", "default_values_multiple": ["r1", "r2"]}),
-    )
-    .await;
-    send(
-        &api,
-        &admin,
-        Method::POST,
-        "/core/keystore/",
-        json!({"name": "token", "value": "it's"}),
-    )
-    .await;
-    send(
-        &api,
-        &admin,
-        Method::PUT,
+    ] {
+        custom_field(&api, &admin, body).await;
+    }
+    api.post("/core/keystore/", &admin, json!({"name": "token", "value": "it's"}))
+        .await;
+    api.put(
         &format!("/agents/{id}/"),
+        &admin,
         json!({"custom_fields": [{"field": owner, "string_value": "O'Neil"}]}),
     )
     .await;
-    send(
-        &api,
-        &admin,
-        Method::PUT,
+    api.put(
         &format!("/clients/{client}/"),
+        &admin,
         json!({"client": {}, "custom_fields": [{"field": contract, "string_value": "gold"}]}),
     )
     .await;

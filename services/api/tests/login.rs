@@ -5,7 +5,12 @@ mod common;
 use chrono::Duration;
 use common::{TestApi, ADMIN, ADMIN_PASSWORD};
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{json, Value};
+
+async fn checkcreds(api: &TestApi, username: &str, password: &str) -> (StatusCode, Value) {
+    let body = json!({"username": username, "password": password});
+    api.call(Method::POST, "/v2/checkcreds/", None, Some(body)).await
+}
 
 async fn audit_count(api: &TestApi, action: &str, username: &str) -> i64 {
     let conn = api.db.pool().get().await.unwrap();
@@ -15,26 +20,12 @@ async fn audit_count(api: &TestApi, action: &str, username: &str) -> i64 {
 #[tokio::test]
 async fn bad_password_is_400_bad_credentials_with_an_audit_row() {
     let api = TestApi::start().await;
-    let (status, body) = api
-        .call(
-            Method::POST,
-            "/v2/checkcreds/",
-            None,
-            Some(json!({"username": ADMIN, "password": "nope"})),
-        )
-        .await;
+    let (status, body) = checkcreds(&api, ADMIN, "nope").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body, json!("Bad credentials"));
     assert_eq!(audit_count(&api, "failed_login", ADMIN).await, 1);
 
-    let (status, body) = api
-        .call(
-            Method::POST,
-            "/v2/login/",
-            None,
-            Some(json!({"username": ADMIN, "password": ADMIN_PASSWORD, "twofactor": "000000"})),
-        )
-        .await;
+    let (status, body) = api.login(ADMIN, ADMIN_PASSWORD, "000000").await;
     assert_eq!((status, body), (StatusCode::BAD_REQUEST, json!("Bad credentials")));
     assert_eq!(audit_count(&api, "failed_login", ADMIN).await, 2);
     assert_eq!(audit_count(&api, "login", ADMIN).await, 0);
@@ -43,25 +34,11 @@ async fn bad_password_is_400_bad_credentials_with_an_audit_row() {
 #[tokio::test]
 async fn password_and_totp_give_a_working_token() {
     let api = TestApi::start().await;
-    let (status, body) = api
-        .call(
-            Method::POST,
-            "/v2/checkcreds/",
-            None,
-            Some(json!({"username": ADMIN, "password": ADMIN_PASSWORD})),
-        )
-        .await;
+    let (status, body) = checkcreds(&api, ADMIN, ADMIN_PASSWORD).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, json!({"totp": true}));
 
-    let (status, body) = api
-        .call(
-            Method::POST,
-            "/v2/login/",
-            None,
-            Some(json!({"username": ADMIN, "password": ADMIN_PASSWORD, "twofactor": api.totp_now()})),
-        )
-        .await;
+    let (status, body) = api.login(ADMIN, ADMIN_PASSWORD, &api.totp_now()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["username"], ADMIN);
     assert_eq!(body["name"], json!(null));
@@ -80,14 +57,7 @@ async fn a_user_without_totp_gets_a_token_that_only_sets_up_totp() {
         .await
         .unwrap();
 
-    let (status, body) = api
-        .call(
-            Method::POST,
-            "/v2/checkcreds/",
-            None,
-            Some(json!({"username": "newbie", "password": "another password"})),
-        )
-        .await;
+    let (status, body) = checkcreds(&api, "newbie", "another password").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["totp"], json!(false));
     let setup_token = body["token"].as_str().unwrap().to_owned();
@@ -117,14 +87,7 @@ async fn a_user_without_totp_gets_a_token_that_only_sets_up_totp() {
 
     let now = trmm_api::clock::Clock::now(&*api.clock).timestamp() as u64;
     let code = trmm_auth::totp_code(&secret, now).unwrap();
-    let (status, body) = api
-        .call(
-            Method::POST,
-            "/v2/login/",
-            None,
-            Some(json!({"username": "newbie", "password": "another password", "twofactor": code})),
-        )
-        .await;
+    let (status, body) = api.login("newbie", "another password", &code).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         api.get("/agents/", body["token"].as_str().unwrap()).await.0,
@@ -161,24 +124,10 @@ async fn expired_and_logged_out_tokens_are_401() {
 async fn eleventh_checkcreds_in_a_minute_is_429() {
     let api = TestApi::start().await;
     for i in 0..10 {
-        let (status, _) = api
-            .call(
-                Method::POST,
-                "/v2/checkcreds/",
-                None,
-                Some(json!({"username": ADMIN, "password": format!("wrong{i}")})),
-            )
-            .await;
+        let (status, _) = checkcreds(&api, ADMIN, &format!("wrong{i}")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "attempt {i}");
     }
-    let (status, body) = api
-        .call(
-            Method::POST,
-            "/v2/checkcreds/",
-            None,
-            Some(json!({"username": ADMIN, "password": ADMIN_PASSWORD})),
-        )
-        .await;
+    let (status, body) = checkcreds(&api, ADMIN, ADMIN_PASSWORD).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert!(body["detail"].as_str().unwrap().starts_with("Request was throttled."));
 }

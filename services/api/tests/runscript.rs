@@ -1,19 +1,103 @@
 //! POST /agents/<agent_id>/runscript/ and POST /scripts/<agent_id>/test/ through the gRPC AgentGateway and NATS
-//! to a fake agent (script_support): envelopes, template and snippet expansion, output modes, the two ways a
-//! result arrives, and refusals. The real trmm-agent runs scripts in services/agent/tests/scripts.rs.
+//! to a fake agent (below): envelopes, template and snippet expansion, output modes, the two ways a result arrives,
+//! and refusals. The real trmm-agent runs scripts in services/agent/tests/scripts.rs.
 
-mod script_support;
+mod common;
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use common::gateway::{suite, Seen, Suite};
+use common::{count, user, wait_until, ADMIN};
+use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
-use script_support::{fake_agent, suite, Suite};
 use serde_json::{json, Value};
-use trmm_api::testing::{wait_until, ADMIN};
 use trmm_db::custom_fields::{self, FieldModel, FieldSpec, Parent, ValueInput};
 use trmm_db::snippets::{self, SnippetFields};
 use trmm_db::{AgentPk, CustomFieldId};
+use trmm_protocol::nats::{self, Command, RunScriptResponse};
+
+/// What the fake agent received, and how it reports.
+#[derive(Clone)]
+struct FakeAgent {
+    seen: Seen,
+    /// PATCH histresult before replying (the real agent replies first).
+    histresult_first: Arc<AtomicBool>,
+}
+
+impl FakeAgent {
+    fn commands(&self) -> Vec<Command> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// The fake agent's result: args, env vars and a last line naming how the result was delivered.
+fn result_of(cmd: &Command, via: &str) -> RunScriptResponse {
+    let args = cmd.script_args.clone().unwrap_or_default().join(" ");
+    let env = cmd.env_vars.clone().unwrap_or_default().join(" ");
+    RunScriptResponse {
+        stdout: format!("{args}\n{env}\nvia {via}\n"),
+        stderr: "warned\n".into(),
+        retcode: 0,
+        execution_time: 0.25,
+        id: cmd.id.unwrap_or(0),
+    }
+}
+
+/// Answers scripts for `agent_id`; histresult reports go to the API with the agent's token. A reply delivered
+/// second would be ignored by the server, so with `histresult_first` only the PATCH runs before the reply.
+async fn fake_agent(s: &Suite, agent_id: &str, token: &str) -> FakeAgent {
+    let client = async_nats::connect(s.nats.url()).await.unwrap();
+    let mut sub = trmm_testkit::subscribe_live(&client, agent_id, agent_id).await;
+    let agent = FakeAgent {
+        seen: Arc::default(),
+        histresult_first: Arc::default(),
+    };
+    let (state, url, id, token) = (agent.clone(), s.api.url.clone(), agent_id.to_owned(), token.to_owned());
+    tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        while let Some(msg) = sub.next().await {
+            let Ok(cmd) = nats::decode::<Command>(&msg.payload) else {
+                continue;
+            };
+            state.seen.lock().unwrap().push(cmd.clone());
+            if !cmd.func.starts_with("runscript") {
+                continue;
+            }
+            let report = async |via: &str| {
+                let hist = cmd.id.filter(|h| *h != 0)?;
+                let body = json!({ "script_results": result_of(&cmd, via) });
+                let resp = http
+                    .patch(format!("{url}/api/v3/{hist}/{id}/histresult/"))
+                    .header("Authorization", format!("Token {token}"))
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(resp.status(), StatusCode::OK);
+                Some(())
+            };
+            let first = state.histresult_first.load(Ordering::SeqCst);
+            if first {
+                report("histresult").await;
+            }
+            if let Some(reply_to) = msg.reply {
+                let payload = if cmd.func == "runscriptfull" {
+                    nats::encode(&result_of(&cmd, "reply")).unwrap()
+                } else {
+                    let r = result_of(&cmd, "reply");
+                    nats::encode(&format!("{}{}", r.stdout, r.stderr)).unwrap()
+                };
+                client.publish(reply_to, payload.into()).await.unwrap();
+            } else if !first {
+                // A publish (forget): the histresult report is the only way the result comes back.
+                report("histresult").await;
+            }
+        }
+    });
+    agent
+}
 
 /// An agent text field named `name`, optionally with a value on agent `pk`.
 async fn agent_field(s: &Suite, name: &str, value: Option<(i64, &str)>) -> CustomFieldId {
@@ -74,7 +158,7 @@ async fn a_script_runs_with_expanded_inputs_and_is_recorded_once() {
     let body = json!({"script": script.0, "output": "wait", "timeout": 20, "run_as_user": false,
         "args": ["{{agent.hostname}}", "{{agent.Serial}}", "plain"],
         "env_vars": ["GREETING={{global.greeting}}", "SITE={{site.name}}"]});
-    let (status, result) = s.post(&format!("/agents/{id}/runscript/"), &s.admin, body).await;
+    let (status, result) = s.api.post(&format!("/agents/{id}/runscript/"), &s.admin, body).await;
     assert_eq!(status, StatusCode::OK, "{result}");
     assert_eq!(
         result["stdout"],
@@ -123,7 +207,7 @@ async fn a_script_runs_with_expanded_inputs_and_is_recorded_once() {
 
     // Without args, env vars or timeout the script's defaults apply.
     let body = json!({"script": script.0, "output": "wait"});
-    let (status, result) = s.post(&format!("/agents/{id}/runscript/"), &s.admin, body).await;
+    let (status, result) = s.api.post(&format!("/agents/{id}/runscript/"), &s.admin, body).await;
     assert_eq!(status, StatusCode::OK, "{result}");
     let cmd = agent.commands().pop().unwrap();
     assert_eq!(
@@ -139,7 +223,7 @@ async fn collector_and_note_output_is_saved_once_whichever_result_arrives_first(
     let agent = fake_agent(&s, &id, &token).await;
     let script = s.script("Collect", "#!/bin/bash\necho hi\n", &[]).await;
     let path = format!("/agents/{id}/runscript/");
-    let run = |body: Value| s.post(&path, &s.admin, body);
+    let run = |body: Value| s.api.post(&path, &s.admin, body);
 
     // By reply: the last stdout line lands in the field; a later histresult changes nothing.
     let field = agent_field(&s, "Last Line", None).await;
@@ -183,10 +267,9 @@ async fn collector_and_note_output_is_saved_once_whichever_result_arrives_first(
         "\n\nvia histresult\n"
     );
     let flags = "SELECT count(*) FROM agent_history WHERE save_to_agent_note AND custom_field_id IS NULL";
-    assert_eq!(s.count(flags).await, 1);
+    assert_eq!(count(&s.api, flags).await, 1);
     assert_eq!(
-        s.count("SELECT count(*) FROM agent_history WHERE collector_all_output")
-            .await,
+        count(&s.api, "SELECT count(*) FROM agent_history WHERE collector_all_output").await,
         1
     );
 }
@@ -198,11 +281,14 @@ async fn forget_publishes_and_keeps_the_histresult_report() {
     let agent = fake_agent(&s, &id, &token).await;
     let script = s.script("Fire", "#!/bin/bash\ntrue\n", &[]).await;
     let body = json!({"script": script.0, "output": "forget", "args": [], "env_vars": [], "timeout": 15});
-    let (status, body) = s.post(&format!("/agents/{id}/runscript/"), &s.admin, body).await;
+    let (status, body) = s.api.post(&format!("/agents/{id}/runscript/"), &s.admin, body).await;
     assert_eq!((status, body), (StatusCode::OK, json!("Fire will now be run on alpha")));
     wait_until("the histresult report", Duration::from_secs(10), || async {
-        s.count("SELECT count(*) FROM agent_history WHERE script_results->>'stdout' LIKE '%via histresult%'")
-            .await
+        count(
+            &s.api,
+            "SELECT count(*) FROM agent_history WHERE script_results->>'stdout' LIKE '%via histresult%'",
+        )
+        .await
             == 1
     })
     .await;
@@ -257,27 +343,30 @@ async fn bad_input_is_a_400_and_nothing_reaches_the_agent() {
         ),
     ];
     for (path, body) in cases {
-        let (status, answer) = s.post(path, &s.admin, body.clone()).await;
+        let (status, answer) = s.api.post(path, &s.admin, body.clone()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{path} {body} → {answer}");
     }
     // Users without the permission, or without the agent's client, are refused as well.
-    let nobody = s.user("nobody", &["can_list_agents"], None).await;
+    let nobody = user(&s.api, "nobody", &["can_list_agents"], None).await;
     let (other, _) = s.api.client_with_site(&s.admin, "Other", "Main").await;
-    let outsider = s.user("outsider", &["can_run_scripts"], Some(other)).await;
+    let outsider = user(&s.api, "outsider", &["can_run_scripts"], Some(other)).await;
     let ok = json!({"script": script, "output": "wait", "timeout": 10});
-    assert_eq!(s.post(&run, &nobody, ok.clone()).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(s.post(&run, &outsider, ok).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(s.count("SELECT count(*) FROM agent_history").await, 0);
+    assert_eq!(s.api.post(&run, &nobody, ok.clone()).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(s.api.post(&run, &outsider, ok).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(count(&s.api, "SELECT count(*) FROM agent_history").await, 0);
     assert_eq!(
-        s.count("SELECT count(*) FROM audit_logs WHERE action = 'execute_script'")
-            .await,
+        count(
+            &s.api,
+            "SELECT count(*) FROM audit_logs WHERE action = 'execute_script'"
+        )
+        .await,
         0
     );
 
     // Unsaved code then runs; it is the first and only command the agent ever got.
     let body = json!({"code": "#!/usr/bin/env python3\nprint('t')", "shell": "python", "args": ["{{agent.hostname}}"],
         "env_vars": ["X=1"], "timeout": 7, "run_as_user": false});
-    let (status, result) = s.post(&test, &s.admin, body).await;
+    let (status, result) = s.api.post(&test, &s.admin, body).await;
     assert_eq!(status, StatusCode::OK, "{result}");
     assert_eq!(result["stdout"], "'alpha'\nX=1\nvia reply\n");
     let sent = agent.commands();
@@ -288,8 +377,8 @@ async fn bad_input_is_a_400_and_nothing_reaches_the_agent() {
     );
     assert_eq!(sent[0].payload["shell"], "python");
     let audit = "SELECT count(*) FROM audit_logs WHERE action = 'execute_script' AND message = 'admin tested a script on alpha'";
-    assert_eq!(s.count(audit).await, 1);
-    assert_eq!(s.count("SELECT count(*) FROM agent_history").await, 0);
+    assert_eq!(count(&s.api, audit).await, 1);
+    assert_eq!(count(&s.api, "SELECT count(*) FROM agent_history").await, 0);
 }
 
 #[tokio::test]
@@ -299,6 +388,7 @@ async fn an_offline_agent_gets_a_400_or_a_queued_script() {
     let script = s.script("Later", "#!/bin/bash\ntrue\n", &[]).await.0;
     let path = format!("/agents/{id}/runscript/");
     let (status, body) = s
+        .api
         .post(
             &path,
             &s.admin,
@@ -314,13 +404,13 @@ async fn an_offline_agent_gets_a_400_or_a_queued_script() {
     );
     for output in ["wait", "note", "forget"] {
         let body = json!({"script": script, "output": output, "timeout": 5, "queue_if_offline": true});
-        let (status, body) = s.post(&path, &s.admin, body).await;
+        let (status, body) = s.api.post(&path, &s.admin, body).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert!(body.as_str().unwrap().contains("queued"), "{body}");
     }
     let sql = "SELECT count(*) FROM pending_actions p JOIN agent_history h ON h.id = (p.details->>'history_id')::bigint
                WHERE p.action_type = 'runscript' AND p.status = 'pending' AND h.script_results IS NULL";
-    assert_eq!(s.count(sql).await, 3);
+    assert_eq!(count(&s.api, sql).await, 3);
     let (_, actions) = s.api.get(&format!("/agents/{id}/pendingactions/"), &s.admin).await;
     assert_eq!(actions.as_array().map(Vec::len), Some(3), "{actions}");
     assert_eq!(actions[0]["description"], "Run script: Later");

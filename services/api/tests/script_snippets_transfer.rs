@@ -1,55 +1,23 @@
 //! Script snippets and their expansion, and our JSON export/import of the script library (server-api.md 1.8, 3.9).
 
 mod common;
-#[path = "support/helpers.rs"]
-mod helpers;
 
-use common::TestApi;
-use helpers::keys;
-use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
-
-async fn post(api: &TestApi, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
-    api.call(Method::POST, path, Some(token), Some(body)).await
-}
-
-async fn put(api: &TestApi, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
-    api.call(Method::PUT, path, Some(token), Some(body)).await
-}
-
-fn sha256_hex(s: &str) -> String {
-    trmm_db::scripts::hash(s)
-}
-
-/// The id of the script called `name` in the (full) script table.
-async fn script_id(api: &TestApi, token: &str, name: &str) -> i64 {
-    let (_, all) = api
-        .get("/scripts/?showCommunityScripts=true&showHiddenScripts=true", token)
-        .await;
-    all.as_array().unwrap().iter().find(|s| s["name"] == name).unwrap()["id"]
-        .as_i64()
-        .unwrap()
-}
-
-async fn script_audit_rows(api: &TestApi) -> i64 {
-    let conn = api.db.pool().get().await.unwrap();
-    conn.query_one("SELECT count(*) FROM audit_logs WHERE object_type = 'script'", &[])
-        .await
-        .unwrap()
-        .get(0)
-}
+use common::{find, keys, script_audit_rows, script_id, TestApi};
+use reqwest::StatusCode;
+use serde_json::json;
+use trmm_db::scripts::hash as sha256_hex;
 
 #[tokio::test]
 async fn snippets_crud_and_expansion_in_download() {
     let api = TestApi::start().await;
     let admin = api.admin_token().await;
-    let (status, msg) = post(
-        &api,
-        &admin,
-        "/scripts/snippets/",
-        json!({"name": "Helper", "desc": "logging", "code": "log() { echo \"$@\"; }", "shell": "shell"}),
-    )
-    .await;
+    let (status, msg) = api
+        .post(
+            "/scripts/snippets/",
+            &admin,
+            json!({"name": "Helper", "desc": "logging", "code": "log() { echo \"$@\"; }", "shell": "shell"}),
+        )
+        .await;
     assert_eq!(
         (status, msg),
         (StatusCode::OK, json!("Script snippet was saved successfully"))
@@ -74,35 +42,18 @@ async fn snippets_crud_and_expansion_in_download() {
         (json!({"code": "x"}), json!({"name": ["This field is required."]})),
     ];
     for (body, expected) in &cases {
-        let (status, got) = post(&api, &admin, "/scripts/snippets/", body.clone()).await;
+        let (status, got) = api.post("/scripts/snippets/", &admin, body.clone()).await;
         assert_eq!((status, &got), (StatusCode::BAD_REQUEST, expected), "{body}");
     }
-    post(
-        &api,
-        &admin,
-        "/scripts/snippets/",
-        json!({"name": "Other", "code": "true"}),
-    )
-    .await;
+    api.post("/scripts/snippets/", &admin, json!({"name": "Other", "code": "true"}))
+        .await;
     let (_, list) = api.get("/scripts/snippets/", &admin).await;
     assert_eq!(list.as_array().unwrap().len(), 2);
-    let helper = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "Helper")
-        .unwrap()
-        .clone();
-    assert_eq!(keys(&helper), ["code", "desc", "id", "name", "shell"]);
-    let helper_id = helper["id"].as_i64().unwrap();
+    let helper = find(&list, "name", "Helper");
+    assert_eq!(keys(helper), ["code", "desc", "id", "name", "shell"]);
+    let helper_path = format!("/scripts/snippets/{}/", helper["id"]);
     // Renaming onto another snippet's name collides too.
-    let (status, got) = put(
-        &api,
-        &admin,
-        &format!("/scripts/snippets/{helper_id}/"),
-        json!({"name": "Other"}),
-    )
-    .await;
+    let (status, got) = api.put(&helper_path, &admin, json!({"name": "Other"})).await;
     assert_eq!(
         (status, got),
         (
@@ -112,10 +63,9 @@ async fn snippets_crud_and_expansion_in_download() {
     );
 
     let body = "#!/bin/sh\n{{Helper}}\nlog hi {{agent.hostname}} {{ Missing }}\n";
-    post(
-        &api,
-        &admin,
+    api.post(
         "/scripts/",
+        &admin,
         json!({"name": "Uses", "shell": "shell", "script_body": body}),
     )
     .await;
@@ -132,62 +82,50 @@ async fn snippets_crud_and_expansion_in_download() {
         .await;
     assert_eq!(raw["code"], body);
 
-    let (status, msg) = put(
-        &api,
-        &admin,
-        &format!("/scripts/snippets/{helper_id}/"),
-        json!({"code": "log() { printf '%s\\n' \"$*\"; }"}),
-    )
-    .await;
+    let (status, msg) = api
+        .put(
+            &helper_path,
+            &admin,
+            json!({"code": "log() { printf '%s\\n' \"$*\"; }"}),
+        )
+        .await;
     assert_eq!(
         (status, msg),
         (StatusCode::OK, json!("Script snippet was saved successfully"))
     );
     let (_, dl) = api.get(&format!("/scripts/{id}/download/"), &admin).await;
     assert!(dl["code"].as_str().unwrap().contains("printf '%s\\n'"), "{dl}");
-    let (_, one) = api.get(&format!("/scripts/snippets/{helper_id}/"), &admin).await;
+    let (_, one) = api.get(&helper_path, &admin).await;
     assert_eq!(
         (one["name"].clone(), one["desc"].clone()),
         (json!("Helper"), json!("logging"))
     );
 
-    let (status, msg) = api
-        .call(
-            Method::DELETE,
-            &format!("/scripts/snippets/{helper_id}/"),
-            Some(&admin),
-            None,
-        )
-        .await;
+    let (status, msg) = api.delete(&helper_path, &admin).await;
     assert_eq!(
         (status, msg),
         (StatusCode::OK, json!("Script snippet was deleted successfully"))
     );
     let (_, dl) = api.get(&format!("/scripts/{id}/download/"), &admin).await;
     assert_eq!(dl["code"], body, "an unknown snippet name stays as written");
-    assert_eq!(
-        api.get(&format!("/scripts/snippets/{helper_id}/"), &admin).await.0,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(api.get(&helper_path, &admin).await.0, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn export_import_round_trip_is_all_or_nothing() {
     let api = TestApi::start().await;
     let admin = api.admin_token().await;
-    post(
-        &api,
-        &admin,
+    api.post(
         "/scripts/",
+        &admin,
         json!({"name": "One", "shell": "python", "category": "A", "script_body": "print(1)\n  ",
                "args": ["--x"], "env_vars": ["K=V"], "default_timeout": 15, "supported_platforms": ["windows"],
                "run_as_user": true, "syntax": "one [--x]"}),
     )
     .await;
-    post(
-        &api,
-        &admin,
+    api.post(
         "/scripts/",
+        &admin,
         json!({"name": "Two", "shell": "cmd", "script_body": "echo 2"}),
     )
     .await;
@@ -202,7 +140,7 @@ async fn export_import_round_trip_is_all_or_nothing() {
     // Into an empty library: everything is created as it was.
     let fresh = TestApi::start().await;
     let fresh_admin = fresh.admin_token().await;
-    let (status, msg) = post(&fresh, &fresh_admin, "/scripts/import/", exported.clone()).await;
+    let (status, msg) = fresh.post("/scripts/import/", &fresh_admin, exported.clone()).await;
     assert_eq!(
         (status, msg),
         (StatusCode::OK, json!("2 script(s) imported: 2 added, 0 updated"))
@@ -216,15 +154,14 @@ async fn export_import_round_trip_is_all_or_nothing() {
     changed[1]["script_hash"] = json!(sha256_hex("echo two"));
     let mut batch = changed.as_array().unwrap().clone();
     batch.push(json!({"name": "Three", "shell": "deno", "script_body": "console.log(3)"}));
-    let (status, msg) = post(&api, &admin, "/scripts/import/", json!(batch)).await;
+    let (status, msg) = api.post("/scripts/import/", &admin, json!(batch)).await;
     assert_eq!(
         (status, msg),
         (StatusCode::OK, json!("3 script(s) imported: 1 added, 2 updated"))
     );
     let (_, after) = api.get("/scripts/export/", &admin).await;
     assert_eq!(after.as_array().unwrap().len(), 3);
-    let two = after.as_array().unwrap().iter().find(|s| s["name"] == "Two").unwrap();
-    assert_eq!(two["script_body"], "echo two");
+    assert_eq!(find(&after, "name", "Two")["script_body"], "echo two");
 
     // One bad item rejects the whole batch, with DRF's many=True error list.
     let before = api.get("/scripts/export/", &admin).await.1;
@@ -236,7 +173,7 @@ async fn export_import_round_trip_is_all_or_nothing() {
         {"name": "Six"},
         "nope",
     ]);
-    let (status, errors) = post(&api, &admin, "/scripts/import/", bad).await;
+    let (status, errors) = api.post("/scripts/import/", &admin, bad).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
         errors,
@@ -250,7 +187,7 @@ async fn export_import_round_trip_is_all_or_nothing() {
         ])
     );
     assert_eq!(api.get("/scripts/export/", &admin).await.1, before);
-    let (status, got) = post(&api, &admin, "/scripts/import/", json!({"name": "x"})).await;
+    let (status, got) = api.post("/scripts/import/", &admin, json!({"name": "x"})).await;
     assert_eq!(
         (status, got),
         (

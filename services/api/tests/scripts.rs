@@ -1,93 +1,57 @@
 //! The script library, snippets and our JSON import/export (server-api.md 1.8, 3.9).
 
 mod common;
-#[path = "support/helpers.rs"]
-mod helpers;
 
-use common::TestApi;
-use helpers::keys;
+use common::{column, keys, script_audit_rows, script_id, user, TestApi};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-
-async fn post(api: &TestApi, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
-    api.call(Method::POST, path, Some(token), Some(body)).await
-}
-
-async fn put(api: &TestApi, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
-    api.call(Method::PUT, path, Some(token), Some(body)).await
-}
-
-fn sha256_hex(s: &str) -> String {
-    trmm_db::scripts::hash(s)
-}
-
-/// The id of the script called `name` in the (full) script table.
-async fn script_id(api: &TestApi, token: &str, name: &str) -> i64 {
-    let (_, all) = api
-        .get("/scripts/?showCommunityScripts=true&showHiddenScripts=true", token)
-        .await;
-    all.as_array().unwrap().iter().find(|s| s["name"] == name).unwrap()["id"]
-        .as_i64()
-        .unwrap()
-}
-
-async fn script_audit_rows(api: &TestApi) -> i64 {
-    let conn = api.db.pool().get().await.unwrap();
-    conn.query_one("SELECT count(*) FROM audit_logs WHERE object_type = 'script'", &[])
-        .await
-        .unwrap()
-        .get(0)
-}
+use trmm_db::scripts::hash as sha256_hex;
 
 #[tokio::test]
 async fn script_crud_shapes_and_success_strings() {
     let api = TestApi::start().await;
     let admin = api.admin_token().await;
     let body = "#!/bin/sh\ndf -h \"$1\"\n";
-    let (status, msg) = post(
-        &api,
-        &admin,
-        "/scripts/",
-        json!({"name": "Disk", "shell": "shell", "category": "Maint", "script_body": body, "args": ["-a"],
+    let (status, msg) = api
+        .post(
+            "/scripts/",
+            &admin,
+            json!({"name": "Disk", "shell": "shell", "category": "Maint", "script_body": body, "args": ["-a"],
                "env_vars": ["A=1", "B=x=y"], "default_timeout": 30, "supported_platforms": ["linux"],
                "run_as_user": false, "description": "disk usage", "script_type": "builtin"}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!((status, msg), (StatusCode::OK, json!("Disk was added!")));
-    post(&api, &admin, "/scripts/", json!({"name": "Alpha", "category": "Maint"})).await;
-    post(&api, &admin, "/scripts/", json!({"name": "Zed", "category": "Admin"})).await;
-    post(&api, &admin, "/scripts/", json!({"name": "Loose"})).await;
+    for more in [
+        json!({"name": "Alpha", "category": "Maint"}),
+        json!({"name": "Zed", "category": "Admin"}),
+        json!({"name": "Loose"}),
+    ] {
+        api.post("/scripts/", &admin, more).await;
+    }
 
     let (status, table) = api.get("/scripts/", &admin).await;
     assert_eq!(status, StatusCode::OK);
-    let names: Vec<&str> = table
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
     // Ordered by category, then name; uncategorised last.
-    assert_eq!(names, ["Zed", "Alpha", "Disk", "Loose"]);
-    assert_eq!(
-        keys(&table[2]),
-        [
-            "args",
-            "category",
-            "default_timeout",
-            "description",
-            "env_vars",
-            "favorite",
-            "filename",
-            "hidden",
-            "id",
-            "name",
-            "run_as_user",
-            "script_type",
-            "shell",
-            "supported_platforms",
-            "syntax"
-        ]
-    );
+    assert_eq!(column(&table, "name"), ["Zed", "Alpha", "Disk", "Loose"]);
+    let listed = [
+        "args",
+        "category",
+        "default_timeout",
+        "description",
+        "env_vars",
+        "favorite",
+        "filename",
+        "hidden",
+        "id",
+        "name",
+        "run_as_user",
+        "script_type",
+        "shell",
+        "supported_platforms",
+        "syntax",
+    ];
+    assert_eq!(keys(&table[2]), listed);
     // Uploads are always user scripts, whatever the body says.
     assert_eq!(table[2]["script_type"], "userdefined");
     assert_eq!(table[3]["shell"], "powershell");
@@ -96,39 +60,23 @@ async fn script_crud_shapes_and_success_strings() {
     let id = script_id(&api, &admin, "Disk").await;
     let (status, detail) = api.get(&format!("/scripts/{id}/"), &admin).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        keys(&detail),
-        [
-            "args",
-            "category",
-            "default_timeout",
-            "description",
-            "env_vars",
-            "favorite",
-            "filename",
-            "hidden",
-            "id",
-            "name",
-            "run_as_user",
-            "script_body",
-            "script_hash",
-            "shell",
-            "supported_platforms",
-            "syntax"
-        ]
-    );
+    // The detail has the body and its hash in place of the type.
+    let mut shown: Vec<&str> = listed.into_iter().filter(|k| *k != "script_type").collect();
+    shown.extend(["script_body", "script_hash"]);
+    shown.sort_unstable();
+    assert_eq!(keys(&detail), shown);
     assert_eq!(detail["script_body"], body);
     assert_eq!(detail["script_hash"], sha256_hex(body));
     assert_eq!(detail["env_vars"], json!(["A=1", "B=x=y"]));
     assert_eq!(detail["supported_platforms"], json!(["linux"]));
 
-    let (status, msg) = put(
-        &api,
-        &admin,
-        &format!("/scripts/{id}/"),
-        json!({"script_body": "echo new", "favorite": true, "category": null}),
-    )
-    .await;
+    let (status, msg) = api
+        .put(
+            &format!("/scripts/{id}/"),
+            &admin,
+            json!({"script_body": "echo new", "favorite": true, "category": null}),
+        )
+        .await;
     assert_eq!((status, msg), (StatusCode::OK, json!("Disk was edited!")));
     let (_, detail) = api.get(&format!("/scripts/{id}/"), &admin).await;
     assert_eq!(detail["script_hash"], sha256_hex("echo new"));
@@ -142,9 +90,7 @@ async fn script_crud_shapes_and_success_strings() {
         "fields left out of a PUT keep their value"
     );
 
-    let (status, msg) = api
-        .call(Method::DELETE, &format!("/scripts/{id}/"), Some(&admin), None)
-        .await;
+    let (status, msg) = api.delete(&format!("/scripts/{id}/"), &admin).await;
     assert_eq!((status, msg), (StatusCode::OK, json!("Disk was deleted!")));
     assert_eq!(
         api.get(&format!("/scripts/{id}/"), &admin).await.0,
@@ -203,16 +149,15 @@ async fn invalid_scripts_are_400s_that_change_nothing() {
         ),
     ];
     for (body, expected) in &cases {
-        let (status, got) = post(&api, &admin, "/scripts/", body.clone()).await;
+        let (status, got) = api.post("/scripts/", &admin, body.clone()).await;
         assert_eq!((status, &got), (StatusCode::BAD_REQUEST, expected), "POST {body}");
     }
     let (_, table) = api.get("/scripts/", &admin).await;
     assert_eq!(table, json!([]));
 
-    post(
-        &api,
-        &admin,
+    api.post(
         "/scripts/",
+        &admin,
         json!({"name": "Keep", "shell": "python", "script_body": "print(1)"}),
     )
     .await;
@@ -221,7 +166,7 @@ async fn invalid_scripts_are_400s_that_change_nothing() {
     for (body, expected) in &cases[..7] {
         let mut body = body.clone();
         body["script_body"] = json!("changed");
-        let (status, got) = put(&api, &admin, &format!("/scripts/{id}/"), body.clone()).await;
+        let (status, got) = api.put(&format!("/scripts/{id}/"), &admin, body.clone()).await;
         assert_eq!((status, &got), (StatusCode::BAD_REQUEST, expected), "PUT {body}");
     }
     assert_eq!(api.get(&format!("/scripts/{id}/"), &admin).await.1, before);
@@ -245,23 +190,27 @@ async fn community_scripts_only_change_favorite_and_hidden_and_filters_apply() {
             .await
             .unwrap();
     }
-    post(&api, &admin, "/scripts/", json!({"name": "Mine", "hidden": true})).await;
+    api.post("/scripts/", &admin, json!({"name": "Mine", "hidden": true}))
+        .await;
     let id = script_id(&api, &admin, "Community").await;
 
-    let (status, msg) = put(&api, &admin, &format!("/scripts/{id}/"), json!({"name": "Renamed"})).await;
+    let (status, msg) = api
+        .put(&format!("/scripts/{id}/"), &admin, json!({"name": "Renamed"}))
+        .await;
     assert_eq!(
         (status, msg),
         (StatusCode::BAD_REQUEST, json!("Community scripts cannot be edited."))
     );
-    let (status, _) = put(
-        &api,
-        &admin,
-        &format!("/scripts/{id}/"),
-        json!({"favorite": true, "name": "Renamed", "script_body": "rm -rf /"}),
-    )
-    .await;
+    let (status, _) = api
+        .put(
+            &format!("/scripts/{id}/"),
+            &admin,
+            json!({"favorite": true, "name": "Renamed", "script_body": "rm -rf /"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
-    put(&api, &admin, &format!("/scripts/{id}/"), json!({"hidden": true})).await;
+    api.put(&format!("/scripts/{id}/"), &admin, json!({"hidden": true}))
+        .await;
     let (_, detail) = api.get(&format!("/scripts/{id}/"), &admin).await;
     assert_eq!(
         (
@@ -272,46 +221,30 @@ async fn community_scripts_only_change_favorite_and_hidden_and_filters_apply() {
         ),
         (&json!("Community"), &json!("Get-Date"), &json!(true), &json!(true))
     );
-    let (status, msg) = api
-        .call(Method::DELETE, &format!("/scripts/{id}/"), Some(&admin), None)
-        .await;
+    let (status, msg) = api.delete(&format!("/scripts/{id}/"), &admin).await;
     assert_eq!(
         (status, msg),
         (StatusCode::BAD_REQUEST, json!("Community scripts cannot be deleted"))
     );
 
-    let names = |v: Value| -> Vec<String> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s["name"].as_str().unwrap().to_owned())
-            .collect()
-    };
-    assert!(
-        names(api.get("/scripts/", &admin).await.1).is_empty(),
-        "both are hidden"
-    );
-    assert_eq!(
-        names(api.get("/scripts/?showHiddenScripts=true", &admin).await.1),
-        ["Community", "Mine"]
-    );
-    assert_eq!(
-        names(
-            api.get("/scripts/?showHiddenScripts=true&showCommunityScripts=false", &admin)
-                .await
-                .1
-        ),
-        ["Mine"]
-    );
+    // Both are hidden: the plain list is empty.
+    for (query, expected) in [
+        ("", vec![]),
+        ("?showHiddenScripts=true", vec!["Community", "Mine"]),
+        ("?showHiddenScripts=true&showCommunityScripts=false", vec!["Mine"]),
+    ] {
+        let (_, list) = api.get(&format!("/scripts/{query}"), &admin).await;
+        assert_eq!(column(&list, "name"), expected, "{query}");
+    }
 }
 
 #[tokio::test]
 async fn script_permissions_follow_list_and_manage_flags() {
     let api = TestApi::start().await;
     let admin = api.admin_token().await;
-    post(&api, &admin, "/scripts/", json!({"name": "S"})).await;
+    api.post("/scripts/", &admin, json!({"name": "S"})).await;
     let id = script_id(&api, &admin, "S").await;
-    let viewer = helpers::user_with_flags(&api, "viewer", &["can_list_scripts"]).await;
+    let viewer = user(&api, "viewer", &["can_list_scripts"], None).await;
     for path in [
         "/scripts/".to_owned(),
         format!("/scripts/{id}/"),
@@ -332,7 +265,7 @@ async fn script_permissions_follow_list_and_manage_flags() {
         let (status, _) = api.call(method.clone(), &path, Some(&viewer), Some(body)).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}");
     }
-    let nobody = helpers::user_with_flags(&api, "nobody", &[]).await;
+    let nobody = user(&api, "nobody", &[], None).await;
     assert_eq!(api.get("/scripts/", &nobody).await.0, StatusCode::FORBIDDEN);
     assert_eq!(api.get("/scripts/", "bogus").await.0, StatusCode::UNAUTHORIZED);
 }

@@ -56,12 +56,9 @@ async fn harness() -> Harness {
 /// Answers ping with "pong" and echoes rawcmd's command; `sleep` never answers.
 async fn fake_agent(url: &str, agent_id: &str) {
     let client = async_nats::connect(url).await.unwrap();
-    let mut sub = trmm_testkit::subscribe_live(&client, agent_id, agent_id).await;
+    let mut commands = trmm_testkit::agent_commands(&client, agent_id).await;
     tokio::spawn(async move {
-        while let Some(msg) = sub.next().await {
-            let Ok(cmd) = nats::decode::<nats::Command>(&msg.payload) else {
-                continue;
-            };
+        while let Some((msg, cmd)) = commands.next().await {
             let reply = match cmd.func.as_str() {
                 "ping" => json!("pong"),
                 "rawcmd" if cmd.payload.get("command").map(String::as_str) == Some("sleep") => continue,

@@ -1,29 +1,25 @@
 //! Telemetry ingestion against real Postgres and a real nats-server ≥ 2.10, with messages published exactly as
 //! the Go agent publishes them (subject = agent_id, reply = type tag, payload from the ugorji-compatible encoder).
 
+mod common;
 mod ingest_support;
 
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use ingest_support::{
-    agent_row, heartbeats_since, insert_agents, last_seen, sample, service_config, wait_for, windows_wmi, Agent,
-    Ingest, Outage,
+    agent_row, heartbeats_since, insert_agents, last_seen, sample, wait_for, wait_for_heartbeats, windows_wmi, Agent,
+    Ingest, Rig,
 };
 use serde_json::{json, Value};
-use tokio_util::sync::CancellationToken;
 use trmm_nats_api::ingest::{self, DropReason, Options};
 use trmm_protocol::nats::{ugorji, Hello, TelemetryKind};
 use trmm_testkit::{free_port, NatsServer, TestDb};
 
 #[tokio::test]
 async fn each_kind_lands_in_its_columns() {
-    let db = TestDb::new().await;
-    let nats = NatsServer::start().await;
-    let ids = insert_agents(&db, 1).await;
-    let id = ids[0].as_str();
-    let ingest = Ingest::start(db.url(), &nats.url(), Options::default()).await;
-    let agent = Agent::connect(&nats.url()).await;
+    let rig = Rig::start(1).await;
+    let (id, agent, m) = (rig.ids[0].as_str(), &rig.agent, &rig.ingest.metrics);
     let disks = json!([
         {"device": "C:", "fstype": "NTFS", "total": "465.1 GB", "used": "120.3 GB", "free": "344.8 GB", "percent": 25},
         {"device": "D:", "fstype": "NTFS", "total": "1.8 TB", "used": "1.7 TB", "free": "100.2 GB", "percent": 94}
@@ -42,30 +38,21 @@ async fn each_kind_lands_in_its_columns() {
         "total_ram": 16.0, "boot_time": 1714000000, "needs_reboot": true, "goarch": "amd64"
     });
     agent.send(id, TelemetryKind::AgentInfo, info).await;
+    agent.report(id, TelemetryKind::Disks, "disks", disks.clone()).await;
     agent
-        .send(id, TelemetryKind::Disks, json!({"agent_id": id, "disks": disks}))
+        .report(id, TelemetryKind::WinSvc, "services", services.clone())
         .await;
     agent
-        .send(id, TelemetryKind::WinSvc, json!({"agent_id": id, "services": services}))
+        .report(id, TelemetryKind::PublicIp, "public_ip", json!("203.0.113.7"))
         .await;
-    agent
-        .send(
-            id,
-            TelemetryKind::PublicIp,
-            json!({"agent_id": id, "public_ip": "203.0.113.7"}),
-        )
-        .await;
-    agent
-        .send(id, TelemetryKind::Wmi, json!({"agent_id": id, "wmi": windows_wmi()}))
-        .await;
+    agent.report(id, TelemetryKind::Wmi, "wmi", windows_wmi()).await;
     agent.flush().await;
 
-    let m = &ingest.metrics;
     wait_for("every kind written", async || {
         TelemetryKind::ALL.iter().all(|k| m.written(*k) == 1)
     })
     .await;
-    let row = agent_row(&db, id).await;
+    let row = agent_row(&rig.db, id).await;
     let seen = last_seen(&row).expect("last_seen is set");
     assert!(
         seen >= before - chrono::Duration::seconds(1) && seen <= Utc::now(),
@@ -91,54 +78,39 @@ async fn each_kind_lands_in_its_columns() {
     for reason in DropReason::ALL {
         assert_eq!(m.dropped(reason), 0, "{reason:?}");
     }
-    ingest.stop().await;
+    rig.ingest.stop().await;
 }
 
 #[tokio::test]
 async fn unix_agents_nil_slices_and_unix_wmi() {
-    let db = TestDb::new().await;
-    let nats = NatsServer::start().await;
-    let ids = insert_agents(&db, 1).await;
-    let id = ids[0].as_str();
-    let ingest = Ingest::start(db.url(), &nats.url(), Options::default()).await;
-    let agent = Agent::connect(&nats.url()).await;
+    let rig = Rig::start(1).await;
+    let (id, agent, m) = (rig.ids[0].as_str(), &rig.agent, &rig.ingest.metrics);
     let wmi = json!({
         "local_ips": ["10.0.0.5/24", "fd00::5/64"], "disks": ["sda QEMU HARDDISK 32 GB"], "cpus": ["AMD EPYC 7763"],
         "make_model": "QEMU Standard PC (Q35 + ICH9, 2009)", "gpus": "", "serialnumber": "n/a"
     });
 
     // Go encodes nil slices as msgpack nil; they are stored as empty lists, which readers can iterate.
-    agent
-        .send(id, TelemetryKind::Disks, json!({"agent_id": id, "disks": null}))
-        .await;
-    agent
-        .send(id, TelemetryKind::WinSvc, json!({"agent_id": id, "services": null}))
-        .await;
-    agent
-        .send(id, TelemetryKind::Wmi, json!({"agent_id": id, "wmi": wmi}))
-        .await;
+    agent.report(id, TelemetryKind::Disks, "disks", Value::Null).await;
+    agent.report(id, TelemetryKind::WinSvc, "services", Value::Null).await;
+    agent.report(id, TelemetryKind::Wmi, "wmi", wmi.clone()).await;
     agent.flush().await;
 
-    let m = &ingest.metrics;
     wait_for("three writes", async || {
         m.written(TelemetryKind::Disks) + m.written(TelemetryKind::WinSvc) + m.written(TelemetryKind::Wmi) == 3
     })
     .await;
-    let row = agent_row(&db, id).await;
+    let row = agent_row(&rig.db, id).await;
     assert_eq!(row["disks"], json!([]));
     assert_eq!(row["services"], json!([]));
     assert_eq!(row["wmi_detail"], wmi);
-    ingest.stop().await;
+    rig.ingest.stop().await;
 }
 
 #[tokio::test]
 async fn logged_in_user_rules() {
-    let db = TestDb::new().await;
-    let nats = NatsServer::start().await;
-    let ids = insert_agents(&db, 1).await;
-    let id = ids[0].as_str();
-    let ingest = Ingest::start(db.url(), &nats.url(), Options::default()).await;
-    let agent = Agent::connect(&nats.url()).await;
+    let rig = Rig::start(1).await;
+    let (id, agent, m) = (rig.ids[0].as_str(), &rig.agent, &rig.ingest.metrics);
 
     // (reported user, expected logged_in_username, expected last_logged_in_user)
     let steps = [
@@ -157,29 +129,25 @@ async fn logged_in_user_rules() {
         });
         agent.send(id, TelemetryKind::AgentInfo, info).await;
         agent.flush().await;
-        let m = &ingest.metrics;
         wait_for("the agentinfo write", async || {
             m.written(TelemetryKind::AgentInfo) == n as u64 + 1
         })
         .await;
-        let row = agent_row(&db, id).await;
+        let row = agent_row(&rig.db, id).await;
         assert_eq!(
             (row["logged_in_username"].as_str(), row["last_logged_in_user"].as_str()),
             (Some(logged_in), Some(last)),
             "after reporting {user:?}"
         );
     }
-    ingest.stop().await;
+    rig.ingest.stop().await;
 }
 
 #[tokio::test]
 async fn a_hello_for_another_agent_is_dropped_and_server_commands_are_ignored() {
-    let db = TestDb::new().await;
-    let nats = NatsServer::start().await;
-    let ids = insert_agents(&db, 2).await;
-    let (me, victim) = (ids[0].as_str(), ids[1].as_str());
-    let ingest = Ingest::start(db.url(), &nats.url(), Options::default()).await;
-    let agent = Agent::connect(&nats.url()).await;
+    let rig = Rig::start(2).await;
+    let (me, victim) = (rig.ids[0].as_str(), rig.ids[1].as_str());
+    let (agent, m) = (&rig.agent, &rig.ingest.metrics);
 
     // A payload claiming to be another agent, on my subject.
     let forged = json!({"agent_id": victim, "version": "6.6.6"});
@@ -196,28 +164,24 @@ async fn a_hello_for_another_agent_is_dropped_and_server_commands_are_ignored() 
     agent.hello(me, "2.9.1").await;
     agent.flush().await;
 
-    let m = &ingest.metrics;
     wait_for("the genuine hello", async || m.written(TelemetryKind::Hello) == 1).await;
     assert_eq!(m.dropped(DropReason::AgentMismatch), 1);
     assert_eq!(m.received(TelemetryKind::Hello), 2, "commands are not telemetry");
-    let victim_row = agent_row(&db, victim).await;
+    let victim_row = agent_row(&rig.db, victim).await;
     assert_eq!(
         (last_seen(&victim_row), victim_row["version"].as_str()),
         (None, Some("0.1.0"))
     );
-    assert_eq!(agent_row(&db, me).await["version"], "2.9.1");
-    ingest.stop().await;
+    assert_eq!(agent_row(&rig.db, me).await["version"], "2.9.1");
+    rig.ingest.stop().await;
 }
 
 #[tokio::test]
 async fn malformed_and_oversized_messages_are_dropped_and_ingestion_goes_on() {
-    let db = TestDb::new().await;
     // nats-server's own limit as the shipped config sets it, so the 8 MiB default of ours is what bites.
     let nats = NatsServer::start_with_config(free_port(), "max_payload: 67108864").await;
-    let ids = insert_agents(&db, 1).await;
-    let id = ids[0].as_str();
-    let ingest = Ingest::start(db.url(), &nats.url(), Options::default()).await;
-    let agent = Agent::connect(&nats.url()).await;
+    let rig = Rig::with(1, nats, Options::default()).await;
+    let (id, agent, m) = (rig.ids[0].as_str(), &rig.agent, &rig.ingest.metrics);
 
     agent.send_bytes(id, "agent-hello", vec![0xc1, 0xff, 0x00]).await;
     let info = ugorji::encode(&json!({"agent_id": id, "hostname": "cut-short", "plat": "linux"}));
@@ -231,55 +195,41 @@ async fn malformed_and_oversized_messages_are_dropped_and_ingestion_goes_on() {
             ugorji::encode(&json!({"agent_id": id, "disks": "not a list"})),
         )
         .await;
-    let huge = json!({"agent_id": id, "wmi": {"blob": "x".repeat(9 * 1024 * 1024)}});
-    agent.send(id, TelemetryKind::Wmi, huge).await;
+    let huge = json!({"blob": "x".repeat(9 * 1024 * 1024)});
+    agent.report(id, TelemetryKind::Wmi, "wmi", huge).await;
     agent.hello(id, "2.9.1").await;
     agent.flush().await;
 
-    let m = &ingest.metrics;
     wait_for("the hello after the bad messages", async || {
         m.written(TelemetryKind::Hello) == 1
     })
     .await;
     assert_eq!(m.dropped(DropReason::Malformed), 3);
     assert_eq!(m.dropped(DropReason::Oversized), 1);
-    let row = agent_row(&db, id).await;
+    let row = agent_row(&rig.db, id).await;
     assert!(last_seen(&row).is_some());
     assert_eq!((&row["wmi_detail"], &row["disks"]), (&Value::Null, &Value::Null));
-    ingest.stop().await;
+    rig.ingest.stop().await;
 }
 
 #[tokio::test]
 async fn a_thousand_hellos_take_a_few_statements() {
-    let db = TestDb::new().await;
-    let nats = NatsServer::start().await;
-    let ids = insert_agents(&db, 1000).await;
-    let ingest = Ingest::start(db.url(), &nats.url(), Options::default()).await;
-    let agent = Agent::connect(&nats.url()).await;
+    let rig = Rig::start(1000).await;
 
     let before = Utc::now();
-    for id in &ids {
-        agent.hello(id, "2.9.1").await;
-    }
-    agent.flush().await;
+    rig.agent.hellos(&rig.ids, "2.9.1").await;
 
-    wait_for("1000 heartbeats in Postgres", async || {
-        heartbeats_since(&db, before, "2.9.1").await == 1000
-    })
-    .await;
-    let m = &ingest.metrics;
+    wait_for_heartbeats(&rig.db, before, "2.9.1", 1000).await;
+    let m = &rig.ingest.metrics;
     assert_eq!(m.written(TelemetryKind::Hello), 1000);
     assert!(m.batches() <= 5, "{} UPDATE statements", m.batches());
-    ingest.stop().await;
+    rig.ingest.stop().await;
 }
 
 #[tokio::test]
 async fn values_postgres_rejects_are_dropped_without_holding_up_the_rest() {
-    let db = TestDb::new().await;
-    let nats = NatsServer::start().await;
-    let ids = insert_agents(&db, 3).await;
-    let ingest = Ingest::start(db.url(), &nats.url(), Options::default()).await;
-    let agent = Agent::connect(&nats.url()).await;
+    let rig = Rig::start(3).await;
+    let (ids, agent, m) = (&rig.ids, &rig.agent, &rig.ingest.metrics);
 
     // hostname is varchar(255): Postgres refuses this one write, retrying would not help.
     let info = json!({
@@ -290,17 +240,16 @@ async fn values_postgres_rejects_are_dropped_without_holding_up_the_rest() {
     agent.send(&ids[0], TelemetryKind::AgentInfo, info).await;
     agent.hello(&ids[0], "2.9.1").await;
     agent.flush().await;
-    let m = &ingest.metrics;
     wait_for("the rejected write and the hello", async || {
         m.dropped(DropReason::DbError) == 1 && m.written(TelemetryKind::Hello) == 1
     })
     .await;
     assert_eq!(m.written(TelemetryKind::AgentInfo), 0);
-    ingest.stop().await;
+    rig.ingest.stop().await;
 
     // A heartbeat Postgres rejects (dispatch never lets such a version through) costs only itself, not
     // every other agent of its batch.
-    let pool = trmm_db::connect(db.url()).expect("a pool");
+    let pool = trmm_db::connect(rig.db.url()).expect("a pool");
     let metrics = ingest::Metrics::default();
     let batcher = ingest::heartbeat::Batcher::new(100, metrics.clone());
     let now = Utc::now();
@@ -317,65 +266,44 @@ async fn values_postgres_rejects_are_dropped_without_holding_up_the_rest() {
         .expect("the batch minus the bad row is written");
     assert_eq!(metrics.written(TelemetryKind::Hello), 2);
     assert_eq!(metrics.dropped(DropReason::DbError), 1);
-    assert_eq!(heartbeats_since(&db, now, "2.9.2").await, 2);
+    assert_eq!(heartbeats_since(&rig.db, now, "2.9.2").await, 2);
 }
 
 #[tokio::test]
 async fn a_postgres_outage_loses_no_heartbeat() {
-    let db = TestDb::new().await;
-    let nats = NatsServer::start().await;
-    let ids = insert_agents(&db, 50).await;
-    let ingest = Ingest::start(db.url(), &nats.url(), Options::default()).await;
-    let agent = Agent::connect(&nats.url()).await;
-    let m = &ingest.metrics;
-    for id in &ids {
-        agent.hello(id, "2.9.0").await;
-    }
-    agent.flush().await;
+    let rig = Rig::start(50).await;
+    let m = &rig.ingest.metrics;
+    rig.agent.hellos(&rig.ids, "2.9.0").await;
     wait_for("the first round", async || m.written(TelemetryKind::Hello) == 50).await;
 
-    let outage = Outage::new(&db).await;
-    outage.begin().await;
+    rig.db.begin_outage().await;
     let during = Utc::now();
-    for id in &ids {
-        agent.hello(id, "2.9.1").await;
-    }
-    agent.flush().await;
+    rig.agent.hellos(&rig.ids, "2.9.1").await;
     wait_for("a failed batch", async || m.batch_failures() >= 2).await;
     assert_eq!(
         m.written(TelemetryKind::Hello),
         50,
         "nothing can be written during the outage"
     );
-    outage.end().await;
+    rig.db.end_outage().await;
 
-    wait_for("the heartbeats sent during the outage", async || {
-        heartbeats_since(&db, during, "2.9.1").await == 50
-    })
-    .await;
+    wait_for_heartbeats(&rig.db, during, "2.9.1", 50).await;
     assert_eq!(m.written(TelemetryKind::Hello), 100);
     assert_eq!(m.dropped(DropReason::DbError), 0);
-    ingest.stop().await;
+    rig.ingest.stop().await;
 }
 
 #[tokio::test]
 async fn replicas_in_the_queue_group_share_the_work() {
-    let db = TestDb::new().await;
-    let nats = NatsServer::start().await;
-    let ids = insert_agents(&db, 400).await;
-    let first = Ingest::start(db.url(), &nats.url(), Options::default()).await;
-    let second = Ingest::start(db.url(), &nats.url(), Options::default()).await;
-    let agent = Agent::connect(&nats.url()).await;
+    let rig = Rig::start(400).await;
+    let second = Ingest::start(rig.db.url(), &rig.nats.url(), Options::default()).await;
+    let (first, agent) = (&rig.ingest, &rig.agent);
 
     let before = Utc::now();
-    for id in &ids {
+    for id in &rig.ids {
         agent.hello(id, "2.9.1").await;
         agent
-            .send(
-                id,
-                TelemetryKind::PublicIp,
-                json!({"agent_id": id, "public_ip": "198.51.100.1"}),
-            )
+            .report(id, TelemetryKind::PublicIp, "public_ip", json!("198.51.100.1"))
             .await;
     }
     agent.flush().await;
@@ -385,42 +313,37 @@ async fn replicas_in_the_queue_group_share_the_work() {
         written(TelemetryKind::Hello) == 400 && written(TelemetryKind::PublicIp) == 400
     })
     .await;
-    assert_eq!(heartbeats_since(&db, before, "2.9.1").await, 400);
+    assert_eq!(heartbeats_since(&rig.db, before, "2.9.1").await, 400);
     for kind in [TelemetryKind::Hello, TelemetryKind::PublicIp] {
         let (a, b) = (first.metrics.received(kind), second.metrics.received(kind));
         assert_eq!(a + b, 400, "{kind:?}: each message is handled once");
         assert!(a > 0 && b > 0, "{kind:?}: both replicas get work ({a} + {b})");
     }
-    first.stop().await;
+    rig.ingest.stop().await;
     second.stop().await;
 }
 
 #[tokio::test]
 async fn shutdown_flushes_pending_heartbeats() {
-    let db = TestDb::new().await;
-    let nats = NatsServer::start().await;
-    let ids = insert_agents(&db, 3).await;
     let options = Options {
         flush_interval: Duration::from_secs(3600),
         ..Options::default()
     };
-    let ingest = Ingest::start(db.url(), &nats.url(), options).await;
-    let agent = Agent::connect(&nats.url()).await;
-    for id in &ids {
-        agent.hello(id, "2.9.1").await;
-    }
+    let rig = Rig::with(3, NatsServer::start().await, options).await;
+    let (ids, agent) = (&rig.ids, &rig.agent);
+    agent.hellos(ids, "2.9.1").await;
     // A newer hello replaces the pending one of the same agent.
     agent.hello(&ids[0], "2.9.2").await;
     agent.flush().await;
-    let m = ingest.metrics.clone();
+    let m = rig.ingest.metrics.clone();
     wait_for("pending heartbeats", async || m.received(TelemetryKind::Hello) == 4).await;
     assert_eq!((m.pending(), m.coalesced(), m.batches()), (3, 1, 0));
 
-    ingest.stop().await;
+    rig.ingest.stop().await;
 
     assert_eq!((m.written(TelemetryKind::Hello), m.batches()), (3, 1));
-    assert_eq!(agent_row(&db, &ids[0]).await["version"], "2.9.2");
-    assert_eq!(agent_row(&db, &ids[2]).await["version"], "2.9.1");
+    assert_eq!(agent_row(&rig.db, &ids[0]).await["version"], "2.9.2");
+    assert_eq!(agent_row(&rig.db, &ids[2]).await["version"], "2.9.1");
 }
 
 #[tokio::test]
@@ -428,9 +351,7 @@ async fn the_service_ingests_and_exposes_its_counters() {
     let db = TestDb::new().await;
     let nats = NatsServer::start().await;
     let ids = insert_agents(&db, 1).await;
-    let (config, listen) = service_config(db.url(), &nats.url());
-    let shutdown = CancellationToken::new();
-    let running = tokio::spawn(trmm_nats_api::run(config, shutdown.clone()));
+    let service = common::in_process(db.url(), &nats.url());
     let agent = Agent::connect(&nats.url()).await;
 
     // The service subscribes once it has connected: repeat the hello until one lands.
@@ -441,7 +362,7 @@ async fn the_service_ingests_and_exposes_its_counters() {
         last_seen(&agent_row(&db, &ids[0]).await).is_some()
     })
     .await;
-    let body = reqwest::get(format!("http://{listen}/metrics"))
+    let body = reqwest::get(format!("{}/metrics", service.url()))
         .await
         .expect("scraping /metrics")
         .text()
@@ -453,11 +374,7 @@ async fn the_service_ingests_and_exposes_its_counters() {
     assert!(value("trmm_heartbeat_batches_total") >= 1.0);
     assert_eq!(value("trmm_telemetry_dropped_total{reason=\"malformed\"}"), 0.0);
 
-    shutdown.cancel();
-    let result = tokio::time::timeout(Duration::from_secs(10), running)
-        .await
-        .expect("run did not return after cancel");
-    result.expect("run panicked").expect("run failed");
+    service.stop().await;
 }
 
 /// A rough throughput figure, not a pass/fail check:
@@ -466,25 +383,15 @@ async fn the_service_ingests_and_exposes_its_counters() {
 #[ignore = "benchmark; run explicitly"]
 async fn throughput_of_50k_hellos() {
     const AGENTS: usize = 50_000;
-    let db = TestDb::new().await;
-    let nats = NatsServer::start().await;
-    let ids = insert_agents(&db, AGENTS).await;
-    let ingest = Ingest::start(db.url(), &nats.url(), Options::default()).await;
-    let agent = Agent::connect(&nats.url()).await;
+    let rig = Rig::start(AGENTS).await;
 
     let start = Instant::now();
     let before = Utc::now();
-    for id in &ids {
-        agent.hello(id, "2.9.1").await;
-    }
-    agent.flush().await;
+    rig.agent.hellos(&rig.ids, "2.9.1").await;
     let published = start.elapsed();
-    wait_for("every heartbeat in Postgres", async || {
-        heartbeats_since(&db, before, "2.9.1").await == AGENTS as i64
-    })
-    .await;
+    wait_for_heartbeats(&rig.db, before, "2.9.1", AGENTS as i64).await;
     let total = start.elapsed();
-    let m = &ingest.metrics;
+    let m = &rig.ingest.metrics;
     println!(
         "{AGENTS} hellos: published in {published:?}, all last_seen written after {total:?} \
          ({:.0} hellos/s end to end), {} UPDATE statements, {} dropped",
@@ -492,5 +399,5 @@ async fn throughput_of_50k_hellos() {
         m.batches(),
         DropReason::ALL.iter().map(|r| m.dropped(*r)).sum::<u64>(),
     );
-    ingest.stop().await;
+    rig.ingest.stop().await;
 }

@@ -2,10 +2,7 @@
 
 mod common;
 
-use clap::Parser;
 use common::Service;
-use tokio_util::sync::CancellationToken;
-use trmm_nats_api::Config;
 use trmm_testkit::{free_port, NatsServer, TestDb};
 
 const BIN: &str = env!("CARGO_BIN_EXE_trmm-nats-api");
@@ -28,20 +25,9 @@ async fn becomes_ready_and_exits_zero_on_sigterm() {
     let nats = NatsServer::start().await;
     let mut nats_api = start(db.url(), &nats.url());
 
-    assert!(nats_api.wait_for_status("/healthz", 200).await.contains("ok"));
-    let ready = nats_api.wait_for_status("/readyz", 200).await;
-    assert!(
-        ready.contains("\"nats\":\"up\"") && ready.contains("\"postgres\":\"up\""),
-        "{ready}"
-    );
-    let metrics = nats_api.wait_for_status("/metrics", 200).await;
-    assert!(
-        metrics.contains("trmm_dependency_up{dependency=\"nats\"} 1"),
-        "{metrics}"
-    );
+    nats_api.wait_until_up(&["nats", "postgres"]).await;
 
-    let status = nats_api.terminate().await;
-    assert!(status.success(), "exit status {status}");
+    nats_api.stop().await;
 }
 
 #[tokio::test]
@@ -50,9 +36,7 @@ async fn waits_for_nats_to_start_and_survives_a_restart() {
     let port = free_port();
     let mut nats_api = start(db.url(), &format!("nats://127.0.0.1:{port}"));
 
-    nats_api.wait_for_status("/healthz", 200).await;
-    nats_api.wait_for_answer("/readyz", 503, "\"down\":[\"nats\"]").await;
-    nats_api.wait_for_log("cannot connect; retrying", 2).await;
+    nats_api.wait_until_retrying("nats").await;
 
     let mut nats = NatsServer::start_on(port).await;
     nats_api.wait_for_status("/readyz", 200).await;
@@ -62,8 +46,7 @@ async fn waits_for_nats_to_start_and_survives_a_restart() {
     nats.restart().await;
     nats_api.wait_for_status("/readyz", 200).await;
 
-    let status = nats_api.terminate().await;
-    assert!(status.success(), "exit status {status}");
+    nats_api.stop().await;
 }
 
 #[tokio::test]
@@ -84,31 +67,7 @@ async fn rejects_an_unusable_nats_url_at_startup() {
 async fn run_in_process_returns_ok_when_cancelled() {
     let db = TestDb::new().await;
     let nats = NatsServer::start().await;
-    let listen = format!("127.0.0.1:{}", free_port());
-    let config = Config::try_parse_from([
-        "trmm-nats-api",
-        "--database-url",
-        db.url(),
-        "--nats-url",
-        &nats.url(),
-        "--listen",
-        &listen,
-        "--gateway-listen",
-        &format!("127.0.0.1:{}", free_port()),
-    ])
-    .expect("parsing flags");
-    let shutdown = CancellationToken::new();
-    let running = tokio::spawn(trmm_nats_api::run(config, shutdown.clone()));
-
-    let http = reqwest::Client::new();
-    common::poll_answer(&http, &format!("http://{listen}/readyz"), 200, "", || {
-        assert!(!running.is_finished())
-    })
-    .await;
-    shutdown.cancel();
-
-    let result = tokio::time::timeout(common::EXIT_DEADLINE, running)
-        .await
-        .expect("run did not return after cancel");
-    result.expect("run panicked").expect("run failed");
+    let nats_api = common::in_process(db.url(), &nats.url());
+    nats_api.wait_ready().await;
+    nats_api.stop().await;
 }

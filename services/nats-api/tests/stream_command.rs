@@ -36,12 +36,9 @@ async fn gateway(nats: &NatsServer) -> (GatewayClient, tokio_util::sync::DropGua
 /// otherwise the agent only replies with the command text (as the 2.9.1 Go agent does); silent never answers.
 async fn agent(url: &str, agent_id: &'static str) {
     let client = async_nats::connect(url).await.unwrap();
-    let mut sub = trmm_testkit::subscribe_live(&client, agent_id, agent_id).await;
+    let mut commands = trmm_testkit::agent_commands(&client, agent_id).await;
     tokio::spawn(async move {
-        while let Some(msg) = sub.next().await {
-            let Ok(cmd) = nats::decode::<nats::Command>(&msg.payload) else {
-                continue;
-            };
+        while let Some((msg, cmd)) = commands.next().await {
             let text = cmd.payload.get("command").cloned().unwrap_or_default();
             if agent_id == SILENT {
                 continue;

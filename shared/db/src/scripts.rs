@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{GenericClient, Row};
 
 use crate::{DbError, ScriptId};
@@ -62,6 +63,30 @@ impl Default for ScriptFields {
             supported_platforms: Vec::new(),
             run_as_user: false,
         }
+    }
+}
+
+impl ScriptFields {
+    /// The fields as $1..$14, then `rest`: one list, so `create` and `update` cannot bind them in different orders.
+    fn params<'a>(&'a self, rest: &[&'a (dyn ToSql + Sync)]) -> Vec<&'a (dyn ToSql + Sync)> {
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![
+            &self.name,
+            &self.description,
+            &self.filename,
+            &self.shell,
+            &self.args,
+            &self.env_vars,
+            &self.syntax,
+            &self.favorite,
+            &self.category,
+            &self.script_body,
+            &self.default_timeout,
+            &self.hidden,
+            &self.supported_platforms,
+            &self.run_as_user,
+        ];
+        params.extend_from_slice(rest);
+        params
     }
 }
 
@@ -229,30 +254,11 @@ pub async fn create(
 ) -> Result<ScriptId, DbError> {
     let row = db
         .query_one(
-            "INSERT INTO scripts (script_type, guid, name, description, filename, shell, args, env_vars, syntax,
-                                  favorite, category, script_body, script_hash, default_timeout, hidden,
-                                  supported_platforms, run_as_user, created_by)
+            "INSERT INTO scripts (name, description, filename, shell, args, env_vars, syntax, favorite, category,
+                                  script_body, default_timeout, hidden, supported_platforms, run_as_user,
+                                  script_hash, created_by, script_type, guid)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id",
-            &[
-                &script_type,
-                &guid,
-                &f.name,
-                &f.description,
-                &f.filename,
-                &f.shell,
-                &f.args,
-                &f.env_vars,
-                &f.syntax,
-                &f.favorite,
-                &f.category,
-                &f.script_body,
-                &hash(&f.script_body),
-                &f.default_timeout,
-                &f.hidden,
-                &f.supported_platforms,
-                &f.run_as_user,
-                &by,
-            ],
+            &f.params(&[&hash(&f.script_body), &by, &script_type, &guid]),
         )
         .await?;
     Ok(ScriptId(row.get(0)))
@@ -262,30 +268,12 @@ pub async fn create(
 pub async fn update(db: &impl GenericClient, id: ScriptId, f: &ScriptFields, by: &str) -> Result<bool, DbError> {
     let n = db
         .execute(
-            "UPDATE scripts SET name = $2, description = $3, filename = $4, shell = $5, args = $6, env_vars = $7,
-                    syntax = $8, favorite = $9, category = $10, script_body = $11, script_hash = $12,
-                    default_timeout = $13, hidden = $14, supported_platforms = $15, run_as_user = $16,
-                    modified_by = $17, modified_time = now()
-             WHERE id = $1",
-            &[
-                &id.0,
-                &f.name,
-                &f.description,
-                &f.filename,
-                &f.shell,
-                &f.args,
-                &f.env_vars,
-                &f.syntax,
-                &f.favorite,
-                &f.category,
-                &f.script_body,
-                &hash(&f.script_body),
-                &f.default_timeout,
-                &f.hidden,
-                &f.supported_platforms,
-                &f.run_as_user,
-                &by,
-            ],
+            "UPDATE scripts SET name = $1, description = $2, filename = $3, shell = $4, args = $5, env_vars = $6,
+                    syntax = $7, favorite = $8, category = $9, script_body = $10, default_timeout = $11,
+                    hidden = $12, supported_platforms = $13, run_as_user = $14, script_hash = $15,
+                    modified_by = $16, modified_time = now()
+             WHERE id = $17",
+            &f.params(&[&hash(&f.script_body), &by, &id.0]),
         )
         .await?;
     Ok(n == 1)

@@ -102,6 +102,26 @@ impl TestDb {
     pub fn pool(&self) -> &trmm_db::Pool {
         &self.pool
     }
+
+    /// Takes the database away as a Postgres restart would, until [`TestDb::end_outage`]: new connections are
+    /// refused and every open one is closed.
+    pub async fn begin_outage(&self) {
+        let admin = admin().await.expect("an admin connection");
+        let sql = format!("ALTER DATABASE {} ALLOW_CONNECTIONS false", self.name);
+        admin.batch_execute(&sql).await.expect("disallowing connections");
+        let kill = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1";
+        admin
+            .execute(kill, &[&self.name])
+            .await
+            .expect("terminating connections");
+    }
+
+    /// Lets connections in again after [`TestDb::begin_outage`].
+    pub async fn end_outage(&self) {
+        let admin = admin().await.expect("an admin connection");
+        let sql = format!("ALTER DATABASE {} ALLOW_CONNECTIONS true", self.name);
+        admin.batch_execute(&sql).await.expect("allowing connections again");
+    }
 }
 
 impl Drop for TestDb {

@@ -8,7 +8,7 @@ mod redis_keys;
 pub mod service;
 
 pub use db::TestDb;
-pub use live::subscribe_live;
+pub use live::{agent_commands, subscribe_live};
 pub use nats::{free_port, nats_server_bin, NatsServer};
 pub use nats_auth::NatsAuth;
 pub use redis_keys::RedisKeys;

@@ -1,7 +1,12 @@
-//! Runs a service binary as a child process and talks to its health endpoints (used by every service's tests).
+//! Runs a service binary as a child process, or a service's `run` function in-process, and talks to its health
+//! endpoints (used by every service's tests).
 
+use std::future::Future;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 /// How long a condition may take before a test fails.
 pub const DEADLINE: Duration = Duration::from_secs(30);
@@ -36,15 +41,11 @@ impl Service {
             .stderr(log.as_file().try_clone().expect("sharing the log file"))
             .spawn()
             .unwrap_or_else(|e| panic!("spawning {bin}: {e}"));
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .build()
-            .expect("building an HTTP client");
         Service {
             child,
             base_url: format!("http://127.0.0.1:{port}"),
             log,
-            http,
+            http: http_client(),
         }
     }
 
@@ -70,6 +71,27 @@ impl Service {
         poll_answer(&self.http, &url, status, needle, || assert_running(child)).await
     }
 
+    /// Waits until `/healthz` answers, then until `/readyz` and `/metrics` report each of `deps` up.
+    pub async fn wait_until_up(&mut self, deps: &[&str]) {
+        assert!(self.wait_for_status("/healthz", 200).await.contains("ok"));
+        let ready = self.wait_for_status("/readyz", 200).await;
+        let metrics = self.wait_for_status("/metrics", 200).await;
+        for dep in deps {
+            assert!(ready.contains(&format!("\"{dep}\":\"up\"")), "{ready}");
+            let gauge = format!("trmm_dependency_up{{dependency=\"{dep}\"}} 1");
+            assert!(metrics.contains(&gauge), "{metrics}");
+        }
+    }
+
+    /// Waits until the service is alive but not ready with `dep` down, and has logged a retry at least twice.
+    pub async fn wait_until_retrying(&mut self, dep: &str) {
+        self.wait_for_status("/healthz", 200).await;
+        self.wait_for_answer("/readyz", 503, &format!("\"down\":[\"{dep}\"]"))
+            .await;
+        self.wait_for_log("cannot connect; retrying", 2).await;
+        self.assert_running();
+    }
+
     /// Waits until the log contains `needle` at least `times` times (e.g. repeated retry warnings).
     pub async fn wait_for_log(&mut self, needle: &str, times: usize) {
         let deadline = Instant::now() + DEADLINE;
@@ -88,6 +110,12 @@ impl Service {
     /// Sends SIGTERM and returns the exit status, failing if the process outlives [`EXIT_DEADLINE`].
     pub async fn terminate(&mut self) -> ExitStatus {
         self.signal("TERM").await
+    }
+
+    /// Sends SIGTERM and fails unless the process exits 0 within [`EXIT_DEADLINE`].
+    pub async fn stop(&mut self) {
+        let status = self.terminate().await;
+        assert!(status.success(), "exit status {status}");
     }
 
     /// Sends `signal` (a name such as `INT`) and returns the exit status, failing if the process
@@ -125,15 +153,69 @@ impl Drop for Service {
     }
 }
 
+/// A service's `run` function on a task of the test's runtime, with its health listener on a free port.
+pub struct InProcess {
+    base_url: String,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+    http: reqwest::Client,
+}
+
+impl InProcess {
+    /// Parses `args` (the binary's name first) and `--listen` on a free port as the service's flags, and spawns
+    /// `run` with them.
+    pub fn start<C, F>(args: &[&str], run: impl FnOnce(C, CancellationToken) -> F) -> InProcess
+    where
+        C: clap::Parser,
+        F: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let listen = format!("127.0.0.1:{}", crate::free_port());
+        let config = C::try_parse_from(args.iter().copied().chain(["--listen", &listen])).expect("parsing flags");
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(run(config, shutdown.clone()));
+        InProcess {
+            base_url: format!("http://{listen}"),
+            shutdown,
+            task,
+            http: http_client(),
+        }
+    }
+
+    /// Base URL of the service's HTTP listener.
+    pub fn url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Polls `/readyz` until it answers 200, failing if `run` returns first.
+    pub async fn wait_ready(&self) {
+        let url = format!("{}/readyz", self.base_url);
+        poll_answer(&self.http, &url, 200, "", || {
+            assert!(!self.task.is_finished(), "run returned early")
+        })
+        .await;
+    }
+
+    /// Cancels the service and fails unless `run` returns Ok within [`EXIT_DEADLINE`].
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let result = tokio::time::timeout(EXIT_DEADLINE, self.task)
+            .await
+            .expect("run did not return after cancel");
+        result.expect("run panicked").expect("run failed");
+    }
+}
+
+/// A client that gives up on a hung listener instead of outliving the test's deadline.
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("building an HTTP client")
+}
+
 /// Polls `url` until it answers with `status` and a body containing `needle`, and returns that
 /// body; `check` runs before each try so a caller can fail fast (e.g. when the service died).
-pub async fn poll_answer(
-    http: &reqwest::Client,
-    url: &str,
-    status: u16,
-    needle: &str,
-    mut check: impl FnMut(),
-) -> String {
+async fn poll_answer(http: &reqwest::Client, url: &str, status: u16, needle: &str, mut check: impl FnMut()) -> String {
     let deadline = Instant::now() + DEADLINE;
     let mut last = None;
     loop {

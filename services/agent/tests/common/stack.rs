@@ -268,36 +268,3 @@ pub fn marked_processes(marker: &str, argv: &[&str]) -> Vec<u32> {
         })
         .collect()
 }
-
-/// Admin access to the server hosting the test database, to take that database away and give it back.
-pub struct Outage {
-    admin: trmm_db::Pool,
-    database: String,
-}
-
-impl Outage {
-    pub async fn new(api: &TestApi) -> Outage {
-        let (server, database) = api.db.url().rsplit_once('/').expect("a database URL with a path");
-        let database = database.split('?').next().unwrap_or_default().to_owned();
-        let admin = trmm_db::connect(&format!("{server}/postgres")).expect("an admin pool");
-        Outage { admin, database }
-    }
-
-    /// New connections are refused and every existing one is closed.
-    pub async fn begin(&self) {
-        let admin = self.admin.get().await.expect("an admin connection");
-        let sql = format!("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false", self.database);
-        admin.batch_execute(&sql).await.expect("disallowing connections");
-        let kill = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1";
-        admin
-            .execute(kill, &[&self.database])
-            .await
-            .expect("terminating connections");
-    }
-
-    pub async fn end(&self) {
-        let admin = self.admin.get().await.expect("an admin connection");
-        let sql = format!("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true", self.database);
-        admin.batch_execute(&sql).await.expect("allowing connections again");
-    }
-}

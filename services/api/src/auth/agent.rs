@@ -6,11 +6,9 @@ use actix_web::{FromRequest, HttpRequest};
 use trmm_db::agents::AgentRef;
 use trmm_db::installers::InstallerGrant;
 
+use super::INVALID_TOKEN;
 use crate::error::ApiError;
 use crate::state::AppState;
-
-const NO_CREDENTIALS: &str = "Authentication credentials were not provided.";
-const INVALID_TOKEN: &str = "Invalid token.";
 
 /// An agent authenticated by its static token. The `<agentid>` in agent URLs is never trusted: every agent
 /// endpoint acts on this agent (TRMM apiv3/views.py looks the agent up by `request.user`).
@@ -28,10 +26,8 @@ impl FromRequest for AgentAuth {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let state = super::state_of(&req)?;
-            let token = super::bearer_token(&req).ok_or(ApiError::Unauthorized(NO_CREDENTIALS))?;
-            let db = state.conn().await?;
-            let agent = trmm_db::agents::find_by_token(&**db, &trmm_auth::digest_token(token))
+            let (state, db, digest) = super::token_digest(&req).await?;
+            let agent = trmm_db::agents::find_by_token(&**db, &digest)
                 .await?
                 .ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
             Ok(AgentAuth { agent, state })
@@ -55,10 +51,8 @@ impl FromRequest for InstallerAuth {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let state = super::state_of(&req)?;
-            let token = super::bearer_token(&req).ok_or(ApiError::Unauthorized(NO_CREDENTIALS))?;
-            let db = state.conn().await?;
-            let grant = trmm_db::installers::find_valid(&**db, &trmm_auth::digest_token(token), state.now())
+            let (state, db, digest) = super::token_digest(&req).await?;
+            let grant = trmm_db::installers::find_valid(&**db, &digest, state.now())
                 .await?
                 .ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
             Ok(InstallerAuth { grant, state })

@@ -13,6 +13,7 @@ use trmm_db::users::User;
 use trmm_db::{ClientId, SiteId};
 
 use super::perms::Permission;
+use super::INVALID_TOKEN;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -21,8 +22,6 @@ pub const SESSION_TTL: Duration = Duration::hours(5);
 /// The expiry is written back only when it moves by more than this (knox MIN_REFRESH_INTERVAL).
 const MIN_REFRESH: Duration = Duration::minutes(10);
 
-const NO_CREDENTIALS: &str = "Authentication credentials were not provided.";
-const INVALID_TOKEN: &str = "Invalid token.";
 const NO_PERMISSION: &str = "You do not have permission to perform this action.";
 const TOTP_REQUIRED: &str = "Two-factor authentication must be set up before this token can be used.";
 
@@ -81,11 +80,8 @@ impl Identity {
 
 /// Resolves and refreshes the session named by the Authorization header.
 async fn authenticate(req: &HttpRequest) -> Result<(AppState, Identity), ApiError> {
-    let state = super::state_of(req)?;
-    let token = super::bearer_token(req).ok_or(ApiError::Unauthorized(NO_CREDENTIALS))?;
-    let digest = trmm_auth::digest_token(token);
+    let (state, db, digest) = super::token_digest(req).await?;
     let now = state.now();
-    let db = state.conn().await?;
     let Access {
         session: Session {
             scope, expiry, user, ..

@@ -16,8 +16,13 @@ use std::net::IpAddr;
 
 use actix_web::HttpRequest;
 use serde_json::{json, Value};
+use trmm_auth::TokenDigest;
 
+use crate::error::ApiError;
 use crate::state::AppState;
+
+const NO_CREDENTIALS: &str = "Authentication credentials were not provided.";
+const INVALID_TOKEN: &str = "Invalid token.";
 
 /// The value of `Authorization: Token <key>` (keyword case-insensitive, as DRF).
 fn bearer_token(req: &HttpRequest) -> Option<&str> {
@@ -33,10 +38,20 @@ fn bearer_token(req: &HttpRequest) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-fn state_of(req: &HttpRequest) -> Result<AppState, crate::error::ApiError> {
+fn state_of(req: &HttpRequest) -> Result<AppState, ApiError> {
     req.app_data::<actix_web::web::Data<AppState>>()
         .map(|d| d.get_ref().clone())
-        .ok_or_else(|| crate::error::ApiError::Internal("AppState missing".into()))
+        .ok_or_else(|| ApiError::Internal("AppState missing".into()))
+}
+
+/// The state, a connection and the digest of the request's token, which every token kind is looked up by
+/// (only digests are stored); no token is a 401.
+async fn token_digest(req: &HttpRequest) -> Result<(AppState, trmm_db::Client, TokenDigest), ApiError> {
+    let state = state_of(req)?;
+    let token = bearer_token(req).ok_or(ApiError::Unauthorized(NO_CREDENTIALS))?;
+    let digest = trmm_auth::digest_token(token);
+    let db = state.conn().await?;
+    Ok((state, db, digest))
 }
 
 /// The client's IP: the socket peer, or, behind a trusted reverse proxy, the last X-Forwarded-For entry

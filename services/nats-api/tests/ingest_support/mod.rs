@@ -1,5 +1,4 @@
-//! Helpers of tests/ingest.rs: enrolled agents, ingest instances, a stand-in for the Go agent, and a way to take
-//! a test database away as a Postgres restart would.
+//! Helpers of tests/ingest.rs: enrolled agents, ingest instances and a stand-in for the Go agent.
 
 use std::time::{Duration, Instant};
 
@@ -8,7 +7,7 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 use trmm_nats_api::ingest::{self, Metrics, Options};
 use trmm_protocol::nats::{ugorji, TelemetryKind};
-use trmm_testkit::{free_port, TestDb};
+use trmm_testkit::{NatsServer, TestDb};
 
 /// How long a condition may take before a test fails.
 pub const DEADLINE: Duration = Duration::from_secs(30);
@@ -39,6 +38,40 @@ pub async fn insert_agents(db: &TestDb, count: usize) -> Vec<String> {
         .await
         .expect("inserting agents");
     ids
+}
+
+/// What a test starts from: a database with enrolled agents, a nats-server, one ingest instance between the two
+/// and a stand-in for the Go agent.
+pub struct Rig {
+    // Fields drop in this order: the clients before the servers they are connected to.
+    pub agent: Agent,
+    pub ingest: Ingest,
+    /// The enrolled agents' ids.
+    pub ids: Vec<String>,
+    pub nats: NatsServer,
+    pub db: TestDb,
+}
+
+impl Rig {
+    /// `agents` enrolled agents, a default nats-server and default ingest options.
+    pub async fn start(agents: usize) -> Rig {
+        Rig::with(agents, NatsServer::start().await, Options::default()).await
+    }
+
+    /// `agents` enrolled agents, ingesting from `nats` with `options`.
+    pub async fn with(agents: usize, nats: NatsServer, options: Options) -> Rig {
+        let db = TestDb::new().await;
+        let ids = insert_agents(&db, agents).await;
+        let ingest = Ingest::start(db.url(), &nats.url(), options).await;
+        let agent = Agent::connect(&nats.url()).await;
+        Rig {
+            agent,
+            ingest,
+            ids,
+            nats,
+            db,
+        }
+    }
 }
 
 /// Polls `check` until it holds, failing after [`DEADLINE`].
@@ -110,9 +143,23 @@ impl Agent {
         self.send_bytes(subject, kind.tag(), ugorji::encode(&payload)).await;
     }
 
+    /// Sends `{"agent_id": agent_id, field: value}`, the shape of every report but hello and agentinfo.
+    pub async fn report(&self, agent_id: &str, kind: TelemetryKind, field: &str, value: Value) {
+        self.send(agent_id, kind, json!({ "agent_id": agent_id, field: value }))
+            .await;
+    }
+
     pub async fn hello(&self, agent_id: &str, version: &str) {
         let payload = json!({"agent_id": agent_id, "version": version});
         self.send(agent_id, TelemetryKind::Hello, payload).await;
+    }
+
+    /// A hello of `version` from each of `agent_ids`, flushed.
+    pub async fn hellos(&self, agent_ids: &[String], version: &str) {
+        for id in agent_ids {
+            self.hello(id, version).await;
+        }
+        self.flush().await;
     }
 
     pub async fn flush(&self) {
@@ -151,37 +198,10 @@ pub async fn heartbeats_since(db: &TestDb, since: DateTime<Utc>, version: &str) 
         .get(0)
 }
 
-/// Admin access to the server hosting `db`, to take that database away and give it back.
-pub struct Outage {
-    admin: trmm_db::Pool,
-    database: String,
-}
-
-impl Outage {
-    pub async fn new(db: &TestDb) -> Outage {
-        let (server, database) = db.url().rsplit_once('/').expect("a database URL with a path");
-        let database = database.split('?').next().unwrap_or_default().to_owned();
-        let admin = trmm_db::connect(&format!("{server}/postgres")).expect("an admin pool");
-        Outage { admin, database }
-    }
-
-    /// New connections are refused and every existing one is closed, as during a Postgres restart.
-    pub async fn begin(&self) {
-        let admin = self.admin.get().await.expect("an admin connection");
-        let sql = format!("ALTER DATABASE {} ALLOW_CONNECTIONS false", self.database);
-        admin.batch_execute(&sql).await.expect("disallowing connections");
-        let kill = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1";
-        admin
-            .execute(kill, &[&self.database])
-            .await
-            .expect("terminating connections");
-    }
-
-    pub async fn end(&self) {
-        let admin = self.admin.get().await.expect("an admin connection");
-        let sql = format!("ALTER DATABASE {} ALLOW_CONNECTIONS true", self.database);
-        admin.batch_execute(&sql).await.expect("allowing connections again");
-    }
+/// Waits until `count` agents have a heartbeat of `version` at or after `since` in Postgres.
+pub async fn wait_for_heartbeats(db: &TestDb, since: DateTime<Utc>, version: &str, count: i64) {
+    let what = format!("{count} heartbeats of {version} in Postgres");
+    wait_for(&what, async || heartbeats_since(db, since, version).await == count).await;
 }
 
 /// The value of one sample line (`name{labels} value`) of an OpenMetrics text.
@@ -203,23 +223,4 @@ pub fn windows_wmi() -> Value {
         "usb": [],
         "desktop_monitor": null
     })
-}
-
-/// Flags for running the whole service in-process on free ports; also returns the health listen address.
-pub fn service_config(database_url: &str, nats_url: &str) -> (trmm_nats_api::Config, String) {
-    let listen = format!("127.0.0.1:{}", free_port());
-    let gateway = format!("127.0.0.1:{}", free_port());
-    let args = [
-        "trmm-nats-api",
-        "--database-url",
-        database_url,
-        "--nats-url",
-        nats_url,
-        "--listen",
-        &listen,
-        "--gateway-listen",
-        &gateway,
-    ];
-    let config = <trmm_nats_api::Config as clap::Parser>::try_parse_from(args).expect("parsing flags");
-    (config, listen)
 }

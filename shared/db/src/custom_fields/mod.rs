@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{GenericClient, Row};
 
 use crate::{CustomFieldId, DbError};
@@ -25,14 +26,13 @@ pub enum FieldModel {
     Site,
 }
 
+/// Stored names by variant order; a static, so a statement parameter list can borrow one.
+static MODEL_NAMES: [&str; 3] = ["agent", "client", "site"];
+
 impl FieldModel {
     /// The stored name: `agent`, `client` or `site`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            FieldModel::Agent => "agent",
-            FieldModel::Client => "client",
-            FieldModel::Site => "site",
-        }
+        MODEL_NAMES[self as usize]
     }
 
     /// Parses a stored name.
@@ -104,6 +104,27 @@ impl Default for FieldSpec {
     }
 }
 
+impl FieldSpec {
+    /// The spec as $1..$11, then `rest`: one list, so `create` and `update` cannot bind it in different orders.
+    fn params<'a>(&'a self, rest: &[&'a (dyn ToSql + Sync)]) -> Vec<&'a (dyn ToSql + Sync)> {
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![
+            &self.order,
+            &MODEL_NAMES[self.model as usize],
+            &self.field_type,
+            &self.options,
+            &self.name,
+            &self.required,
+            &self.default_value_string,
+            &self.default_value_bool,
+            &self.default_values_multiple,
+            &self.hide_in_ui,
+            &self.hide_in_summary,
+        ];
+        params.extend_from_slice(rest);
+        params
+    }
+}
+
 /// A field definition; serializes as TRMM's `CustomFieldSerializer` (`__all__`).
 #[derive(Debug, Clone, Serialize)]
 pub struct CustomField {
@@ -169,20 +190,7 @@ pub async fn create(db: &impl GenericClient, s: &FieldSpec, by: &str) -> Result<
             r#"INSERT INTO custom_fields ("order", model, type, options, name, required, default_value_string,
                     default_value_bool, default_values_multiple, hide_in_ui, hide_in_summary, created_by)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id"#,
-            &[
-                &s.order,
-                &s.model.as_str(),
-                &s.field_type,
-                &s.options,
-                &s.name,
-                &s.required,
-                &s.default_value_string,
-                &s.default_value_bool,
-                &s.default_values_multiple,
-                &s.hide_in_ui,
-                &s.hide_in_summary,
-                &by,
-            ],
+            &s.params(&[&by]),
         )
         .await?;
     Ok(CustomFieldId(row.get(0)))
@@ -192,25 +200,11 @@ pub async fn create(db: &impl GenericClient, s: &FieldSpec, by: &str) -> Result<
 pub async fn update(db: &impl GenericClient, id: CustomFieldId, s: &FieldSpec, by: &str) -> Result<bool, DbError> {
     let n = db
         .execute(
-            r#"UPDATE custom_fields SET "order" = $2, model = $3, type = $4, options = $5, name = $6, required = $7,
-                    default_value_string = $8, default_value_bool = $9, default_values_multiple = $10,
-                    hide_in_ui = $11, hide_in_summary = $12, modified_by = $13, modified_time = now()
-               WHERE id = $1"#,
-            &[
-                &id.0,
-                &s.order,
-                &s.model.as_str(),
-                &s.field_type,
-                &s.options,
-                &s.name,
-                &s.required,
-                &s.default_value_string,
-                &s.default_value_bool,
-                &s.default_values_multiple,
-                &s.hide_in_ui,
-                &s.hide_in_summary,
-                &by,
-            ],
+            r#"UPDATE custom_fields SET "order" = $1, model = $2, type = $3, options = $4, name = $5, required = $6,
+                    default_value_string = $7, default_value_bool = $8, default_values_multiple = $9,
+                    hide_in_ui = $10, hide_in_summary = $11, modified_by = $12, modified_time = now()
+               WHERE id = $13"#,
+            &s.params(&[&by, &id.0]),
         )
         .await?;
     Ok(n == 1)
