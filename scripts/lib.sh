@@ -5,8 +5,11 @@
 
 TRMM_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TRMM_CACHE_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/trmm-rs
-# Outside the clone, so a fresh CI clone and every worktree share one incremental build.
+# Outside the clone, so a fresh CI clone and every worktree share one build of the dependencies.
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/trmm-rs/target}
+# Incremental caches only pay off for edit-compile loops; for scripted builds they cost tens of GiB of disk
+# (every clean clone gets its own). A developer's own cargo runs keep their default.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 
 # The five binaries of the suite, in start order, and the env var + default of each one's port.
 TRMM_SERVICES=(trmm-api trmm-websocket trmm-nats-api trmm-worker trmm-beat)
