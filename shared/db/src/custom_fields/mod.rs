@@ -26,13 +26,19 @@ pub enum FieldModel {
     Site,
 }
 
-/// Stored names by variant order; a static, so a statement parameter list can borrow one.
-static MODEL_NAMES: [&str; 3] = ["agent", "client", "site"];
-
 impl FieldModel {
     /// The stored name: `agent`, `client` or `site`.
     pub fn as_str(self) -> &'static str {
-        MODEL_NAMES[self as usize]
+        self.name_ref()
+    }
+
+    /// The stored name as a static reference, which a statement's parameter list can borrow.
+    fn name_ref(self) -> &'static &'static str {
+        match self {
+            FieldModel::Agent => &"agent",
+            FieldModel::Client => &"client",
+            FieldModel::Site => &"site",
+        }
     }
 
     /// Parses a stored name.
@@ -109,7 +115,7 @@ impl FieldSpec {
     fn params<'a>(&'a self, rest: &[&'a (dyn ToSql + Sync)]) -> Vec<&'a (dyn ToSql + Sync)> {
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![
             &self.order,
-            &MODEL_NAMES[self.model as usize],
+            self.model.name_ref(),
             &self.field_type,
             &self.options,
             &self.name,
