@@ -2,6 +2,7 @@
 //! (`/api/v3/...`), the msgpack messages carried over NATS, and the interpretation of agent-reported
 //! inventory.
 
+pub mod calls;
 pub mod hardware;
 pub mod nats;
 pub mod rest;

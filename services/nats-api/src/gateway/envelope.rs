@@ -39,6 +39,7 @@ pub fn encode(command: Option<Command>) -> Result<Vec<u8>, Status> {
         nushell_enable_config: c.nushell_enable_config,
         deno_default_permissions: c.deno_default_permissions,
         stream: c.stream,
+        ..Default::default()
     };
     nats::encode(&msg).map_err(|e| Status::internal(format!("encoding the command: {e}")))
 }

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::calls::SchedTaskPayload;
+
 fn nil_as_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
@@ -55,6 +57,21 @@ pub struct Command {
     /// Stream `rawcmd` output to `<agent_id>.cmdoutput.<cmd_id>` (agents ≥ 2.10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<bool>,
+    /// The task for `schedtask` (whole) and `delschedtask` (only `name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedtaskpayload: Option<SchedTaskPayload>,
+    /// Windows update ids (`installwinupdates`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guids: Option<Vec<String>>,
+    /// Package name (`installwithchoco`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choco_prog_name: Option<String>,
+    /// Pending action the choco result is reported to (`installwithchoco`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_action_pk: Option<i64>,
+    /// Automatic updates on or off (`patchmgmt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch_mgmt: Option<bool>,
 }
 
 impl Command {

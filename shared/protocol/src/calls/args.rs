@@ -1,0 +1,600 @@
+//! The arguments of each call and where they sit in the envelope (agent-protocol.md 2.1, 2.3).
+
+use serde::{Deserialize, Serialize};
+
+use super::sched::SchedTaskPayload;
+use super::Args;
+use crate::nats::Command;
+
+/// A payload value, or "" when absent (the Go agent reads a missing map key as the zero value).
+fn take(env: &mut Command, key: &str) -> String {
+    env.payload.remove(key).unwrap_or_default()
+}
+
+/// A payload value that holds a number as text; absent or empty is 0.
+fn number<T: std::str::FromStr + Default>(env: &mut Command, key: &str) -> Result<T, String> {
+    let text = take(env, key);
+    if text.is_empty() {
+        return Ok(T::default());
+    }
+    text.parse()
+        .map_err(|_| format!("payload.{key} is not a number: {text:?}"))
+}
+
+fn put(env: &mut Command, key: &str, value: impl Into<String>) {
+    env.payload.insert(key.to_owned(), value.into());
+}
+
+/// Calls without arguments.
+macro_rules! no_args {
+    ($( $(#[$doc:meta])* $name:ident; )*) => {
+        $(
+            $(#[$doc])*
+            #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+            pub struct $name;
+
+            impl Args for $name {
+                fn write(self, _: &mut Command) {}
+                fn read(_: Command) -> Result<Self, String> {
+                    Ok($name)
+                }
+            }
+        )*
+    };
+}
+
+no_args! {
+    /// `ping`.
+    Ping;
+    /// `listschedtasks`.
+    ListSchedTasks;
+    /// `procs`.
+    Procs;
+    /// `winservices`.
+    WinServices;
+    /// `softwarelist`.
+    SoftwareList;
+    /// `shutdown`.
+    Shutdown;
+    /// `rebootnow`.
+    RebootNow;
+    /// `needsreboot`.
+    NeedsReboot;
+    /// `sysinfo`.
+    SysInfo;
+    /// `wmi`.
+    Wmi;
+    /// `cpuloadavg`.
+    CpuLoadAvg;
+    /// `runchecks`.
+    RunChecks;
+    /// `publicip`.
+    PublicIp;
+    /// `installpython`.
+    InstallPython;
+    /// `installnushell`.
+    InstallNushell;
+    /// `installdeno`.
+    InstallDeno;
+    /// `installchoco`.
+    InstallChoco;
+    /// `getwinupdates`.
+    GetWinUpdates;
+}
+
+/// Calls whose arguments are payload strings, in declaration order.
+macro_rules! payload_args {
+    ($( $(#[$doc:meta])* $name:ident { $( $(#[$fdoc:meta])* $field:ident : $key:literal ),* $(,)? } )*) => {
+        $(
+            $(#[$doc])*
+            #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+            pub struct $name {
+                $( $(#[$fdoc])* pub $field: String, )*
+            }
+
+            impl Args for $name {
+                fn write(self, env: &mut Command) {
+                    $( put(env, $key, self.$field); )*
+                }
+                fn read(mut env: Command) -> Result<Self, String> {
+                    Ok($name { $( $field: take(&mut env, $key), )* })
+                }
+            }
+        )*
+    };
+}
+
+payload_args! {
+    /// `winsvcdetail`.
+    WinSvcDetail { /// Service name.
+        name: "name" }
+    /// `winsvcaction`: `action` is `start` or `stop` (restart is stop, then start, by the server).
+    WinSvcAction { /// Service name.
+        name: "name", /// `start` or `stop`.
+        action: "action" }
+    /// `editwinsvc`.
+    EditWinSvc { /// Service name.
+        name: "name", /// `auto`, `autodelay`, `manual` or `disabled`.
+        start_type: "startType" }
+    /// `recover`: `mode` is `mesh` (restart the mesh agent) or `tacagent`.
+    Recover { /// `mesh` or `tacagent`.
+        mode: "mode" }
+    /// `agentupdate`.
+    AgentUpdate { /// Download URL of the new agent.
+        url: "url", /// Its version.
+        version: "version", /// Windows installer file name.
+        inno: "inno" }
+    /// `terminal_input`.
+    TerminalInput { /// The session.
+        session_id: "session_id", /// What was typed.
+        data: "data" }
+    /// `terminal_kill`.
+    TerminalKill { /// The session.
+        session_id: "session_id" }
+    /// `registry_create_key`.
+    RegistryCreateKey { /// Full key path.
+        path: "path" }
+    /// `registry_delete_key`.
+    RegistryDeleteKey { /// Full key path.
+        path: "path" }
+    /// `registry_rename_key`.
+    RegistryRenameKey { /// Current path.
+        old_path: "old_path", /// New path.
+        new_path: "new_path" }
+    /// `registry_delete_value`.
+    RegistryDeleteValue { /// Key path.
+        path: "path", /// Value name.
+        name: "name" }
+    /// `registry_rename_value`.
+    RegistryRenameValue { /// Key path.
+        path: "path", /// Current name.
+        old_name: "old_name", /// New name.
+        new_name: "new_name" }
+}
+
+/// `registry_create_value` and `registry_modify_value` arguments. `data` travels as text (numbers in decimal,
+/// multi-strings one per line), which keeps the payload decodable by agents that read it as `map[string]string`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryValueArgs {
+    /// Key path.
+    pub path: String,
+    /// `REG_SZ`, `REG_DWORD`, ...
+    pub value_type: String,
+    /// Value name.
+    pub name: String,
+    /// The value.
+    pub data: String,
+}
+
+impl RegistryValueArgs {
+    fn write(self, env: &mut Command) {
+        put(env, "path", self.path);
+        put(env, "type", self.value_type);
+        put(env, "name", self.name);
+        put(env, "data", self.data);
+    }
+
+    fn read(mut env: Command) -> RegistryValueArgs {
+        RegistryValueArgs {
+            path: take(&mut env, "path"),
+            value_type: take(&mut env, "type"),
+            name: take(&mut env, "name"),
+            data: take(&mut env, "data"),
+        }
+    }
+}
+
+/// `registry_create_value`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryCreateValue(pub RegistryValueArgs);
+
+/// `registry_modify_value`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryModifyValue(pub RegistryValueArgs);
+
+impl Args for RegistryCreateValue {
+    fn write(self, env: &mut Command) {
+        self.0.write(env);
+    }
+    fn read(env: Command) -> Result<Self, String> {
+        Ok(RegistryCreateValue(RegistryValueArgs::read(env)))
+    }
+}
+
+impl Args for RegistryModifyValue {
+    fn write(self, env: &mut Command) {
+        self.0.write(env);
+    }
+    fn read(env: Command) -> Result<Self, String> {
+        Ok(RegistryModifyValue(RegistryValueArgs::read(env)))
+    }
+}
+
+/// `registry_browse`: one page of a key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryBrowse {
+    /// Key path.
+    pub path: String,
+    /// Page number.
+    pub page: u32,
+    /// Entries per page.
+    pub page_size: u32,
+}
+
+impl Args for RegistryBrowse {
+    fn write(self, env: &mut Command) {
+        put(env, "path", self.path);
+        put(env, "page", self.page.to_string());
+        put(env, "page_size", self.page_size.to_string());
+    }
+    fn read(mut env: Command) -> Result<Self, String> {
+        Ok(RegistryBrowse {
+            path: take(&mut env, "path"),
+            page: number(&mut env, "page")?,
+            page_size: number(&mut env, "page_size")?,
+        })
+    }
+}
+
+/// `terminal_start`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TerminalStart {
+    /// A new uuid naming the session; output goes to `<agent_id>.terminal.<session_id>`.
+    pub session_id: String,
+    /// `cmd`, `powershell`, `bash` or an absolute path.
+    pub shell: String,
+    /// Run as the logged-in user.
+    pub run_as_user: bool,
+}
+
+impl Args for TerminalStart {
+    fn write(self, env: &mut Command) {
+        put(env, "session_id", self.session_id);
+        put(env, "shell", self.shell);
+        env.run_as_user = Some(self.run_as_user);
+    }
+    fn read(mut env: Command) -> Result<Self, String> {
+        Ok(TerminalStart {
+            session_id: take(&mut env, "session_id"),
+            shell: take(&mut env, "shell"),
+            run_as_user: env.run_as_user.unwrap_or(false),
+        })
+    }
+}
+
+/// `terminal_resize`; rows and cols travel as text.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TerminalResize {
+    /// The session.
+    pub session_id: String,
+    /// Rows.
+    pub rows: u16,
+    /// Columns.
+    pub cols: u16,
+}
+
+impl Args for TerminalResize {
+    fn write(self, env: &mut Command) {
+        put(env, "session_id", self.session_id);
+        put(env, "rows", self.rows.to_string());
+        put(env, "cols", self.cols.to_string());
+    }
+    fn read(mut env: Command) -> Result<Self, String> {
+        Ok(TerminalResize {
+            session_id: take(&mut env, "session_id"),
+            rows: number(&mut env, "rows")?,
+            cols: number(&mut env, "cols")?,
+        })
+    }
+}
+
+/// `eventlog`: `days` 0 means every entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventLog {
+    /// `Application`, `System` or `Security`.
+    pub logname: String,
+    /// How many days back.
+    pub days: u32,
+}
+
+impl EventLog {
+    /// Upstream's envelope timeout: reading the Security log takes longer (agents/views.py get_event_log).
+    fn secs(&self) -> i64 {
+        if self.logname == "Security" {
+            180
+        } else {
+            30
+        }
+    }
+}
+
+impl Args for EventLog {
+    fn write(self, env: &mut Command) {
+        put(env, "logname", self.logname);
+        put(env, "days", self.days.to_string());
+    }
+    fn read(mut env: Command) -> Result<Self, String> {
+        Ok(EventLog {
+            logname: take(&mut env, "logname"),
+            days: number(&mut env, "days")?,
+        })
+    }
+    fn timeout(&self) -> Option<i64> {
+        Some(self.secs())
+    }
+}
+
+/// `killproc`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KillProc {
+    /// The process.
+    pub pid: i32,
+}
+
+impl Args for KillProc {
+    fn write(self, env: &mut Command) {
+        env.procpid = Some(self.pid);
+    }
+    fn read(env: Command) -> Result<Self, String> {
+        Ok(KillProc {
+            pid: env.procpid.unwrap_or(0),
+        })
+    }
+}
+
+/// `rawcmd`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawCmd {
+    /// The command line.
+    pub command: String,
+    /// The shell; "" is the agent's default (`/bin/bash`, `cmd` on Windows).
+    pub shell: String,
+    /// Seconds before the agent kills it.
+    pub timeout: i64,
+    /// Run as the logged-in user.
+    pub run_as_user: bool,
+    /// AgentHistory row the agent reports the output to through `histresult`.
+    pub history_id: Option<i64>,
+    /// With an id, the agent (≥ 2.10) also publishes each line to `<agent_id>.cmdoutput.<id>`.
+    pub stream_id: Option<String>,
+}
+
+impl Args for RawCmd {
+    fn write(self, env: &mut Command) {
+        put(env, "command", self.command);
+        put(env, "shell", self.shell);
+        env.run_as_user = Some(self.run_as_user);
+        env.id = self.history_id;
+        if let Some(id) = self.stream_id {
+            put(env, "cmd_id", id);
+            env.stream = Some(true);
+        }
+    }
+    fn read(mut env: Command) -> Result<Self, String> {
+        let cmd_id = take(&mut env, "cmd_id");
+        Ok(RawCmd {
+            command: take(&mut env, "command"),
+            shell: take(&mut env, "shell"),
+            timeout: env.timeout,
+            run_as_user: env.run_as_user.unwrap_or(false),
+            history_id: env.id.filter(|&id| id != 0),
+            stream_id: (env.stream == Some(true) && !cmd_id.is_empty()).then_some(cmd_id),
+        })
+    }
+    fn timeout(&self) -> Option<i64> {
+        Some(self.timeout)
+    }
+}
+
+/// A script run (`runscript` and `runscriptfull`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Script {
+    /// The script body.
+    pub code: String,
+    /// `powershell`, `cmd`, `python`, `shell`, `nushell` or `deno`.
+    pub shell: String,
+    /// Seconds before the agent kills it.
+    pub timeout: i64,
+    /// Arguments.
+    pub args: Vec<String>,
+    /// `KEY=VALUE` environment.
+    pub env_vars: Vec<String>,
+    /// Run as the logged-in user.
+    pub run_as_user: bool,
+    /// AgentHistory row the agent reports the result to through `histresult`.
+    pub history_id: Option<i64>,
+    /// Let nushell read its config.
+    pub nushell_enable_config: bool,
+    /// deno permission flags.
+    pub deno_default_permissions: String,
+}
+
+impl Script {
+    fn write(self, env: &mut Command) {
+        put(env, "code", self.code);
+        put(env, "shell", self.shell);
+        // Upstream always sends both lists (agents/models.py run_script).
+        env.script_args = Some(self.args);
+        env.env_vars = Some(self.env_vars);
+        env.run_as_user = Some(self.run_as_user);
+        env.id = self.history_id;
+        env.nushell_enable_config = Some(self.nushell_enable_config);
+        env.deno_default_permissions = Some(self.deno_default_permissions);
+    }
+
+    fn read(mut env: Command) -> Script {
+        Script {
+            code: take(&mut env, "code"),
+            shell: take(&mut env, "shell"),
+            timeout: env.timeout,
+            args: env.script_args.unwrap_or_default(),
+            env_vars: env.env_vars.unwrap_or_default(),
+            run_as_user: env.run_as_user.unwrap_or(false),
+            history_id: env.id.filter(|&id| id != 0),
+            nushell_enable_config: env.nushell_enable_config.unwrap_or(false),
+            deno_default_permissions: env.deno_default_permissions.unwrap_or_default(),
+        }
+    }
+}
+
+/// `runscript`: the reply is the output as one text.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunScript(pub Script);
+
+/// `runscriptfull`: the reply keeps stdout, stderr and the exit code apart.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunScriptFull(pub Script);
+
+impl Args for RunScript {
+    fn write(self, env: &mut Command) {
+        self.0.write(env);
+    }
+    fn read(env: Command) -> Result<Self, String> {
+        Ok(RunScript(Script::read(env)))
+    }
+    fn timeout(&self) -> Option<i64> {
+        Some(self.0.timeout)
+    }
+}
+
+impl Args for RunScriptFull {
+    fn write(self, env: &mut Command) {
+        self.0.write(env);
+    }
+    fn read(env: Command) -> Result<Self, String> {
+        Ok(RunScriptFull(Script::read(env)))
+    }
+    fn timeout(&self) -> Option<i64> {
+        Some(self.0.timeout)
+    }
+}
+
+/// `runtask`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunTask {
+    /// The AutomatedTask.
+    pub task_pk: i64,
+}
+
+impl Args for RunTask {
+    fn write(self, env: &mut Command) {
+        env.taskpk = Some(self.task_pk);
+    }
+    fn read(env: Command) -> Result<Self, String> {
+        Ok(RunTask {
+            task_pk: env.taskpk.unwrap_or(0),
+        })
+    }
+}
+
+/// `patchmgmt`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatchMgmt {
+    /// Windows automatic updates off (true sets AUOptions to 1).
+    pub enabled: bool,
+}
+
+impl Args for PatchMgmt {
+    fn write(self, env: &mut Command) {
+        env.patch_mgmt = Some(self.enabled);
+    }
+    fn read(env: Command) -> Result<Self, String> {
+        Ok(PatchMgmt {
+            enabled: env.patch_mgmt.unwrap_or(false),
+        })
+    }
+}
+
+/// `schedtask`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchedTask(pub SchedTaskPayload);
+
+impl Args for SchedTask {
+    fn write(self, env: &mut Command) {
+        env.schedtaskpayload = Some(self.0);
+    }
+    fn read(env: Command) -> Result<Self, String> {
+        env.schedtaskpayload
+            .map(SchedTask)
+            .ok_or_else(|| "schedtaskpayload is missing".to_owned())
+    }
+}
+
+/// `delschedtask`: only the task's name is sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DelSchedTask {
+    /// The scheduled task's name.
+    pub name: String,
+}
+
+impl Args for DelSchedTask {
+    fn write(self, env: &mut Command) {
+        env.schedtaskpayload = Some(SchedTaskPayload {
+            name: self.name,
+            ..SchedTaskPayload::default()
+        });
+    }
+    fn read(env: Command) -> Result<Self, String> {
+        Ok(DelSchedTask {
+            name: env.schedtaskpayload.map(|t| t.name).unwrap_or_default(),
+        })
+    }
+}
+
+/// `installwithchoco`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallWithChoco {
+    /// The chocolatey package.
+    pub name: String,
+    /// The pending action the result is reported to.
+    pub pending_action_pk: i64,
+}
+
+impl Args for InstallWithChoco {
+    fn write(self, env: &mut Command) {
+        env.choco_prog_name = Some(self.name);
+        env.pending_action_pk = Some(self.pending_action_pk);
+    }
+    fn read(env: Command) -> Result<Self, String> {
+        Ok(InstallWithChoco {
+            name: env.choco_prog_name.unwrap_or_default(),
+            pending_action_pk: env.pending_action_pk.unwrap_or(0),
+        })
+    }
+}
+
+/// `installwinupdates`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallWinUpdates {
+    /// Update ids.
+    pub guids: Vec<String>,
+}
+
+impl Args for InstallWinUpdates {
+    fn write(self, env: &mut Command) {
+        env.guids = Some(self.guids);
+    }
+    fn read(env: Command) -> Result<Self, String> {
+        Ok(InstallWinUpdates {
+            guids: env.guids.unwrap_or_default(),
+        })
+    }
+}
+
+/// `uninstall`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Uninstall {
+    /// Windows: any text; Linux: the whole uninstall script, which the agent runs with the argument `uninstall`.
+    pub code: String,
+}
+
+impl Args for Uninstall {
+    fn write(self, env: &mut Command) {
+        env.code = Some(self.code);
+    }
+    fn read(env: Command) -> Result<Self, String> {
+        Ok(Uninstall {
+            code: env.code.unwrap_or_default(),
+        })
+    }
+}
