@@ -61,6 +61,9 @@ pub struct ServeConfig {
         global = true
     )]
     pub database_url: String,
+    /// Most Postgres connections this process holds (requests waiting on agents hold none).
+    #[arg(long, env = "TRMM_DATABASE_POOL_SIZE", default_value_t = trmm_db::DEFAULT_POOL_SIZE)]
+    pub database_pool_size: usize,
     /// Redis URL (job queue and login rate limits).
     #[arg(long, env = "TRMM_REDIS_URL", default_value = "redis://127.0.0.1:6379")]
     pub redis_url: String,

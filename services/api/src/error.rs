@@ -4,6 +4,7 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{json, Value};
+use trmm_rpc::client::GatewayError;
 
 /// Everything a handler can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +39,31 @@ impl ApiError {
     /// A 400 `{field: [message]}` for one field.
     pub fn field(field: &str, message: impl Into<String>) -> ApiError {
         ApiError::Invalid(json!({ field: [message.into()] }))
+    }
+}
+
+/// TRMM's answer whenever an agent does not reply (agents/views.py: `notify_error("Unable to contact the agent")`).
+pub const UNREACHABLE: &str = "Unable to contact the agent";
+
+impl From<GatewayError> for ApiError {
+    fn from(e: GatewayError) -> Self {
+        match e {
+            GatewayError::Offline => ApiError::BadRequest(format!("{UNREACHABLE}: the agent is offline")),
+            GatewayError::Timeout => ApiError::BadRequest(UNREACHABLE.into()),
+            GatewayError::BadReply(why) => {
+                tracing::warn!(%why, "unexpected agent reply");
+                ApiError::BadRequest(UNREACHABLE.into())
+            }
+            GatewayError::Invalid(why) => ApiError::BadRequest(why),
+            GatewayError::Unavailable(why) => ApiError::Unavailable(format!("The agent gateway is unavailable: {why}")),
+        }
+    }
+}
+
+/// Serializing a value the server built cannot fail short of a bug.
+impl From<serde_json::Error> for ApiError {
+    fn from(e: serde_json::Error) -> Self {
+        ApiError::Internal(format!("serializing: {e}"))
     }
 }
 

@@ -5,7 +5,6 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod error;
-pub mod gateway;
 pub mod json;
 mod ratelimit;
 pub mod state;

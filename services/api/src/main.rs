@@ -40,7 +40,7 @@ async fn try_main(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn pool(cfg: &ServeConfig) -> anyhow::Result<trmm_db::Pool> {
-    trmm_db::connect(&cfg.database_url)
+    trmm_db::connect_sized(&cfg.database_url, cfg.database_pool_size)
         .context("TRMM_DATABASE_URL is not a valid Postgres URL (postgres://user:password@host:5432/db)")
 }
 
@@ -82,8 +82,7 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
             redis_prefix: cfg.redis_prefix,
         }),
         clock: Arc::new(SystemClock),
-        gateway: trmm_api::gateway::Gateway::lazy(&cfg.gateway_url)
-            .map_err(|e| anyhow::anyhow!("TRMM_GATEWAY_URL: {e}"))?,
+        gateway: trmm_rpc::client::GatewayClient::lazy(&cfg.gateway_url).context("TRMM_GATEWAY_URL")?,
     };
     let (addr, server) = trmm_api::bind(state, cfg.listen, health, cfg.workers, shutdown).with_context(|| {
         format!(

@@ -40,7 +40,7 @@ pub struct AppState {
     /// Time source.
     pub clock: Arc<dyn Clock>,
     /// The AgentGateway, through which commands reach agents.
-    pub gateway: crate::gateway::Gateway,
+    pub gateway: trmm_rpc::client::GatewayClient,
 }
 
 impl AppState {

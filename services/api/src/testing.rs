@@ -19,6 +19,21 @@ pub const ADMIN_PASSWORD: &str = "correct horse battery";
 /// RFC 6238 test secret; codes are computed from the server's (offset) clock.
 pub const TOTP_SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 
+/// A gateway address where nothing listens, for tests that never reach agents.
+const NO_GATEWAY: &str = "http://127.0.0.1:9";
+
+/// Where a test API's dependencies are; each defaults to the test environment's (no gateway, the shared
+/// Redis, a pool as large as the test database's).
+#[derive(Debug, Default)]
+pub struct Wiring {
+    /// The AgentGateway.
+    pub gateway_url: Option<String>,
+    /// Most Postgres connections.
+    pub pool_size: Option<usize>,
+    /// Redis.
+    pub redis_url: Option<String>,
+}
+
 pub struct TestApi {
     pub url: String,
     pub db: TestDb,
@@ -55,7 +70,7 @@ impl TestApi {
     }
 
     pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> TestApi {
-        Self::start_full(tweak, "http://127.0.0.1:9".to_owned()).await
+        Self::start_wired(tweak, Wiring::default()).await
     }
 
     /// Starts the API talking to the AgentGateway at `gateway_url`.
@@ -65,12 +80,22 @@ impl TestApi {
 
     /// Starts the API with tweaked settings, talking to the AgentGateway at `gateway_url`.
     pub async fn start_full(tweak: impl FnOnce(&mut Settings), gateway_url: String) -> TestApi {
+        let wiring = Wiring {
+            gateway_url: Some(gateway_url),
+            ..Wiring::default()
+        };
+        Self::start_wired(tweak, wiring).await
+    }
+
+    /// Starts the API with tweaked settings and the dependencies `wiring` names.
+    pub async fn start_wired(tweak: impl FnOnce(&mut Settings), wiring: Wiring) -> TestApi {
         let db = TestDb::new().await;
         let clock = Arc::new(OffsetClock::default());
         let shutdown = CancellationToken::new();
         let health = Health::new("trmm-api-test");
         let redis = Arc::new(OnceCell::new());
-        crate::connect_redis(&trmm_testkit::redis_url(), redis.clone(), &health, shutdown.clone());
+        let redis_url = wiring.redis_url.unwrap_or_else(trmm_testkit::redis_url);
+        crate::connect_redis(&redis_url, redis.clone(), &health, shutdown.clone());
         let redis_keys = RedisKeys::fresh();
         let mut settings = Settings {
             public_url: "https://api.example.com".into(),
@@ -88,12 +113,17 @@ impl TestApi {
             redis_keys.prefix(),
             "use TestApi::redis for the Redis prefix"
         );
+        let pool = match wiring.pool_size {
+            Some(size) => trmm_db::connect_sized(db.url(), size).unwrap(),
+            None => db.pool().clone(),
+        };
+        let gateway_url = wiring.gateway_url.unwrap_or_else(|| NO_GATEWAY.to_owned());
         let state = AppState {
-            db: db.pool().clone(),
+            db: pool,
             redis: redis.clone(),
             settings: Arc::new(settings),
             clock: clock.clone(),
-            gateway: crate::gateway::Gateway::lazy(&gateway_url).unwrap(),
+            gateway: trmm_rpc::client::GatewayClient::lazy(&gateway_url).unwrap(),
         };
         let (addr, server) =
             crate::bind(state, "127.0.0.1:0".parse().unwrap(), health, Some(1), shutdown.clone()).unwrap();

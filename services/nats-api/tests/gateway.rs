@@ -7,10 +7,11 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tonic::Code;
 use trmm_nats_api::gateway::{serve, Gateway, Presence};
+use trmm_protocol::calls::{AgentCall, RawCmd};
 use trmm_protocol::nats;
 use trmm_rpc::gateway::agent_gateway_client::AgentGatewayClient;
 use trmm_rpc::gateway::{
-    AgentRequest, Command, DeliveryOutcome, PingRequest, PublishManyRequest, Targeted, WatchPresenceRequest,
+    AgentRequest, DeliveryOutcome, PingRequest, PublishManyRequest, Targeted, WatchPresenceRequest,
 };
 use trmm_testkit::{NatsServer, TestDb};
 
@@ -72,17 +73,15 @@ async fn fake_agent(url: &str, agent_id: &str) {
     });
 }
 
-fn rawcmd(command: &str) -> Option<Command> {
-    Some(Command {
-        func: "rawcmd".into(),
-        timeout_secs: 5,
-        payload: [
-            ("command".to_owned(), command.to_owned()),
-            ("shell".to_owned(), "bash".to_owned()),
-        ]
-        .into(),
-        ..Default::default()
-    })
+fn rawcmd(command: &str) -> Vec<u8> {
+    let call: AgentCall = RawCmd {
+        command: command.into(),
+        shell: "bash".into(),
+        timeout: 5,
+        ..RawCmd::default()
+    }
+    .into();
+    call.encode().unwrap()
 }
 
 #[tokio::test]
@@ -115,13 +114,13 @@ async fn ping_request_and_typed_errors() {
         .client
         .request(AgentRequest {
             agent_id: "agentA".into(),
-            command: rawcmd("hello"),
+            envelope: rawcmd("hello"),
             timeout_ms: 2000,
         })
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(reply.json, "\"hello\"");
+    assert_eq!(nats::decode::<String>(&reply.msgpack).unwrap(), "hello");
     assert_eq!(nats::decode::<String>(&reply.msgpack).unwrap(), "hello");
 
     let start = Instant::now();
@@ -129,7 +128,7 @@ async fn ping_request_and_typed_errors() {
         .client
         .request(AgentRequest {
             agent_id: "nobody".into(),
-            command: rawcmd("x"),
+            envelope: rawcmd("x"),
             timeout_ms: 5000,
         })
         .await
@@ -144,7 +143,7 @@ async fn ping_request_and_typed_errors() {
         .client
         .request(AgentRequest {
             agent_id: "agentA".into(),
-            command: rawcmd("sleep"),
+            envelope: rawcmd("sleep"),
             timeout_ms: 300,
         })
         .await
@@ -155,7 +154,7 @@ async fn ping_request_and_typed_errors() {
         .client
         .request(AgentRequest {
             agent_id: "a.b".into(),
-            command: rawcmd("x"),
+            envelope: rawcmd("x"),
             timeout_ms: 300,
         })
         .await
@@ -171,7 +170,7 @@ async fn publish_many_reaches_every_agent() {
     let messages: Vec<Targeted> = (0..2000)
         .map(|i| Targeted {
             agent_id: format!("bulk{i}"),
-            command: rawcmd(&format!("job {i}")),
+            envelope: rawcmd(&format!("job {i}")),
         })
         .collect();
     let reply = h
@@ -233,7 +232,7 @@ async fn publish_many_with_replies_accounts_for_every_agent() {
         .iter()
         .map(|(id, cmd)| Targeted {
             agent_id: id.clone(),
-            command: rawcmd(cmd),
+            envelope: rawcmd(cmd),
         })
         .collect();
     let started = Instant::now();
@@ -253,7 +252,13 @@ async fn publish_many_with_replies_accounts_for_every_agent() {
     let got: Vec<(String, DeliveryOutcome, String)> = reply
         .deliveries
         .iter()
-        .map(|d| (d.agent_id.clone(), d.outcome(), d.detail.clone()))
+        .map(|d| {
+            let detail = match d.outcome() {
+                DeliveryOutcome::Replied => nats::decode::<serde_json::Value>(&d.reply).unwrap().to_string(),
+                _ => d.detail.clone(),
+            };
+            (d.agent_id.clone(), d.outcome(), detail)
+        })
         .collect();
     let mut expected: Vec<(String, DeliveryOutcome, String)> = (0..40)
         .map(|i| (format!("up{i}"), DeliveryOutcome::Replied, "\"hi\"".to_owned()))

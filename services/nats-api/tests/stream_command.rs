@@ -6,9 +6,11 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 use trmm_nats_api::gateway::{serve, Gateway};
+use trmm_protocol::calls::{AgentCall, RawCmd, RunScript, Script};
 use trmm_protocol::nats::{self, StreamChunk};
-use trmm_rpc::client::{command, GatewayClient, GatewayError};
+use trmm_rpc::client::{GatewayClient, GatewayError};
 use trmm_rpc::gateway::CommandOutput;
+use trmm_rpc::gateway::StreamCommandRequest;
 use trmm_testkit::NatsServer;
 
 const STREAMING: &str = "streamingqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq";
@@ -80,11 +82,13 @@ async fn agent(url: &str, agent_id: &'static str) {
     });
 }
 
-fn rawcmd(text: &str, timeout: i64) -> trmm_rpc::gateway::Command {
-    let mut c = command("rawcmd", timeout);
-    c.payload.insert("command".into(), text.into());
-    c.payload.insert("shell".into(), "/bin/bash".into());
-    c
+fn rawcmd(text: &str, timeout: i64) -> RawCmd {
+    RawCmd {
+        command: text.into(),
+        shell: "/bin/bash".into(),
+        timeout,
+        ..RawCmd::default()
+    }
 }
 
 async fn collect(
@@ -144,10 +148,17 @@ async fn typed_errors() {
         [Err(GatewayError::Offline)]
     );
     assert_eq!(collect(&client, SILENT, "x", 1).await, [Err(GatewayError::Timeout)]);
-    let refused = client
-        .stream_command(SILENT, command("runscript", 5), Duration::ZERO)
-        .await
-        .err();
+    let script = AgentCall::from(RunScript(Script {
+        code: "x".into(),
+        timeout: 5,
+        ..Script::default()
+    }));
+    let request = StreamCommandRequest {
+        agent_id: SILENT.into(),
+        envelope: script.encode().unwrap(),
+        timeout_ms: 0,
+    };
+    let refused = client.raw().stream_command(request).await.err().map(GatewayError::from);
     assert!(matches!(refused, Some(GatewayError::Invalid(_))), "{refused:?}");
     let bad_subject = client.stream_command("a.b", rawcmd("x", 5), Duration::ZERO).await.err();
     assert!(matches!(bad_subject, Some(GatewayError::Invalid(_))), "{bad_subject:?}");

@@ -19,10 +19,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use trmm_db::bulk::{self, Run, Unanswered};
 use trmm_jobs::BulkRun;
-use trmm_rpc::client::GatewayClient;
-use trmm_rpc::gateway::{Command, Targeted};
+use trmm_protocol::calls::{AgentCall, RawCmd, RunScriptFull};
+use trmm_rpc::client::{GatewayClient, GatewayError};
 
-use crate::record;
+use crate::record::{self, Reply};
 
 /// Attempts at a run while the gateway is unreachable; after the last, the agents not reached get an error.
 const MAX_ATTEMPTS: usize = 6;
@@ -99,7 +99,7 @@ async fn run_bulk(job: BulkRun, ctx: Data<BulkContext>, attempt: Attempt) -> Res
         bulk::mark_started(&**db, run.id).await.map_err(transient)?;
         run
     };
-    let template: Command = serde_json::from_value(run.envelope.clone())
+    let template: AgentCall = serde_json::from_value(run.envelope.clone())
         .map_err(|e| AbortError::new(format!("bulk run {} has an unreadable command: {e}", run.id)))?;
     let todo = bulk::undispatched(&**ctx.pool.get().await.map_err(transient)?, run.id)
         .await
@@ -228,30 +228,15 @@ async fn write_outcomes(pool: trmm_db::Pool, mut rx: mpsc::Receiver<Write>) -> R
 async fn one_batch(
     ctx: Arc<BulkContext>,
     run: Arc<Run>,
-    template: &Command,
+    template: &AgentCall,
     batch: Vec<Unanswered>,
     writes: mpsc::Sender<Write>,
 ) -> Result<(), String> {
     if batch.is_empty() {
         return Ok(());
     }
-    let messages = batch
-        .iter()
-        .map(|u| {
-            let mut command = template.clone();
-            command.history_id = Some(u.history_id);
-            if let Some(inputs) = run.per_agent.as_ref().and_then(|p| p.get(u.history_id.to_string())) {
-                command.script_args = strings(inputs.get("script_args"));
-                command.env_vars = strings(inputs.get("env_vars"));
-            }
-            Targeted {
-                agent_id: u.agent_id.clone(),
-                command: Some(command),
-            }
-        })
-        .collect();
     let timeout = Duration::from_secs(run.reply_timeout.max(1) as u64);
-    let outcomes = match ctx.gateway.request_many(messages, timeout, ctx.probe).await {
+    let outcomes = match send(&ctx, &run, template, &batch, timeout).await {
         Ok(outcomes) if outcomes.len() == batch.len() => outcomes,
         sent => {
             let e = match sent {
@@ -269,13 +254,14 @@ async fn one_batch(
     for (u, outcome) in batch.into_iter().zip(outcomes) {
         let write = match outcome {
             // Output that feeds a custom field or note is stored the way that applies it (rare; one by one).
-            Ok(reply @ Value::Object(_)) if run.handled_output => {
+            Ok(reply @ Reply::Script(_)) if run.handled_output => {
                 handled.push((u, reply));
                 continue;
             }
-            Ok(reply @ Value::Object(_)) => Write::Script(u.history_id, reply),
-            Ok(Value::String(text)) => Write::Text(u.history_id, text),
-            Ok(other) => Write::Text(u.history_id, other.to_string()),
+            Ok(Reply::Script(results)) => {
+                Write::Script(u.history_id, serde_json::to_value(results).unwrap_or_default())
+            }
+            Ok(Reply::Text(text)) => Write::Text(u.history_id, text),
             Err(e) => Write::Text(u.history_id, record::marker(&e)),
         };
         writes
@@ -294,6 +280,64 @@ async fn one_batch(
         Some(e) => Err(format!("recording a result: {e}")),
         None => Ok(()),
     }
+}
+
+/// Sends each agent of the batch the run's call, with its own history id (and script inputs), in one
+/// PublishMany; one typed outcome per agent, in order.
+async fn send(
+    ctx: &BulkContext,
+    run: &Run,
+    template: &AgentCall,
+    batch: &[Unanswered],
+    timeout: Duration,
+) -> Result<Vec<Result<Reply, GatewayError>>, GatewayError> {
+    match template {
+        AgentCall::RawCmd(t) => {
+            let calls = batch
+                .iter()
+                .map(|u| {
+                    (
+                        u.agent_id.clone(),
+                        RawCmd {
+                            history_id: Some(u.history_id),
+                            ..t.clone()
+                        },
+                    )
+                })
+                .collect();
+            Ok(typed(
+                ctx.gateway.call_many(calls, timeout, ctx.probe).await?,
+                Reply::Text,
+            ))
+        }
+        AgentCall::RunScriptFull(t) => {
+            let calls = batch
+                .iter()
+                .map(|u| {
+                    let mut script = t.0.clone();
+                    script.history_id = Some(u.history_id);
+                    if let Some(inputs) = run.per_agent.as_ref().and_then(|p| p.get(u.history_id.to_string())) {
+                        script.args = strings(inputs.get("script_args"));
+                        script.env_vars = strings(inputs.get("env_vars"));
+                    }
+                    (u.agent_id.clone(), RunScriptFull(script))
+                })
+                .collect();
+            Ok(typed(
+                ctx.gateway.call_many(calls, timeout, ctx.probe).await?,
+                Reply::Script,
+            ))
+        }
+        other => Err(GatewayError::Invalid(format!(
+            "a bulk run cannot send {}",
+            other.func()
+        ))),
+    }
+}
+
+/// One outcome per agent, its reply made a [`Reply`].
+fn typed<T>(outcomes: Vec<Result<T, GatewayError>>, reply: fn(T) -> Reply) -> Vec<Result<Reply, GatewayError>> {
+    outcomes.into_iter().map(|o| o.map(reply)).collect()
 }
 
 fn strings(v: Option<&Value>) -> Vec<String> {

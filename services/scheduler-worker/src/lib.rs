@@ -8,6 +8,7 @@ mod deps;
 mod pending;
 mod queue;
 mod record;
+mod recovery;
 mod script_email;
 
 use anyhow::Context;
@@ -70,6 +71,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             gateway: gateway.clone(),
             probe: config.agent_probe_timeout,
         };
+        let recovery = recovery::serve(
+            pool.clone(),
+            redis.clone(),
+            config.redis_prefix.clone(),
+            shutdown.clone(),
+        );
         let runner = pending::Runner {
             pool,
             gateway,
@@ -79,7 +86,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         tokio::join!(
             bulk::serve(bulk, redis.clone(), config.redis_prefix.clone(), shutdown.clone()),
             script_email::serve(email, redis, config.redis_prefix.clone(), shutdown.clone()),
-            pending::serve(runner, shutdown.clone())
+            pending::serve(runner, shutdown.clone()),
+            recovery
         );
         anyhow::Ok(())
     };

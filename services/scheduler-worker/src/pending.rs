@@ -16,8 +16,8 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use trmm_db::pending::{self, Claimed};
+use trmm_protocol::calls::AgentCall;
 use trmm_rpc::client::{GatewayClient, GatewayError};
-use trmm_rpc::gateway::Command;
 
 use crate::record;
 
@@ -179,16 +179,14 @@ impl Runner {
             .details
             .get("command")
             .cloned()
-            .map(serde_json::from_value::<Command>);
+            .map(serde_json::from_value::<AgentCall>);
         let Some(Ok(command)) = command else {
             let db = self.pool.get().await?;
             pending::complete(&**db, action.id, &json!({"error": "unreadable command"})).await?;
             return Ok(true);
         };
-        let outcome = self
-            .gateway
-            .request_probed(agent_id, command, Duration::from_secs(timeout.max(1)), self.probe)
-            .await;
+        let timeout = Duration::from_secs(timeout.max(1));
+        let outcome = record::call(&self.gateway, agent_id, command, timeout, self.probe).await;
         let stored = match (&outcome, hist) {
             (Err(GatewayError::Offline | GatewayError::Unavailable(_)), _) => {
                 pending::release(&**self.pool.get().await?, action.id).await?;

@@ -1,15 +1,11 @@
 //! Writing what became of a command sent to an agent onto its AgentHistory row. The agent also reports the
 //! same result through `histresult`; whichever arrives first is kept (history rows are never clobbered).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde_json::Value;
 use trmm_db::{history, AgentPk, DbError, Pool};
-use trmm_rpc::client::GatewayError;
-
-/// How long a script reply whose output feeds a custom field or a note waits for the agent's own `histresult`,
-/// which applies that handling (trmm-api does it, exactly once, for whichever copy of the result comes first).
-const HANDLED_OUTPUT_GRACE: Duration = Duration::from_secs(10);
+use trmm_protocol::calls::{AgentCall, RunScriptResponse};
+use trmm_rpc::client::{GatewayClient, GatewayError};
 
 /// The text stored for an outcome without a reply (`offline`, `timeout` or an error).
 pub fn marker(error: &GatewayError) -> String {
@@ -27,43 +23,51 @@ pub async fn text(pool: &Pool, hist: i64, agent: AgentPk, text: &str) -> Result<
     Ok(())
 }
 
-/// Stores the agent's reply: a `runscriptfull` map as script results, anything else as text.
-pub async fn reply(pool: &Pool, hist: i64, agent: AgentPk, reply: &Value) -> Result<(), DbError> {
-    let results = match reply {
-        Value::String(s) => return text(pool, hist, agent, s).await,
-        Value::Object(_) => reply,
-        other => return text(pool, hist, agent, &other.to_string()).await,
-    };
-    let handled = {
-        let db = pool.get().await?;
-        history::output_handling(&**db, hist, agent)
-            .await?
-            .is_some_and(|h| h.custom_field.is_some() || h.save_to_agent_note)
-    };
-    if handled && arrives_by_histresult(pool, hist).await? {
-        return Ok(());
-    }
-    if handled {
-        tracing::warn!(
-            history_id = hist,
-            "the agent did not report its script result; stored without filling the custom field or note"
-        );
-    }
-    let db = pool.get().await?;
-    history::record_script_results(&**db, hist, agent, results).await?;
-    Ok(())
+/// What an agent answered to a command or script, typed by the call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// `rawcmd` and `runscript`: the output as one text.
+    Text(String),
+    /// `runscriptfull`: stdout, stderr and exit code apart.
+    Script(RunScriptResponse),
 }
 
-/// Waits (bounded) until the history row has a result from elsewhere.
-async fn arrives_by_histresult(pool: &Pool, hist: i64) -> Result<bool, DbError> {
-    let start = Instant::now();
-    loop {
-        if trmm_db::bulk::has_result(&**pool.get().await?, hist).await? {
-            return Ok(true);
-        }
-        if start.elapsed() >= HANDLED_OUTPUT_GRACE {
-            return Ok(false);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+/// Sends a stored command or script call (pinging first, see [`GatewayClient::call_probed`]) and waits for
+/// its typed reply; other calls are not queued work.
+pub async fn call(
+    gateway: &GatewayClient,
+    agent_id: &str,
+    call: AgentCall,
+    timeout: Duration,
+    probe: Duration,
+) -> Result<Reply, GatewayError> {
+    match call {
+        AgentCall::RawCmd(c) => gateway.call_probed(agent_id, c, timeout, probe).await.map(Reply::Text),
+        AgentCall::RunScript(c) => gateway.call_probed(agent_id, c, timeout, probe).await.map(Reply::Text),
+        AgentCall::RunScriptFull(c) => gateway
+            .call_probed(agent_id, c, timeout, probe)
+            .await
+            .map(Reply::Script),
+        other => Err(GatewayError::Invalid(format!(
+            "{} is not a queued command",
+            other.func()
+        ))),
     }
+}
+
+/// Stores the agent's reply: script results as such (filling the run's custom field or note, exactly once
+/// whichever copy of the result, this reply or the agent's `histresult`, comes first), anything else as text.
+pub async fn reply(pool: &Pool, hist: i64, agent: AgentPk, reply: &Reply) -> Result<(), DbError> {
+    let results = match reply {
+        Reply::Text(s) => return text(pool, hist, agent, s).await,
+        Reply::Script(results) => serde_json::to_value(results).unwrap_or_default(),
+    };
+    let mut db = pool.get().await?;
+    let Some(agent) = trmm_db::agents::find_by_pk(&**db, agent).await? else {
+        return Ok(());
+    };
+    let tx = db.transaction().await?;
+    trmm_db::script_output::record(&*tx, &agent, hist, &results).await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -15,9 +15,9 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use trmm_db::core_settings::MailSettings;
 use trmm_db::{agents, history, script_output};
-use trmm_jobs::ScriptEmail;
+use trmm_db::{jobs, JobId};
+use trmm_jobs::{ScriptEmail, ScriptEmailPayload};
 use trmm_rpc::client::{GatewayClient, GatewayError};
-use trmm_rpc::gateway::Command;
 
 use crate::record;
 
@@ -29,6 +29,8 @@ const POLL: Duration = Duration::from_millis(500);
 const REPLY_GRACE: u64 = 3;
 /// Longest an SMTP conversation may take.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long an attempt holds its job beyond the script's own timeout before another worker may take it.
+const LEASE_MARGIN: Duration = Duration::from_secs(600);
 
 /// What an emailed script run needs.
 #[derive(Clone)]
@@ -73,16 +75,44 @@ pub async fn serve(ctx: EmailContext, redis: ConnectionManager, prefix: String, 
     .await
 }
 
+/// Leases the job's payload from Postgres (a second queue entry for the same job finds it taken or finished and
+/// does nothing), runs it, and records its outcome; a failed attempt gives the lease back for the retry.
 async fn run_job(job: ScriptEmail, ctx: Data<EmailContext>, attempt: Attempt) -> Result<(), BoxDynError> {
+    let id = JobId(job.job_id);
+    let job = {
+        let db = ctx.pool.get().await.map_err(retry)?;
+        let now = chrono::Utc::now();
+        let until = now + LEASE_MARGIN;
+        let Some(job) = jobs::lease::<ScriptEmailPayload>(&**db, ScriptEmailPayload::KIND, id, now, until)
+            .await
+            .map_err(retry)?
+        else {
+            tracing::info!(job_id = id.0, "emailed script run already done or taken; skipped");
+            return Ok(());
+        };
+        let run = Duration::from_secs(job.script.0.timeout.max(0) as u64 + REPLY_GRACE) + SMTP_TIMEOUT;
+        jobs::extend(&**db, id, until + run).await.map_err(retry)?;
+        job
+    };
     let outcome = attempt_job(&job, &ctx).await;
-    if let Err(e) = &outcome {
-        let last = attempt.current() >= MAX_ATTEMPTS;
-        tracing::warn!(history_id = job.history_id, attempt = attempt.current(), last, error = %e, "script email failed");
+    let db = ctx.pool.get().await.map_err(retry)?;
+    match &outcome {
+        Ok(done) => jobs::finish(&**db, id, done).await.map_err(retry)?,
+        Err(e) => {
+            let last = attempt.current() >= MAX_ATTEMPTS || !is_retry(e);
+            tracing::warn!(history_id = job.history_id, attempt = attempt.current(), last, error = %e, "script email failed");
+            if last {
+                jobs::finish(&**db, id, &format!("failed: {e}")).await.map_err(retry)?;
+            } else {
+                jobs::release(&**db, id).await.map_err(retry)?;
+            }
+        }
     }
-    outcome
+    outcome.map(drop)
 }
 
-async fn attempt_job(job: &ScriptEmail, ctx: &EmailContext) -> Result<(), BoxDynError> {
+/// Runs the script unless its result is in, then mails it; returns what became of the job.
+async fn attempt_job(job: &ScriptEmailPayload, ctx: &EmailContext) -> Result<&'static str, BoxDynError> {
     let (row, agent, mail) = {
         let db = ctx.pool.get().await.map_err(retry)?;
         let Some(row) = history::get(&**db, job.history_id).await.map_err(retry)? else {
@@ -90,20 +120,20 @@ async fn attempt_job(job: &ScriptEmail, ctx: &EmailContext) -> Result<(), BoxDyn
                 history_id = job.history_id,
                 "history entry of an emailed script run is gone; dropped"
             );
-            return Ok(());
+            return Ok("dropped: the run's history entry is gone");
         };
         let Some(agent) = agents::find_by_agent_id(&**db, &row.agent_id).await.map_err(retry)? else {
-            return Ok(());
+            return Ok("dropped: the agent is gone");
         };
         (row, agent, trmm_db::core_settings::mail(&**db).await.map_err(retry)?)
     };
     let results = match (row.script_results, row.results) {
         (Some(results), _) => results,
         // The run ended without a script result (offline, timeout, refused): there is nothing to mail.
-        (None, Some(_)) => return Ok(()),
+        (None, Some(_)) => return Ok("nothing to mail: the run has no script result"),
         (None, None) => match run_script(job, ctx, &agent).await? {
             Some(results) => results,
-            None => return Ok(()),
+            None => return Ok("nothing to mail: the run has no script result"),
         },
     };
     let to = match job.email_mode.as_str() {
@@ -115,7 +145,7 @@ async fn attempt_job(job: &ScriptEmail, ctx: &EmailContext) -> Result<(), BoxDyn
             history_id = job.history_id,
             "no recipients for the script results; nothing mailed"
         );
-        return Ok(());
+        return Ok("nothing mailed: no recipients");
     }
     let script = row.script_name.as_deref().unwrap_or("Script");
     let subject = format!("{} {script} Results", agent.hostname);
@@ -126,26 +156,25 @@ async fn attempt_job(job: &ScriptEmail, ctx: &EmailContext) -> Result<(), BoxDyn
         recipients = to.len(),
         "script results mailed"
     );
-    Ok(())
+    Ok("sent")
 }
 
 /// Runs the script and stores its outcome; the stored script result (this reply's, or the agent's
 /// `histresult` if that came first), or None when the script produced none.
 async fn run_script(
-    job: &ScriptEmail,
+    job: &ScriptEmailPayload,
     ctx: &EmailContext,
     agent: &agents::AgentRef,
 ) -> Result<Option<Value>, BoxDynError> {
-    let command: Command = serde_json::from_value(job.command.clone())
-        .map_err(|e| AbortError::new(format!("unreadable script command: {e}")))?;
-    let wait = Duration::from_secs(command.timeout_secs.max(1) as u64 + REPLY_GRACE);
+    let wait = Duration::from_secs(job.script.0.timeout.max(1) as u64 + REPLY_GRACE);
     let hist = job.history_id;
     let reply = ctx
         .gateway
-        .request_probed(&agent.agent_id, command, wait, ctx.probe)
+        .call_probed(&agent.agent_id, job.script.clone(), wait, ctx.probe)
         .await;
     match reply {
-        Ok(results @ Value::Object(_)) => {
+        Ok(results) => {
+            let results = serde_json::to_value(results).map_err(|e| AbortError::new(e.to_string()))?;
             let mut db = ctx.pool.get().await.map_err(retry)?;
             let tx = db.transaction().await.map_err(retry)?;
             script_output::record(&*tx, agent, hist, &results)
@@ -154,11 +183,6 @@ async fn run_script(
             tx.commit().await.map_err(retry)?;
             let row = history::get(&**db, hist).await.map_err(retry)?;
             Ok(row.and_then(|r| r.script_results))
-        }
-        Ok(other) => {
-            let text = other.as_str().map_or_else(|| other.to_string(), str::to_owned);
-            record::text(&ctx.pool, hist, agent.pk, &text).await.map_err(retry)?;
-            Ok(None)
         }
         Err(e @ GatewayError::Unavailable(_)) => Err(retry(e)),
         Err(e) => {

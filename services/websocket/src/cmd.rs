@@ -28,7 +28,8 @@ use trmm_db::access::Access;
 use trmm_db::agents::AgentRef;
 use trmm_db::audit::{self, AuditEntry};
 use trmm_db::history::{self, HistoryType};
-use trmm_rpc::client::{command, GatewayClient, GatewayError, PROBE_TIMEOUT};
+use trmm_protocol::calls::RawCmd;
+use trmm_rpc::client::{GatewayClient, GatewayError, PROBE_TIMEOUT};
 
 use crate::auth::{self, Refusal};
 
@@ -228,14 +229,17 @@ async fn start(ctx: &Ctx, who: &Access, agent: &AgentRef, origin: &Value, text: 
     }
     .await
     .map_err(|e| Refusal::from(e).frame())?;
-    let mut envelope = command("rawcmd", timeout);
-    envelope.payload.insert("command".into(), m.cmd.clone());
-    envelope.payload.insert("shell".into(), shell);
-    envelope.run_as_user = Some(m.run_as_user.unwrap_or(false));
-    envelope.history_id = Some(history_id);
+    let call = RawCmd {
+        command: m.cmd,
+        shell,
+        timeout,
+        run_as_user: m.run_as_user.unwrap_or(false),
+        history_id: Some(history_id),
+        stream_id: None,
+    };
     let output = ctx
         .gateway
-        .stream_command(&agent.agent_id, envelope, Duration::ZERO)
+        .stream_command(&agent.agent_id, call, Duration::ZERO)
         .await
         .map_err(|e| error_frame(&e))?;
     Ok(Started {

@@ -52,6 +52,13 @@ pub async fn find_by_agent_id(db: &impl GenericClient, agent_id: &str) -> Result
 }
 
 /// The agent owning the token with this digest.
+/// The agent with this key.
+pub async fn find_by_pk(db: &impl GenericClient, pk: AgentPk) -> Result<Option<AgentRef>, DbError> {
+    let sql = format!("{REF_SELECT} WHERE a.id = $1");
+    Ok(db.query_opt(&sql, &[&pk.0]).await?.as_ref().map(ref_from_row))
+}
+
+/// The agent whose token hashes to `digest`.
 pub async fn find_by_token(db: &impl GenericClient, digest: &[u8]) -> Result<Option<AgentRef>, DbError> {
     let sql = format!("{REF_SELECT} JOIN agent_tokens t ON t.agent_pk = a.id WHERE t.digest = $1");
     Ok(db.query_opt(&sql, &[&digest]).await?.as_ref().map(ref_from_row))

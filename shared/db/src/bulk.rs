@@ -380,6 +380,14 @@ pub async fn abandon(db: &impl GenericClient, id: i64, reason: &str) -> Result<S
     finish(db, id).await
 }
 
+/// Runs not yet finished (to queue again after Redis lost its queue entries).
+pub async fn unfinished(db: &impl GenericClient) -> Result<Vec<i64>, DbError> {
+    let rows = db
+        .query("SELECT id FROM bulk_runs WHERE summary IS NULL ORDER BY id", &[])
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
 /// Whether history row `history_id` has a result (from the reply or from the agent's `histresult`).
 pub async fn has_result(db: &impl GenericClient, history_id: i64) -> Result<bool, DbError> {
     Ok(db

@@ -15,6 +15,11 @@ macro_rules! id_type {
     )*};
 }
 
+/// Primary key of `jobs` (a job payload kept in Postgres; the queue entry in Redis carries it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct JobId(pub i64);
+
 id_type!(
     /// Primary key of `users`.
     UserId,

@@ -11,6 +11,7 @@ mod error;
 pub mod history;
 mod ids;
 pub mod installers;
+pub mod jobs;
 pub mod keystore;
 pub mod migrate;
 pub mod notes;
@@ -29,13 +30,21 @@ pub mod users;
 
 pub use deadpool_postgres::{Client, Pool};
 pub use error::DbError;
-pub use ids::{AgentPk, ClientId, CustomFieldId, KeyStoreId, RoleId, ScriptId, SiteId, SnippetId, UserId};
+pub use ids::{AgentPk, ClientId, CustomFieldId, JobId, KeyStoreId, RoleId, ScriptId, SiteId, SnippetId, UserId};
 pub use tokio_postgres::{Error as PgError, GenericClient};
 
 use std::str::FromStr;
 
+/// Connections a pool holds at most unless told otherwise.
+pub const DEFAULT_POOL_SIZE: usize = 32;
+
 /// Builds a pool for `database_url` without connecting; connections are opened on first use.
 pub fn connect(database_url: &str) -> Result<Pool, DbError> {
+    connect_sized(database_url, DEFAULT_POOL_SIZE)
+}
+
+/// [`connect`] with at most `max_size` connections.
+pub fn connect_sized(database_url: &str, max_size: usize) -> Result<Pool, DbError> {
     let mut pg = tokio_postgres::Config::from_str(database_url).map_err(|e| DbError::Config(e.to_string()))?;
     // Timestamps rendered by Postgres itself (to_jsonb) must be UTC, like the API's own.
     pg.options("-c TimeZone=UTC");
@@ -47,7 +56,7 @@ pub fn connect(database_url: &str) -> Result<Pool, DbError> {
         },
     );
     Pool::builder(mgr)
-        .max_size(32)
+        .max_size(max_size.max(1))
         .wait_timeout(Some(std::time::Duration::from_secs(10)))
         .create_timeout(Some(std::time::Duration::from_secs(5)))
         .runtime(deadpool_postgres::Runtime::Tokio1)

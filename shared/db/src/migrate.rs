@@ -13,6 +13,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("../migrations/0003_script_runs_notes.sql"),
     ),
     (4, "bulk_pending", include_str!("../migrations/0004_bulk_pending.sql")),
+    (5, "jobs", include_str!("../migrations/0005_jobs.sql")),
 ];
 
 /// Arbitrary constant key for `pg_advisory_xact_lock`, shared by every trmm-rs process.

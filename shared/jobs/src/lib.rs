@@ -15,20 +15,32 @@ pub struct BulkRun {
     pub run_id: i64,
 }
 
-/// A script run whose result is emailed (`POST /agents/<agent_id>/runscript/` with `output: email`): the
-/// `script_run` history row exists already; the worker runs the script unless that row has its result, then
-/// sends the mail (upstream `run_script_email_results_task`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A script run whose result is emailed (`POST /agents/<agent_id>/runscript/` with `output: email`): the queue
+/// entry names the `jobs` row that holds its [`ScriptEmailPayload`]; the worker runs the script unless the
+/// run's history row has its result, then sends the mail (upstream `run_script_email_results_task`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScriptEmail {
+    /// Primary key of the `jobs` row.
+    pub job_id: i64,
+}
+
+/// What an emailed script run needs, kept in Postgres (`jobs.payload`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScriptEmailPayload {
     /// The `agent_history` row of the run (sent to the agent as the envelope's `id`).
     pub history_id: i64,
     /// Recipients when `email_mode` is `custom`.
     pub emails: Vec<String>,
     /// `default` (core settings' `email_alert_recipients`, read when sending) or `custom`.
     pub email_mode: String,
-    /// The `runscriptfull` envelope as prepared at request time (snippets and template variables expanded, as
-    /// upstream hands the task its arguments), serialized `trmm_rpc` Command.
-    pub command: serde_json::Value,
+    /// The script as prepared at request time (snippets and template variables expanded, as upstream hands the
+    /// task its arguments), its history id set.
+    pub script: trmm_protocol::calls::RunScriptFull,
+}
+
+impl ScriptEmailPayload {
+    /// `jobs.kind` of these payloads.
+    pub const KIND: &'static str = "script_email";
 }
 
 /// Why a job could not be queued.
@@ -57,6 +69,19 @@ pub async fn enqueue_bulk(conn: ConnectionManager, prefix: &str, job: BulkRun) -
 /// The apalis storage of emailed script runs, for pushing (trmm-api) and consuming (trmm-worker).
 pub fn script_email_storage(conn: ConnectionManager, prefix: &str) -> RedisStorage<ScriptEmail> {
     RedisStorage::new(conn).with_config(Config::default().queue(queue_name(prefix, "script_email")))
+}
+
+/// Marks this deployment's queues as intact in Redis; true when the mark was missing, which means Redis lost
+/// its data since it was set (FLUSHALL, a restart without persistence) or it was never set: every job still
+/// unfinished in Postgres then needs its queue entry again.
+pub async fn mark_intact(mut conn: ConnectionManager, prefix: &str) -> Result<bool, redis::RedisError> {
+    let set: Option<String> = redis::cmd("SET")
+        .arg(format!("{prefix}:jobs:intact"))
+        .arg(1)
+        .arg("NX")
+        .query_async(&mut conn)
+        .await?;
+    Ok(set.is_some())
 }
 
 /// Queues an emailed script run.

@@ -8,9 +8,11 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
 use crate::gateway::agent_gateway_client::AgentGatewayClient;
+use trmm_protocol::calls::{self, AgentCall, Call, RawCmd};
+
 use crate::gateway::{
-    AgentRequest, Command, CommandOutput, DeliveryOutcome, PingRequest, PresenceEvent, PublishManyRequest,
-    StreamCommandRequest, Targeted, WatchPresenceRequest,
+    AgentRequest, CommandOutput, DeliveryOutcome, DisconnectRequest, PingRequest, PresenceEvent, PublishManyRequest,
+    PublishRequest, StreamCommandRequest, Targeted, WatchPresenceRequest,
 };
 
 /// How long an agent gets to answer the ping that precedes a probed command (upstream pings with 2 s).
@@ -72,6 +74,11 @@ impl GatewayClient {
         })
     }
 
+    /// The plain gRPC stub, for what the typed methods do not offer (tests of the gateway's own checks).
+    pub fn raw(&self) -> AgentGatewayClient<Channel> {
+        self.inner.clone()
+    }
+
     /// Whether the agent answers a ping within `timeout`.
     pub async fn ping(&self, agent_id: &str, timeout: Duration) -> Result<bool, GatewayError> {
         let req = PingRequest {
@@ -81,47 +88,59 @@ impl GatewayClient {
         Ok(self.inner.clone().ping(req).await?.into_inner().online)
     }
 
-    /// [`GatewayClient::request`] preceded by a ping, so that a missing agent is [`GatewayError::Offline`]
-    /// within `probe` rather than a timeout. NATS reports "no responders" for a missing agent only where nothing
-    /// else listens on agent subjects; trmm-nats-api's telemetry subscription (`*`) matches them all, so in a
-    /// deployment an absent agent otherwise looks like a silent one.
-    pub async fn request_probed(
+    /// [`GatewayClient::call`] preceded by a ping, so that a missing agent is [`GatewayError::Offline`] within
+    /// `probe` rather than a timeout.
+    pub async fn call_probed<C: Call>(
         &self,
         agent_id: &str,
-        command: Command,
+        call: C,
         timeout: Duration,
         probe: Duration,
-    ) -> Result<serde_json::Value, GatewayError> {
+    ) -> Result<C::Reply, GatewayError> {
         if !self.ping(agent_id, probe).await? {
             return Err(GatewayError::Offline);
         }
-        self.request(agent_id, command, timeout).await
+        self.call(agent_id, call, timeout).await
     }
 
-    /// Sends `command` and returns the agent's reply decoded to JSON.
-    pub async fn request(
-        &self,
-        agent_id: &str,
-        command: Command,
-        timeout: Duration,
-    ) -> Result<serde_json::Value, GatewayError> {
+    /// Sends `call` and returns the agent's typed reply.
+    pub async fn call<C: Call>(&self, agent_id: &str, call: C, timeout: Duration) -> Result<C::Reply, GatewayError> {
         let req = AgentRequest {
             agent_id: agent_id.to_owned(),
-            command: Some(command),
+            envelope: envelope(call)?,
             timeout_ms: millis(timeout),
         };
         let reply = self.inner.clone().request(req).await?.into_inner();
-        serde_json::from_str(&reply.json).map_err(|e| GatewayError::BadReply(e.to_string()))
+        calls::decode_reply::<C>(&reply.msgpack).map_err(|e| GatewayError::BadReply(e.to_string()))
     }
 
-    /// Sends each agent its command through one PublishMany: agents that answer a ping within `probe` are sent
-    /// the command and get `timeout` to reply. One outcome per message, in order.
-    pub async fn request_many(
+    /// Sends `call` without waiting for an answer.
+    pub async fn send(&self, agent_id: &str, call: impl Into<AgentCall>) -> Result<(), GatewayError> {
+        let req = PublishRequest {
+            agent_id: agent_id.to_owned(),
+            envelope: envelope(call)?,
+        };
+        self.inner.clone().publish(req).await?;
+        Ok(())
+    }
+
+    /// Sends each agent its call through one PublishMany: agents that answer a ping within `probe` are sent the
+    /// call and get `timeout` to reply. One outcome per call, in order.
+    pub async fn call_many<C: Call>(
         &self,
-        messages: Vec<Targeted>,
+        calls: Vec<(String, C)>,
         timeout: Duration,
         probe: Duration,
-    ) -> Result<Vec<Result<serde_json::Value, GatewayError>>, GatewayError> {
+    ) -> Result<Vec<Result<C::Reply, GatewayError>>, GatewayError> {
+        let messages = calls
+            .into_iter()
+            .map(|(agent_id, call)| {
+                Ok(Targeted {
+                    agent_id,
+                    envelope: envelope(call)?,
+                })
+            })
+            .collect::<Result<Vec<_>, GatewayError>>()?;
         let req = PublishManyRequest {
             messages,
             reply_timeout_ms: millis(timeout).max(1),
@@ -133,7 +152,7 @@ impl GatewayClient {
             .into_iter()
             .map(|d| match d.outcome() {
                 DeliveryOutcome::Replied => {
-                    serde_json::from_str(&d.detail).map_err(|e| GatewayError::BadReply(e.to_string()))
+                    calls::decode_reply::<C>(&d.reply).map_err(|e| GatewayError::BadReply(e.to_string()))
                 }
                 DeliveryOutcome::Timeout => Err(GatewayError::Timeout),
                 DeliveryOutcome::Offline => Err(GatewayError::Offline),
@@ -143,21 +162,35 @@ impl GatewayClient {
             .collect())
     }
 
-    /// Runs a `rawcmd` with streamed output; the stream ends after the item with `done == true`, or with an error.
-    /// `timeout` zero means the command's own timeout + 2 s.
+    /// Runs `command` with streamed output; the stream ends after the item with `done == true`, or with an
+    /// error. `timeout` zero means the command's own timeout + 2 s.
     pub async fn stream_command(
         &self,
         agent_id: &str,
-        command: Command,
+        command: RawCmd,
         timeout: Duration,
     ) -> Result<impl Stream<Item = Result<CommandOutput, GatewayError>> + Send + 'static, GatewayError> {
         let req = StreamCommandRequest {
             agent_id: agent_id.to_owned(),
-            command: Some(command),
+            envelope: envelope(command)?,
             timeout_ms: millis(timeout),
         };
         let stream = self.inner.clone().stream_command(req).await?.into_inner();
         Ok(stream.map(|item| item.map_err(GatewayError::from)))
+    }
+
+    /// Drops the agent's NATS connections; returns how many were closed.
+    pub async fn disconnect(&self, agent_id: &str) -> Result<u32, GatewayError> {
+        let req = DisconnectRequest {
+            agent_id: agent_id.to_owned(),
+        };
+        Ok(self
+            .inner
+            .clone()
+            .disconnect(req)
+            .await?
+            .into_inner()
+            .connections_closed)
     }
 
     /// Every agent's current presence, then each change as it happens.
@@ -178,13 +211,9 @@ fn millis(d: Duration) -> u32 {
     d.as_millis().min(u128::from(u32::MAX)) as u32
 }
 
-/// A command envelope with a function name and the agent-side timeout in seconds.
-pub fn command(func: &str, timeout_secs: i64) -> Command {
-    Command {
-        func: func.to_owned(),
-        timeout_secs,
-        ..Default::default()
-    }
+/// The envelope of `call`.
+fn envelope(call: impl Into<AgentCall>) -> Result<Vec<u8>, GatewayError> {
+    call.into().encode().map_err(|e| GatewayError::Invalid(e.to_string()))
 }
 
 #[cfg(test)]
@@ -203,16 +232,5 @@ mod tests {
         );
         assert!(GatewayError::from(Status::unavailable("down")).is_transient());
         assert!(!GatewayError::Offline.is_transient());
-    }
-
-    #[test]
-    fn commands_round_trip_through_json() {
-        let mut c = command("rawcmd", 30);
-        c.payload.insert("command".into(), "uptime".into());
-        c.history_id = Some(7);
-        let back: Command = serde_json::from_value(serde_json::to_value(&c).unwrap()).unwrap();
-        assert_eq!(back, c);
-        let partial: Command = serde_json::from_str(r#"{"func":"ping"}"#).unwrap();
-        assert_eq!(partial.func, "ping");
     }
 }

@@ -17,7 +17,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use trmm_protocol::nats::{self, Command, ServiceActionResponse, TelemetryKind};
+use trmm_protocol::calls::{
+    AgentCall, CallError, EventLogMsg, KillProc, RunChecksReply, RunScript, RunScriptFull, ServiceActionResponse,
+};
+use trmm_protocol::nats::{self, TelemetryKind};
 
 use crate::svc::Agent;
 use crate::telemetry::{self, publicip};
@@ -25,12 +28,12 @@ use crate::telemetry::{self, publicip};
 /// How long a reply may take to leave before a disruptive action (reboot, uninstall) goes ahead.
 const FLUSH_BEFORE_ACTION: Duration = Duration::from_secs(5);
 
-/// One received command and where to answer it.
+/// One received call and where to answer it.
 pub struct Request {
     /// The running agent.
     pub agent: Arc<Agent>,
-    /// The decoded envelope.
-    pub cmd: Command,
+    /// The call's function, for logs.
+    pub func: &'static str,
     reply: Option<async_nats::Subject>,
 }
 
@@ -43,12 +46,12 @@ impl Request {
         let bytes = match nats::encode(value) {
             Ok(b) => b,
             Err(e) => {
-                tracing::error!(func = %self.cmd.func, error = %e, "cannot encode the reply");
+                tracing::error!(func = self.func, error = %e, "cannot encode the reply");
                 return;
             }
         };
         if let Err(e) = self.agent.nats.publish(reply, bytes.into()).await {
-            tracing::warn!(func = %self.cmd.func, error = %e, "reply not sent");
+            tracing::warn!(func = self.func, error = %e, "reply not sent");
         }
     }
 
@@ -58,7 +61,7 @@ impl Request {
             .await
             .is_err()
         {
-            tracing::warn!(func = %self.cmd.func, "reply may not have reached the server");
+            tracing::warn!(func = self.func, "reply may not have reached the server");
         }
     }
 }
@@ -69,30 +72,35 @@ pub async fn handle(agent: Arc<Agent>, msg: async_nats::Message) {
     if msg.reply.as_ref().is_some_and(|r| TelemetryKind::from_tag(r).is_some()) {
         return;
     }
-    let cmd: Command = match nats::decode(&msg.payload) {
-        Ok(c) => c,
+    // Like the Go agent: an undecodable message or an unknown function gets no reply.
+    let call = match AgentCall::decode(&msg.payload) {
+        Ok(call) => call,
+        Err(CallError::Unknown(func)) => {
+            tracing::debug!(func, "unsupported function; no reply");
+            return;
+        }
         Err(e) => {
             tracing::warn!(error = %e, bytes = msg.payload.len(), "undecodable command ignored");
             return;
         }
     };
-    tracing::debug!(func = %cmd.func, timeout = cmd.timeout, "command received");
+    tracing::debug!(func = call.func(), "command received");
     let req = Request {
         agent,
-        cmd,
+        func: call.func(),
         reply: msg.reply,
     };
-    dispatch(req).await;
+    dispatch(req, call).await;
 }
 
-async fn dispatch(req: Request) {
+async fn dispatch(req: Request, call: AgentCall) {
     let agent = req.agent.clone();
-    match req.cmd.func.as_str() {
-        "ping" => req.respond("pong").await,
-        "rawcmd" => rawcmd::handle(&req).await,
-        "runscript" => script::handle(&req, false).await,
-        "runscriptfull" => script::handle(&req, true).await,
-        "sysinfo" => {
+    match call {
+        AgentCall::Ping(_) => req.respond("pong").await,
+        AgentCall::RawCmd(cmd) => rawcmd::handle(&req, cmd).await,
+        AgentCall::RunScript(RunScript(script)) => script::handle(&req, script, false).await,
+        AgentCall::RunScriptFull(RunScriptFull(script)) => script::handle(&req, script, true).await,
+        AgentCall::SysInfo(_) => {
             for kind in [
                 TelemetryKind::AgentInfo,
                 TelemetryKind::Disks,
@@ -103,13 +111,12 @@ async fn dispatch(req: Request) {
             }
             req.respond("ok").await;
         }
-        "wmi" => telemetry::send(&agent.nats, &agent.config, TelemetryKind::Wmi).await,
-        "procs" => {
+        AgentCall::Wmi(_) => telemetry::send(&agent.nats, &agent.config, TelemetryKind::Wmi).await,
+        AgentCall::Procs(_) => {
             let list = tokio::task::spawn_blocking(procs::list).await.unwrap_or_default();
             req.respond(&list).await;
         }
-        "killproc" => {
-            let pid = req.cmd.procpid.unwrap_or(0);
+        AgentCall::KillProc(KillProc { pid }) => {
             let result = tokio::task::spawn_blocking(move || procs::kill(pid)).await;
             match result {
                 Ok(Ok(())) => req.respond("ok").await,
@@ -117,65 +124,62 @@ async fn dispatch(req: Request) {
                 Err(e) => req.respond(&e.to_string()).await,
             }
         }
-        "runchecks" => {
-            req.respond("ok").await;
+        AgentCall::RunChecks(_) => {
+            req.respond(&RunChecksReply::Ok).await;
             crate::checks::run_checks(&agent, true).await;
         }
-        "rebootnow" => system::power_action(&req, &agent.config.reboot_command).await,
-        "shutdown" => system::power_action(&req, &agent.config.shutdown_command).await,
-        "recover" => {
-            if req.cmd.payload.get("mode").map(String::as_str) == Some("mesh") {
+        AgentCall::RebootNow(_) => system::power_action(&req, &agent.config.reboot_command).await,
+        AgentCall::Shutdown(_) => system::power_action(&req, &agent.config.shutdown_command).await,
+        AgentCall::Recover(recover) => {
+            if recover.mode == "mesh" {
                 crate::mesh::recover(&agent).await;
             }
             req.respond("ok").await;
         }
-        "uninstall" => system::uninstall(&req).await,
-        "publicip" => req.respond(&publicip::lookup(&agent.config).await).await,
-        "needsreboot" => {
+        AgentCall::Uninstall(_) => system::uninstall(&req).await,
+        AgentCall::PublicIp(_) => req.respond(&publicip::lookup(&agent.config).await).await,
+        AgentCall::NeedsReboot(_) => {
             let needs = tokio::task::spawn_blocking(telemetry::info::needs_reboot)
                 .await
                 .unwrap_or(false);
             req.respond(&needs).await;
         }
-        "cpuloadavg" => {
+        AgentCall::CpuLoadAvg(_) => {
             let Some(percent) = system::cpu_load(&agent.shutdown).await else {
                 return;
             };
             req.respond(&percent).await;
         }
-        "softwarelist" => req.respond(&software::list().await).await,
-        "winservices" => {
+        AgentCall::SoftwareList(_) => req.respond(&software::list().await).await,
+        AgentCall::WinServices(_) => {
             let list = services::list(&agent.config.systemctl).await.unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "service list unavailable");
                 Vec::new()
             });
             req.respond(&list).await;
         }
-        "winsvcdetail" => {
-            let name = req.cmd.payload.get("name").map(String::as_str).unwrap_or_default();
-            req.respond(&services::detail(&agent.config.systemctl, name).await)
+        AgentCall::WinSvcDetail(svc) => {
+            req.respond(&services::detail(&agent.config.systemctl, &svc.name).await)
                 .await;
         }
-        "winsvcaction" => {
-            let get = |k: &str| req.cmd.payload.get(k).map(String::as_str).unwrap_or_default();
-            let reply = services::action(&agent.config.systemctl, get("name"), get("action")).await;
+        AgentCall::WinSvcAction(svc) => {
+            let reply = services::action(&agent.config.systemctl, &svc.name, &svc.action).await;
             req.respond(&reply).await;
         }
         // Windows-only functions: the Go agent's unix stubs answer with empty results.
-        "listschedtasks" | "eventlog" => {
-            req.respond(&Vec::<String>::new()).await;
-        }
+        AgentCall::ListSchedTasks(_) => req.respond(&Vec::<String>::new()).await,
+        AgentCall::EventLog(_) => req.respond(&Vec::<EventLogMsg>::new()).await,
         // Start types are a Windows notion; systemd's enable/disable is left to scripts.
-        "editwinsvc" => {
+        AgentCall::EditWinSvc(_) => {
             req.respond(&ServiceActionResponse {
                 success: false,
                 errormsg: "/na".into(),
             })
             .await;
         }
-        "schedtask" => req.respond("Something went wrong").await,
-        "delschedtask" => req.respond("ok").await,
-        "" => {}
-        other => tracing::debug!(func = other, "unsupported function; no reply"),
+        AgentCall::SchedTask(_) => req.respond("Something went wrong").await,
+        AgentCall::DelSchedTask(_) => req.respond("ok").await,
+        // Not (yet) implemented on Linux: no reply, as the Go agent for functions it lacks.
+        other => tracing::debug!(func = other.func(), "unsupported function; no reply"),
     }
 }

@@ -5,6 +5,7 @@
 use reqwest::Method;
 use serde_json::json;
 use tokio::sync::mpsc;
+use trmm_protocol::calls::RawCmd;
 use trmm_protocol::nats::{self, StreamChunk};
 
 use super::exec::{self, Pipe, Spec};
@@ -14,27 +15,23 @@ use super::Request;
 const DEFAULT_SHELL: &str = "/bin/bash";
 
 /// Runs the command and answers.
-pub async fn handle(req: &Request) {
+pub async fn handle(req: &Request, cmd: RawCmd) {
     let agent = &req.agent;
-    let payload = &req.cmd.payload;
-    let shell = payload
-        .get("shell")
-        .map(String::as_str)
+    let shell = Some(cmd.shell.as_str())
         .filter(|s| !s.trim().is_empty())
         .unwrap_or(DEFAULT_SHELL);
     let mut argv: Vec<String> = shell.split_whitespace().map(String::from).collect();
     argv.push("-c".into());
-    argv.push(payload.get("command").cloned().unwrap_or_default());
+    argv.push(cmd.command);
     let spec = Spec {
         argv,
         env: Vec::new(),
-        timeout_secs: req.cmd.timeout,
+        timeout_secs: cmd.timeout,
     };
 
-    let stream_subject = match (req.cmd.stream, payload.get("cmd_id")) {
-        (Some(true), Some(id)) if !id.is_empty() => Some(format!("{}.cmdoutput.{id}", agent.config.agent_id)),
-        _ => None,
-    };
+    let stream_subject = cmd
+        .stream_id
+        .map(|id| format!("{}.cmdoutput.{id}", agent.config.agent_id));
     let output = match &stream_subject {
         Some(subject) => run_streaming(req, &spec, subject).await,
         None => exec::run(&spec, None, &agent.shutdown).await,
@@ -42,7 +39,7 @@ pub async fn handle(req: &Request) {
 
     let result = output.combined();
     req.respond(&result).await;
-    if let Some(id) = req.cmd.id.filter(|&id| id != 0) {
+    if let Some(id) = cmd.history_id {
         report_history(req, id, &result).await;
     }
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 use reqwest::Method;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
-use trmm_protocol::nats::{Command, RunScriptResponse};
+use trmm_protocol::calls::{RunScriptResponse, Script};
 
 use super::exec::{self, Options, Spec};
 use super::interpreter::{self, ScriptError, EXIT_ERROR, EXIT_SETUP};
@@ -41,26 +41,26 @@ pub struct Job {
 }
 
 impl Job {
-    /// The job an envelope asks for.
-    pub fn from_command(cmd: &Command) -> Job {
-        let get = |k: &str| cmd.payload.get(k).cloned().unwrap_or_default();
+    /// The job a script call asks for.
+    pub fn from_script(script: Script) -> Job {
         Job {
-            shell: get("shell"),
-            code: get("code"),
-            args: cmd.script_args.clone().unwrap_or_default(),
-            env: cmd.env_vars.clone().unwrap_or_default(),
-            timeout_secs: cmd.timeout,
-            run_as_user: cmd.run_as_user.unwrap_or(false),
-            nushell_enable_config: cmd.nushell_enable_config.unwrap_or(false),
-            deno_default_permissions: cmd.deno_default_permissions.clone().unwrap_or_default(),
+            shell: script.shell,
+            code: script.code,
+            args: script.args,
+            env: script.env_vars,
+            timeout_secs: script.timeout,
+            run_as_user: script.run_as_user,
+            nushell_enable_config: script.nushell_enable_config,
+            deno_default_permissions: script.deno_default_permissions,
         }
     }
 }
 
 /// Runs the script; `full` selects the `runscriptfull` reply (a map) over `runscript` (a string).
-pub async fn handle(req: &Request, full: bool) {
+pub async fn handle(req: &Request, script: Script, full: bool) {
     let started = Instant::now();
-    let job = Job::from_command(&req.cmd);
+    let id = script.history_id.unwrap_or(0);
+    let job = Job::from_script(script);
     let agent = &req.agent;
     let max_output = reply_budget(agent.nats.server_info().max_payload);
     let result = run(&job, agent.config.script_dir.as_deref(), max_output, &agent.shutdown).await;
@@ -73,7 +73,7 @@ pub async fn handle(req: &Request, full: bool) {
         stderr,
         retcode,
         execution_time: started.elapsed().as_secs_f64(),
-        id: req.cmd.id.unwrap_or(0),
+        id,
     };
     if full {
         req.respond(&response).await;
@@ -247,6 +247,8 @@ fn chown(_path: &Path, _owner: Option<&RunAs>) -> Result<(), ScriptError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use trmm_protocol::calls::{AgentCall, RunScript};
+    use trmm_protocol::nats::Command;
 
     #[test]
     fn code_is_normalized() {
@@ -273,7 +275,10 @@ mod tests {
                 .with("shell", "python")
                 .with("code", "print(1)")
         };
-        let job = Job::from_command(&cmd);
+        let Ok(AgentCall::RunScript(RunScript(script))) = AgentCall::from_envelope(cmd) else {
+            panic!("not a runscript envelope");
+        };
+        let job = Job::from_script(script);
         assert_eq!(job.shell, "python");
         assert_eq!((job.args.len(), job.env.len(), job.timeout_secs), (1, 1, 7));
         assert!(job.run_as_user && !job.nushell_enable_config);

@@ -16,7 +16,7 @@ const CPU_SAMPLE: Duration = Duration::from_secs(10);
 pub async fn power_action(req: &Request, command: &str) {
     req.respond("ok").await;
     req.flush().await;
-    tracing::info!(func = %req.cmd.func, command, "running power command");
+    tracing::info!(func = req.func, command, "running power command");
     let spec = Spec {
         argv: vec!["/bin/sh".into(), "-c".into(), command.to_owned()],
         env: Vec::new(),
@@ -25,7 +25,7 @@ pub async fn power_action(req: &Request, command: &str) {
     // Not tied to the agent's shutdown: stopping the service is part of what the command does.
     let out = exec::run(&spec, None, &CancellationToken::new()).await;
     if out.exit_code != 0 {
-        tracing::error!(func = %req.cmd.func, exit_code = out.exit_code, output = %out.combined(), "power command failed");
+        tracing::error!(func = req.func, exit_code = out.exit_code, output = %out.combined(), "power command failed");
     }
 }
 

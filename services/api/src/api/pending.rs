@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 use trmm_db::agents::AgentRef;
 use trmm_db::pending::{self, Action};
-use trmm_rpc::gateway::Command;
+use trmm_protocol::calls::AgentCall;
 
 use super::agents::AGENT_ID;
 use crate::auth::perms::{ListPendingActions, ManagePendingActions};
@@ -26,8 +26,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct Queued<'a> {
     /// `runcmd` or `runscript`.
     pub action_type: &'a str,
-    /// The envelope to send once the agent is back (its `history_id` already set).
-    pub envelope: &'a Command,
+    /// The call to send once the agent is back (its history id already set).
+    pub call: &'a AgentCall,
     /// The AgentHistory row that receives the result.
     pub history_id: i64,
     /// Seconds to wait for the agent's reply when it runs.
@@ -41,7 +41,7 @@ pub struct Queued<'a> {
 /// Queues work for an offline agent and returns the answer to give the dashboard. trmm-worker sends it within
 /// seconds of the agent's next check-in, or marks it expired after `TRMM_PENDING_ACTION_TTL`.
 pub async fn queue(db: &impl trmm_db::GenericClient, agent: &AgentRef, q: Queued<'_>) -> ApiResult<String> {
-    let command = serde_json::to_value(q.envelope).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let command = serde_json::to_value(q.call).map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut details = json!({
         "history_id": q.history_id,
         "timeout": q.timeout,

@@ -5,14 +5,13 @@ use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
-use serde_json::Value;
 use trmm_db::services;
+use trmm_protocol::calls::{WinServices, WinSvcAction, WinSvcDetail};
 
 use super::agents::AGENT_ID;
 use crate::auth::perms::ManageWinSvcs;
 use crate::auth::ScopedAgent;
 use crate::error::{ApiError, ApiResult};
-use crate::gateway::{command, UNREACHABLE};
 use crate::state::AppState;
 
 /// Upstream's timeouts: 10 s for the list and detail, 32 s per start/stop (the agent waits up to 30 s).
@@ -30,30 +29,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// `GET /services/<agent_id>/`: asks the agent, stores the answer, returns it.
 async fn list(caller: ScopedAgent<ManageWinSvcs>) -> ApiResult<HttpResponse> {
     let (state, agent) = (&caller.state, &caller.agent);
-    let reply = state
-        .gateway
-        .request(
-            &agent.agent_id,
-            command("winservices", LIST_TIMEOUT.as_secs() as i64),
-            LIST_TIMEOUT,
-        )
-        .await?;
-    if !reply.is_array() {
-        return Err(ApiError::BadRequest(UNREACHABLE.into()));
-    }
+    let list = state.gateway.call(&agent.agent_id, WinServices, LIST_TIMEOUT).await?;
+    let list = serde_json::to_value(list)?;
     let db = state.conn().await?;
-    services::save(&**db, agent.pk, &reply).await?;
-    Ok(HttpResponse::Ok().json(reply))
+    services::save(&**db, agent.pk, &list).await?;
+    Ok(HttpResponse::Ok().json(list))
 }
 
 /// `GET /services/<agent_id>/<svcname>/`: the agent's record of one service, as it sent it.
 async fn detail(caller: ScopedAgent<ManageWinSvcs>, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
-    let mut envelope = command("winsvcdetail", LIST_TIMEOUT.as_secs() as i64);
-    envelope.payload.insert("name".into(), path.into_inner().1);
+    let name = path.into_inner().1;
     let reply = caller
         .state
         .gateway
-        .request(&caller.agent.agent_id, envelope, LIST_TIMEOUT)
+        .call(&caller.agent.agent_id, WinSvcDetail { name }, LIST_TIMEOUT)
         .await?;
     Ok(HttpResponse::Ok().json(reply))
 }
@@ -109,16 +98,14 @@ async fn action(
 /// One `winsvcaction`, judged as upstream's `process_nats_response`: anything but `{success: bool,
 /// errormsg: str}` means the agent was not reached; a failure with a message is that message.
 async fn send(state: &AppState, agent_id: &str, name: &str, action: &str) -> ApiResult<()> {
-    let mut envelope = command("winsvcaction", ACTION_TIMEOUT.as_secs() as i64);
-    envelope.payload.insert("name".into(), name.to_owned());
-    envelope.payload.insert("action".into(), action.to_owned());
-    let reply = state.gateway.request(agent_id, envelope, ACTION_TIMEOUT).await?;
-    let success = reply.get("success").and_then(Value::as_bool);
-    let errormsg = reply.get("errormsg").and_then(Value::as_str);
-    match (success, errormsg) {
-        (Some(true), Some(_)) => Ok(()),
-        (Some(false), Some(msg)) if !msg.is_empty() => Err(ApiError::BadRequest(msg.to_owned())),
-        (Some(false), Some(_)) => Err(ApiError::BadRequest("Something went wrong".into())),
-        _ => Err(ApiError::BadRequest(UNREACHABLE.into())),
+    let call = WinSvcAction {
+        name: name.to_owned(),
+        action: action.to_owned(),
+    };
+    let reply = state.gateway.call(agent_id, call, ACTION_TIMEOUT).await?;
+    match (reply.success, reply.errormsg) {
+        (true, _) => Ok(()),
+        (false, msg) if !msg.is_empty() => Err(ApiError::BadRequest(msg)),
+        (false, _) => Err(ApiError::BadRequest("Something went wrong".into())),
     }
 }

@@ -10,8 +10,8 @@ use trmm_db::software::{self, InstalledSoftware};
 use super::agents::AGENT_ID;
 use crate::auth::perms::{ListSoftware, ManageSoftware};
 use crate::auth::{Authed, ScopedAgent};
-use crate::error::{ApiError, ApiResult};
-use crate::gateway::{command, UNREACHABLE};
+use crate::error::ApiResult;
+use trmm_protocol::calls::SoftwareList;
 
 /// How long the agent has to list its software (upstream `nats_cmd(..., timeout=15)`).
 const REFRESH_TIMEOUT: Duration = Duration::from_secs(15);
@@ -49,19 +49,12 @@ async fn get(caller: ScopedAgent<ListSoftware>) -> ApiResult<HttpResponse> {
 /// `PUT /software/<agent_id>/`: asks the agent for its list and stores it. Upstream refuses posix agents
 /// ("Not available for linux"); trmm-agent reports dpkg/rpm packages, so every platform is asked.
 async fn refresh(caller: ScopedAgent<ManageSoftware>) -> ApiResult<HttpResponse> {
-    let reply = caller
+    let list = caller
         .state
         .gateway
-        .request(
-            &caller.agent.agent_id,
-            command("softwarelist", REFRESH_TIMEOUT.as_secs() as i64),
-            REFRESH_TIMEOUT,
-        )
+        .call(&caller.agent.agent_id, SoftwareList, REFRESH_TIMEOUT)
         .await?;
-    if !reply.is_array() {
-        return Err(ApiError::BadRequest(UNREACHABLE.into()));
-    }
     let db = caller.state.conn().await?;
-    software::upsert(&**db, caller.agent.pk, &reply).await?;
+    software::upsert(&**db, caller.agent.pk, &serde_json::to_value(list)?).await?;
     Ok(HttpResponse::Ok().json("ok"))
 }

@@ -11,7 +11,7 @@ use trmm_db::ScriptId;
 use trmm_protocol::nats::{self, Command};
 use trmm_testkit::NatsServer;
 
-use super::{acme_hq, agent_id, TestApi};
+use super::{acme_hq, agent_id, TestApi, Wiring};
 
 pub struct Suite {
     pub api: TestApi,
@@ -25,6 +25,11 @@ pub struct Suite {
 
 /// NATS, an in-process AgentGateway and the API wired to it, with [`acme_hq`]'s client, site and tokens.
 pub async fn suite() -> Suite {
+    suite_with_pool(None).await
+}
+
+/// [`suite`] with the API's Postgres pool limited to `pool_size` connections.
+pub async fn suite_with_pool(pool_size: Option<usize>) -> Suite {
     let nats = NatsServer::start().await;
     let nc = async_nats::connect(nats.url()).await.unwrap();
     let shutdown = CancellationToken::new();
@@ -32,7 +37,12 @@ pub async fn suite() -> Suite {
     let listen = format!("127.0.0.1:{port}").parse().unwrap();
     let gateway = trmm_nats_api::gateway::Gateway::new(nc, Default::default(), |_| Box::pin(async { Ok(0) }));
     tokio::spawn(trmm_nats_api::gateway::serve(listen, gateway, shutdown.clone()));
-    let api = TestApi::start_with_gateway(format!("http://127.0.0.1:{port}")).await;
+    let wiring = Wiring {
+        gateway_url: Some(format!("http://127.0.0.1:{port}")),
+        pool_size,
+        ..Wiring::default()
+    };
+    let api = TestApi::start_wired(|_| {}, wiring).await;
     let (admin, client, site, installer) = acme_hq(&api).await;
     Suite {
         api,

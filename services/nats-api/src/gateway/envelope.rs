@@ -1,8 +1,7 @@
-//! Turns a gRPC `Command` into the msgpack envelope the agent decodes (agent-protocol.md 2.1).
+//! Reads a caller's envelope back into the typed call, so that only calls an agent understands reach NATS.
 
 use tonic::Status;
-use trmm_protocol::nats;
-use trmm_rpc::gateway::Command;
+use trmm_protocol::calls::AgentCall;
 
 /// Subjects are agent ids; anything that could address other subjects (dots, wildcards, spaces) is refused.
 pub fn subject(agent_id: &str) -> Result<String, Status> {
@@ -18,35 +17,26 @@ pub fn subject(agent_id: &str) -> Result<String, Status> {
     }
 }
 
-/// Encodes the envelope; `timeout` is always present and payload values are strings by construction.
-pub fn encode(command: Option<Command>) -> Result<Vec<u8>, Status> {
-    let c = command.ok_or_else(|| Status::invalid_argument("command is required"))?;
-    if c.func.is_empty() {
-        return Err(Status::invalid_argument("command.func is required"));
-    }
-    let lists = |v: Vec<String>| (c.always_send_lists || !v.is_empty()).then_some(v);
-    let msg = nats::Command {
-        func: c.func,
-        timeout: c.timeout_secs,
-        payload: c.payload.into_iter().collect(),
-        script_args: lists(c.script_args),
-        procpid: c.procpid,
-        taskpk: c.taskpk,
-        id: c.history_id,
-        code: c.code,
-        run_as_user: c.run_as_user,
-        env_vars: lists(c.env_vars),
-        nushell_enable_config: c.nushell_enable_config,
-        deno_default_permissions: c.deno_default_permissions,
-        stream: c.stream,
-        ..Default::default()
-    };
-    nats::encode(&msg).map_err(|e| Status::internal(format!("encoding the command: {e}")))
+/// The call an envelope holds; refused when it is not one.
+pub fn call(envelope: &[u8]) -> Result<AgentCall, Status> {
+    AgentCall::decode(envelope).map_err(|e| Status::invalid_argument(e.to_string()))
+}
+
+/// The envelope to send for `call`.
+pub fn encode(call: &AgentCall) -> Result<Vec<u8>, Status> {
+    call.encode()
+        .map_err(|e| Status::internal(format!("encoding the call: {e}")))
+}
+
+/// Checks a caller's envelope and returns it re-encoded from the typed call.
+pub fn checked(envelope: &[u8]) -> Result<Vec<u8>, Status> {
+    encode(&call(envelope)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use trmm_protocol::calls::{RunScript, Script};
 
     #[test]
     fn agent_ids_cannot_address_other_subjects() {
@@ -57,25 +47,19 @@ mod tests {
     }
 
     #[test]
-    fn envelope_round_trips_through_the_agent_decoder() {
-        let cmd = Command {
-            func: "runscript".into(),
-            timeout_secs: 30,
-            payload: [
-                ("code".to_owned(), "echo hi".to_owned()),
-                ("shell".to_owned(), "shell".to_owned()),
-            ]
-            .into(),
+    fn only_calls_pass() {
+        let script: AgentCall = RunScript(Script {
+            code: "echo hi".into(),
+            shell: "shell".into(),
+            timeout: 30,
             history_id: Some(12),
-            always_send_lists: true,
-            ..Default::default()
-        };
-        let decoded: nats::Command = nats::decode(&encode(Some(cmd)).unwrap()).unwrap();
-        assert_eq!(decoded.func, "runscript");
-        assert_eq!(decoded.timeout, 30);
-        assert_eq!(decoded.id, Some(12));
-        assert_eq!(decoded.script_args, Some(vec![]));
-        assert_eq!(decoded.payload["shell"], "shell");
-        assert!(encode(None).is_err());
+            ..Script::default()
+        })
+        .into();
+        let sent = checked(&script.encode().unwrap()).unwrap();
+        assert_eq!(AgentCall::decode(&sent).unwrap(), script);
+        let unknown = trmm_protocol::nats::encode(&serde_json::json!({"func": "format_c", "timeout": 1})).unwrap();
+        assert_eq!(checked(&unknown).unwrap_err().code(), tonic::Code::InvalidArgument);
+        assert_eq!(checked(b"").unwrap_err().code(), tonic::Code::InvalidArgument);
     }
 }

@@ -12,6 +12,7 @@ use async_nats::{Client, Message, StatusCode, Subscriber};
 use futures_util::StreamExt;
 use tokio::time::Instant;
 use tonic::Status;
+use trmm_protocol::calls::{AgentCall, Ping};
 use trmm_protocol::nats;
 use trmm_rpc::gateway::{Delivery, DeliveryOutcome, PublishManyReply, PublishManyRequest};
 
@@ -27,11 +28,11 @@ pub async fn publish_many(nats: &Client, request: PublishManyRequest) -> Result<
     let mut deliveries = Vec::with_capacity(request.messages.len());
     let mut sendable = Vec::new();
     for (i, m) in request.messages.into_iter().enumerate() {
-        let encoded = envelope::subject(&m.agent_id).and_then(|s| Ok((s, envelope::encode(m.command)?)));
+        let encoded = envelope::subject(&m.agent_id).and_then(|s| Ok((s, envelope::checked(&m.envelope)?)));
         deliveries.push(Delivery {
             agent_id: m.agent_id,
             outcome: DeliveryOutcome::Offline.into(),
-            detail: String::new(),
+            ..Delivery::default()
         });
         match encoded {
             Ok((subject, payload)) => sendable.push((i, subject, payload)),
@@ -44,8 +45,7 @@ pub async fn publish_many(nats: &Client, request: PublishManyRequest) -> Result<
         .await
         .map_err(|e| Status::unavailable(format!("NATS subscribe failed: {e}")))?;
 
-    let ping = nats::encode(&nats::Command::new("ping", probe.as_secs().max(1) as i64))
-        .map_err(|e| Status::internal(e.to_string()))?;
+    let ping = envelope::encode(&AgentCall::Ping(Ping))?;
     let pings = sendable
         .iter()
         .map(|(i, subject, _)| (*i, subject.clone(), ping.clone()));
@@ -71,8 +71,11 @@ pub async fn publish_many(nats: &Client, request: PublishManyRequest) -> Result<
         match reply {
             // The agent went away between its pong and its command.
             Reply::NoResponders => set(delivery, DeliveryOutcome::Offline, ""),
-            Reply::Payload(bytes) => match nats::decode::<serde_json::Value>(&bytes) {
-                Ok(json) => set(delivery, DeliveryOutcome::Replied, &json.to_string()),
+            Reply::Payload(bytes) => match nats::decode::<serde::de::IgnoredAny>(&bytes) {
+                Ok(_) => {
+                    set(delivery, DeliveryOutcome::Replied, "");
+                    delivery.reply = bytes;
+                }
                 Err(e) => set(
                     delivery,
                     DeliveryOutcome::Unreadable,
@@ -154,7 +157,7 @@ async fn fire_and_forget(nats: &Client, request: PublishManyRequest) -> Result<P
     let mut published = 0;
     let mut failed = Vec::new();
     for m in request.messages {
-        let sent = match (envelope::subject(&m.agent_id), envelope::encode(m.command)) {
+        let sent = match (envelope::subject(&m.agent_id), envelope::checked(&m.envelope)) {
             (Ok(subject), Ok(payload)) => nats.publish(subject, payload.into()).await.is_ok(),
             _ => false,
         };

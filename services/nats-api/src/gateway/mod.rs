@@ -13,6 +13,7 @@ use async_nats::{RequestErrorKind, Subject};
 use futures_util::Stream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
+use trmm_protocol::calls::{AgentCall, Ping};
 use trmm_protocol::nats;
 use trmm_rpc::gateway::agent_gateway_server::{AgentGateway, AgentGatewayServer};
 use trmm_rpc::gateway::{
@@ -78,8 +79,7 @@ impl AgentGateway for Gateway {
     async fn ping(&self, request: Request<PingRequest>) -> Result<Response<PingReply>, Status> {
         let r = request.into_inner();
         let timeout = timeout_of(r.timeout_ms, DEFAULT_PING_TIMEOUT);
-        let payload = nats::encode(&nats::Command::new("ping", timeout.as_secs().max(1) as i64))
-            .map_err(|e| Status::internal(e.to_string()))?;
+        let payload = envelope::encode(&AgentCall::Ping(Ping))?;
         let start = Instant::now();
         let online = match self.request(&r.agent_id, payload, timeout).await {
             Ok(reply) => nats::decode::<String>(&reply).is_ok_and(|s| s == "pong"),
@@ -97,20 +97,17 @@ impl AgentGateway for Gateway {
     async fn request(&self, request: Request<AgentRequest>) -> Result<Response<AgentReply>, Status> {
         let r = request.into_inner();
         let timeout = timeout_of(r.timeout_ms, Duration::from_secs(30));
-        let payload = envelope::encode(r.command)?;
+        let payload = envelope::checked(&r.envelope)?;
         let reply = Gateway::request(self, &r.agent_id, payload, timeout).await?;
-        let json = nats::decode::<serde_json::Value>(&reply)
+        nats::decode::<serde::de::IgnoredAny>(&reply)
             .map_err(|e| Status::data_loss(format!("agent reply is not msgpack: {e}")))?;
-        Ok(Response::new(AgentReply {
-            msgpack: reply,
-            json: json.to_string(),
-        }))
+        Ok(Response::new(AgentReply { msgpack: reply }))
     }
 
     async fn publish(&self, request: Request<PublishRequest>) -> Result<Response<PublishReply>, Status> {
         let r = request.into_inner();
         let subject = envelope::subject(&r.agent_id)?;
-        let payload = envelope::encode(r.command)?;
+        let payload = envelope::checked(&r.envelope)?;
         self.nats
             .publish(subject, payload.into())
             .await

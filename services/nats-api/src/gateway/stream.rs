@@ -7,6 +7,7 @@ use async_nats::{RequestErrorKind, Subject};
 use futures_util::{Stream, StreamExt};
 use tokio::sync::mpsc;
 use tonic::Status;
+use trmm_protocol::calls::AgentCall;
 use trmm_protocol::nats::{self, StreamChunk};
 use trmm_rpc::gateway::{CommandOutput, StreamCommandRequest};
 
@@ -30,18 +31,14 @@ pub async fn start(
     r: StreamCommandRequest,
 ) -> Result<impl Stream<Item = Result<CommandOutput, Status>> + Send + 'static, Status> {
     let agent = envelope::subject(&r.agent_id)?;
-    let mut command = r
-        .command
-        .ok_or_else(|| Status::invalid_argument("command is required"))?;
-    if command.func != "rawcmd" {
+    let AgentCall::RawCmd(mut command) = envelope::call(&r.envelope)? else {
         return Err(Status::invalid_argument("only rawcmd output can be streamed"));
-    }
+    };
     let cmd_id = format!("{:032x}", rand::random::<u128>());
-    command.stream = Some(true);
-    command.payload.insert("cmd_id".into(), cmd_id.clone());
-    let default = Duration::from_secs(command.timeout_secs.max(1) as u64 + 2);
+    command.stream_id = Some(cmd_id.clone());
+    let default = Duration::from_secs(command.timeout.max(1) as u64 + 2);
     let timeout = timeout_of(r.timeout_ms, default);
-    let payload = envelope::encode(Some(command))?;
+    let payload = envelope::encode(&command.into())?;
     // Same connection as the command below, so the server has the subscription before the agent can publish.
     let output = nats
         .subscribe(format!("{agent}.cmdoutput.{cmd_id}"))

@@ -2,6 +2,8 @@
 //! trmm-worker in-process over one fresh database and real Redis, plus simulated agents.
 #![allow(dead_code)]
 
+pub mod mail;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -9,7 +11,7 @@ use clap::Parser;
 use futures_util::StreamExt;
 use serde_json::json;
 use tokio_util::sync::{CancellationToken, DropGuard};
-use trmm_api::testing::{agent_id, TestApi};
+use trmm_api::testing::{agent_id, TestApi, Wiring};
 use trmm_protocol::nats::{self, Command};
 use trmm_testkit::{free_port, redis_url, NatsServer};
 
@@ -22,7 +24,9 @@ pub struct Suite {
     pub admin: String,
     pub gateway: String,
     pub worker_listen: String,
-    _worker_stop: DropGuard,
+    worker_args: Vec<String>,
+    redis_url: String,
+    _worker_stop: Option<DropGuard>,
     _gateway_stop: Option<DropGuard>,
 }
 
@@ -40,6 +44,14 @@ pub fn start_gateway(client: async_nats::Client, listen: &str) -> DropGuard {
 
 /// NATS, the API and the worker; the gateway only when `with_gateway` (else [`start_gateway`] later).
 pub async fn suite(with_gateway: bool, worker_args: &[&str]) -> Suite {
+    let mut s = suite_on(with_gateway, worker_args, &redis_url()).await;
+    s.start_worker();
+    s
+}
+
+/// NATS, the gateway (when `with_gateway`) and the API on the Redis at `redis`; the worker only once
+/// [`Suite::start_worker`] is called.
+pub async fn suite_on(with_gateway: bool, worker_args: &[&str], redis: &str) -> Suite {
     let nats = NatsServer::start().await;
     // Stands in for trmm-nats-api's telemetry subscription, which matches every agent subject, so that NATS
     // never answers "no responders" for a missing agent, as in a deployment.
@@ -55,38 +67,53 @@ pub async fn suite(with_gateway: bool, worker_args: &[&str]) -> Suite {
     } else {
         None
     };
-    let api = TestApi::start_full(|_| {}, format!("http://{gateway}")).await;
-    let prefix = api.redis.prefix().to_owned();
+    let wiring = Wiring {
+        gateway_url: Some(format!("http://{gateway}")),
+        redis_url: Some(redis.to_owned()),
+        ..Wiring::default()
+    };
+    let api = TestApi::start_wired(|_| {}, wiring).await;
     let admin = api.admin_token().await;
-    let listen = format!("127.0.0.1:{}", free_port());
-    let args = [
-        "trmm-worker",
-        "--database-url",
-        api.db.url(),
-        "--redis-url",
-        &redis_url(),
-        "--redis-prefix",
-        &prefix,
-        "--gateway-url",
-        &format!("http://{gateway}"),
-        "--listen",
-        &listen,
-        "--agent-probe-timeout",
-        "1s",
-        "--bulk-concurrency",
-        "1000",
-    ];
-    let config = trmm_worker::Config::try_parse_from(args.iter().chain(worker_args)).unwrap();
-    let stop = CancellationToken::new();
-    tokio::spawn(trmm_worker::run(config, stop.clone()));
     Suite {
         api,
         nats,
         admin,
         gateway,
-        worker_listen: listen,
-        _worker_stop: stop.drop_guard(),
+        worker_listen: format!("127.0.0.1:{}", free_port()),
+        worker_args: worker_args.iter().map(|a| (*a).to_owned()).collect(),
+        redis_url: redis.to_owned(),
+        _worker_stop: None,
         _gateway_stop: gateway_stop,
+    }
+}
+
+impl Suite {
+    /// Starts trmm-worker in-process on the suite's database, Redis and gateway.
+    pub fn start_worker(&mut self) {
+        let prefix = self.api.redis.prefix().to_owned();
+        let gateway = format!("http://{}", self.gateway);
+        let args = [
+            "trmm-worker",
+            "--database-url",
+            self.api.db.url(),
+            "--redis-url",
+            &self.redis_url,
+            "--redis-prefix",
+            &prefix,
+            "--gateway-url",
+            &gateway,
+            "--listen",
+            &self.worker_listen,
+            "--agent-probe-timeout",
+            "1s",
+            "--bulk-concurrency",
+            "1000",
+        ];
+        let extra = self.worker_args.iter().map(String::as_str);
+        let config = trmm_worker::Config::try_parse_from(args.into_iter().chain(extra)).unwrap();
+        let stop = CancellationToken::new();
+        tokio::spawn(trmm_worker::run(config, stop.clone()));
+        self._worker_stop = Some(stop.drop_guard());
     }
 }
 

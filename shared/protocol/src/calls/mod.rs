@@ -152,7 +152,7 @@ calls! {
     /// Every service.
     WinServices = "winservices", 10 s => Vec<WindowsService>;
     /// One service.
-    WinSvcDetail = "winsvcdetail", 10 s => WindowsService;
+    WinSvcDetail = "winsvcdetail", 10 s => ServiceDetail;
     /// Starts or stops a service.
     WinSvcAction = "winsvcaction", 32 s => ServiceActionResponse;
     /// Changes a service's start type.

@@ -8,6 +8,39 @@ pub use crate::nats::{ProcessInfo, RunScriptResponse, ServiceActionResponse, Win
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NoReply {}
 
+/// `winsvcdetail`: one service as the agent reports it (a `WindowsService`); the record is passed on as sent,
+/// so fields an agent leaves out stay out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceDetail {
+    /// Service name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// running, stopped, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Executable path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binpath: Option<String>,
+    /// Description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Process id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// Boot, System, Automatic, Manual, Disabled, Unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_type: Option<String>,
+    /// Delayed auto start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autodelay: Option<bool>,
+}
+
 /// `runchecks`: the checks started, or a run is already going.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

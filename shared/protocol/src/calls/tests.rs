@@ -425,7 +425,7 @@ fn go_agent_replies_decode_to_typed_replies() {
     assert_eq!(reply::<Ping>(json!("pong")), "pong");
     assert_eq!(reply::<RawCmd>(json!("line 1\nline 2")), "line 1\nline 2");
     assert_eq!(reply::<ListSchedTasks>(Value::Null), Vec::<String>::new());
-    assert_eq!(reply::<NeedsReboot>(json!(true)), true);
+    assert!(reply::<NeedsReboot>(json!(true)));
     assert_eq!(reply::<CpuLoadAvg>(json!(37)), 37);
     assert_eq!(reply::<RunChecks>(json!("busy")), RunChecksReply::Busy);
     assert_eq!(
@@ -440,6 +440,15 @@ fn go_agent_replies_decode_to_typed_replies() {
     let full = reply::<RunScriptFull>(json!({"stdout": "hi\n", "stderr": "", "retcode": 0,
                                              "execution_time": 0.25, "id": 9}));
     assert_eq!((full.stdout.as_str(), full.retcode, full.id), ("hi\n", 0, 9));
+    let detail = reply::<WinSvcDetail>(
+        json!({"name": "Spooler", "status": "running", "display_name": "Print Spooler",
+        "binpath": "spoolsv.exe", "description": "", "username": "LocalSystem", "pid": 2044, "start_type": "Automatic",
+        "autodelay": false}),
+    );
+    assert_eq!(
+        (detail.pid, detail.start_type.as_deref()),
+        (Some(2044), Some("Automatic"))
+    );
     let svc = reply::<WinSvcAction>(json!({"success": false, "errormsg": "/na"}));
     assert_eq!(svc.errormsg, "/na");
     let log = reply::<EventLog>(

@@ -4,17 +4,19 @@ use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use trmm_db::history::{self, HistoryType};
+use trmm_protocol::calls::{Call, KillProc, Procs, RawCmd, RebootNow, Recover, Shutdown, SysInfo};
+use trmm_rpc::client::GatewayError;
 
 use super::AGENT_ID;
 use crate::api::audit::{self, Change};
 use crate::api::pending::{self, Queued};
 use crate::auth::perms::{EditAgent, ListAgents, ManageProcs, RebootAgents, RecoverAgents, SendCmd};
 use crate::auth::ScopedAgent;
-use crate::error::{ApiError, ApiResult};
-use crate::gateway::{command, CommandExt, UNREACHABLE};
+use crate::error::{ApiError, ApiResult, UNREACHABLE};
 use crate::json::Json;
+use crate::state::AppState;
 
 /// Longest command timeout accepted, in seconds.
 const MAX_CMD_TIMEOUT: i64 = 3600;
@@ -98,100 +100,92 @@ async fn cmd(caller: ScopedAgent<SendCmd>, req: HttpRequest, Json(body): Json<Cm
         agent: Some((&agent.hostname, &agent.agent_id)),
     };
     audit::record(&**db, state, &req, who, change).await?;
-    let mut envelope = command("rawcmd", body.timeout).with_history(hist);
-    envelope.payload.insert("command".into(), body.cmd.clone());
-    envelope.payload.insert("shell".into(), shell.clone());
-    envelope.run_as_user = Some(body.run_as_user);
+    // No pooled connection is held while the agent runs the command.
+    drop(db);
+    let call = RawCmd {
+        command: body.cmd.clone(),
+        shell: shell.clone(),
+        timeout: body.timeout,
+        run_as_user: body.run_as_user,
+        history_id: Some(hist),
+        stream_id: None,
+    };
     let timeout = Duration::from_secs(body.timeout as u64 + 2);
     // A queued command pings first: behind trmm-nats-api, NATS cannot tell a missing agent from a silent one.
     let present = !body.queue_if_offline || state.gateway.ping(&agent.agent_id, Duration::from_secs(2)).await?;
     let reply = if present {
-        state
-            .gateway
-            .request_unless_offline(&agent.agent_id, envelope.clone(), timeout)
-            .await?
+        state.gateway.call(&agent.agent_id, call.clone(), timeout).await
     } else {
-        None
+        Err(GatewayError::Offline)
     };
-    let Some(reply) = reply else {
-        if !body.queue_if_offline {
-            return Err(ApiError::BadRequest(format!("{UNREACHABLE}: the agent is offline")));
+    let output = match reply {
+        Ok(output) => output,
+        Err(GatewayError::Offline) if body.queue_if_offline => {
+            let queued = Queued {
+                action_type: "runcmd",
+                call: &call.into(),
+                history_id: hist,
+                timeout: body.timeout + 2,
+                description: format!("Run command: {}", body.cmd),
+                extra: json!({ "cmd": body.cmd, "shell": shell }),
+            };
+            let db = state.conn().await?;
+            return Ok(HttpResponse::Ok().json(pending::queue(&**db, agent, queued).await?));
         }
-        let queued = Queued {
-            action_type: "runcmd",
-            envelope: &envelope,
-            history_id: hist,
-            timeout: body.timeout + 2,
-            description: format!("Run command: {}", body.cmd),
-            extra: json!({ "cmd": body.cmd, "shell": shell }),
-        };
-        return Ok(HttpResponse::Ok().json(pending::queue(&**db, agent, queued).await?));
+        Err(e) => return Err(e.into()),
     };
-    let output = reply.as_str().map(str::to_owned).unwrap_or_else(|| reply.to_string());
-    history::record_results(&**db, hist, agent.pk, &output).await?;
+    history::record_results(&**state.conn().await?, hist, agent.pk, &output).await?;
     Ok(HttpResponse::Ok().json(output))
 }
 
-/// Sends `func` and expects the reply "ok"; anything else is upstream's "Unable to contact the agent".
-async fn expect_ok(caller_state: &crate::state::AppState, agent_id: &str, func: &str, timeout: u64) -> ApiResult<()> {
-    let reply = caller_state
-        .gateway
-        .request(agent_id, command(func, timeout as i64), Duration::from_secs(timeout))
-        .await?;
-    if reply == json!("ok") {
-        Ok(())
-    } else {
-        Err(ApiError::BadRequest(UNREACHABLE.into()))
+/// Sends `call` and expects the reply "ok"; anything else is upstream's "Unable to contact the agent".
+async fn expect_ok<C: Call<Reply = String>>(state: &AppState, agent_id: &str, call: C, secs: u64) -> ApiResult<()> {
+    match state.gateway.call(agent_id, call, Duration::from_secs(secs)).await? {
+        reply if reply == "ok" => Ok(()),
+        _ => Err(ApiError::BadRequest(UNREACHABLE.into())),
     }
 }
 
 /// `POST wmi/`: asks the agent to resend its system information.
 async fn refresh(caller: ScopedAgent<EditAgent>) -> ApiResult<HttpResponse> {
-    expect_ok(&caller.state, &caller.agent.agent_id, "sysinfo", 20).await?;
+    expect_ok(&caller.state, &caller.agent.agent_id, SysInfo, 20).await?;
     Ok(HttpResponse::Ok().json("ok"))
 }
 
 /// `GET processes/`.
 async fn processes(caller: ScopedAgent<ManageProcs>) -> ApiResult<HttpResponse> {
-    let reply = caller
+    let procs = caller
         .state
         .gateway
-        .request(&caller.agent.agent_id, command("procs", 5), Duration::from_secs(5))
+        .call(&caller.agent.agent_id, Procs, Duration::from_secs(5))
         .await?;
-    if !reply.is_array() {
-        return Err(ApiError::BadRequest(UNREACHABLE.into()));
-    }
-    Ok(HttpResponse::Ok().json(reply))
+    Ok(HttpResponse::Ok().json(procs))
 }
 
 /// `DELETE processes/<pid>/`.
 async fn kill_process(caller: ScopedAgent<ManageProcs>, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
     let pid: i32 = path.1.parse().map_err(|_| ApiError::NotFound)?;
-    let mut envelope = command("killproc", 15);
-    envelope.procpid = Some(pid);
     let reply = caller
         .state
         .gateway
-        .request(&caller.agent.agent_id, envelope, Duration::from_secs(15))
+        .call(&caller.agent.agent_id, KillProc { pid }, Duration::from_secs(15))
         .await?;
-    match reply {
-        Value::String(s) if s == "ok" => {
-            Ok(HttpResponse::Ok().json(format!("Process with PID: {pid} was ended successfully")))
-        }
-        Value::String(err) => Err(ApiError::BadRequest(err)),
-        _ => Err(ApiError::BadRequest(UNREACHABLE.into())),
+    if reply == "ok" {
+        Ok(HttpResponse::Ok().json(format!("Process with PID: {pid} was ended successfully")))
+    } else {
+        Err(ApiError::BadRequest(reply))
     }
 }
 
 /// `POST reboot/`: reboot now.
 async fn reboot(caller: ScopedAgent<RebootAgents>) -> ApiResult<HttpResponse> {
-    expect_ok(&caller.state, &caller.agent.agent_id, "rebootnow", 10).await?;
+    expect_ok(&caller.state, &caller.agent.agent_id, RebootNow, 10).await?;
     Ok(HttpResponse::Ok().json(format!("{} will now be restarted", caller.agent.hostname)))
 }
 
 /// `POST shutdown/`.
 async fn shutdown(caller: ScopedAgent<RebootAgents>) -> ApiResult<HttpResponse> {
-    expect_ok(&caller.state, &caller.agent.agent_id, "shutdown", 10).await?;
+    expect_ok(&caller.state, &caller.agent.agent_id, Shutdown, 10).await?;
     Ok(HttpResponse::Ok().json(format!("{} will now be shutdown", caller.agent.hostname)))
 }
 
@@ -208,19 +202,13 @@ async fn recover(caller: ScopedAgent<RecoverAgents>, Json(body): Json<RecoverReq
             format!("\"{}\" is not a valid choice.", body.mode),
         ));
     }
-    let mut envelope = command("recover", 60);
-    envelope.payload.insert("mode".into(), body.mode.clone());
+    let recover = Recover {
+        mode: body.mode.clone(),
+    };
     if body.mode == "mesh" {
-        let reply = caller
-            .state
-            .gateway
-            .request(&caller.agent.agent_id, envelope, Duration::from_secs(60))
-            .await?;
-        if reply != json!("ok") {
-            return Err(ApiError::BadRequest(UNREACHABLE.into()));
-        }
+        expect_ok(&caller.state, &caller.agent.agent_id, recover, 60).await?;
     } else {
-        caller.state.gateway.publish(&caller.agent.agent_id, envelope).await?;
+        caller.state.gateway.send(&caller.agent.agent_id, recover).await?;
     }
     Ok(HttpResponse::Ok().json("Recovery will be attempted shortly"))
 }

@@ -8,13 +8,12 @@ use serde_json::{json, Map, Value};
 use trmm_db::agents::AgentRef;
 use trmm_db::bulk::{self, NewRun, Selection, Target};
 use trmm_db::{scripts, ClientId, CustomFieldId, ScriptId, SiteId};
-use trmm_rpc::gateway::Command;
+use trmm_protocol::calls::{AgentCall, RawCmd, RunScriptFull, Script};
 
 use crate::api::audit::{self, Change};
 use crate::auth::perms::RunBulk;
 use crate::auth::{Authed, Identity};
 use crate::error::{ApiError, ApiResult};
-use crate::gateway::command;
 use crate::json::Json;
 use crate::state::AppState;
 use crate::templates;
@@ -121,7 +120,7 @@ fn check_timeout(timeout: Option<i64>) -> ApiResult<Option<i64>> {
 
 /// What every agent of the run is sent, and how the run is recorded.
 struct Plan {
-    envelope: Command,
+    call: AgentCall,
     reply_timeout: i64,
     history_command: Option<String>,
     script: Option<(ScriptId, String)>,
@@ -144,12 +143,15 @@ async fn plan(db: &impl trmm_db::GenericClient, b: &BulkBody) -> ApiResult<Plan>
             ("", _) | ("custom", _) => return Err(ApiError::field("shell", "A shell is required.")),
             (shell, _) => shell.to_owned(),
         };
-        let mut envelope = command("rawcmd", timeout);
-        envelope.payload.insert("command".into(), cmd.to_owned());
-        envelope.payload.insert("shell".into(), shell.clone());
-        envelope.run_as_user = Some(b.run_as_user);
+        let call = RawCmd {
+            command: cmd.to_owned(),
+            shell: shell.clone(),
+            timeout,
+            run_as_user: b.run_as_user,
+            ..RawCmd::default()
+        };
         return Ok(Plan {
-            envelope,
+            call: call.into(),
             reply_timeout: timeout + 2,
             history_command: Some(cmd.to_owned()),
             script: None,
@@ -166,24 +168,28 @@ async fn plan(db: &impl trmm_db::GenericClient, b: &BulkBody) -> ApiResult<Plan>
         .ok_or_else(|| ApiError::field("script", format!("Invalid pk \"{id}\" - object does not exist.")))?;
     let s = &script.fields;
     let timeout = timeout.unwrap_or(i64::from(s.default_timeout));
-    let mut envelope = command("runscriptfull", timeout);
-    envelope
-        .payload
-        .insert("code".into(), templates::expand_snippets(db, &s.script_body).await?);
-    envelope.payload.insert("shell".into(), s.shell.clone());
-    envelope.always_send_lists = true;
-    // Upstream bulk_script_task: the script's own run_as_user wins.
-    envelope.run_as_user = Some(b.run_as_user || s.run_as_user);
-    envelope.nushell_enable_config = Some(false);
-    envelope.deno_default_permissions = Some(DENO_DEFAULT_PERMISSIONS.to_owned());
+    let args = b.args.clone().unwrap_or_else(|| s.args.clone());
+    let env_vars = b.env_vars.clone().unwrap_or_else(|| s.env_vars.clone());
+    let call = RunScriptFull(Script {
+        code: templates::expand_snippets(db, &s.script_body).await?,
+        shell: s.shell.clone(),
+        timeout,
+        args: args.clone(),
+        env_vars: env_vars.clone(),
+        // Upstream bulk_script_task: the script's own run_as_user wins.
+        run_as_user: b.run_as_user || s.run_as_user,
+        history_id: None,
+        nushell_enable_config: false,
+        deno_default_permissions: DENO_DEFAULT_PERMISSIONS.to_owned(),
+    });
     Ok(Plan {
-        envelope,
+        call: call.into(),
         reply_timeout: timeout + 3,
         history_command: None,
         script: Some((script.id, s.name.clone())),
         shell: s.shell.clone(),
-        args: b.args.clone().unwrap_or_else(|| s.args.clone()),
-        env_vars: b.env_vars.clone().unwrap_or_else(|| s.env_vars.clone()),
+        args,
+        env_vars,
     })
 }
 
@@ -217,13 +223,11 @@ async fn bulk_action(caller: Authed<RunBulk>, req: HttpRequest, Json(body): Json
     }
     let mut db = state.conn().await?;
     let agents = selection(&**db, who, &body).await?;
-    let mut plan = plan(&**db, &body).await?;
+    let plan = plan(&**db, &body).await?;
     let redis =
         state.redis.get().cloned().ok_or_else(|| {
             ApiError::Unavailable("The job queue (Redis) is not connected; try again shortly.".into())
         })?;
-    plan.envelope.script_args = plan.args.clone();
-    plan.envelope.env_vars = plan.env_vars.clone();
     let custom_field = body.custom_field.map(CustomFieldId);
     let run = NewRun {
         username: who.username(),
@@ -233,7 +237,7 @@ async fn bulk_action(caller: Authed<RunBulk>, req: HttpRequest, Json(body): Json
         custom_field,
         collector_all_output: custom_field.is_some() && body.collector_all_output,
         save_to_agent_note: body.save_to_agent_note,
-        envelope: serde_json::to_value(&plan.envelope).map_err(|e| ApiError::Internal(e.to_string()))?,
+        envelope: serde_json::to_value(&plan.call).map_err(|e| ApiError::Internal(e.to_string()))?,
         reply_timeout: plan.reply_timeout as i32,
     };
     let tx = db.transaction().await?;

@@ -15,6 +15,7 @@ use serde_json::{json, Map, Value};
 use trmm_db::agents::{self, AgentChanges};
 use trmm_db::custom_fields::{FieldModel, Parent};
 use trmm_db::SiteId;
+use trmm_protocol::calls::Uninstall;
 
 use super::audit::{self, Change};
 use super::core::values::{self, CustomFieldEdit};
@@ -184,12 +185,13 @@ async fn delete(caller: ScopedAgent<UninstallAgents>, req: HttpRequest) -> ApiRe
     let a = &caller.agent;
     let gateway = &caller.state.gateway;
     // TRMM agents/views.py: the agent is told to uninstall first, then its row goes.
-    let mut uninstall = crate::gateway::command("uninstall", 30);
-    uninstall.code = Some(UNIX_UNINSTALL_SCRIPT.to_owned());
+    let uninstall = Uninstall {
+        code: UNIX_UNINSTALL_SCRIPT.to_owned(),
+    };
     // A request rather than upstream's publish: the agent answers "ok" before uninstalling, so the
     // disconnect below can never overtake the uninstall message. An offline agent is deleted anyway.
     if let Err(e) = gateway
-        .request(&a.agent_id, uninstall, std::time::Duration::from_secs(5))
+        .call(&a.agent_id, uninstall, std::time::Duration::from_secs(5))
         .await
     {
         tracing::warn!(agent_id = %a.agent_id, error = %e, "uninstall not acknowledged; deleting anyway");

@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use trmm_db::history::{self, NewScriptRun};
-use trmm_db::{custom_fields, scripts, CustomFieldId, ScriptId};
-use trmm_rpc::gateway::Command;
+use trmm_db::{custom_fields, jobs, scripts, CustomFieldId, ScriptId};
+use trmm_protocol::calls::{AgentCall, RunScript, RunScriptFull, RunScriptResponse, Script};
+use trmm_rpc::client::GatewayError;
 
 use super::{script_output, AGENT_ID};
 use crate::api::audit::{self, Change};
@@ -16,7 +17,6 @@ use crate::api::pending::{self, Queued};
 use crate::auth::perms::RunScripts;
 use crate::auth::ScopedAgent;
 use crate::error::{ApiError, ApiResult};
-use crate::gateway::{command, CommandExt, UNREACHABLE};
 use crate::json::Json;
 use crate::templates;
 
@@ -74,27 +74,24 @@ fn not_a_choice(field: &str, value: &str) -> ApiError {
     ApiError::field(field, format!("\"{value}\" is not a valid choice."))
 }
 
-/// The `runscript`/`runscriptfull` envelope (upstream Agent.run_script): lists always present, the
-/// agent-side timeout is the user's.
-fn script_command(func: &str, timeout: i64, code: String, shell: &str, inputs: (Vec<String>, Vec<String>)) -> Command {
-    let mut envelope = command(func, timeout);
-    envelope.payload.insert("code".into(), code);
-    envelope.payload.insert("shell".into(), shell.to_owned());
-    (envelope.script_args, envelope.env_vars) = inputs;
-    envelope.always_send_lists = true;
-    envelope.nushell_enable_config = Some(false);
-    envelope.deno_default_permissions = Some(DENO_DEFAULT_PERMISSIONS.to_owned());
-    envelope
-}
-
-/// The agent's `runscriptfull` reply; anything but a map means it did not run the script.
-fn run_result(reply: Value) -> ApiResult<Value> {
-    match reply {
-        Value::Object(_) => Ok(reply),
-        Value::String(text) => Err(ApiError::BadRequest(text)),
-        other => Err(ApiError::BadRequest(format!(
-            "Unexpected reply from the agent: {other}"
-        ))),
+/// A script run as upstream's Agent.run_script sends it: the agent-side timeout is the user's.
+fn script_run(
+    timeout: i64,
+    code: String,
+    shell: &str,
+    (args, env_vars): (Vec<String>, Vec<String>),
+    run_as_user: bool,
+) -> Script {
+    Script {
+        code,
+        shell: shell.to_owned(),
+        timeout,
+        args,
+        env_vars,
+        run_as_user,
+        history_id: None,
+        nushell_enable_config: false,
+        deno_default_permissions: DENO_DEFAULT_PERMISSIONS.to_owned(),
     }
 }
 
@@ -164,32 +161,32 @@ async fn run_script(
     };
     audit::record(&**db, state, &req, who, change).await?;
 
-    // wait, collector and note take the structured reply, so stdout, stderr and retcode stay apart.
-    let func = if body.output == "forget" {
-        "runscript"
-    } else {
-        "runscriptfull"
+    let script_id = script.id;
+    let script = Script {
+        history_id: Some(hist),
+        ..script_run(timeout, code, &s.shell, inputs, run_as_user)
     };
-    let mut envelope = script_command(func, timeout, code, &s.shell, inputs).with_history(hist);
-    envelope.run_as_user = Some(run_as_user);
     let wait = Duration::from_secs(timeout as u64 + REPLY_GRACE);
-    let queued = |envelope| Queued {
+    let queued = |call| Queued {
         action_type: "runscript",
-        envelope,
+        call,
         history_id: hist,
         timeout: wait.as_secs() as i64,
         description: format!("Run script: {}", s.name),
-        extra: json!({ "script": script.id, "script_name": s.name, "output": body.output }),
+        extra: json!({ "script": script_id, "script_name": s.name, "output": body.output }),
     };
     if let Some((redis, email_mode)) = mail {
-        let job = trmm_jobs::ScriptEmail {
+        let payload = trmm_jobs::ScriptEmailPayload {
             history_id: hist,
             emails: body.emails,
             email_mode,
-            command: serde_json::to_value(&envelope).map_err(|e| ApiError::Internal(e.to_string()))?,
+            script: RunScriptFull(script),
         };
+        let job_id = jobs::create(&**db, trmm_jobs::ScriptEmailPayload::KIND, &payload).await?;
+        let job = trmm_jobs::ScriptEmail { job_id: job_id.0 };
         if let Err(e) = trmm_jobs::enqueue_script_email(redis, &state.settings.redis_prefix, job).await {
             tracing::error!(history_id = hist, error = %e, "emailed script run could not be queued");
+            jobs::finish(&**db, job_id, "failed: the job queue (Redis) was unavailable").await?;
             history::record_results(&**db, hist, agent.pk, "error: the job queue (Redis) was unavailable").await?;
             return Err(ApiError::Unavailable(
                 "The job queue (Redis) is unavailable; try again shortly.".into(),
@@ -198,29 +195,33 @@ async fn run_script(
         return Ok(HttpResponse::Ok().json(format!("{} will now be run on {}", s.name, agent.hostname)));
     }
     if body.output == "forget" {
+        let call = RunScript(script);
         // A publish cannot tell an offline agent (upstream loses the script then); a ping can, when it matters.
         if body.queue_if_offline && !state.gateway.ping(&agent.agent_id, OFFLINE_PROBE).await? {
-            return Ok(HttpResponse::Ok().json(pending::queue(&**db, agent, queued(&envelope)).await?));
+            return Ok(HttpResponse::Ok().json(pending::queue(&**db, agent, queued(&call.into())).await?));
         }
-        state.gateway.publish(&agent.agent_id, envelope).await?;
+        state.gateway.send(&agent.agent_id, call).await?;
         return Ok(HttpResponse::Ok().json(format!("{} will now be run on {}", s.name, agent.hostname)));
     }
-    // No pooled connection is held while the script runs.
+    // wait, collector and note take the structured reply, so stdout, stderr and retcode stay apart. No pooled
+    // connection is held while the script runs.
     drop(db);
-    let reply = state
-        .gateway
-        .request_unless_offline(&agent.agent_id, envelope.clone(), wait)
-        .await?;
-    let Some(reply) = reply else {
-        if !body.queue_if_offline {
-            return Err(ApiError::BadRequest(format!("{UNREACHABLE}: the agent is offline")));
+    let call = RunScriptFull(script);
+    let results = match state.gateway.call(&agent.agent_id, call.clone(), wait).await {
+        Ok(results) => results,
+        Err(GatewayError::Offline) if body.queue_if_offline => {
+            let db = state.conn().await?;
+            return Ok(HttpResponse::Ok().json(pending::queue(&**db, agent, queued(&AgentCall::from(call))).await?));
         }
-        let db = state.conn().await?;
-        return Ok(HttpResponse::Ok().json(pending::queue(&**db, agent, queued(&envelope)).await?));
+        Err(e) => return Err(e.into()),
     };
-    let results = run_result(reply)?;
-    script_output::record(&mut state.conn().await?, agent, hist, &results).await?;
+    script_output::record(&mut state.conn().await?, agent, hist, &as_json(&results)?).await?;
     Ok(HttpResponse::Ok().json(results))
+}
+
+/// The reply as the JSON the history row and the dashboard keep.
+fn as_json(results: &RunScriptResponse) -> ApiResult<serde_json::Value> {
+    serde_json::to_value(results).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 /// Checks an `output: email` request (upstream run_script_email_results_task takes the list as given; an empty
@@ -310,10 +311,9 @@ async fn test_script(
     };
     audit::record(&**db, state, &req, who, change).await?;
     drop(db);
-    let mut envelope = script_command("runscriptfull", timeout, code, &body.shell, inputs);
-    envelope.run_as_user = Some(body.run_as_user);
+    let call = RunScriptFull(script_run(timeout, code, &body.shell, inputs, body.run_as_user));
     // Upstream waits exactly `timeout`, racing the agent's own kill; the grace lets a timed-out run report.
     let wait = Duration::from_secs(timeout as u64 + REPLY_GRACE);
-    let results = run_result(state.gateway.request(&agent.agent_id, envelope, wait).await?)?;
+    let results = state.gateway.call(&agent.agent_id, call, wait).await?;
     Ok(HttpResponse::Ok().json(results))
 }
