@@ -6,7 +6,7 @@ use actix_web::{FromRequest, HttpRequest};
 use trmm_db::agents::AgentRef;
 use trmm_db::installers::InstallerGrant;
 
-use super::INVALID_TOKEN;
+use trmm_authz::INVALID_TOKEN;
 use crate::error::ApiError;
 use crate::state::AppState;
 

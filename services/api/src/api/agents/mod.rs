@@ -19,7 +19,8 @@ use trmm_db::SiteId;
 use super::audit::{self, Change};
 use super::core::values::{self, CustomFieldEdit};
 use crate::auth::perms::{EditAgent, ListAgents, UninstallAgents};
-use crate::auth::ScopedAgent;
+use crate::auth::{in_scope, ScopedAgent};
+use trmm_authz::Denial;
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
 
@@ -148,9 +149,10 @@ async fn update(
     };
     let db = caller.state.conn().await?;
     if let Some(site) = changes.site {
-        let target = trmm_db::sites::get(&**db, site).await?;
-        let target = target.ok_or_else(|| ApiError::field("site", "Invalid pk - object does not exist."))?;
-        caller.identity.require_site(target.client, target.id)?;
+        in_scope::site(&**db, &caller.identity, site).await.map_err(|denial| match denial {
+            Denial::NotFound => ApiError::field("site", "Invalid pk - object does not exist."),
+            other => other.into(),
+        })?;
     }
     let custom_fields = values::validate(&**db, FieldModel::Agent, body.custom_fields.as_deref()).await?;
     let before = agents::detail(&**db, caller.agent.pk, caller.state.now())
