@@ -86,7 +86,9 @@ pub async fn session(db: &impl GenericClient, token: Option<&str>, now: DateTime
             scope, expiry, user, ..
         },
         role,
-    } = access::by_session(db, &digest, now).await?.ok_or(Denial::InvalidToken)?;
+    } = access::by_session(db, &digest, now)
+        .await?
+        .ok_or(Denial::InvalidToken)?;
     if user.block_dashboard_login {
         return Err(Denial::NoPermission);
     }

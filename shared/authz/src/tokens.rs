@@ -40,7 +40,11 @@ mod tests {
 
     #[test]
     fn token_is_taken_from_the_authorization_header() {
-        let with = |value: &str| TestRequest::default().insert_header(("Authorization", value)).to_http_request();
+        let with = |value: &str| {
+            TestRequest::default()
+                .insert_header(("Authorization", value))
+                .to_http_request()
+        };
         assert_eq!(bearer_token(&with("token abc")), Some("abc"));
         assert_eq!(bearer_token(&with("Token  abc ")), Some("abc"));
         assert_eq!(bearer_token(&with("Bearer abc")), None);

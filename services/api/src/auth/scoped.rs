@@ -188,4 +188,3 @@ impl<P: Permission> FromRequest for VisibleClient<P> {
         })
     }
 }
-

@@ -12,6 +12,7 @@ mod table;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use trmm_authz::Denial;
 use trmm_db::agents::{self, AgentChanges};
 use trmm_db::custom_fields::{FieldModel, Parent};
 use trmm_db::SiteId;
@@ -20,7 +21,6 @@ use super::audit::{self, Change};
 use super::core::values::{self, CustomFieldEdit};
 use crate::auth::perms::{EditAgent, ListAgents, UninstallAgents};
 use crate::auth::{in_scope, ScopedAgent};
-use trmm_authz::Denial;
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
 
@@ -149,10 +149,12 @@ async fn update(
     };
     let db = caller.state.conn().await?;
     if let Some(site) = changes.site {
-        in_scope::site(&**db, &caller.identity, site).await.map_err(|denial| match denial {
-            Denial::NotFound => ApiError::field("site", "Invalid pk - object does not exist."),
-            other => other.into(),
-        })?;
+        in_scope::site(&**db, &caller.identity, site)
+            .await
+            .map_err(|denial| match denial {
+                Denial::NotFound => ApiError::field("site", "Invalid pk - object does not exist."),
+                other => other.into(),
+            })?;
     }
     let custom_fields = values::validate(&**db, FieldModel::Agent, body.custom_fields.as_deref()).await?;
     let before = agents::detail(&**db, caller.agent.pk, caller.state.now())
