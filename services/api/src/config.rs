@@ -88,9 +88,8 @@ pub struct ServeConfig {
     /// Lowest agent version `POST /api/v3/installer/` accepts.
     #[arg(long, env = "TRMM_MIN_AGENT_VERSION", default_value = "2.9.0")]
     pub min_agent_version: String,
-    /// Take the client IP from X-Forwarded-For/Forwarded; enable only behind a reverse proxy you control.
-    #[arg(long, env = "TRMM_TRUST_PROXY_HEADERS", value_parser = clap::builder::BoolishValueParser::new())]
-    pub trust_proxy_headers: bool,
+    #[command(flatten)]
+    pub proxy: trmm_authz::ProxyArgs,
     /// checkcreds/login attempts allowed per client IP per minute.
     #[arg(long, env = "TRMM_LOGIN_RATE_LIMIT", default_value_t = 10)]
     pub login_rate_limit: u32,

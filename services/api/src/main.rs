@@ -77,7 +77,7 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
             agent_nats_url: cfg.agent_nats_url,
             min_agent_version,
             checkin_hello: cfg.checkin_hello,
-            trust_proxy_headers: cfg.trust_proxy_headers,
+            trust_proxy_headers: cfg.proxy.trust_proxy_headers,
             login_rate_limit: cfg.login_rate_limit,
             redis_prefix: cfg.redis_prefix,
         }),

@@ -24,7 +24,8 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
-use trmm_db::access::Access;
+use trmm_authz::perms::SendCmd;
+use trmm_authz::Identity;
 use trmm_db::agents::AgentRef;
 use trmm_db::audit::{self, AuditEntry};
 use trmm_db::history::{self, HistoryType};
@@ -76,17 +77,11 @@ pub async fn socket(
     ctx: web::Data<Ctx>,
 ) -> actix_web::Result<HttpResponse> {
     let (response, session, messages) = actix_ws::handle(&req, body)?;
-    let info = req.connection_info();
-    let ip = if ctx.trust_proxy_headers {
-        info.realip_remote_addr()
-    } else {
-        info.peer_addr()
-    }
-    .map(str::to_owned);
+    let ip = trmm_authz::client_ip(&req, ctx.trust_proxy_headers).map(|ip| ip.to_string());
     let origin = json!({ "ip": ip, "method": "GET", "url": req.path() });
     let (ctx, query, agent_id) = (ctx.get_ref().clone(), req.query_string().to_owned(), path.into_inner());
     actix_web::rt::spawn(async move {
-        match auth::authorize(&ctx.pool, &query, "can_send_cmd", &agent_id).await {
+        match auth::authorize::<SendCmd>(&ctx.pool, &query, &agent_id).await {
             Ok((who, agent)) => serve(ctx, session, messages, who, agent, origin).await,
             Err(refusal) => refuse(session, &refusal).await,
         }
@@ -108,7 +103,7 @@ async fn serve(
     ctx: Ctx,
     mut session: Session,
     mut messages: actix_ws::MessageStream,
-    who: Access,
+    who: Identity,
     agent: AgentRef,
     origin: Value,
 ) {
@@ -176,7 +171,7 @@ struct Started {
 }
 
 /// Validates a client message, records history and audit, and asks the gateway for the output stream.
-async fn start(ctx: &Ctx, who: &Access, agent: &AgentRef, origin: &Value, text: &str) -> Result<Started, Value> {
+async fn start(ctx: &Ctx, who: &Identity, agent: &AgentRef, origin: &Value, text: &str) -> Result<Started, Value> {
     let m: CmdMessage = serde_json::from_str(text).map_err(|e| bad_request(format!("Invalid message: {e}")))?;
     if m.cmd.trim().is_empty() {
         return Err(bad_request("cmd may not be blank."));
@@ -209,7 +204,7 @@ async fn start(ctx: &Ctx, who: &Access, agent: &AgentRef, origin: &Value, text: 
         Ok(false) => return Err(error_frame(&GatewayError::Offline)),
         Err(e) => return Err(error_frame(&e)),
     }
-    let username = &who.session.user.username;
+    let username = who.username();
     let history_id = async {
         let db = ctx.pool.get().await?;
         let hist = history::create(&**db, agent.pk, HistoryType::CmdRun, &m.cmd, username).await?;

@@ -21,10 +21,8 @@ pub struct Config {
     /// URL of the AgentGateway gRPC service (served by trmm-nats-api), which streams command output.
     #[arg(long, env = "TRMM_GATEWAY_URL", default_value = "http://127.0.0.1:50051")]
     pub gateway_url: String,
-    /// Take the client IP recorded in audit rows from X-Forwarded-For/Forwarded; enable only behind a reverse
-    /// proxy you control.
-    #[arg(long, env = "TRMM_TRUST_PROXY_HEADERS", value_parser = clap::builder::BoolishValueParser::new())]
-    pub trust_proxy_headers: bool,
+    #[command(flatten)]
+    pub proxy: trmm_authz::ProxyArgs,
     #[command(flatten)]
     pub log: LogArgs,
 }

@@ -34,7 +34,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let ctx = web::Data::new(cmd::Ctx {
         pool: pool.clone(),
         gateway,
-        trust_proxy_headers: config.trust_proxy_headers,
+        trust_proxy_headers: config.proxy.trust_proxy_headers,
     });
 
     let listen = config.listen;

@@ -32,6 +32,11 @@ struct Suite {
 }
 
 async fn suite() -> Suite {
+    suite_with(|_| {}).await
+}
+
+/// [`suite`] with trmm-websocket's configuration adjusted by `tweak`.
+async fn suite_with(tweak: impl FnOnce(&mut trmm_websocket::Config)) -> Suite {
     let db = TestDb::new().await;
     let nats = NatsServer::start().await;
     let stop = CancellationToken::new();
@@ -47,6 +52,7 @@ async fn suite() -> Suite {
     let args = ["trmm-websocket", "--database-url", db.url(), "--listen", &listen];
     let mut config = trmm_websocket::Config::try_parse_from(args).unwrap();
     config.gateway_url = format!("http://{gateway}");
+    tweak(&mut config);
     tokio::spawn(trmm_websocket::run(config, stop.clone()));
     let conn = db.pool().get().await.unwrap();
     let client = trmm_db::clients::create(&**conn, "Acme", false, "test").await.unwrap();
@@ -360,4 +366,28 @@ async fn refused_sockets_get_an_error_and_a_close_code() {
         next_frame(&mut ws).await,
         json!({"error": "cmd may not be blank.", "status": 400})
     );
+}
+
+/// The audit row's client IP follows the rule trmm-api uses (`trmm_authz::client_ip`): behind a trusted proxy the
+/// last X-Forwarded-For hop, never an address the browser put in the header itself; otherwise the peer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_ip_is_the_last_forwarded_hop_only_behind_a_trusted_proxy() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    for (trusted, expected) in [(true, "203.0.113.7"), (false, "127.0.0.1")] {
+        let s = suite_with(|c| c.proxy.trust_proxy_headers = trusted).await;
+        let token = s.token("admin", true, &[]).await;
+        let url = format!("{}/ws/agent/{AGENT}/cmd/?access_token={token}", s.url);
+        let mut request = url.into_client_request().unwrap();
+        let forwarded = "6.6.6.6, 203.0.113.7".parse().unwrap();
+        request.headers_mut().insert("X-Forwarded-For", forwarded);
+        let mut ws = tokio_tungstenite::connect_async(request).await.unwrap().0;
+        send(&mut ws, run("ip")).await;
+        assert_eq!(next_frame(&mut ws).await, json!({"cmd_id": "id-ip"}));
+        let conn = s.db.pool().get().await.unwrap();
+        let sql = "SELECT debug_info->>'ip' FROM audit_logs WHERE action = 'execute_command'";
+        let ip: String = conn.query_one(sql, &[]).await.unwrap().get(0);
+        assert_eq!(ip, expected, "trusted proxy: {trusted}");
+        s.gate("ip").notify_one();
+    }
 }

@@ -9,7 +9,7 @@ use trmm_protocol::calls::AgentCall;
 
 use super::agents::AGENT_ID;
 use crate::auth::perms::{ListPendingActions, ManagePendingActions};
-use crate::auth::{Authed, ScopedAgent};
+use crate::auth::{Authed, Scoped, ScopedAgent};
 use crate::error::{ApiError, ApiResult};
 
 /// `results` of a queued command's history row once its pending action is cancelled.
@@ -112,12 +112,9 @@ async fn for_agent(caller: ScopedAgent<ListPendingActions>) -> ApiResult<HttpRes
 }
 
 /// `DELETE /logs/pendingactions/<pk>/`: cancels (deletes) the action; a queued command never runs afterwards.
-async fn cancel(caller: Authed<ManagePendingActions>, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    let pk: i64 = path.parse().map_err(|_| ApiError::NotFound)?;
-    let db = caller.state.conn().await?;
-    let action = pending::get(&**db, pk).await?.ok_or(ApiError::NotFound)?;
-    caller.identity.require_site(action.client, action.site)?;
-    pending::delete(&**db, pk).await?;
+async fn cancel(caller: Scoped<ManagePendingActions, pending::Action>) -> ApiResult<HttpResponse> {
+    let (db, action) = (caller.state.conn().await?, caller.target);
+    pending::delete(&**db, action.id).await?;
     if let Some(hist) = action.details.get("history_id").and_then(Value::as_i64) {
         trmm_db::history::record_results(&**db, hist, action.agent, CANCELLED).await?;
     }

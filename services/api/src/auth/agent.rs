@@ -6,9 +6,9 @@ use actix_web::{FromRequest, HttpRequest};
 use trmm_db::agents::AgentRef;
 use trmm_db::installers::InstallerGrant;
 
-use super::INVALID_TOKEN;
 use crate::error::ApiError;
 use crate::state::AppState;
+use trmm_authz::INVALID_TOKEN;
 
 /// An agent authenticated by its static token. The `<agentid>` in agent URLs is never trusted: every agent
 /// endpoint acts on this agent (TRMM apiv3/views.py looks the agent up by `request.user`).

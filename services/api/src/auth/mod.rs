@@ -1,41 +1,46 @@
-//! Authentication and permissions as extractors: a handler's argument types say who may call it.
+//! Authentication and permissions as extractors: a handler's argument types say who may call it. The rules
+//! themselves (sessions, permissions, client/site scope, client IP) live in `trmm_authz`, shared with
+//! trmm-websocket; this module only turns them into extractors and `ApiError`s.
 //!
 //! * [`Authed<P>`]: a dashboard user with a full session and permission `P`.
 //! * [`ScopedAgent<P>`]: the same, plus the agent named in the path, which must be inside the user's scope.
+//! * [`ScopedClient<P>`], [`VisibleClient<P>`], [`ScopedSite<P>`], [`Scoped<P, T>`]: the same for the client,
+//!   site or other scoped object named by the `{pk}` path segment.
 //! * [`TotpSetupUser`]: any session, including the short one a user without 2FA gets; only for TOTP setup.
 //! * [`AgentAuth`]: an agent's static token (agent API); [`InstallerAuth`]: an installer token.
+//!
+//! Ids that arrive in a body rather than the path are checked by loading them through [`in_scope`].
 
 mod agent;
 mod dashboard;
-pub mod perms;
+pub mod in_scope;
+mod scoped;
 
 pub use agent::{AgentAuth, InstallerAuth};
-pub use dashboard::{Authed, Identity, ScopedAgent, TotpSetupUser, SESSION_TTL};
+pub use dashboard::{Authed, ScopedAgent, TotpSetupUser};
+pub use scoped::{Scoped, ScopedClient, ScopedObject, ScopedSite, VisibleClient};
+pub use trmm_authz::{perms, Identity, SESSION_TTL};
 
 use std::net::IpAddr;
 
 use actix_web::HttpRequest;
 use serde_json::{json, Value};
-use trmm_auth::TokenDigest;
+use trmm_authz::Denial;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
-const NO_CREDENTIALS: &str = "Authentication credentials were not provided.";
-const INVALID_TOKEN: &str = "Invalid token.";
-
-/// The value of `Authorization: Token <key>` (keyword case-insensitive, as DRF).
-fn bearer_token(req: &HttpRequest) -> Option<&str> {
-    let value = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let (keyword, token) = value.trim().split_once(' ')?;
-    keyword
-        .eq_ignore_ascii_case("token")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+impl From<Denial> for ApiError {
+    fn from(denial: Denial) -> Self {
+        match denial {
+            Denial::NoCredentials => ApiError::Unauthorized(trmm_authz::NO_CREDENTIALS),
+            Denial::InvalidToken => ApiError::Unauthorized(trmm_authz::INVALID_TOKEN),
+            Denial::TotpRequired => ApiError::Forbidden(trmm_authz::TOTP_REQUIRED),
+            Denial::NoPermission => ApiError::Forbidden(trmm_authz::NO_PERMISSION),
+            Denial::NotFound => ApiError::NotFound,
+            Denial::Db(e) => e.into(),
+        }
+    }
 }
 
 fn state_of(req: &HttpRequest) -> Result<AppState, ApiError> {
@@ -46,27 +51,17 @@ fn state_of(req: &HttpRequest) -> Result<AppState, ApiError> {
 
 /// The state, a connection and the digest of the request's token, which every token kind is looked up by
 /// (only digests are stored); no token is a 401.
-async fn token_digest(req: &HttpRequest) -> Result<(AppState, trmm_db::Client, TokenDigest), ApiError> {
+async fn token_digest(req: &HttpRequest) -> Result<(AppState, trmm_db::Client, trmm_auth::TokenDigest), ApiError> {
     let state = state_of(req)?;
-    let token = bearer_token(req).ok_or(ApiError::Unauthorized(NO_CREDENTIALS))?;
+    let token = trmm_authz::bearer_token(req).ok_or(Denial::NoCredentials)?;
     let digest = trmm_auth::digest_token(token);
     let db = state.conn().await?;
     Ok((state, db, digest))
 }
 
-/// The client's IP: the socket peer, or, behind a trusted reverse proxy, the last X-Forwarded-For entry
-/// (the address that proxy saw; earlier entries are whatever the client chose to send).
+/// The client's IP, by the rule every service shares (`trmm_authz::client_ip`).
 pub fn client_ip(req: &HttpRequest, state: &AppState) -> Option<IpAddr> {
-    let forwarded = || {
-        let header = req.headers().get("x-forwarded-for")?.to_str().ok()?;
-        header.rsplit(',').next()?.trim().parse::<IpAddr>().ok()
-    };
-    let peer = || req.peer_addr().map(|a| a.ip());
-    if state.settings.trust_proxy_headers {
-        forwarded().or_else(peer)
-    } else {
-        peer()
-    }
+    trmm_authz::client_ip(req, state.settings.trust_proxy_headers)
 }
 
 /// `debug_info` of an audit row: where a request came from and what it was.

@@ -12,7 +12,7 @@ use trmm_protocol::calls::{AgentCall, RawCmd, RunScriptFull, Script};
 
 use crate::api::audit::{self, Change};
 use crate::auth::perms::RunBulk;
-use crate::auth::{Authed, Identity};
+use crate::auth::{in_scope, Authed, Identity};
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
 use crate::state::AppState;
@@ -71,15 +71,11 @@ async fn selection(db: &impl trmm_db::GenericClient, who: &Identity, b: &BulkBod
         "all" => Target::All,
         "client" => {
             let client = ClientId(b.client.ok_or_else(|| required("client"))?);
-            who.require_client(client)?;
-            Target::Client(client)
+            Target::Client(in_scope::client(who, client)?)
         }
         "site" => {
-            let site = trmm_db::sites::get(db, SiteId(b.site.ok_or_else(|| required("site"))?))
-                .await?
-                .ok_or(ApiError::NotFound)?;
-            who.require_site(site.client, site.id)?;
-            Target::Site(site.id)
+            let site = SiteId(b.site.ok_or_else(|| required("site"))?);
+            Target::Site(in_scope::site(db, who, site).await?.id)
         }
         "agents" if b.agents.is_empty() => return Err(ApiError::BadRequest("Must select at least 1 agent".into())),
         "agents" => Target::Agents(b.agents.clone()),

@@ -5,10 +5,10 @@ use chrono::Duration;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use trmm_db::installers::{self, NewInstaller};
-use trmm_db::{sites, ClientId, SiteId};
+use trmm_db::{ClientId, SiteId};
 
 use crate::auth::perms::InstallAgents;
-use crate::auth::Authed;
+use crate::auth::{in_scope, Authed};
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
 
@@ -73,11 +73,10 @@ pub(super) async fn create(
         ));
     }
     let db = caller.state.conn().await?;
-    let site = sites::get(&**db, SiteId(body.site)).await?.ok_or(ApiError::NotFound)?;
+    let site = in_scope::site(&**db, &caller.identity, SiteId(body.site)).await?;
     if site.client != ClientId(body.client) {
         return Err(ApiError::BadRequest("Site does not belong to that client".into()));
     }
-    caller.identity.require_site(site.client, site.id)?;
 
     let token = trmm_auth::generate_token();
     let expiry = caller.state.now() + Duration::hours(body.expires);

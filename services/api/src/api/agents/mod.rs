@@ -12,6 +12,7 @@ mod table;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use trmm_authz::Denial;
 use trmm_db::agents::{self, AgentChanges};
 use trmm_db::custom_fields::{FieldModel, Parent};
 use trmm_db::SiteId;
@@ -20,7 +21,7 @@ use trmm_protocol::calls::Uninstall;
 use super::audit::{self, Change};
 use super::core::values::{self, CustomFieldEdit};
 use crate::auth::perms::{EditAgent, ListAgents, UninstallAgents};
-use crate::auth::ScopedAgent;
+use crate::auth::{in_scope, ScopedAgent};
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
 
@@ -149,9 +150,12 @@ async fn update(
     };
     let db = caller.state.conn().await?;
     if let Some(site) = changes.site {
-        let target = trmm_db::sites::get(&**db, site).await?;
-        let target = target.ok_or_else(|| ApiError::field("site", "Invalid pk - object does not exist."))?;
-        caller.identity.require_site(target.client, target.id)?;
+        in_scope::site(&**db, &caller.identity, site)
+            .await
+            .map_err(|denial| match denial {
+                Denial::NotFound => ApiError::field("site", "Invalid pk - object does not exist."),
+                other => other.into(),
+            })?;
     }
     let custom_fields = values::validate(&**db, FieldModel::Agent, body.custom_fields.as_deref()).await?;
     let before = agents::detail(&**db, caller.agent.pk, caller.state.now())

@@ -3,12 +3,12 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use trmm_db::notes::{self, Note, NoteId};
+use trmm_db::notes::{self, Note};
 
 use super::history::drf_time;
 use super::AGENT_ID;
 use crate::auth::perms::{ListNotes, ManageNotes};
-use crate::auth::{Authed, Identity, ScopedAgent};
+use crate::auth::{in_scope, Authed, Scoped, ScopedAgent};
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
 
@@ -56,10 +56,7 @@ struct NewNote {
 /// `POST /agents/notes/` `{agent_id, note}`.
 async fn add(caller: Authed<ManageNotes>, Json(body): Json<NewNote>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    let agent = trmm_db::agents::find_by_agent_id(&**db, &body.agent_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    caller.identity.require_site(agent.client, agent.site)?;
+    let agent = in_scope::agent(&**db, &caller.identity, &body.agent_id).await?;
     let note = body
         .note
         .ok_or_else(|| ApiError::BadRequest("Cannot add an empty note".into()))?;
@@ -77,19 +74,9 @@ fn not_blank(note: &str) -> ApiResult<()> {
     }
 }
 
-/// The note named in the path, if the user may see its agent (404 unknown, 403 outside the scope).
-async fn scoped_note(db: &impl trmm_db::GenericClient, who: &Identity, pk: &str) -> ApiResult<Note> {
-    let id = pk.parse().map(NoteId).map_err(|_| ApiError::NotFound)?;
-    let note = notes::get(db, id).await?.ok_or(ApiError::NotFound)?;
-    who.require_site(note.client, note.site)?;
-    Ok(note)
-}
-
 /// `GET /agents/notes/<pk>/`.
-async fn get(caller: Authed<ListNotes>, pk: web::Path<String>) -> ApiResult<HttpResponse> {
-    let db = caller.state.conn().await?;
-    let note = scoped_note(&**db, &caller.identity, &pk).await?;
-    Ok(HttpResponse::Ok().json(render(&note)))
+async fn get(caller: Scoped<ListNotes, Note>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(render(&caller.target)))
 }
 
 #[derive(Deserialize)]
@@ -98,13 +85,8 @@ struct NoteEdit {
 }
 
 /// `PUT /agents/notes/<pk>/` `{note}` (a partial update: without `note` nothing changes).
-async fn edit(
-    caller: Authed<ManageNotes>,
-    pk: web::Path<String>,
-    Json(body): Json<NoteEdit>,
-) -> ApiResult<HttpResponse> {
-    let db = caller.state.conn().await?;
-    let note = scoped_note(&**db, &caller.identity, &pk).await?;
+async fn edit(caller: Scoped<ManageNotes, Note>, Json(body): Json<NoteEdit>) -> ApiResult<HttpResponse> {
+    let (db, note) = (caller.state.conn().await?, caller.target);
     if let Some(text) = body.note {
         not_blank(&text)?;
         notes::update(&**db, note.id, &text).await?;
@@ -113,9 +95,8 @@ async fn edit(
 }
 
 /// `DELETE /agents/notes/<pk>/`.
-async fn delete(caller: Authed<ManageNotes>, pk: web::Path<String>) -> ApiResult<HttpResponse> {
-    let db = caller.state.conn().await?;
-    let note = scoped_note(&**db, &caller.identity, &pk).await?;
+async fn delete(caller: Scoped<ManageNotes, Note>) -> ApiResult<HttpResponse> {
+    let (db, note) = (caller.state.conn().await?, caller.target);
     notes::delete(&**db, note.id).await?;
     Ok(HttpResponse::Ok().json("Note was deleted!"))
 }

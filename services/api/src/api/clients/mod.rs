@@ -6,12 +6,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 use trmm_db::custom_fields::{FieldModel, Parent};
-use trmm_db::{clients, sites as site_db, ClientId, SiteId};
+use trmm_db::{clients, sites as site_db, SiteId};
 
 use super::audit::{self, Change};
 use super::core::values::{self, CustomFieldEdit};
 use crate::auth::perms::{ListClients, ManageClients};
-use crate::auth::Authed;
+use crate::auth::{in_scope, Authed, ScopedClient, VisibleClient};
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
 
@@ -66,10 +66,6 @@ impl MoveTo {
     }
 }
 
-fn path_id(raw: &str) -> ApiResult<i32> {
-    raw.parse().map_err(|_| ApiError::NotFound)
-}
-
 #[derive(Deserialize)]
 struct ClientFields {
     name: Option<String>,
@@ -101,17 +97,10 @@ async fn list(caller: Authed<ListClients>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(rows))
 }
 
-async fn get(caller: Authed<ListClients>, pk: web::Path<String>) -> ApiResult<HttpResponse> {
-    let id = ClientId(path_id(&pk)?);
+async fn get(caller: VisibleClient<ListClients>) -> ApiResult<HttpResponse> {
+    let mut client = caller.client;
     let db = caller.state.conn().await?;
-    let mut client = clients::get(&**db, id, &caller.identity.visibility())
-        .await?
-        .ok_or(ApiError::NotFound)?;
     values::fill_clients(&**db, std::slice::from_mut(&mut client)).await?;
-    // The parent of a visible site is visible too (TRMM PermissionQuerySet.filter_by_role for Client).
-    if client.sites.is_empty() {
-        caller.identity.require_client(id)?;
-    }
     Ok(HttpResponse::Ok().json(client))
 }
 
@@ -149,13 +138,11 @@ async fn create(
 }
 
 async fn update(
-    caller: Authed<ManageClients>,
+    caller: ScopedClient<ManageClients>,
     req: HttpRequest,
-    pk: web::Path<String>,
     Json(body): Json<UpdateClient>,
 ) -> ApiResult<HttpResponse> {
-    let id = ClientId(path_id(&pk)?);
-    caller.identity.require_client(id)?;
+    let (id, before) = (caller.client.id, &caller.client);
     let name = body
         .client
         .name
@@ -164,9 +151,6 @@ async fn update(
         .transpose()?;
     let db = caller.state.conn().await?;
     let custom_fields = values::validate(&**db, FieldModel::Client, body.custom_fields.as_deref()).await?;
-    let before = clients::get(&**db, id, &trmm_db::roles::Scope::all())
-        .await?
-        .ok_or(ApiError::NotFound)?;
     let who = caller.identity.username();
     match clients::update(&**db, id, name.as_deref(), body.client.block_policy_inheritance, who).await {
         Err(e) if e.is_unique_violation() => {
@@ -188,19 +172,14 @@ async fn update(
 }
 
 async fn delete(
-    caller: Authed<ManageClients>,
+    caller: ScopedClient<ManageClients>,
     req: HttpRequest,
-    pk: web::Path<String>,
     query: web::Query<MoveTo>,
 ) -> ApiResult<HttpResponse> {
-    let id = ClientId(path_id(&pk)?);
-    caller.identity.require_client(id)?;
+    let (id, client) = (caller.client.id, &caller.client);
     let move_to = query.site()?;
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
-    let client = clients::get(&*tx, id, &trmm_db::roles::Scope::all())
-        .await?
-        .ok_or(ApiError::NotFound)?;
     let agents = clients::agent_count(&*tx, id).await?;
     if agents > 0 {
         let Some(target) = move_to else {
@@ -209,13 +188,12 @@ async fn delete(
                 client.name
             )));
         };
-        let site = site_db::get(&*tx, target).await?.ok_or(ApiError::NotFound)?;
+        let site = in_scope::site(&*tx, &caller.identity, target).await?;
         if site.client == id {
             return Err(ApiError::BadRequest(
                 "Cannot move agents to a site of the client being deleted".into(),
             ));
         }
-        caller.identity.require_site(site.client, site.id)?;
         clients::move_agents(&*tx, id, target).await?;
     }
     clients::delete(&*tx, id).await?;

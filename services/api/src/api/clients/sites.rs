@@ -4,13 +4,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 use trmm_db::custom_fields::{FieldModel, Parent};
-use trmm_db::{sites, ClientId, SiteId};
+use trmm_db::{sites, ClientId};
 
-use super::{path_id, validate_name, MoveTo};
+use super::{validate_name, MoveTo};
 use crate::api::audit::{self, Change};
 use crate::api::core::values::{self, CustomFieldEdit};
 use crate::auth::perms::{ListSites, ManageSites};
-use crate::auth::Authed;
+use crate::auth::{in_scope, Authed, ScopedSite};
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
 
@@ -65,16 +65,9 @@ async fn list(caller: Authed<ListSites>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(rows))
 }
 
-async fn load(caller_db: &trmm_db::Client, raw: &str) -> ApiResult<sites::SiteRow> {
-    sites::get(&***caller_db, SiteId(path_id(raw)?))
-        .await?
-        .ok_or(ApiError::NotFound)
-}
-
-async fn get(caller: Authed<ListSites>, pk: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn get(caller: ScopedSite<ListSites>) -> ApiResult<HttpResponse> {
+    let mut site = caller.target;
     let db = caller.state.conn().await?;
-    let mut site = load(&db, &pk).await?;
-    caller.identity.require_site(site.client, site.id)?;
     values::fill_sites(&**db, &mut [&mut site]).await?;
     Ok(HttpResponse::Ok().json(site))
 }
@@ -84,8 +77,7 @@ async fn create(
     req: HttpRequest,
     Json(body): Json<CreateSite>,
 ) -> ApiResult<HttpResponse> {
-    let client = ClientId(body.site.client);
-    caller.identity.require_client(client)?;
+    let client = in_scope::client(&caller.identity, ClientId(body.site.client))?;
     let name = validate_name("Site", &body.site.name)?;
     let who = caller.identity.username();
     let db = caller.state.conn().await?;
@@ -115,14 +107,12 @@ async fn create(
 }
 
 async fn update(
-    caller: Authed<ManageSites>,
+    caller: ScopedSite<ManageSites>,
     req: HttpRequest,
-    pk: web::Path<String>,
     Json(body): Json<UpdateSite>,
 ) -> ApiResult<HttpResponse> {
+    let site = &caller.target;
     let db = caller.state.conn().await?;
-    let site = load(&db, &pk).await?;
-    caller.identity.require_site(site.client, site.id)?;
     let name = body
         .site
         .name
@@ -131,7 +121,7 @@ async fn update(
         .transpose()?;
     let new_client = body.site.client.map(ClientId).filter(|c| *c != site.client);
     if let Some(client) = new_client {
-        caller.identity.require_client(client)?;
+        in_scope::client(&caller.identity, client)?;
         if sites::count_for_client(&**db, site.client).await? <= 1 {
             return Err(ApiError::BadRequest("A client must have at least 1 site.".into()));
         }
@@ -162,15 +152,13 @@ async fn update(
 }
 
 async fn delete(
-    caller: Authed<ManageSites>,
+    caller: ScopedSite<ManageSites>,
     req: HttpRequest,
-    pk: web::Path<String>,
     query: web::Query<MoveTo>,
 ) -> ApiResult<HttpResponse> {
+    let site = &caller.target;
     let move_to = query.site()?;
     let mut db = caller.state.conn().await?;
-    let site = load(&db, &pk).await?;
-    caller.identity.require_site(site.client, site.id)?;
     let tx = db.transaction().await?;
     if sites::count_for_client(&*tx, site.client).await? <= 1 {
         return Err(ApiError::BadRequest("A client must have at least 1 site.".into()));
@@ -182,13 +170,12 @@ async fn delete(
                 site.name, site.agent_count
             )));
         };
-        let target = sites::get(&*tx, target).await?.ok_or(ApiError::NotFound)?;
+        let target = in_scope::site(&*tx, &caller.identity, target).await?;
         if target.id == site.id {
             return Err(ApiError::BadRequest(
                 "Cannot move agents to the site being deleted".into(),
             ));
         }
-        caller.identity.require_site(target.client, target.id)?;
         sites::move_agents(&*tx, site.id, target.id).await?;
     }
     sites::delete(&*tx, site.id).await?;

@@ -1,4 +1,5 @@
-//! Permission markers: one type per `can_*` flag of a role, used as `Authed<perms::ListAgents>`.
+//! Permission markers: one type per `can_*` flag of a role, used as `Authed<perms::ListAgents>` in trmm-api and
+//! `authorize::<perms::SendCmd>` in trmm-websocket.
 
 /// A permission a handler requires.
 pub trait Permission: 'static {

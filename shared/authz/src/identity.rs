@@ -1,0 +1,143 @@
+//! Session token -> [`Identity`], and what that identity may do.
+
+use chrono::{DateTime, Duration, Utc};
+use trmm_db::access::{self, Access};
+use trmm_db::agents::AgentRef;
+use trmm_db::roles::{RolePermissions, Scope};
+use trmm_db::sessions::{self, Session};
+use trmm_db::users::User;
+use trmm_db::{ClientId, GenericClient, SiteId};
+
+use crate::perms::Permission;
+use crate::Denial;
+
+/// Dashboard sessions live this long after their last use (TRMM settings.py REST_KNOX TOKEN_TTL = 5 h).
+pub const SESSION_TTL: Duration = Duration::hours(5);
+/// The expiry is written back only when it moves by more than this (knox MIN_REFRESH_INTERVAL).
+const MIN_REFRESH: Duration = Duration::minutes(10);
+
+/// An authenticated dashboard user.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// The user.
+    pub user: User,
+    /// Digest of the session token that authenticated the request.
+    pub session_digest: Vec<u8>,
+    /// Whether 2FA was completed for this session.
+    pub scope: sessions::Scope,
+    /// The user's role, if any.
+    pub role: Option<RolePermissions>,
+}
+
+impl Identity {
+    /// Superuser flag on the user or on its role.
+    pub fn is_superuser(&self) -> bool {
+        access::is_superuser(&self.user, self.role.as_ref())
+    }
+
+    /// Whether the identity holds permission `P` (superusers hold every one).
+    pub fn holds<P: Permission>(&self) -> bool {
+        P::FLAG.is_none_or(|flag| access::has(&self.user, self.role.as_ref(), flag))
+    }
+
+    /// Which clients and sites this user may see.
+    pub fn visibility(&self) -> Scope {
+        access::visibility(&self.user, self.role.as_ref())
+    }
+
+    /// Refused unless the site is visible to this user (TRMM `_has_perm_on_site`).
+    pub fn allow_site(&self, client: ClientId, site: SiteId) -> Result<(), Denial> {
+        if self.visibility().allows_site(client, site) {
+            Ok(())
+        } else {
+            Err(Denial::NoPermission)
+        }
+    }
+
+    /// Refused unless the whole client is granted to this user (TRMM `_has_perm_on_client`): a role that
+    /// lists only some of a client's sites sees the client in its tree but may not act on the client itself.
+    pub fn allow_client(&self, client: ClientId) -> Result<(), Denial> {
+        let scope = self.visibility();
+        if scope.unrestricted || scope.clients.contains(&client.0) {
+            Ok(())
+        } else {
+            Err(Denial::NoPermission)
+        }
+    }
+
+    /// The username recorded in audit rows and `created_by` columns.
+    pub fn username(&self) -> &str {
+        &self.user.username
+    }
+}
+
+/// The live session named by `token`, refreshed (sliding expiry) when it is a full one.
+///
+/// `block_dashboard_login` refuses every session of its user, in every service: upstream lets a blocked user's
+/// existing knox tokens keep working on REST while its websockets refuse them (server-api.md 2.6). Here
+/// sessions are only ever dashboard logins (there are no API keys, which are upstream's way to make an
+/// API-only user), so blocking a user ends its sessions at once everywhere instead of leaving them alive for
+/// REST only.
+pub async fn session(db: &impl GenericClient, token: Option<&str>, now: DateTime<Utc>) -> Result<Identity, Denial> {
+    let token = token.filter(|t| !t.is_empty()).ok_or(Denial::NoCredentials)?;
+    let digest = trmm_auth::digest_token(token);
+    let Access {
+        session: Session {
+            scope, expiry, user, ..
+        },
+        role,
+    } = access::by_session(db, &digest, now)
+        .await?
+        .ok_or(Denial::InvalidToken)?;
+    if user.block_dashboard_login {
+        return Err(Denial::NoPermission);
+    }
+    if scope == sessions::Scope::Full && now + SESSION_TTL - expiry > MIN_REFRESH {
+        sessions::extend(db, &digest, now + SESSION_TTL).await?;
+    }
+    Ok(Identity {
+        user,
+        session_digest: digest,
+        scope,
+        role,
+    })
+}
+
+/// A full (2FA-completed) session whose user holds permission `P`.
+pub async fn authorize<P: Permission>(
+    db: &impl GenericClient,
+    token: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Identity, Denial> {
+    let identity = session(db, token, now).await?;
+    if identity.scope != sessions::Scope::Full {
+        return Err(Denial::TotpRequired);
+    }
+    if !identity.holds::<P>() {
+        return Err(Denial::NoPermission);
+    }
+    Ok(identity)
+}
+
+/// [`authorize`], plus the agent `agent_id`, which must be inside the user's clients/sites: unknown is
+/// [`Denial::NotFound`], outside the scope [`Denial::NoPermission`].
+pub async fn authorize_agent<P: Permission>(
+    db: &impl GenericClient,
+    token: Option<&str>,
+    agent_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(Identity, AgentRef), Denial> {
+    let identity = authorize::<P>(db, token, now).await?;
+    let agent = agent_in_scope(db, &identity, agent_id).await?;
+    Ok((identity, agent))
+}
+
+/// The agent `agent_id` if it exists ([`Denial::NotFound`]) and `who` may see it ([`Denial::NoPermission`];
+/// TRMM `_has_perm_on_agent`).
+pub async fn agent_in_scope(db: &impl GenericClient, who: &Identity, agent_id: &str) -> Result<AgentRef, Denial> {
+    let agent = trmm_db::agents::find_by_agent_id(db, agent_id)
+        .await?
+        .ok_or(Denial::NotFound)?;
+    who.allow_site(agent.client, agent.site)?;
+    Ok(agent)
+}

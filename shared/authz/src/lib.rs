@@ -1,0 +1,15 @@
+//! One authorization model for the services dashboard users talk to (trmm-api over REST, trmm-websocket over
+//! `?access_token=` sockets): the permission markers, the session token -> [`Identity`] resolution, the
+//! client/site scope check and the client-IP rule. Both services call the same functions, so a user one of them
+//! refuses the other refuses too, for the same reason; each service only renders a [`Denial`] its own way.
+
+mod denial;
+mod identity;
+mod ip;
+pub mod perms;
+mod tokens;
+
+pub use denial::{Denial, INVALID_TOKEN, NO_CREDENTIALS, NO_PERMISSION, TOTP_REQUIRED};
+pub use identity::{agent_in_scope, authorize, authorize_agent, session, Identity, SESSION_TTL};
+pub use ip::{client_ip, ProxyArgs};
+pub use tokens::{bearer_token, query_token};
