@@ -58,12 +58,14 @@ pub fn read_body(
         .and_then(|v| v.parse::<usize>().ok());
     async move {
         if declared.is_some_and(|len| len > limit) {
+            discard(&mut payload).await;
             return Err(ApiError::TooLarge(limit));
         }
         let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0));
         while let Some(chunk) = payload.next().await {
             let chunk = chunk.map_err(|e| ApiError::Invalid(json!({ "detail": e.to_string() })))?;
             if body.len() + chunk.len() > limit {
+                discard(&mut payload).await;
                 return Err(ApiError::TooLarge(limit));
             }
             body.extend_from_slice(&chunk);
@@ -72,11 +74,29 @@ pub fn read_body(
     }
 }
 
+/// Most of a refused body read and dropped, so that the client, still sending, gets the 413 rather than a
+/// connection reset; a body larger still has the connection closed on it.
+const MAX_DISCARD: usize = 256 * 1024 * 1024;
+
+async fn discard(payload: &mut Payload) {
+    let mut seen = 0;
+    while let Some(Ok(chunk)) = payload.next().await {
+        seen += chunk.len();
+        if seen > MAX_DISCARD {
+            break;
+        }
+    }
+}
+
 /// Parses a body as `T`, mapping serde errors to DRF's shapes.
 /// A NUL in any string of the body is refused here, for every JSON endpoint, before a handler sees it.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if nul::json_has_nul(bytes) {
-        if let Some(error) = serde_json::from_slice::<Value>(bytes).ok().as_ref().and_then(nul::body_error) {
+        if let Some(error) = serde_json::from_slice::<Value>(bytes)
+            .ok()
+            .as_ref()
+            .and_then(nul::body_error)
+        {
             return Err(error);
         }
     }

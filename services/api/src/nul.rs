@@ -158,18 +158,27 @@ mod tests {
         let value = json!({"tags": ["ok", "b\u{0}"]});
         assert_eq!(body(body_error(&value).unwrap()), json!({"tags": {"1": [MESSAGE]}}));
         assert_eq!(body(body_error(&json!("\u{0}")).unwrap()), json!({"detail": MESSAGE}));
-        assert_eq!(body(body_error(&json!({"k\u{0}": 1})).unwrap()), json!({"detail": MESSAGE}));
+        assert_eq!(
+            body(body_error(&json!({"k\u{0}": 1})).unwrap()),
+            json!({"detail": MESSAGE})
+        );
         assert!(body_error(&json!({"a": ["x", 1, null, {"b": "c"}]})).is_none());
     }
 
     #[test]
     fn nuls_in_urls() {
-        assert_eq!(body(url_error("/agents/a%00b/", "").unwrap()), json!({"detail": MESSAGE}));
+        assert_eq!(
+            body(url_error("/agents/a%00b/", "").unwrap()),
+            json!({"detail": MESSAGE})
+        );
         assert_eq!(
             body(url_error("/agents/", "page=1&client%5Fid=x%00").unwrap()),
             json!({"client_id": [MESSAGE]})
         );
-        assert_eq!(body(url_error("/agents/", "a%00=1").unwrap()), json!({"detail": MESSAGE}));
+        assert_eq!(
+            body(url_error("/agents/", "a%00=1").unwrap()),
+            json!({"detail": MESSAGE})
+        );
         assert!(url_error("/agents/%01/", "q=%2500").is_none());
     }
 }

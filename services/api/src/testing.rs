@@ -63,14 +63,30 @@ impl TestApi {
         Self::start_full(|_| {}, gateway_url).await
     }
 
+    /// Starts the API on its own Redis (`redis_url`, e.g. a private redis-server an outage test stops) and on the
+    /// pool `pool` builds for the test database (e.g. one of a single connection).
+    pub async fn start_with_deps(redis_url: &str, pool: impl FnOnce(&TestDb) -> trmm_db::Pool) -> TestApi {
+        Self::start_inner(|_| {}, "http://127.0.0.1:9".to_owned(), redis_url, pool).await
+    }
+
     /// Starts the API with tweaked settings, talking to the AgentGateway at `gateway_url`.
     pub async fn start_full(tweak: impl FnOnce(&mut Settings), gateway_url: String) -> TestApi {
+        let pool = |db: &TestDb| db.pool().clone();
+        Self::start_inner(tweak, gateway_url, &trmm_testkit::redis_url(), pool).await
+    }
+
+    async fn start_inner(
+        tweak: impl FnOnce(&mut Settings),
+        gateway_url: String,
+        redis_url: &str,
+        pool: impl FnOnce(&TestDb) -> trmm_db::Pool,
+    ) -> TestApi {
         let db = TestDb::new().await;
         let clock = Arc::new(OffsetClock::default());
         let shutdown = CancellationToken::new();
         let health = Health::new("trmm-api-test");
         let redis = Arc::new(OnceCell::new());
-        crate::connect_redis(&trmm_testkit::redis_url(), redis.clone(), &health, shutdown.clone());
+        crate::connect_redis(redis_url, redis.clone(), &health, shutdown.clone());
         let redis_keys = RedisKeys::fresh();
         let mut settings = Settings {
             public_url: "https://api.example.com".into(),
@@ -89,7 +105,7 @@ impl TestApi {
             "use TestApi::redis for the Redis prefix"
         );
         let state = AppState {
-            db: db.pool().clone(),
+            db: pool(&db),
             redis: redis.clone(),
             settings: Arc::new(settings),
             clock: clock.clone(),

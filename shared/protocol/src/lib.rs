@@ -2,6 +2,9 @@
 //! (`/api/v3/...`), the msgpack messages carried over NATS, and the interpretation of agent-reported
 //! inventory.
 
+mod agent_id;
 pub mod hardware;
 pub mod nats;
 pub mod rest;
+
+pub use agent_id::{AgentId, AgentIdError};

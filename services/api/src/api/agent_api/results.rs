@@ -32,7 +32,11 @@ pub(super) async fn history_result(
     let id: i64 = path.0.parse().map_err(|_| ApiError::NotFound)?;
     let mut body: HistoryResult = parse(&raw)?;
     if raw.len() > MAX_BODY {
-        tracing::warn!(history = id, bytes = raw.len(), "result over the request size limit truncated");
+        tracing::warn!(
+            history = id,
+            bytes = raw.len(),
+            "result over the request size limit truncated"
+        );
         truncate(&mut body);
     }
     let mut db = agent.state.conn().await?;
