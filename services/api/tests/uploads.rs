@@ -129,3 +129,21 @@ async fn oversized_and_broken_bodies_are_json_errors() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_result_far_over_10_mib_is_still_read_and_truncated() {
+    let a = agent().await;
+    let hist = a.history(HistoryType::CmdRun).await;
+    let path = format!("/api/v3/{hist}/{}/histresult/", a.id);
+    let started = std::time::Instant::now();
+    let (status, _, text) = a
+        .send(Method::PATCH, &path, &json!({"results": "w".repeat(40 * MB)}))
+        .await;
+    assert_eq!(
+        (status, text.as_str()),
+        (StatusCode::OK, "\"ok\""),
+        "after {:?}",
+        started.elapsed()
+    );
+    assert!(a.stored(hist).await.results.unwrap().ends_with(MARKER));
+}
