@@ -24,10 +24,14 @@ pub enum ApiError {
     /// 404 `{"detail": "Not found."}`.
     #[error("not found")]
     NotFound,
+    /// 413 `{"detail": ...}`: the body is larger than the given number of bytes.
+    #[error("request body over {0} bytes")]
+    TooLarge(usize),
     /// 429 `{"detail": "Request was throttled. Expected available in N seconds."}`.
     #[error("throttled for {0} s")]
     Throttled(u64),
-    /// 503 `{"detail": ...}`: a service this request needs (the agent gateway) is down.
+    /// 503 `{"detail": ...}` with `Retry-After`: a service this request needs (the database, the agent gateway)
+    /// is down; the detail names it.
     #[error("unavailable: {0}")]
     Unavailable(String),
     /// 500; the cause is logged, never sent.
@@ -67,9 +71,20 @@ impl From<serde_json::Error> for ApiError {
     }
 }
 
+/// What a 503 for a database outage says; the cause is logged, never sent.
+pub const DATABASE_UNAVAILABLE: &str = "The database is unavailable.";
+
+/// Seconds a client is told to wait before retrying after a 503.
+const RETRY_AFTER_SECS: u32 = 5;
+
 impl From<trmm_db::DbError> for ApiError {
     fn from(e: trmm_db::DbError) -> Self {
-        ApiError::Internal(e.to_string())
+        if e.is_unavailable() {
+            tracing::warn!(cause = %e, "database unavailable");
+            ApiError::Unavailable(DATABASE_UNAVAILABLE.to_owned())
+        } else {
+            ApiError::Internal(e.to_string())
+        }
     }
 }
 
@@ -92,6 +107,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -106,6 +122,7 @@ impl ResponseError for ApiError {
                 json!({ "detail": detail })
             }
             ApiError::NotFound => json!({ "detail": "Not found." }),
+            ApiError::TooLarge(_) => json!({ "detail": "Request body too large." }),
             ApiError::Throttled(secs) => {
                 json!({ "detail": format!("Request was throttled. Expected available in {secs} seconds.") })
             }
@@ -124,6 +141,9 @@ impl ResponseError for ApiError {
         }
         if let ApiError::Throttled(secs) = self {
             resp.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        if let ApiError::Unavailable(_) = self {
+            resp.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
         }
         resp.json(body)
     }

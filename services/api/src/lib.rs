@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod json;
+mod nul;
 mod ratelimit;
 pub mod state;
 pub mod templates;
@@ -68,6 +69,7 @@ pub fn bind(
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .wrap(middleware::from_fn(nul::reject_in_url))
             .wrap(
                 middleware::Logger::new("%a \"%r\" %s %b %Dms")
                     .exclude("/healthz")

@@ -23,13 +23,13 @@ pub const TOTP_SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 const NO_GATEWAY: &str = "http://127.0.0.1:9";
 
 /// Where a test API's dependencies are; each defaults to the test environment's (no gateway, the shared
-/// Redis, a pool as large as the test database's).
-#[derive(Debug, Default)]
+/// Redis, the test database's own pool).
+#[derive(Default)]
 pub struct Wiring {
     /// The AgentGateway.
     pub gateway_url: Option<String>,
-    /// Most Postgres connections.
-    pub pool_size: Option<usize>,
+    /// Builds the API's Postgres pool for the test database (e.g. a smaller one).
+    pub pool: Option<Box<dyn FnOnce(&TestDb) -> trmm_db::Pool>>,
     /// Redis.
     pub redis_url: Option<String>,
 }
@@ -78,6 +78,17 @@ impl TestApi {
         Self::start_full(|_| {}, gateway_url).await
     }
 
+    /// Starts the API on its own Redis (`redis_url`, e.g. a private redis-server an outage test stops) and on the
+    /// pool `pool` builds for the test database (e.g. one of a single connection).
+    pub async fn start_with_deps(redis_url: &str, pool: impl FnOnce(&TestDb) -> trmm_db::Pool + 'static) -> TestApi {
+        let wiring = Wiring {
+            redis_url: Some(redis_url.to_owned()),
+            pool: Some(Box::new(pool)),
+            ..Wiring::default()
+        };
+        Self::start_wired(|_| {}, wiring).await
+    }
+
     /// Starts the API with tweaked settings, talking to the AgentGateway at `gateway_url`.
     pub async fn start_full(tweak: impl FnOnce(&mut Settings), gateway_url: String) -> TestApi {
         let wiring = Wiring {
@@ -113,8 +124,8 @@ impl TestApi {
             redis_keys.prefix(),
             "use TestApi::redis for the Redis prefix"
         );
-        let pool = match wiring.pool_size {
-            Some(size) => trmm_db::connect_sized(db.url(), size).unwrap(),
+        let pool = match wiring.pool {
+            Some(build) => build(&db),
             None => db.pool().clone(),
         };
         let gateway_url = wiring.gateway_url.unwrap_or_else(|| NO_GATEWAY.to_owned());

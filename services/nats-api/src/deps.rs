@@ -1,7 +1,9 @@
 //! Connections to Postgres and NATS: retried while down, then watched for `/readyz`.
 
+use std::time::Duration;
+
 use async_nats::connection::State;
-use async_nats::ServerAddr;
+use async_nats::{RequestErrorKind, ServerAddr};
 use tokio_util::sync::CancellationToken;
 use trmm_runtime::backoff::connect_with_backoff;
 use trmm_runtime::health::{Health, CHECK_INTERVAL};
@@ -44,9 +46,28 @@ pub async fn nats(
     .await?;
     health.set_ready("nats", true);
     let watched = client.clone();
-    health.watch("nats", CHECK_INTERVAL, shutdown.clone(), move || {
-        let connected = watched.connection_state() == State::Connected;
-        async move { connected }
+    let probe = format!("trmm.readyz.{}", rand::random::<u64>());
+    health.watch("nats", NATS_CHECK_INTERVAL, shutdown.clone(), move || {
+        answers(watched.clone(), probe.clone())
     });
     Some(client)
+}
+
+/// How often NATS is probed, and how long a probe may take: a frozen nats-server turns `/readyz` to 503 within
+/// about twice this.
+const NATS_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Whether nats-server answers a round trip now. The client's connection state alone stays "connected" while a
+/// server is hung (SIGSTOP, a dead link without RST) and commands time out, so readiness asks the server itself:
+/// a request on a subject nobody serves gets "no responders" back at once from a live server. The subject has
+/// three tokens so that the telemetry subscription on `*` does not see it.
+async fn answers(client: async_nats::Client, subject: String) -> bool {
+    if client.connection_state() != State::Connected {
+        return false;
+    }
+    match tokio::time::timeout(NATS_CHECK_INTERVAL, client.request(subject, "".into())).await {
+        Ok(Ok(_)) => true,
+        Ok(Err(e)) => e.kind() == RequestErrorKind::NoResponders,
+        Err(_) => false,
+    }
 }

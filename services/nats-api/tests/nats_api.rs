@@ -50,6 +50,24 @@ async fn waits_for_nats_to_start_and_survives_a_restart() {
 }
 
 #[tokio::test]
+async fn a_frozen_nats_server_turns_readiness_down_within_5_s() {
+    let db = TestDb::new().await;
+    let nats = NatsServer::start().await;
+    let mut nats_api = start(db.url(), &nats.url());
+    nats_api.wait_until_up(&["nats", "postgres"]).await;
+
+    nats.freeze().await;
+    let frozen = std::time::Instant::now();
+    nats_api.wait_for_answer("/readyz", 503, "\"down\":[\"nats\"]").await;
+    let noticed = frozen.elapsed();
+    nats.thaw().await;
+    nats_api.wait_for_status("/readyz", 200).await;
+
+    assert!(noticed < std::time::Duration::from_secs(5), "503 after {noticed:?}");
+    nats_api.stop().await;
+}
+
+#[tokio::test]
 async fn rejects_an_unusable_nats_url_at_startup() {
     let mut nats_api = start("postgres://postgres@127.0.0.1/trmm", "nats://127.0.0.1:notaport");
 

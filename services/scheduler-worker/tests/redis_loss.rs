@@ -2,18 +2,14 @@
 //! emailed script run are queued: the worker, started afterwards, puts both back from Postgres, every agent
 //! is accounted for and the mail is delivered once.
 
-mod common;
-#[path = "common/redis_server.rs"]
-mod redis_server;
 mod support;
 
-use redis_server::RedisServer;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use support::mail::{mails, smtp_settings, wait_for_mail, Smtp};
 use support::{responders, seed, suite_on, DEADLINE};
 use trmm_api::testing::wait_until;
-use trmm_testkit::free_port;
+use trmm_testkit::{free_port, RedisServer};
 
 async fn one(api: &trmm_api::testing::TestApi, sql: &str) -> Option<Value> {
     let db = api.db.pool().get().await.unwrap();

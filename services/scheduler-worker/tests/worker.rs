@@ -1,12 +1,9 @@
 //! trmm-worker against real Postgres and Redis, as a child process and in-process.
 
 mod common;
-#[path = "common/redis_server.rs"]
-mod redis_server;
 
 use common::{InProcess, Service};
-use redis_server::RedisServer;
-use trmm_testkit::{free_port, redis_url, RedisKeys, TestDb};
+use trmm_testkit::{free_port, redis_url, RedisKeys, RedisServer, TestDb};
 
 const BIN: &str = env!("CARGO_BIN_EXE_trmm-worker");
 

@@ -2,7 +2,10 @@
 //! (`/api/v3/...`), the msgpack messages carried over NATS, and the interpretation of agent-reported
 //! inventory.
 
+mod agent_id;
 pub mod calls;
 pub mod hardware;
 pub mod nats;
 pub mod rest;
+
+pub use agent_id::{AgentId, AgentIdError};

@@ -5,6 +5,7 @@ mod live;
 mod nats;
 mod nats_auth;
 mod redis_keys;
+mod redis_server;
 pub mod service;
 
 pub use db::TestDb;
@@ -12,6 +13,7 @@ pub use live::{agent_commands, subscribe_live};
 pub use nats::{free_port, nats_server_bin, NatsServer};
 pub use nats_auth::NatsAuth;
 pub use redis_keys::RedisKeys;
+pub use redis_server::RedisServer;
 
 /// Redis URL the tests use (env `TRMM_TEST_REDIS_URL`, default the local server).
 pub fn redis_url() -> String {

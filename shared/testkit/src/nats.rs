@@ -95,6 +95,26 @@ impl NatsServer {
         }
     }
 
+    /// Freezes the server with SIGSTOP, as a hung host would: connections stay open, nothing answers.
+    pub async fn freeze(&self) {
+        self.signal("-STOP").await;
+    }
+
+    /// Lets a frozen server run again with SIGCONT.
+    pub async fn thaw(&self) {
+        self.signal("-CONT").await;
+    }
+
+    async fn signal(&self, signal: &'static str) {
+        let pid = self.child.as_ref().expect("nats-server is running").id().to_string();
+        let status = tokio::process::Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .await
+            .expect("running kill");
+        assert!(status.success(), "kill {signal} {pid} failed");
+    }
+
     /// Stops the server and starts it again on the same port with the same config and store.
     pub async fn restart(&mut self) {
         self.stop().await;

@@ -1,7 +1,9 @@
 //! Who may connect: an agent whose CONNECT carries user = its agent_id and password = its token,
 //! checked against the token's SHA-256 digest in Postgres (the token itself is never stored).
 
-use super::claims::{is_subject_token, ConnectOpts};
+use trmm_protocol::AgentId;
+
+use super::claims::ConnectOpts;
 
 /// Why a connection was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +59,7 @@ pub async fn check(pool: &trmm_db::Pool, connect: &ConnectOpts) -> Result<String
     if agent_id.is_empty() || token.is_empty() {
         return Err(Denial::NoCredentials);
     }
-    if !is_subject_token(agent_id) {
+    if AgentId::parse(agent_id).is_err() {
         return Err(Denial::NotAnAgentId);
     }
     let db = pool.get().await.map_err(|e| {

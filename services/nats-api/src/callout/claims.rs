@@ -164,15 +164,6 @@ impl User {
     }
 }
 
-/// An agent id usable as a NATS subject token: no separators, wildcards or whitespace.
-pub fn is_subject_token(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 200
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !matches!(b, b'.' | b'*' | b'>' | b'$'))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,14 +181,6 @@ mod tests {
                 "type": "user", "version": 2
             })
         );
-    }
-
-    #[test]
-    fn subject_tokens() {
-        assert!(is_subject_token("zJrPuWMyXbGsRoqAcTnyeQLvXkqdIXzaNnkPUkBm"));
-        for bad in ["", "a.b", "a*", ">", "a b", "$SYS", "a\tb"] {
-            assert!(!is_subject_token(bad), "{bad:?}");
-        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Turns one NATS message on `<agent_id>` into what to do with it (agent-protocol.md 1.3–1.5).
 
 use trmm_protocol::nats::{Hello, Telemetry, TelemetryKind};
+use trmm_protocol::AgentId;
 
 use super::metrics::DropReason;
 
@@ -48,9 +49,10 @@ pub fn classify(subject: &str, reply: Option<&str>, payload: &[u8], max_bytes: u
         let claimed: String = telemetry.agent_id().chars().take(64).collect();
         return drop(DropReason::AgentMismatch, format!("payload agent_id {claimed:?}"));
     }
-    // Postgres rejects NUL in text; one such value would fail every heartbeat batch it lands in.
-    if telemetry.agent_id().contains('\0') {
-        return drop(DropReason::Malformed, "NUL in agent_id".to_owned());
+    // The one agent id rule (no agent with another id can exist); it also keeps NULs, which Postgres rejects in
+    // text and which would fail every heartbeat batch they land in, out of the writers.
+    if let Err(e) = AgentId::parse(telemetry.agent_id()) {
+        return drop(DropReason::Malformed, format!("agent_id: {e}"));
     }
     match telemetry {
         Telemetry::Hello(hello) if hello.version.contains('\0') => {
@@ -132,5 +134,18 @@ mod tests {
         assert_eq!(reason(classify(AGENT, tag, &nul, 1024)), Some(DropReason::Malformed));
         let long = hello(AGENT, &"9".repeat(256));
         assert_eq!(reason(classify(AGENT, tag, &long, 1024)), Some(DropReason::Malformed));
+    }
+
+    #[test]
+    fn ids_no_agent_can_have_are_dropped() {
+        let tag = Some("agent-hello");
+        for bad in [
+            "agentA",
+            "ZxcvbnmasdfghjklqwertyuiopZxcvbnmasdfgh\0",
+            "ZxcvbnmasdfghjklqwertyuiopZxcvbnmasdfgh j",
+        ] {
+            let outcome = classify(bad, tag, &hello(bad, "2.9.1"), 1024);
+            assert_eq!(reason(outcome), Some(DropReason::Malformed), "{bad:?}");
+        }
     }
 }

@@ -9,7 +9,7 @@ use trmm_protocol::rest::{
 
 use crate::auth::AgentAuth;
 use crate::error::{ApiError, ApiResult};
-use crate::json::{parse, Json};
+use crate::json::{parse, Body, Json};
 
 /// Check runs are never scheduled closer than this (TRMM apiv3/views.py::CheckRunnerInterval floor).
 const MIN_CHECK_INTERVAL: i32 = 15;
@@ -99,7 +99,7 @@ pub(super) async fn run_checks(agent: AgentAuth) -> HttpResponse {
 
 /// `PATCH /api/v3/checkrunner/`: a check result. Validated as upstream does; since no check exists yet,
 /// every id is unknown and answered 404 like TRMM's `get_object_or_404(Check, ...)`.
-pub(super) async fn check_result(_agent: AgentAuth, body: actix_web::web::Bytes) -> ApiResult<HttpResponse> {
+pub(super) async fn check_result(_agent: AgentAuth, Body(body): Body) -> ApiResult<HttpResponse> {
     let raw: Value = parse(&body)?;
     if raw.get("agent_id").is_none() {
         return Err(ApiError::BadRequest("Agent upgrade required".into()));

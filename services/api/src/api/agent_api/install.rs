@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 use trmm_db::agents::{self, NewAgent};
 use trmm_db::audit::{self, AuditEntry};
 use trmm_protocol::rest::{NewAgentRequest, NewAgentResponse};
+use trmm_protocol::AgentId;
 
 use crate::auth::{self, InstallerAuth};
 use crate::error::{ApiError, ApiResult};
@@ -53,7 +54,9 @@ pub(super) async fn new_agent(
     if body.agent_id.trim().is_empty() {
         return Err(ApiError::field("agent_id", "This field may not be blank."));
     }
-    check_len("agent_id", &body.agent_id, 200)?;
+    // An id that could never be a NATS user and subject, or a URL segment, would enrol an agent that can neither
+    // connect nor be deleted.
+    let agent_id = AgentId::parse(body.agent_id.as_str()).map_err(|e| ApiError::field("agent_id", e.to_string()))?;
     check_len("hostname", &body.hostname, 255)?;
     check_len("description", &body.description, 255)?;
     if body.monitoring_type != "server" && body.monitoring_type != "workstation" {
@@ -79,7 +82,7 @@ pub(super) async fn new_agent(
     let token = trmm_auth::generate_agent_token();
     let installed_by = grant.created_by.clone().unwrap_or_else(|| "installer".into());
     let new = NewAgent {
-        agent_id: &body.agent_id,
+        agent_id: agent_id.as_str(),
         hostname: &body.hostname,
         site: grant.site,
         monitoring_type: &body.monitoring_type,

@@ -5,7 +5,10 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A redis-server process that keeps nothing on disk, killed on drop.
+/// How long a freshly spawned redis-server may take to answer PING.
+const START_DEADLINE: Duration = Duration::from_secs(20);
+
+/// A redis-server process that keeps nothing on disk, killed on drop (drop it to simulate an outage).
 pub struct RedisServer {
     child: Child,
     _dir: tempfile::TempDir,
@@ -34,7 +37,7 @@ impl RedisServer {
             .spawn()
             .expect("spawning redis-server (apt-get install redis-server)");
         let mut server = RedisServer { child, _dir: dir };
-        let deadline = Instant::now() + crate::common::DEADLINE;
+        let deadline = Instant::now() + START_DEADLINE;
         while !answers_ping(port) {
             if let Some(status) = server.child.try_wait().expect("polling redis-server") {
                 panic!("redis-server exited with {status} before answering PING");

@@ -1,0 +1,384 @@
+//! A NUL character in any string field, path segment or query parameter of any route is a 400 with Tactical
+//! RMM's "Null characters are not allowed.", never a 500 (Postgres cannot store NUL), and changes nothing.
+
+mod common;
+
+use common::{acme_hq, agent_id, count, TestApi};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+const MESSAGE: &str = "Null characters are not allowed.";
+
+/// Who calls a route.
+#[derive(Clone, Copy)]
+enum Caller {
+    Nobody,
+    Admin,
+    Installer,
+    Agent,
+}
+
+/// One route: method, path (a `{name}` segment is a path parameter) and a body with the route's string fields.
+struct Route(Method, &'static str, Caller, Option<Value>);
+
+fn routes(id: &str, client: i64, site: i64) -> Vec<Route> {
+    use Caller::*;
+    use Method as M;
+    let script = json!({"name": "s", "shell": "shell", "category": "c", "description": "d", "code": "echo",
+                        "args": ["a"], "env_vars": ["A=1"], "default_timeout": 90, "syntax": "x", "filename": "f"});
+    let snippet = json!({"name": "s", "desc": "d", "code": "c", "shell": "shell"});
+    let field = json!({"model": "agent", "type": "text", "name": "f", "default_value_string": "x",
+                       "options": ["a"], "default_values_multiple": ["b"]});
+    let keystore = json!({"name": "k", "value": "v"});
+    vec![
+        Route(M::GET, "/", Nobody, None),
+        Route(
+            M::POST,
+            "/v2/checkcreds/",
+            Nobody,
+            Some(json!({"username": "admin", "password": "p"})),
+        ),
+        Route(
+            M::POST,
+            "/v2/login/",
+            Nobody,
+            Some(json!({"username": "admin", "password": "p", "twofactor": "1"})),
+        ),
+        Route(M::POST, "/accounts/users/setup_totp/", Admin, None),
+        Route(M::POST, "/logout/", Admin, None),
+        Route(M::GET, "/clients/", Admin, None),
+        Route(
+            M::POST,
+            "/clients/",
+            Admin,
+            Some(json!({"client": {"name": "N"}, "site": {"name": "S"}})),
+        ),
+        Route(M::GET, "/clients/{client}/", Admin, None),
+        Route(
+            M::PUT,
+            "/clients/{client}/",
+            Admin,
+            Some(json!({"client": {"name": "N2"}})),
+        ),
+        Route(M::DELETE, "/clients/{client}/", Admin, None),
+        Route(M::GET, "/clients/sites/", Admin, None),
+        Route(
+            M::POST,
+            "/clients/sites/",
+            Admin,
+            Some(json!({"site": {"client": client, "name": "S2"}})),
+        ),
+        Route(M::GET, "/clients/sites/{site}/", Admin, None),
+        Route(
+            M::PUT,
+            "/clients/sites/{site}/",
+            Admin,
+            Some(json!({"site": {"name": "S3"}})),
+        ),
+        Route(M::DELETE, "/clients/sites/{site}/", Admin, None),
+        Route(M::GET, "/agents/", Admin, None),
+        Route(
+            M::POST,
+            "/agents/installer/",
+            Admin,
+            Some(json!({"installMethod": "manual", "client": client,
+            "site": site, "expires": 24, "agenttype": "server", "plat": "linux", "goarch": "amd64",
+            "api": "https://api.example.com", "fileName": "trmm.exe"})),
+        ),
+        Route(M::GET, "/agents/{agent}/", Admin, None),
+        Route(
+            M::PUT,
+            "/agents/{agent}/",
+            Admin,
+            Some(json!({"description": "d", "monitoring_type": "server"})),
+        ),
+        Route(M::DELETE, "/agents/{agent}/", Admin, None),
+        Route(M::GET, "/agents/{agent}/ping/", Admin, None),
+        Route(
+            M::POST,
+            "/agents/{agent}/cmd/",
+            Admin,
+            Some(json!({"shell": "/bin/bash", "cmd": "ls", "timeout": 30,
+            "custom_shell": "sh", "run_as_user": false})),
+        ),
+        Route(M::POST, "/agents/{agent}/wmi/", Admin, None),
+        Route(M::GET, "/agents/{agent}/processes/", Admin, None),
+        Route(M::DELETE, "/agents/{agent}/processes/{pid}/", Admin, None),
+        Route(M::POST, "/agents/{agent}/reboot/", Admin, None),
+        Route(M::POST, "/agents/{agent}/shutdown/", Admin, None),
+        Route(
+            M::POST,
+            "/agents/{agent}/recover/",
+            Admin,
+            Some(json!({"mode": "mesh"})),
+        ),
+        Route(
+            M::POST,
+            "/agents/{agent}/runscript/",
+            Admin,
+            Some(json!({"script": 1, "output": "wait",
+            "args": ["a"], "env_vars": ["A=1"], "timeout": 30, "email_mode": "default", "emails": ["a@b.c"]})),
+        ),
+        Route(
+            M::POST,
+            "/scripts/{agent}/test/",
+            Admin,
+            Some(json!({"code": "echo", "shell": "shell",
+            "args": ["a"], "env_vars": ["A=1"], "timeout": 30, "run_as_user": false})),
+        ),
+        Route(
+            M::POST,
+            "/agents/actions/bulk/",
+            Admin,
+            Some(json!({"mode": "command", "target": "agents",
+            "agents": [id], "mon_type": "all", "os_type": "all", "cmd": "ls", "shell": "cmd", "timeout": 30})),
+        ),
+        Route(M::GET, "/agents/history/", Admin, None),
+        Route(M::GET, "/agents/{agent}/history/", Admin, None),
+        Route(M::GET, "/agents/scripthistory/", Admin, None),
+        Route(M::GET, "/agents/notes/", Admin, None),
+        Route(
+            M::POST,
+            "/agents/notes/",
+            Admin,
+            Some(json!({"agent_id": id, "note": "n"})),
+        ),
+        Route(M::GET, "/agents/{agent}/notes/", Admin, None),
+        Route(M::GET, "/agents/notes/{pk}/", Admin, None),
+        Route(M::PUT, "/agents/notes/{pk}/", Admin, Some(json!({"note": "n"}))),
+        Route(M::DELETE, "/agents/notes/{pk}/", Admin, None),
+        Route(M::GET, "/logs/pendingactions/", Admin, None),
+        Route(M::DELETE, "/logs/pendingactions/{pk}/", Admin, None),
+        Route(M::GET, "/agents/{agent}/pendingactions/", Admin, None),
+        Route(M::GET, "/services/{agent}/", Admin, None),
+        Route(M::GET, "/services/{agent}/{svc}/", Admin, None),
+        Route(
+            M::POST,
+            "/services/{agent}/{svc}/",
+            Admin,
+            Some(json!({"sv_action": "start"})),
+        ),
+        Route(M::GET, "/software/", Admin, None),
+        Route(M::GET, "/software/{agent}/", Admin, None),
+        Route(M::PUT, "/software/{agent}/", Admin, None),
+        Route(M::GET, "/scripts/", Admin, None),
+        Route(M::POST, "/scripts/", Admin, Some(script.clone())),
+        Route(M::GET, "/scripts/{pk}/", Admin, None),
+        Route(M::PUT, "/scripts/{pk}/", Admin, Some(script.clone())),
+        Route(M::DELETE, "/scripts/{pk}/", Admin, None),
+        Route(M::GET, "/scripts/{pk}/download/", Admin, None),
+        Route(M::GET, "/scripts/export/", Admin, None),
+        Route(M::POST, "/scripts/import/", Admin, Some(json!([script]))),
+        Route(M::GET, "/scripts/snippets/", Admin, None),
+        Route(M::POST, "/scripts/snippets/", Admin, Some(snippet.clone())),
+        Route(M::GET, "/scripts/snippets/{pk}/", Admin, None),
+        Route(M::PUT, "/scripts/snippets/{pk}/", Admin, Some(snippet)),
+        Route(M::DELETE, "/scripts/snippets/{pk}/", Admin, None),
+        Route(M::GET, "/core/customfields/", Admin, None),
+        Route(M::POST, "/core/customfields/", Admin, Some(field.clone())),
+        Route(M::PATCH, "/core/customfields/", Admin, Some(json!({"model": "agent"}))),
+        Route(M::GET, "/core/customfields/{pk}/", Admin, None),
+        Route(M::PUT, "/core/customfields/{pk}/", Admin, Some(field)),
+        Route(M::DELETE, "/core/customfields/{pk}/", Admin, None),
+        Route(M::GET, "/core/keystore/", Admin, None),
+        Route(M::POST, "/core/keystore/", Admin, Some(keystore.clone())),
+        Route(M::PUT, "/core/keystore/{pk}/", Admin, Some(keystore)),
+        Route(M::DELETE, "/core/keystore/{pk}/", Admin, None),
+        Route(M::GET, "/api/v3/installer/", Installer, None),
+        Route(
+            M::POST,
+            "/api/v3/installer/",
+            Installer,
+            Some(json!({"version": "2.9.1"})),
+        ),
+        Route(
+            M::POST,
+            "/api/v3/newagent/",
+            Installer,
+            Some(json!({"agent_id": agent_id(9), "hostname": "h",
+            "site": site, "monitoring_type": "server", "mesh_node_id": "m", "description": "d",
+            "goarch": "amd64", "plat": "linux"})),
+        ),
+        Route(M::POST, "/api/v3/checkin/", Agent, Some(json!({"agent_id": id}))),
+        Route(
+            M::POST,
+            "/api/v3/syncmesh/",
+            Agent,
+            Some(json!({"agent_id": id, "nodeid": "n"})),
+        ),
+        Route(
+            M::POST,
+            "/api/v3/software/",
+            Agent,
+            Some(json!({"agent_id": id,
+            "software": [{"name": "n", "version": "v", "publisher": "p"}]})),
+        ),
+        Route(
+            M::PATCH,
+            "/api/v3/checkrunner/",
+            Agent,
+            Some(json!({"id": 1, "agent_id": id, "status": "passing",
+            "more_info": "m"})),
+        ),
+        Route(M::GET, "/api/v3/{agent}/config/", Agent, None),
+        Route(M::GET, "/api/v3/{agent}/checkinterval/", Agent, None),
+        Route(M::GET, "/api/v3/{agent}/checkrunner/", Agent, None),
+        Route(M::GET, "/api/v3/{agent}/runchecks/", Agent, None),
+        Route(
+            M::PATCH,
+            "/api/v3/{pk}/{agent}/histresult/",
+            Agent,
+            Some(json!({"results": "r",
+            "script_results": {"stdout": "o", "stderr": "e", "retcode": 0}})),
+        ),
+    ]
+}
+
+/// Every body with one string (value or list item) replaced by one holding a NUL, in turn.
+fn with_one_nul(body: &Value) -> Vec<Value> {
+    match body {
+        Value::String(s) => vec![Value::String(format!("{s}\u{0}x"))],
+        Value::Array(items) => (0..items.len())
+            .flat_map(|i| {
+                with_one_nul(&items[i]).into_iter().map(move |v| {
+                    let mut copy = items.clone();
+                    copy[i] = v;
+                    Value::Array(copy)
+                })
+            })
+            .collect(),
+        Value::Object(map) => map
+            .iter()
+            .flat_map(|(k, item)| {
+                with_one_nul(item).into_iter().map(|v| {
+                    let mut copy = map.clone();
+                    copy.insert(k.clone(), v);
+                    Value::Object(copy)
+                })
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The path with each parameter filled in, and once per parameter with that one holding a NUL.
+fn paths(template: &str, fill: impl Fn(&str) -> String) -> (String, Vec<String>) {
+    let segments: Vec<&str> = template.split('/').collect();
+    let render = |nul_at: Option<usize>| {
+        let parts: Vec<String> = segments
+            .iter()
+            .enumerate()
+            .map(
+                |(i, seg)| match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    Some(name) if nul_at == Some(i) => format!("{}%00", fill(name)),
+                    Some(name) => fill(name),
+                    None => (*seg).to_owned(),
+                },
+            )
+            .collect();
+        parts.join("/")
+    };
+    let params = segments
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.starts_with('{'))
+        .map(|(i, _)| render(Some(i)));
+    (render(None), params.collect())
+}
+
+#[test]
+fn the_table_has_one_row_per_route() {
+    fn count_routes(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| {
+                if p.is_dir() {
+                    count_routes(&p)
+                } else {
+                    std::fs::read_to_string(&p).unwrap().matches(".route(").count()
+                }
+            })
+            .sum()
+    }
+    let registered = count_routes(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api"));
+    let table = routes("a", 1, 1);
+    let mut distinct: Vec<String> = table.iter().map(|r| format!("{} {}", r.0, r.1)).collect();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!((table.len(), distinct.len()), (registered, registered));
+}
+
+#[tokio::test]
+async fn a_nul_anywhere_is_a_400_never_a_500() {
+    let api = TestApi::start().await;
+    let (admin, client, site, installer) = acme_hq(&api).await;
+    let id = agent_id(1);
+    let (_, agent_token) = api.enroll(&installer, &id, "alpha", site).await;
+    let before = count(
+        &api,
+        "SELECT (SELECT count(*) FROM clients) + (SELECT count(*) FROM agents)",
+    )
+    .await;
+
+    let mut checked = 0;
+    for Route(method, template, caller, body) in routes(&id, client, site) {
+        let token = match caller {
+            Caller::Nobody => None,
+            Caller::Admin => Some(admin.as_str()),
+            Caller::Installer => Some(installer.as_str()),
+            Caller::Agent => Some(agent_token.as_str()),
+        };
+        let fill = |name: &str| match name {
+            "client" => client.to_string(),
+            "site" => site.to_string(),
+            "agent" => id.clone(),
+            "svc" => "spooler".to_owned(),
+            _ => "1".to_owned(),
+        };
+        let (path, nul_paths) = paths(template, fill);
+        let body_text = body.as_ref().map_or_else(String::new, Value::to_string);
+        let mut cases: Vec<(String, String, &str)> = Vec::new();
+        for nul_path in nul_paths {
+            cases.push((nul_path, body_text.clone(), "path"));
+        }
+        cases.push((format!("{path}?search=a%00b"), body_text.clone(), "query"));
+        for bad in body.as_ref().map(with_one_nul).unwrap_or_default() {
+            cases.push((path.clone(), bad.to_string(), "body"));
+        }
+        for (target, sent, what) in cases {
+            let (status, headers, text) = api.call_raw(method.clone(), &target, token, &sent).await;
+            assert_eq!(
+                status,
+                StatusCode::BAD_REQUEST,
+                "{method} {target} ({what}) {sent}: {text}"
+            );
+            assert_eq!(headers["content-type"], "application/json", "{method} {target}");
+            assert!(text.contains(MESSAGE), "{method} {target} ({what}) {sent}: {text}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 200, "{checked} cases");
+
+    let after = count(
+        &api,
+        "SELECT (SELECT count(*) FROM clients) + (SELECT count(*) FROM agents)",
+    )
+    .await;
+    assert_eq!(before, after, "nothing changed");
+    // Query fields are named, as DRF names a filter's field.
+    let (status, body) = api.get("/agents/?client=1%00", &admin).await;
+    assert_eq!((status, body), (StatusCode::BAD_REQUEST, json!({"client": [MESSAGE]})));
+    // A body field is named where it sits.
+    let (status, body) = api
+        .post(
+            "/clients/",
+            &admin,
+            json!({"client": {"name": "a\u{0}"}, "site": {"name": "S"}}),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::BAD_REQUEST, json!({"client": {"name": [MESSAGE]}}))
+    );
+}
