@@ -84,6 +84,8 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         clock: Arc::new(SystemClock),
         gateway: trmm_api::gateway::Gateway::lazy(&cfg.gateway_url)
             .map_err(|e| anyhow::anyhow!("TRMM_GATEWAY_URL: {e}"))?,
+        agent_gateway: trmm_rpc::client::GatewayClient::lazy(&cfg.gateway_url)
+            .map_err(|e| anyhow::anyhow!("TRMM_GATEWAY_URL: {e}"))?,
     };
     let (addr, server) = trmm_api::bind(state, cfg.listen, health, cfg.workers, shutdown).with_context(|| {
         format!(

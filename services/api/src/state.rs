@@ -41,6 +41,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The AgentGateway, through which commands reach agents.
     pub gateway: crate::gateway::Gateway,
+    /// The same AgentGateway through the shared typed client (agent presence for the agent table).
+    pub agent_gateway: trmm_rpc::client::GatewayClient,
 }
 
 impl AppState {

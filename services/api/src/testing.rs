@@ -94,6 +94,7 @@ impl TestApi {
             settings: Arc::new(settings),
             clock: clock.clone(),
             gateway: crate::gateway::Gateway::lazy(&gateway_url).unwrap(),
+            agent_gateway: trmm_rpc::client::GatewayClient::lazy(&gateway_url).unwrap(),
         };
         let (addr, server) =
             crate::bind(state, "127.0.0.1:0".parse().unwrap(), health, Some(1), shutdown.clone()).unwrap();

@@ -1,6 +1,7 @@
 //! A typed AgentGateway client for the services that reach agents without an HTTP caller to answer
 //! (trmm-worker, trmm-websocket): gRPC outcomes become [`GatewayError`] variants.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
@@ -9,7 +10,7 @@ use tonic::{Code, Status};
 
 use crate::gateway::agent_gateway_client::AgentGatewayClient;
 use crate::gateway::{
-    AgentRequest, Command, CommandOutput, DeliveryOutcome, PingRequest, PresenceEvent, PublishManyRequest,
+    AgentRequest, Command, CommandOutput, ConnectedRequest, DeliveryOutcome, PingRequest, PresenceEvent, PublishManyRequest,
     StreamCommandRequest, Targeted, WatchPresenceRequest,
 };
 
@@ -158,6 +159,13 @@ impl GatewayClient {
         };
         let stream = self.inner.clone().stream_command(req).await?.into_inner();
         Ok(stream.map(|item| item.map_err(GatewayError::from)))
+    }
+
+    /// The connected ones among `agent_ids` (one call per page of agents).
+    pub async fn connected(&self, agent_ids: Vec<String>) -> Result<HashSet<String>, GatewayError> {
+        let req = ConnectedRequest { agent_ids };
+        let reply = self.inner.clone().connected(req).await?.into_inner();
+        Ok(reply.connected.into_iter().collect())
     }
 
     /// Every agent's current presence, then each change as it happens.
