@@ -10,7 +10,8 @@ use trmm_nats_api::gateway::{serve, Gateway, Presence};
 use trmm_protocol::nats;
 use trmm_rpc::gateway::agent_gateway_client::AgentGatewayClient;
 use trmm_rpc::gateway::{
-    AgentRequest, Command, ConnectedRequest, DeliveryOutcome, PingRequest, PublishManyRequest, Targeted, WatchPresenceRequest,
+    AgentRequest, Command, ConnectedRequest, DeliveryOutcome, PingRequest, PublishManyRequest, Targeted,
+    WatchPresenceRequest,
 };
 use trmm_testkit::NatsServer;
 
@@ -84,7 +85,11 @@ async fn recording_agent(url: &str, agent_id: &str) -> std::sync::Arc<std::sync:
     tokio::spawn(async move {
         while let Some((msg, cmd)) = commands.next().await {
             seen.lock().unwrap().push(cmd.func.clone());
-            let reply = if cmd.func == "ping" { json!("pong") } else { json!(cmd.payload["command"]) };
+            let reply = if cmd.func == "ping" {
+                json!("pong")
+            } else {
+                json!(cmd.payload["command"])
+            };
             if let Some(to) = msg.reply {
                 client.publish(to, nats::encode(&reply).unwrap().into()).await.unwrap();
             }
@@ -326,7 +331,9 @@ async fn presence_streams_snapshot_and_transitions() {
     assert_eq!(connected, ["down"]);
 }
 
-async fn next_event(stream: &mut tonic::Streaming<trmm_rpc::gateway::PresenceEvent>) -> trmm_rpc::gateway::PresenceEvent {
+async fn next_event(
+    stream: &mut tonic::Streaming<trmm_rpc::gateway::PresenceEvent>,
+) -> trmm_rpc::gateway::PresenceEvent {
     let next = tokio::time::timeout(Duration::from_secs(10), stream.next()).await;
     next.unwrap().unwrap().unwrap()
 }
@@ -388,10 +395,7 @@ async fn tracked_presence_answers_offline_at_once_and_sends_no_pings() {
         .collect();
     assert_eq!(
         got,
-        [
-            ("here", DeliveryOutcome::Replied),
-            ("away", DeliveryOutcome::Offline)
-        ]
+        [("here", DeliveryOutcome::Replied), ("away", DeliveryOutcome::Offline)]
     );
     assert_eq!(reply.published, 1);
     assert_eq!(*funcs.lock().unwrap(), ["rawcmd"], "the command only, no ping first");

@@ -34,7 +34,11 @@ impl Agent {
         let responder = tokio::spawn(async move {
             while let Some((msg, cmd)) = commands.next().await {
                 seen.lock().unwrap().push(cmd.func.clone());
-                let reply = if cmd.func == "ping" { json!("pong") } else { json!(cmd.payload.get("command")) };
+                let reply = if cmd.func == "ping" {
+                    json!("pong")
+                } else {
+                    json!(cmd.payload.get("command"))
+                };
                 if let Some(to) = msg.reply {
                     let _ = nats.publish(to, nats::encode(&reply).unwrap().into()).await;
                 }
@@ -72,7 +76,10 @@ async fn wait_connected(gateway: &GatewayClient, ids: &[&String], expected: &[&S
         if got.as_ref() == Ok(&expected) {
             return;
         }
-        assert!(start.elapsed() < within, "connected {got:?}, expected {expected:?} within {within:?}");
+        assert!(
+            start.elapsed() < within,
+            "connected {got:?}, expected {expected:?} within {within:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -106,7 +113,10 @@ async fn connected_agents_are_known_from_nats_events_and_absent_ones_are_offline
     // trmm-nats-api subscribes to every agent subject for telemetry, so NATS alone would let this wait 30 s.
     assert_offline_at_once(&gateway, &away).await;
     assert!(gateway.ping(&here, Duration::from_secs(2)).await.unwrap());
-    let reply = gateway.request(&here, rawcmd("uptime"), Duration::from_secs(30)).await.unwrap();
+    let reply = gateway
+        .request(&here, rawcmd("uptime"), Duration::from_secs(30))
+        .await
+        .unwrap();
     assert_eq!(reply, json!("uptime"));
 
     // Bulk: no ping first; the absent agent is offline at once, the connected one is sent its command.

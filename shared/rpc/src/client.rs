@@ -10,8 +10,8 @@ use tonic::{Code, Status};
 
 use crate::gateway::agent_gateway_client::AgentGatewayClient;
 use crate::gateway::{
-    AgentRequest, Command, CommandOutput, ConnectedRequest, DeliveryOutcome, PingRequest, PresenceEvent, PublishManyRequest,
-    StreamCommandRequest, Targeted, WatchPresenceRequest,
+    AgentRequest, Command, CommandOutput, ConnectedRequest, DeliveryOutcome, PingRequest, PresenceEvent,
+    PublishManyRequest, StreamCommandRequest, Targeted, WatchPresenceRequest,
 };
 
 /// How long an agent gets to answer the ping that precedes a probed command (upstream pings with 2 s).

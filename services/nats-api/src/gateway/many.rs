@@ -52,7 +52,9 @@ pub async fn publish_many(
     let present: HashSet<usize> = match presence.connected(&ids).await {
         Some(connected) => {
             let connected: HashSet<&String> = connected.into_iter().collect();
-            let present = sendable.iter().filter(|(i, ..)| connected.contains(&deliveries[*i].agent_id));
+            let present = sendable
+                .iter()
+                .filter(|(i, ..)| connected.contains(&deliveries[*i].agent_id));
             present.map(|(i, ..)| *i).collect()
         }
         None => probe(nats, &mut replies, &inbox, &sendable, probe_timeout).await?,

@@ -16,8 +16,9 @@ use tonic::{Request, Response, Status};
 use trmm_protocol::nats;
 use trmm_rpc::gateway::agent_gateway_server::{AgentGateway, AgentGatewayServer};
 use trmm_rpc::gateway::{
-    AgentReply, AgentRequest, CommandOutput, ConnectedReply, ConnectedRequest, DisconnectReply, DisconnectRequest, PingReply, PingRequest, PresenceEvent,
-    PublishManyReply, PublishManyRequest, PublishReply, PublishRequest, StreamCommandRequest, WatchPresenceRequest,
+    AgentReply, AgentRequest, CommandOutput, ConnectedReply, ConnectedRequest, DisconnectReply, DisconnectRequest,
+    PingReply, PingRequest, PresenceEvent, PublishManyReply, PublishManyRequest, PublishReply, PublishRequest,
+    StreamCommandRequest, WatchPresenceRequest,
 };
 
 pub use presence::{track, Lookup, Presence, Tracking, DEPENDENCY as PRESENCE_DEPENDENCY};
@@ -170,11 +171,9 @@ impl AgentGateway for Gateway {
                 "at most {MAX_CONNECTED_IDS} agent ids per call"
             )));
         }
-        let connected = self
-            .presence
-            .connected(&agent_ids)
-            .await
-            .ok_or_else(|| Status::unavailable("agent presence is not tracked (no NATS system account) or not synchronised"))?;
+        let connected = self.presence.connected(&agent_ids).await.ok_or_else(|| {
+            Status::unavailable("agent presence is not tracked (no NATS system account) or not synchronised")
+        })?;
         Ok(Response::new(ConnectedReply {
             connected: connected.into_iter().cloned().collect(),
         }))

@@ -163,7 +163,9 @@ pub(super) async fn list(caller: Authed<ListAgents>, params: web::Query<TablePar
     let ids: Vec<String> = if short {
         Vec::new()
     } else {
-        rows.iter().filter_map(|r| r.columns["agent_id"].as_str().map(str::to_owned)).collect()
+        rows.iter()
+            .filter_map(|r| r.columns["agent_id"].as_str().map(str::to_owned))
+            .collect()
     };
     // One gateway call for the whole page.
     let connected = connected(&caller.state, ids).await;

@@ -185,7 +185,11 @@ mod tests {
         assert_eq!(c.connect(key("s1", 1), "a"), None, "a repeated event changes nothing");
         assert_eq!(c.disconnect(key("s1", 1)), Some(t("a", false)));
         assert!(!c.is_connected("a"));
-        assert_eq!(c.disconnect(key("s1", 1)), None, "an unknown connection changes nothing");
+        assert_eq!(
+            c.disconnect(key("s1", 1)),
+            None,
+            "an unknown connection changes nothing"
+        );
         assert!(c.is_empty());
     }
 
