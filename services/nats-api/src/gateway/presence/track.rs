@@ -195,12 +195,15 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
+/// What a snapshot found: every open agent connection, or why it failed.
+type Snapshot = Result<Vec<(ConnKey, String)>, String>;
+
 /// The snapshot in flight, numbered so that the result of a cancelled one is ignored.
 struct Snapshots {
     nats: Client,
     tracking: Tracking,
     presence: Presence,
-    done: mpsc::UnboundedSender<(u64, Result<Vec<(ConnKey, String)>, String>)>,
+    done: mpsc::UnboundedSender<(u64, Snapshot)>,
     current: u64,
     running: Option<tokio::task::AbortHandle>,
     failures: u32,
@@ -245,7 +248,7 @@ fn advisory(msg: &Message, tracking: &Tracking) -> Option<(ConnKey, String)> {
 }
 
 /// Every open agent connection of the account on every server, read page by page.
-async fn snapshot(nats: &Client, tracking: &Tracking, presence: &Presence) -> Result<Vec<(ConnKey, String)>, String> {
+async fn snapshot(nats: &Client, tracking: &Tracking, presence: &Presence) -> Snapshot {
     // The event subscriptions reach the server before the snapshot is taken.
     nats.flush().await.map_err(|e| format!("NATS flush failed: {e}"))?;
     presence.begin_snapshot();
