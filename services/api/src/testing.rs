@@ -22,6 +22,9 @@ pub const TOTP_SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 /// A gateway address where nothing listens, for tests that never reach agents.
 const NO_GATEWAY: &str = "http://127.0.0.1:9";
 
+/// Builds a test API's Postgres pool for its test database.
+pub type PoolBuilder = Box<dyn FnOnce(&TestDb) -> trmm_db::Pool>;
+
 /// Where a test API's dependencies are; each defaults to the test environment's (no gateway, the shared
 /// Redis, the test database's own pool).
 #[derive(Default)]
@@ -29,7 +32,7 @@ pub struct Wiring {
     /// The AgentGateway.
     pub gateway_url: Option<String>,
     /// Builds the API's Postgres pool for the test database (e.g. a smaller one).
-    pub pool: Option<Box<dyn FnOnce(&TestDb) -> trmm_db::Pool>>,
+    pub pool: Option<PoolBuilder>,
     /// Redis.
     pub redis_url: Option<String>,
 }

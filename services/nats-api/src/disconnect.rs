@@ -7,20 +7,27 @@ use std::time::Duration;
 use async_nats::connection::State;
 use async_nats::{ConnectOptions, ServerAddr};
 use serde_json::{json, Value};
+use tokio::sync::mpsc;
 
 /// How long to keep collecting CONNZ answers: every server of a cluster answers.
 const GATHER: Duration = Duration::from_millis(500);
 
 /// A client in the system account (user TRMM_NATS_SYSTEM_USER), connecting in the background so
-/// that a NATS outage at startup does not hold the service back.
+/// that a NATS outage at startup does not hold the service back. Its connection events go to `events`
+/// (presence re-synchronises after each reconnect).
 pub async fn system_client(
     url: &ServerAddr,
     user: &str,
     password: &str,
+    events: mpsc::UnboundedSender<async_nats::Event>,
 ) -> Result<async_nats::Client, async_nats::ConnectError> {
     ConnectOptions::with_user_and_password(user.to_owned(), password.to_owned())
         .name(format!("{}-system", crate::SERVICE))
         .retry_on_initial_connect()
+        .event_callback(move |event| {
+            let _ = events.send(event);
+            std::future::ready(())
+        })
         .connect(url.clone())
         .await
 }

@@ -15,9 +15,6 @@ use trmm_runtime::health::{self, Health};
 
 pub use config::Config;
 
-/// How often agent presence is re-read from Postgres.
-const PRESENCE_POLL: std::time::Duration = std::time::Duration::from_secs(2);
-
 /// Name used in logs, metrics and as the NATS connection name.
 pub const SERVICE: &str = "trmm-nats-api";
 
@@ -42,14 +39,54 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             "NATS auth: no auth callout (TRMM_NATS_AUTH_PASSWORD unset); only for a nats-server without auth"
         );
     }
+    let (system_events, system_events_rx) = tokio::sync::mpsc::unbounded_channel();
     let system = match &auth.nats_system_password {
         Some(password) => Some(
-            disconnect::system_client(&config.nats_url, &auth.nats_system_user, password)
+            disconnect::system_client(&config.nats_url, &auth.nats_system_user, password, system_events)
                 .await
                 .context("connecting to the NATS system account")?,
         ),
-        None => None,
+        None => {
+            tracing::warn!(
+                "no NATS system account (TRMM_NATS_SYSTEM_PASSWORD unset): agent presence is not tracked, \
+                 the AgentGateway pings agents instead"
+            );
+            None
+        }
     };
+    let presence = match &system {
+        Some(system) => {
+            let presence = gateway::Presence::tracked();
+            // Not ready until the first snapshot: until then the gateway cannot tell who is connected.
+            health.set_ready(gateway::PRESENCE_DEPENDENCY, false);
+            let tracking = gateway::Tracking {
+                account: auth.nats_agent_account.clone(),
+                services: vec![
+                    auth.nats_user.clone(),
+                    auth.nats_auth_user.clone(),
+                    auth.nats_system_user.clone(),
+                ],
+            };
+            tokio::spawn(gateway::track(
+                presence.clone(),
+                system.clone(),
+                system_events_rx,
+                tracking,
+                health.clone(),
+                shutdown.clone(),
+            ));
+            presence
+        }
+        None => gateway::Presence::default(),
+    };
+    // Watch streams end at shutdown, or the gateway's graceful shutdown would wait for them.
+    tokio::spawn({
+        let (presence, shutdown) = (presence.clone(), shutdown.clone());
+        async move {
+            shutdown.cancelled().await;
+            presence.stop();
+        }
+    });
     let app_credentials = auth.nats_password.clone().map(|p| (auth.nats_user.clone(), p));
     let callout = async {
         match callout {
@@ -84,8 +121,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         let ingest = ingest::spawn(&nats, pool.clone(), ingest_options, ingest_metrics, ingest_stop.clone())
             .await
             .context("subscribing to agent telemetry on NATS")?;
-        let presence = gateway::Presence::default();
-        tokio::spawn(presence.clone().track(pool.clone(), PRESENCE_POLL, shutdown.clone()));
         let gateway = gateway::Gateway::new(nats, presence, move |agent_id| {
             let system = system.clone();
             Box::pin(async move {

@@ -11,9 +11,9 @@ use trmm_protocol::calls::{AgentCall, RawCmd};
 use trmm_protocol::nats;
 use trmm_rpc::gateway::agent_gateway_client::AgentGatewayClient;
 use trmm_rpc::gateway::{
-    AgentRequest, DeliveryOutcome, PingRequest, PublishManyRequest, Targeted, WatchPresenceRequest,
+    AgentRequest, ConnectedRequest, DeliveryOutcome, PingRequest, PublishManyRequest, Targeted, WatchPresenceRequest,
 };
-use trmm_testkit::{NatsServer, TestDb};
+use trmm_testkit::NatsServer;
 
 struct Harness {
     nats: NatsServer,
@@ -23,9 +23,12 @@ struct Harness {
 }
 
 async fn harness() -> Harness {
+    harness_with(Presence::default()).await
+}
+
+async fn harness_with(presence: Presence) -> Harness {
     let nats = NatsServer::start().await;
     let conn = async_nats::connect(nats.url()).await.unwrap();
-    let presence = Presence::default();
     let port = trmm_testkit::free_port();
     let stop = CancellationToken::new();
     let gateway = Gateway::new(conn, presence.clone(), |_| Box::pin(async { Ok(0) }));
@@ -71,6 +74,28 @@ async fn fake_agent(url: &str, agent_id: &str) {
             }
         }
     });
+}
+
+/// Answers every command with "pong"/its command like [`fake_agent`], recording the functions it received.
+async fn recording_agent(url: &str, agent_id: &str) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
+    let client = async_nats::connect(url).await.unwrap();
+    let mut commands = trmm_testkit::agent_commands(&client, agent_id).await;
+    let funcs = std::sync::Arc::<std::sync::Mutex<Vec<String>>>::default();
+    let seen = funcs.clone();
+    tokio::spawn(async move {
+        while let Some((msg, cmd)) = commands.next().await {
+            seen.lock().unwrap().push(cmd.func.clone());
+            let reply = if cmd.func == "ping" {
+                json!("pong")
+            } else {
+                json!(cmd.payload["command"])
+            };
+            if let Some(to) = msg.reply {
+                client.publish(to, nats::encode(&reply).unwrap().into()).await.unwrap();
+            }
+        }
+    });
+    funcs
 }
 
 fn rawcmd(command: &str) -> Vec<u8> {
@@ -282,50 +307,100 @@ async fn publish_many_with_replies_accounts_for_every_agent() {
 
 #[tokio::test]
 async fn presence_streams_snapshot_and_transitions() {
-    let h = harness().await;
-    let db = TestDb::new().await;
-    let conn = db.pool().get().await.unwrap();
-    conn.batch_execute(
-        "INSERT INTO clients (name) VALUES ('c'); INSERT INTO sites (client_id, name) VALUES (1, 's');
-         INSERT INTO agents (agent_id, hostname, site_id, last_seen) VALUES ('up', 'up', 1, now()), ('down', 'down', 1, NULL);",
-    )
-    .await
-    .unwrap();
-    let stop = CancellationToken::new();
-    tokio::spawn(
-        h.presence
-            .clone()
-            .track(db.pool().clone(), Duration::from_millis(100), stop.clone()),
-    );
+    let h = harness_with(Presence::tracked()).await;
+    h.presence.begin_snapshot();
+    h.presence.finish_snapshot(vec![(("S1".into(), 1), "up".into())]);
     let mut client = h.client.clone();
     let mut stream = client
         .watch_presence(WatchPresenceRequest {})
         .await
         .unwrap()
         .into_inner();
-    let mut state = std::collections::HashMap::new();
-    while state.len() < 2 {
-        let e = tokio::time::timeout(Duration::from_secs(10), stream.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        state.insert(e.agent_id, e.online);
-    }
-    assert!(state["up"]);
-    assert!(!state["down"]);
-    conn.execute("UPDATE agents SET last_seen = now() WHERE agent_id = 'down'", &[])
+    let e = next_event(&mut stream).await;
+    assert_eq!((e.agent_id.as_str(), e.online), ("up", true));
+    h.presence.connect(("S1".into(), 2), "down");
+    let e = next_event(&mut stream).await;
+    assert_eq!((e.agent_id.as_str(), e.online), ("down", true));
+    h.presence.disconnect(("S1".into(), 1));
+    let e = next_event(&mut stream).await;
+    assert_eq!((e.agent_id.as_str(), e.online), ("up", false));
+    let connected = client
+        .connected(ConnectedRequest {
+            agent_ids: vec!["up".into(), "down".into(), "never".into()],
+        })
         .await
-        .unwrap();
-    loop {
-        let e = tokio::time::timeout(Duration::from_secs(10), stream.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        if e.agent_id == "down" && e.online {
-            break;
-        }
-    }
-    stop.cancel();
+        .unwrap()
+        .into_inner()
+        .connected;
+    assert_eq!(connected, ["down"]);
+}
+
+async fn next_event(
+    stream: &mut tonic::Streaming<trmm_rpc::gateway::PresenceEvent>,
+) -> trmm_rpc::gateway::PresenceEvent {
+    let next = tokio::time::timeout(Duration::from_secs(10), stream.next()).await;
+    next.unwrap().unwrap().unwrap()
+}
+
+#[tokio::test]
+async fn tracked_presence_answers_offline_at_once_and_sends_no_pings() {
+    let mut h = harness_with(Presence::tracked()).await;
+    // As trmm-nats-api's telemetry subscription in a deployment: NATS never says "no responders" for an agent.
+    let ingest = async_nats::connect(h.nats.url()).await.unwrap();
+    let _telemetry = trmm_testkit::subscribe_live(&ingest, "*", "ingest").await;
+    let funcs = recording_agent(&h.nats.url(), "here").await;
+    h.presence.begin_snapshot();
+    h.presence.finish_snapshot(vec![(("S1".into(), 1), "here".into())]);
+
+    let start = Instant::now();
+    let err = h
+        .client
+        .request(AgentRequest {
+            agent_id: "away".into(),
+            envelope: rawcmd("x"),
+            timeout_ms: 30_000,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    let ping = h
+        .client
+        .ping(PingRequest {
+            agent_id: "away".into(),
+            timeout_ms: 30_000,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!ping.online);
+    assert!(start.elapsed() < Duration::from_secs(1), "{:?}", start.elapsed());
+
+    let reply = h
+        .client
+        .publish_many(PublishManyRequest {
+            messages: ["here", "away"]
+                .iter()
+                .map(|id| Targeted {
+                    agent_id: (*id).into(),
+                    envelope: rawcmd("hi"),
+                })
+                .collect(),
+            reply_timeout_ms: 30_000,
+            probe_timeout_ms: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+    let got: Vec<(&str, DeliveryOutcome)> = reply
+        .deliveries
+        .iter()
+        .map(|d| (d.agent_id.as_str(), d.outcome()))
+        .collect();
+    assert_eq!(
+        got,
+        [("here", DeliveryOutcome::Replied), ("away", DeliveryOutcome::Offline)]
+    );
+    assert_eq!(reply.published, 1);
+    assert_eq!(*funcs.lock().unwrap(), ["rawcmd"], "the command only, no ping first");
 }

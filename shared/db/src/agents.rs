@@ -432,13 +432,6 @@ pub async fn set_mesh_node_id(db: &impl GenericClient, pk: AgentPk, node_id: &st
     Ok(())
 }
 
-/// `(agent_id, online)` for every agent, for presence tracking.
-pub async fn presence(db: &impl GenericClient, now: DateTime<Utc>) -> Result<Vec<(String, bool)>, DbError> {
-    let sql = format!("SELECT a.agent_id, ({STATUS_SQL}) = 'online' AS online FROM agents a");
-    let rows = db.query(&sql, &[&now]).await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
-}
-
 /// Inserts many agents with their token digests in two statements (load generation and benchmarks);
 /// each entry is `(agent_id, hostname, token digest)`. Returns how many agents were inserted.
 pub async fn bulk_create_with_tokens(

@@ -1,6 +1,7 @@
 //! A typed AgentGateway client for the services that reach agents without an HTTP caller to answer
 //! (trmm-worker, trmm-websocket): gRPC outcomes become [`GatewayError`] variants.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
@@ -11,8 +12,8 @@ use crate::gateway::agent_gateway_client::AgentGatewayClient;
 use trmm_protocol::calls::{self, AgentCall, Call, RawCmd};
 
 use crate::gateway::{
-    AgentRequest, CommandOutput, DeliveryOutcome, DisconnectRequest, PingRequest, PresenceEvent, PublishManyRequest,
-    PublishRequest, StreamCommandRequest, Targeted, WatchPresenceRequest,
+    AgentRequest, CommandOutput, ConnectedRequest, DeliveryOutcome, DisconnectRequest, PingRequest, PresenceEvent,
+    PublishManyRequest, PublishRequest, StreamCommandRequest, Targeted, WatchPresenceRequest,
 };
 
 /// How long an agent gets to answer the ping that precedes a probed command (upstream pings with 2 s).
@@ -191,6 +192,13 @@ impl GatewayClient {
             .await?
             .into_inner()
             .connections_closed)
+    }
+
+    /// The connected ones among `agent_ids` (one call per page of agents).
+    pub async fn connected(&self, agent_ids: Vec<String>) -> Result<HashSet<String>, GatewayError> {
+        let req = ConnectedRequest { agent_ids };
+        let reply = self.inner.clone().connected(req).await?.into_inner();
+        Ok(reply.connected.into_iter().collect())
     }
 
     /// Every agent's current presence, then each change as it happens.

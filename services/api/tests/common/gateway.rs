@@ -11,7 +11,7 @@ use trmm_db::ScriptId;
 use trmm_protocol::nats::{self, Command};
 use trmm_testkit::NatsServer;
 
-use super::{acme_hq, agent_id, TestApi, Wiring};
+use super::{acme_hq, agent_id, PoolBuilder, TestApi, Wiring};
 
 pub struct Suite {
     pub api: TestApi,
@@ -39,9 +39,8 @@ pub async fn suite_with_pool(pool_size: Option<usize>) -> Suite {
     tokio::spawn(trmm_nats_api::gateway::serve(listen, gateway, shutdown.clone()));
     let wiring = Wiring {
         gateway_url: Some(format!("http://127.0.0.1:{port}")),
-        pool: pool_size.map(|size| -> Box<dyn FnOnce(&trmm_testkit::TestDb) -> trmm_db::Pool> {
-            Box::new(move |db| trmm_db::connect_sized(db.url(), size).unwrap())
-        }),
+        pool: pool_size
+            .map(|size| -> PoolBuilder { Box::new(move |db| trmm_db::connect_sized(db.url(), size).unwrap()) }),
         ..Wiring::default()
     };
     let api = TestApi::start_wired(|_| {}, wiring).await;

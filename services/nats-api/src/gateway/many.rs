@@ -1,11 +1,11 @@
 //! PublishMany: one batch of commands to many agents, each phase sent with one flush.
 //!
-//! Waiting for replies works in two phases over one inbox subscription: every agent is pinged, then the ones that
-//! answered are sent their command. The ping is what tells an absent agent from a silent one, because
-//! trmm-nats-api's own telemetry subscription (`*`) matches every agent subject, so NATS never answers "no
-//! responders" for an agent that is not connected.
+//! With replies awaited, presence decides who is sent the command: agents that are not connected are OFFLINE at
+//! once. Only when presence is not tracked (no NATS system account) are the agents pinged first, over the same
+//! inbox subscription, because NATS cannot tell an absent agent from a silent one (trmm-nats-api's telemetry
+//! subscription `*` matches every agent subject, so it never answers "no responders").
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use async_nats::{Client, Message, StatusCode, Subscriber};
@@ -16,14 +16,18 @@ use trmm_protocol::calls::{AgentCall, Ping};
 use trmm_protocol::nats;
 use trmm_rpc::gateway::{Delivery, DeliveryOutcome, PublishManyReply, PublishManyRequest};
 
-use super::{envelope, timeout_of, DEFAULT_PING_TIMEOUT, MAX_REQUEST_TIMEOUT};
+use super::{envelope, timeout_of, Presence, DEFAULT_PING_TIMEOUT, MAX_REQUEST_TIMEOUT};
 
 /// Serves a PublishMany request: fire and forget, or collecting every agent's outcome.
-pub async fn publish_many(nats: &Client, request: PublishManyRequest) -> Result<PublishManyReply, Status> {
+pub async fn publish_many(
+    nats: &Client,
+    presence: &Presence,
+    request: PublishManyRequest,
+) -> Result<PublishManyReply, Status> {
     if request.reply_timeout_ms == 0 {
         return fire_and_forget(nats, request).await;
     }
-    let probe = timeout_of(request.probe_timeout_ms, DEFAULT_PING_TIMEOUT);
+    let probe_timeout = timeout_of(request.probe_timeout_ms, DEFAULT_PING_TIMEOUT);
     let reply_timeout = timeout_of(request.reply_timeout_ms, MAX_REQUEST_TIMEOUT);
     let mut deliveries = Vec::with_capacity(request.messages.len());
     let mut sendable = Vec::new();
@@ -45,14 +49,20 @@ pub async fn publish_many(nats: &Client, request: PublishManyRequest) -> Result<
         .await
         .map_err(|e| Status::unavailable(format!("NATS subscribe failed: {e}")))?;
 
-    let ping = envelope::encode(&AgentCall::Ping(Ping))?;
-    let pings = sendable
-        .iter()
-        .map(|(i, subject, _)| (*i, subject.clone(), ping.clone()));
-    let ponged = exchange(nats, &mut replies, &format!("{inbox}.p"), pings, probe).await?;
+    let ids: Vec<String> = sendable.iter().map(|(i, ..)| deliveries[*i].agent_id.clone()).collect();
+    let present: HashSet<usize> = match presence.connected(&ids).await {
+        Some(connected) => {
+            let connected: HashSet<&String> = connected.into_iter().collect();
+            let present = sendable
+                .iter()
+                .filter(|(i, ..)| connected.contains(&deliveries[*i].agent_id));
+            present.map(|(i, ..)| *i).collect()
+        }
+        None => probe(nats, &mut replies, &inbox, &sendable, probe_timeout).await?,
+    };
     let mut commands = Vec::new();
     for (i, subject, payload) in sendable {
-        if ponged.get(&i).is_some_and(is_pong) {
+        if present.contains(&i) {
             deliveries[i].outcome = DeliveryOutcome::Timeout.into();
             commands.push((i, subject, payload));
         }
@@ -69,7 +79,7 @@ pub async fn publish_many(nats: &Client, request: PublishManyRequest) -> Result<
     for (i, reply) in answered {
         let delivery = &mut deliveries[i];
         match reply {
-            // The agent went away between its pong and its command.
+            // The agent went away between its presence check (or pong) and its command.
             Reply::NoResponders => set(delivery, DeliveryOutcome::Offline, ""),
             Reply::Payload(bytes) => match nats::decode::<serde::de::IgnoredAny>(&bytes) {
                 Ok(_) => {
@@ -89,6 +99,22 @@ pub async fn publish_many(nats: &Client, request: PublishManyRequest) -> Result<
         failed: Vec::new(),
         deliveries,
     })
+}
+
+/// The agents (by message index) that answer a ping within `timeout`: presence is not tracked.
+async fn probe(
+    nats: &Client,
+    replies: &mut Subscriber,
+    inbox: &str,
+    sendable: &[(usize, String, Vec<u8>)],
+    timeout: Duration,
+) -> Result<HashSet<usize>, Status> {
+    let ping = envelope::encode(&AgentCall::Ping(Ping))?;
+    let pings = sendable
+        .iter()
+        .map(|(i, subject, _)| (*i, subject.clone(), ping.clone()));
+    let ponged = exchange(nats, replies, &format!("{inbox}.p"), pings, timeout).await?;
+    Ok(ponged.into_iter().filter(|(_, r)| is_pong(r)).map(|(i, _)| i).collect())
 }
 
 fn set(delivery: &mut Delivery, outcome: DeliveryOutcome, detail: &str) {

@@ -17,14 +17,17 @@ use trmm_protocol::calls::{AgentCall, Ping};
 use trmm_protocol::nats;
 use trmm_rpc::gateway::agent_gateway_server::{AgentGateway, AgentGatewayServer};
 use trmm_rpc::gateway::{
-    AgentReply, AgentRequest, CommandOutput, DisconnectReply, DisconnectRequest, PingReply, PingRequest, PresenceEvent,
-    PublishManyReply, PublishManyRequest, PublishReply, PublishRequest, StreamCommandRequest, WatchPresenceRequest,
+    AgentReply, AgentRequest, CommandOutput, ConnectedReply, ConnectedRequest, DisconnectReply, DisconnectRequest,
+    PingReply, PingRequest, PresenceEvent, PublishManyReply, PublishManyRequest, PublishReply, PublishRequest,
+    StreamCommandRequest, WatchPresenceRequest,
 };
 
-pub use presence::Presence;
+pub use presence::{track, Lookup, Presence, Tracking, DEPENDENCY as PRESENCE_DEPENDENCY};
 
 /// Upstream pings with a 2 s timeout (agents/views.py ping).
 const DEFAULT_PING_TIMEOUT: Duration = Duration::from_secs(2);
+/// Most agent ids one Connected call may ask about (a page of the agent table is at most 1000).
+const MAX_CONNECTED_IDS: usize = 10_000;
 /// Longest request the gateway waits for (scripts may run for an hour).
 const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(3600);
 
@@ -48,15 +51,25 @@ impl Gateway {
         }
     }
 
+    /// FAILED_PRECONDITION at once when presence knows the agent is not connected: NATS itself cannot tell (the
+    /// telemetry subscription `*` matches every agent subject, so there is never "no responders").
+    async fn require_connected(&self, agent_id: &str) -> Result<(), Status> {
+        match self.presence.lookup(agent_id).await {
+            Lookup::Offline => Err(offline(agent_id)),
+            Lookup::Connected | Lookup::Unknown => Ok(()),
+        }
+    }
+
     async fn request(&self, agent_id: &str, payload: Vec<u8>, timeout: Duration) -> Result<Vec<u8>, Status> {
         let subject = Subject::from(envelope::subject(agent_id)?);
+        self.require_connected(agent_id).await?;
         let request = async_nats::Request::new()
             .payload(payload.into())
             .timeout(Some(timeout));
         match self.nats.send_request(subject, request).await {
             Ok(msg) => Ok(msg.payload.to_vec()),
             Err(e) => Err(match e.kind() {
-                RequestErrorKind::NoResponders => Status::failed_precondition(format!("agent {agent_id} is offline")),
+                RequestErrorKind::NoResponders => offline(agent_id),
                 RequestErrorKind::TimedOut => {
                     Status::deadline_exceeded(format!("agent {agent_id} did not answer within {timeout:?}"))
                 }
@@ -64,6 +77,10 @@ impl Gateway {
             }),
         }
     }
+}
+
+fn offline(agent_id: &str) -> Status {
+    Status::failed_precondition(format!("agent {agent_id} is offline"))
 }
 
 fn timeout_of(ms: u32, default: Duration) -> Duration {
@@ -80,6 +97,13 @@ impl AgentGateway for Gateway {
         let r = request.into_inner();
         let timeout = timeout_of(r.timeout_ms, DEFAULT_PING_TIMEOUT);
         let payload = envelope::encode(&AgentCall::Ping(Ping))?;
+        envelope::subject(&r.agent_id)?;
+        if self.presence.lookup(&r.agent_id).await == Lookup::Offline {
+            return Ok(Response::new(PingReply {
+                online: false,
+                round_trip_us: 0,
+            }));
+        }
         let start = Instant::now();
         let online = match self.request(&r.agent_id, payload, timeout).await {
             Ok(reply) => nats::decode::<String>(&reply).is_ok_and(|s| s == "pong"),
@@ -108,6 +132,7 @@ impl AgentGateway for Gateway {
         let r = request.into_inner();
         let subject = envelope::subject(&r.agent_id)?;
         let payload = envelope::checked(&r.envelope)?;
+        self.require_connected(&r.agent_id).await?;
         self.nats
             .publish(subject, payload.into())
             .await
@@ -117,7 +142,7 @@ impl AgentGateway for Gateway {
 
     async fn publish_many(&self, request: Request<PublishManyRequest>) -> Result<Response<PublishManyReply>, Status> {
         Ok(Response::new(
-            many::publish_many(&self.nats, request.into_inner()).await?,
+            many::publish_many(&self.nats, &self.presence, request.into_inner()).await?,
         ))
     }
 
@@ -136,13 +161,31 @@ impl AgentGateway for Gateway {
         Ok(Response::new(DisconnectReply { connections_closed }))
     }
 
+    async fn connected(&self, request: Request<ConnectedRequest>) -> Result<Response<ConnectedReply>, Status> {
+        let agent_ids = request.into_inner().agent_ids;
+        if agent_ids.len() > MAX_CONNECTED_IDS {
+            return Err(Status::invalid_argument(format!(
+                "at most {MAX_CONNECTED_IDS} agent ids per call"
+            )));
+        }
+        let connected = self.presence.connected(&agent_ids).await.ok_or_else(|| {
+            Status::unavailable("agent presence is not tracked (no NATS system account) or not synchronised")
+        })?;
+        Ok(Response::new(ConnectedReply {
+            connected: connected.into_iter().cloned().collect(),
+        }))
+    }
+
     type StreamCommandStream = Pin<Box<dyn Stream<Item = Result<CommandOutput, Status>> + Send>>;
 
     async fn stream_command(
         &self,
         request: Request<StreamCommandRequest>,
     ) -> Result<Response<Self::StreamCommandStream>, Status> {
-        let output = stream::start(&self.nats, request.into_inner()).await?;
+        let r = request.into_inner();
+        envelope::subject(&r.agent_id)?;
+        self.require_connected(&r.agent_id).await?;
+        let output = stream::start(&self.nats, r).await?;
         Ok(Response::new(Box::pin(output)))
     }
 }

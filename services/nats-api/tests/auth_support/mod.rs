@@ -34,16 +34,7 @@ impl Suite {
     pub async fn start() -> Suite {
         let db = TestDb::new().await;
         let (nats, auth) = NatsServer::start_with_auth().await;
-        let gateway_port = free_port();
-        let mut env = vec![
-            ("TRMM_DATABASE_URL", db.url().to_owned()),
-            ("TRMM_NATS_URL", nats.url()),
-            ("TRMM_GATEWAY_LISTEN", format!("127.0.0.1:{gateway_port}")),
-        ];
-        env.extend(auth.nats_api_env());
-        let mut nats_api = Service::start(BIN, "TRMM_NATS_API_LISTEN", &env);
-        let ready = nats_api.wait_for_status("/readyz", 200).await;
-        assert!(ready.contains("\"nats_auth\":\"up\""), "{ready}");
+        let (nats_api, gateway_port) = start_nats_api(&db, &nats, &auth).await;
         let (user, password) = auth.service();
         let service = ConnectOptions::with_user_and_password(user.into(), password.into())
             .connect(nats.url())
@@ -59,6 +50,18 @@ impl Suite {
             gateway_port,
             site,
         }
+    }
+
+    /// Another trmm-nats-api (a replica, or the restarted one) on the suite's Postgres and NATS, ready (callout
+    /// served, presence synchronised); returns it with its AgentGateway port.
+    pub async fn start_nats_api(&self) -> (Service, u16) {
+        start_nats_api(&self.db, &self.nats, &self.auth).await
+    }
+
+    /// The AgentGateway of the suite's trmm-nats-api, or of another one on `port`.
+    pub fn gateway(&self, port: Option<u16>) -> trmm_rpc::client::GatewayClient {
+        let port = port.unwrap_or(self.gateway_port);
+        trmm_rpc::client::GatewayClient::lazy(&format!("http://127.0.0.1:{port}")).unwrap()
     }
 
     /// Enrolls an agent; returns (agent_id, token).
@@ -95,6 +98,22 @@ impl Suite {
     pub async fn connect(&self, user: &str, password: &str) -> Result<Client, ConnectError> {
         Client::connect(&self.nats.url(), user, password).await
     }
+}
+
+/// trmm-nats-api as a process, waited on until ready; returns it with its AgentGateway port.
+async fn start_nats_api(db: &TestDb, nats: &NatsServer, auth: &NatsAuth) -> (Service, u16) {
+    let gateway_port = free_port();
+    let mut env = vec![
+        ("TRMM_DATABASE_URL", db.url().to_owned()),
+        ("TRMM_NATS_URL", nats.url()),
+        ("TRMM_GATEWAY_LISTEN", format!("127.0.0.1:{gateway_port}")),
+    ];
+    env.extend(auth.nats_api_env());
+    let mut nats_api = Service::start(BIN, "TRMM_NATS_API_LISTEN", &env);
+    let ready = nats_api.wait_for_status("/readyz", 200).await;
+    assert!(ready.contains("\"nats_auth\":\"up\""), "{ready}");
+    assert!(ready.contains("\"presence\":\"up\""), "{ready}");
+    (nats_api, gateway_port)
 }
 
 /// A client with one site; returns the site id.

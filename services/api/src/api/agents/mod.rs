@@ -91,6 +91,9 @@ async fn detail(caller: ScopedAgent<ListAgents>) -> ApiResult<HttpResponse> {
     if let Value::Object(hw) = serde_json::to_value(hw).map_err(|e| ApiError::Internal(e.to_string()))? {
         map.extend(hw);
     }
+    drop(db);
+    let connected = table::connected(&caller.state, vec![caller.agent.agent_id.clone()]).await;
+    map.insert("connected".into(), json!(!connected.is_empty()));
     Ok(HttpResponse::Ok().json(map))
 }
 

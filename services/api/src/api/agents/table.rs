@@ -1,5 +1,8 @@
 //! `GET /agents/`: the agent table, filtered, sorted and (as an extension) paged in SQL.
 
+use std::collections::HashSet;
+use std::time::Duration;
+
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -10,6 +13,7 @@ use trmm_db::{ClientId, SiteId};
 use crate::auth::perms::ListAgents;
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
 
 /// Largest page the paged extension serves.
 const MAX_PAGE_SIZE: i64 = 1000;
@@ -113,6 +117,28 @@ fn render(row: AgentTableRow) -> Value {
     Value::Object(map)
 }
 
+/// Longest the table waits for the gateway's presence answer before showing every agent as not connected.
+const PRESENCE_WAIT: Duration = Duration::from_secs(2);
+
+/// Beyond TRMM: which of `agent_ids` hold a NATS connection now (the AgentGateway's presence). The table answers
+/// without it (every agent not connected, and a warning logged) when the gateway cannot say.
+pub(super) async fn connected(state: &AppState, agent_ids: Vec<String>) -> HashSet<String> {
+    if agent_ids.is_empty() {
+        return HashSet::new();
+    }
+    match tokio::time::timeout(PRESENCE_WAIT, state.gateway.connected(agent_ids)).await {
+        Ok(Ok(connected)) => connected,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "agent presence unavailable: agents shown as not connected");
+            HashSet::new()
+        }
+        Err(_) => {
+            tracing::warn!(wait = ?PRESENCE_WAIT, "agent presence timed out: agents shown as not connected");
+            HashSet::new()
+        }
+    }
+}
+
 /// `detail=false`: the short hostname list (AgentHostnameSerializer).
 fn render_short(row: AgentTableRow) -> Value {
     let c = &row.columns;
@@ -133,6 +159,16 @@ pub(super) async fn list(caller: Authed<ListAgents>, params: web::Query<TablePar
     };
     // One query for the custom field values of the whole page (upstream prefetch_related).
     let mut fields = super::super::core::values::render(&**db, FieldModel::Agent, &pks).await?;
+    drop(db);
+    let ids: Vec<String> = if short {
+        Vec::new()
+    } else {
+        rows.iter()
+            .filter_map(|r| r.columns["agent_id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    // One gateway call for the whole page.
+    let connected = connected(&caller.state, ids).await;
     let rows: Vec<Value> = rows
         .into_iter()
         .map(|row| {
@@ -142,6 +178,8 @@ pub(super) async fn list(caller: Authed<ListAgents>, params: web::Query<TablePar
             let pk = row.pk.0;
             let mut v = render(row);
             v["custom_fields"] = json!(fields.remove(&pk).unwrap_or_default());
+            let is_connected = v["agent_id"].as_str().is_some_and(|id| connected.contains(id));
+            v["connected"] = json!(is_connected);
             v
         })
         .collect();
