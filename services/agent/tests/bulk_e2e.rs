@@ -110,7 +110,7 @@ async fn bulk_command_to_a_site_with_3_real_agents_and_500_simulated_ones_accoun
     let _answering = connect_all(&stack, &simulated[..240], true).await;
     let _silent = connect_all(&stack, &simulated[240..250], false).await;
     let _elsewhere = connect_all(&stack, &elsewhere, true).await;
-    let _worker = start_worker(&stack, &["--agent-probe-timeout", "1s"]);
+    let _worker = start_worker(&stack, &[]);
 
     let started = Instant::now();
     let body = json!({"mode": "command", "target": "site", "client": client, "site": site, "monType": "all",

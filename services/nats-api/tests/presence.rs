@@ -128,10 +128,7 @@ async fn connected_agents_are_known_from_nats_events_and_absent_ones_are_offline
         .map(|id| ((*id).clone(), rawcmd("bulk")))
         .collect();
     let start = Instant::now();
-    let outcomes = gateway
-        .call_many(messages, Duration::from_secs(30), Duration::from_secs(2))
-        .await
-        .unwrap();
+    let outcomes = gateway.call_many(messages, Duration::from_secs(30)).await.unwrap();
     assert!(start.elapsed() < AT_ONCE, "{:?}", start.elapsed());
     assert_eq!(outcomes, [Ok("bulk".to_owned()), Err(GatewayError::Offline)]);
     assert_eq!(*agent.funcs.lock().unwrap(), ["rawcmd"]);

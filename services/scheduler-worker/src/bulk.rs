@@ -44,8 +44,6 @@ pub struct BulkContext {
     pub gateway: GatewayClient,
     /// Agents waited on at once (in batches of at most [`BATCH`]).
     pub concurrency: usize,
-    /// How long an agent has to answer the liveness ping before its command.
-    pub probe: Duration,
     /// Cancelled on shutdown: no new agent is started.
     pub shutdown: CancellationToken,
     /// Attempts that failed transiently and were retried.
@@ -305,10 +303,7 @@ async fn send(
                     )
                 })
                 .collect();
-            Ok(typed(
-                ctx.gateway.call_many(calls, timeout, ctx.probe).await?,
-                Reply::Text,
-            ))
+            Ok(typed(ctx.gateway.call_many(calls, timeout).await?, Reply::Text))
         }
         AgentCall::RunScriptFull(t) => {
             let calls = batch
@@ -323,10 +318,7 @@ async fn send(
                     (u.agent_id.clone(), RunScriptFull(script))
                 })
                 .collect();
-            Ok(typed(
-                ctx.gateway.call_many(calls, timeout, ctx.probe).await?,
-                Reply::Script,
-            ))
+            Ok(typed(ctx.gateway.call_many(calls, timeout).await?, Reply::Script))
         }
         other => Err(GatewayError::Invalid(format!(
             "a bulk run cannot send {}",

@@ -28,9 +28,6 @@ pub struct Config {
     /// How many agents of a bulk run are waited on at the same time (sent in PublishMany batches of up to 500).
     #[arg(long, env = "TRMM_BULK_CONCURRENCY", default_value_t = 1000, value_parser = clap::value_parser!(u16).range(1..))]
     pub bulk_concurrency: u16,
-    /// How long an agent has to answer the ping sent before each command; no answer means offline.
-    #[arg(long, env = "TRMM_AGENT_PROBE_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
-    pub agent_probe_timeout: Duration,
     /// How long a command queued for an offline agent waits before it expires, e.g. `24h`, `90m`, `7d`.
     #[arg(long, env = "TRMM_PENDING_ACTION_TTL", default_value = "24h", value_parser = parse_duration)]
     pub pending_action_ttl: Duration,

@@ -62,14 +62,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             pool: pool.clone(),
             gateway: gateway.clone(),
             concurrency: usize::from(config.bulk_concurrency),
-            probe: config.agent_probe_timeout,
             shutdown: shutdown.clone(),
             retries,
         };
         let email = script_email::EmailContext {
             pool: pool.clone(),
             gateway: gateway.clone(),
-            probe: config.agent_probe_timeout,
         };
         let recovery = recovery::serve(
             pool.clone(),
@@ -81,7 +79,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             pool,
             gateway,
             ttl: config.pending_action_ttl,
-            probe: config.agent_probe_timeout,
         };
         tokio::join!(
             bulk::serve(bulk, redis.clone(), config.redis_prefix.clone(), shutdown.clone()),

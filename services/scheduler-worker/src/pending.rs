@@ -37,8 +37,6 @@ pub struct Runner {
     pub gateway: GatewayClient,
     /// Queued work older than this expires.
     pub ttl: Duration,
-    /// How long an agent has to answer the liveness ping before its command.
-    pub probe: Duration,
 }
 
 type Presence = Arc<Mutex<HashMap<String, bool>>>;
@@ -186,7 +184,7 @@ impl Runner {
             return Ok(true);
         };
         let timeout = Duration::from_secs(timeout.max(1));
-        let outcome = record::call(&self.gateway, agent_id, command, timeout, self.probe).await;
+        let outcome = record::call(&self.gateway, agent_id, command, timeout).await;
         let stored = match (&outcome, hist) {
             (Err(GatewayError::Offline | GatewayError::Unavailable(_)), _) => {
                 pending::release(&**self.pool.get().await?, action.id).await?;

@@ -32,22 +32,17 @@ pub enum Reply {
     Script(RunScriptResponse),
 }
 
-/// Sends a stored command or script call (pinging first, see [`GatewayClient::call_probed`]) and waits for
-/// its typed reply; other calls are not queued work.
+/// Sends a stored command or script call and waits for its typed reply; other calls are not queued work.
 pub async fn call(
     gateway: &GatewayClient,
     agent_id: &str,
     call: AgentCall,
     timeout: Duration,
-    probe: Duration,
 ) -> Result<Reply, GatewayError> {
     match call {
-        AgentCall::RawCmd(c) => gateway.call_probed(agent_id, c, timeout, probe).await.map(Reply::Text),
-        AgentCall::RunScript(c) => gateway.call_probed(agent_id, c, timeout, probe).await.map(Reply::Text),
-        AgentCall::RunScriptFull(c) => gateway
-            .call_probed(agent_id, c, timeout, probe)
-            .await
-            .map(Reply::Script),
+        AgentCall::RawCmd(c) => gateway.call(agent_id, c, timeout).await.map(Reply::Text),
+        AgentCall::RunScript(c) => gateway.call(agent_id, c, timeout).await.map(Reply::Text),
+        AgentCall::RunScriptFull(c) => gateway.call(agent_id, c, timeout).await.map(Reply::Script),
         other => Err(GatewayError::Invalid(format!(
             "{} is not a queued command",
             other.func()

@@ -39,8 +39,6 @@ pub struct EmailContext {
     pub pool: trmm_db::Pool,
     /// The AgentGateway.
     pub gateway: GatewayClient,
-    /// How long an agent has to answer the liveness ping before the script.
-    pub probe: Duration,
 }
 
 /// Why an attempt failed; every such failure is retried.
@@ -168,10 +166,7 @@ async fn run_script(
 ) -> Result<Option<Value>, BoxDynError> {
     let wait = Duration::from_secs(job.script.0.timeout.max(1) as u64 + REPLY_GRACE);
     let hist = job.history_id;
-    let reply = ctx
-        .gateway
-        .call_probed(&agent.agent_id, job.script.clone(), wait, ctx.probe)
-        .await;
+    let reply = ctx.gateway.call(&agent.agent_id, job.script.clone(), wait).await;
     match reply {
         Ok(results) => {
             let results = serde_json::to_value(results).map_err(|e| AbortError::new(e.to_string()))?;

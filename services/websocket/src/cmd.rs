@@ -30,7 +30,7 @@ use trmm_db::agents::AgentRef;
 use trmm_db::audit::{self, AuditEntry};
 use trmm_db::history::{self, HistoryType};
 use trmm_protocol::calls::RawCmd;
-use trmm_rpc::client::{GatewayClient, GatewayError, PROBE_TIMEOUT};
+use trmm_rpc::client::{GatewayClient, GatewayError};
 
 use crate::auth::{self, Refusal};
 
@@ -198,12 +198,6 @@ async fn start(ctx: &Ctx, who: &Identity, agent: &AgentRef, origin: &Value, text
         .cmd_id
         .filter(|id| !id.is_empty())
         .unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()));
-    // A ping first: a missing agent is reported at once instead of when the output times out.
-    match ctx.gateway.ping(&agent.agent_id, PROBE_TIMEOUT).await {
-        Ok(true) => {}
-        Ok(false) => return Err(error_frame(&GatewayError::Offline)),
-        Err(e) => return Err(error_frame(&e)),
-    }
     let username = who.username();
     let history_id = async {
         let db = ctx.pool.get().await?;
@@ -232,11 +226,20 @@ async fn start(ctx: &Ctx, who: &Identity, agent: &AgentRef, origin: &Value, text
         history_id: Some(history_id),
         stream_id: None,
     };
-    let output = ctx
-        .gateway
-        .stream_command(&agent.agent_id, call, Duration::ZERO)
-        .await
-        .map_err(|e| error_frame(&e))?;
+    // The gateway answers at once for an agent that is not connected; the history row keeps why.
+    let output = match ctx.gateway.stream_command(&agent.agent_id, call, Duration::ZERO).await {
+        Ok(output) => output,
+        Err(e) => {
+            let frame = error_frame(&e);
+            if let Ok(db) = ctx.pool.get().await {
+                let why = frame["error"].as_str().unwrap_or_default();
+                if let Err(e) = history::record_results(&**db, history_id, agent.pk, why).await {
+                    tracing::warn!(error = %e, "failed command not recorded");
+                }
+            }
+            return Err(frame);
+        }
+    };
     Ok(Started {
         cmd_id,
         history_id,

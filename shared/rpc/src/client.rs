@@ -16,9 +16,6 @@ use crate::gateway::{
     PublishManyRequest, PublishRequest, StreamCommandRequest, Targeted, WatchPresenceRequest,
 };
 
-/// How long an agent gets to answer the ping that precedes a probed command (upstream pings with 2 s).
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
-
 /// Why a call through the gateway did not produce the agent's answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GatewayError {
@@ -89,21 +86,6 @@ impl GatewayClient {
         Ok(self.inner.clone().ping(req).await?.into_inner().online)
     }
 
-    /// [`GatewayClient::call`] preceded by a ping, so that a missing agent is [`GatewayError::Offline`] within
-    /// `probe` rather than a timeout.
-    pub async fn call_probed<C: Call>(
-        &self,
-        agent_id: &str,
-        call: C,
-        timeout: Duration,
-        probe: Duration,
-    ) -> Result<C::Reply, GatewayError> {
-        if !self.ping(agent_id, probe).await? {
-            return Err(GatewayError::Offline);
-        }
-        self.call(agent_id, call, timeout).await
-    }
-
     /// Sends `call` and returns the agent's typed reply.
     pub async fn call<C: Call>(&self, agent_id: &str, call: C, timeout: Duration) -> Result<C::Reply, GatewayError> {
         let req = AgentRequest {
@@ -125,13 +107,12 @@ impl GatewayClient {
         Ok(())
     }
 
-    /// Sends each agent its call through one PublishMany: agents that answer a ping within `probe` are sent the
-    /// call and get `timeout` to reply. One outcome per call, in order.
+    /// Sends each agent its call through one PublishMany: connected agents are sent the call and get `timeout`
+    /// to reply, the others are [`GatewayError::Offline`] at once. One outcome per call, in order.
     pub async fn call_many<C: Call>(
         &self,
         calls: Vec<(String, C)>,
         timeout: Duration,
-        probe: Duration,
     ) -> Result<Vec<Result<C::Reply, GatewayError>>, GatewayError> {
         let messages = calls
             .into_iter()
@@ -145,7 +126,7 @@ impl GatewayClient {
         let req = PublishManyRequest {
             messages,
             reply_timeout_ms: millis(timeout).max(1),
-            probe_timeout_ms: millis(probe).max(1),
+            probe_timeout_ms: 0,
         };
         let reply = self.inner.clone().publish_many(req).await?.into_inner();
         Ok(reply

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use async_nats::{RequestErrorKind, Subject};
 use futures_util::Stream;
 use tokio_util::sync::CancellationToken;
-use tonic::{Request, Response, Status};
+use tonic::{Code, Request, Response, Status};
 use trmm_protocol::calls::{AgentCall, Ping};
 use trmm_protocol::nats;
 use trmm_rpc::gateway::agent_gateway_server::{AgentGateway, AgentGatewayServer};
@@ -52,17 +52,36 @@ impl Gateway {
     }
 
     /// FAILED_PRECONDITION at once when presence knows the agent is not connected: NATS itself cannot tell (the
-    /// telemetry subscription `*` matches every agent subject, so there is never "no responders").
+    /// telemetry subscription `*` matches every agent subject, so there is never "no responders"). Where presence
+    /// is not known (no NATS system account, or not synchronised yet) a ping decides, so that callers never
+    /// probe agents themselves.
     async fn require_connected(&self, agent_id: &str) -> Result<(), Status> {
         match self.presence.lookup(agent_id).await {
             Lookup::Offline => Err(offline(agent_id)),
-            Lookup::Connected | Lookup::Unknown => Ok(()),
+            Lookup::Connected => Ok(()),
+            Lookup::Unknown if self.answers_ping(agent_id, DEFAULT_PING_TIMEOUT).await? => Ok(()),
+            Lookup::Unknown => Err(offline(agent_id)),
+        }
+    }
+
+    /// Whether the agent answers a NATS ping within `timeout`.
+    async fn answers_ping(&self, agent_id: &str, timeout: Duration) -> Result<bool, Status> {
+        let payload = envelope::encode(&AgentCall::Ping(Ping))?;
+        match self.send(agent_id, payload, timeout).await {
+            Ok(reply) => Ok(nats::decode::<String>(&reply).is_ok_and(|s| s == "pong")),
+            Err(status) if matches!(status.code(), Code::DeadlineExceeded | Code::FailedPrecondition) => Ok(false),
+            Err(status) => Err(status),
         }
     }
 
     async fn request(&self, agent_id: &str, payload: Vec<u8>, timeout: Duration) -> Result<Vec<u8>, Status> {
-        let subject = Subject::from(envelope::subject(agent_id)?);
         self.require_connected(agent_id).await?;
+        self.send(agent_id, payload, timeout).await
+    }
+
+    /// A NATS request to the agent's subject, whatever presence says.
+    async fn send(&self, agent_id: &str, payload: Vec<u8>, timeout: Duration) -> Result<Vec<u8>, Status> {
+        let subject = Subject::from(envelope::subject(agent_id)?);
         let request = async_nats::Request::new()
             .payload(payload.into())
             .timeout(Some(timeout));
@@ -96,7 +115,6 @@ impl AgentGateway for Gateway {
     async fn ping(&self, request: Request<PingRequest>) -> Result<Response<PingReply>, Status> {
         let r = request.into_inner();
         let timeout = timeout_of(r.timeout_ms, DEFAULT_PING_TIMEOUT);
-        let payload = envelope::encode(&AgentCall::Ping(Ping))?;
         envelope::subject(&r.agent_id)?;
         if self.presence.lookup(&r.agent_id).await == Lookup::Offline {
             return Ok(Response::new(PingReply {
@@ -105,11 +123,7 @@ impl AgentGateway for Gateway {
             }));
         }
         let start = Instant::now();
-        let online = match self.request(&r.agent_id, payload, timeout).await {
-            Ok(reply) => nats::decode::<String>(&reply).is_ok_and(|s| s == "pong"),
-            Err(status) if status.code() == tonic::Code::InvalidArgument => return Err(status),
-            Err(_) => false,
-        };
+        let online = self.answers_ping(&r.agent_id, timeout).await?;
         let round_trip_us = if online {
             start.elapsed().as_micros().min(u32::MAX as u128) as u32
         } else {

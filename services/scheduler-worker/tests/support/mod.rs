@@ -104,8 +104,6 @@ impl Suite {
             &gateway,
             "--listen",
             &self.worker_listen,
-            "--agent-probe-timeout",
-            "1s",
             "--bulk-concurrency",
             "1000",
         ];

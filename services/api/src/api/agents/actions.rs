@@ -111,14 +111,7 @@ async fn cmd(caller: ScopedAgent<SendCmd>, req: HttpRequest, Json(body): Json<Cm
         stream_id: None,
     };
     let timeout = Duration::from_secs(body.timeout as u64 + 2);
-    // A queued command pings first: behind trmm-nats-api, NATS cannot tell a missing agent from a silent one.
-    let present = !body.queue_if_offline || state.gateway.ping(&agent.agent_id, Duration::from_secs(2)).await?;
-    let reply = if present {
-        state.gateway.call(&agent.agent_id, call.clone(), timeout).await
-    } else {
-        Err(GatewayError::Offline)
-    };
-    let output = match reply {
+    let output = match state.gateway.call(&agent.agent_id, call.clone(), timeout).await {
         Ok(output) => output,
         Err(GatewayError::Offline) if body.queue_if_offline => {
             let queued = Queued {

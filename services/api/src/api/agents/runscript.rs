@@ -26,8 +26,6 @@ const MAX_TIMEOUT: i64 = 86_400;
 const REPLY_GRACE: u64 = 3;
 /// Deno flags sent with every script (upstream settings.DENO_DEFAULT_PERMISSIONS default).
 const DENO_DEFAULT_PERMISSIONS: &str = "--allow-all";
-/// How long a ping may take to decide that an agent is offline, for `queue_if_offline` with `forget`.
-const OFFLINE_PROBE: Duration = Duration::from_secs(2);
 /// What to do with the output (TRMM RunScript dialog).
 const OUTPUTS: [&str; 5] = ["wait", "email", "collector", "note", "forget"];
 
@@ -196,12 +194,14 @@ async fn run_script(
     }
     if body.output == "forget" {
         let call = RunScript(script);
-        // A publish cannot tell an offline agent (upstream loses the script then); a ping can, when it matters.
-        if body.queue_if_offline && !state.gateway.ping(&agent.agent_id, OFFLINE_PROBE).await? {
-            return Ok(HttpResponse::Ok().json(pending::queue(&**db, agent, queued(&call.into())).await?));
-        }
-        state.gateway.send(&agent.agent_id, call).await?;
-        return Ok(HttpResponse::Ok().json(format!("{} will now be run on {}", s.name, agent.hostname)));
+        // Upstream publishes and loses the script of an offline agent; the gateway knows it is offline.
+        return match state.gateway.send(&agent.agent_id, call.clone()).await {
+            Ok(()) => Ok(HttpResponse::Ok().json(format!("{} will now be run on {}", s.name, agent.hostname))),
+            Err(GatewayError::Offline) if body.queue_if_offline => {
+                Ok(HttpResponse::Ok().json(pending::queue(&**db, agent, queued(&call.into())).await?))
+            }
+            Err(e) => Err(e.into()),
+        };
     }
     // wait, collector and note take the structured reply, so stdout, stderr and retcode stay apart. No pooled
     // connection is held while the script runs.
