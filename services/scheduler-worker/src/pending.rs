@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures_util::StreamExt;
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use trmm_db::pending::{self, Claimed};
-use trmm_protocol::calls::AgentCall;
+use trmm_jobs::QueuedRun;
 use trmm_rpc::client::{GatewayClient, GatewayError};
 
 use crate::record;
@@ -171,30 +171,21 @@ impl Runner {
 
     /// Sends one action; false when the agent turned out to be absent (the action stays queued).
     async fn run(&self, agent_id: &str, action: Claimed) -> Result<bool, trmm_db::DbError> {
-        let hist = action.details.get("history_id").and_then(Value::as_i64);
-        let timeout = action.details.get("timeout").and_then(Value::as_u64).unwrap_or(60);
-        let command = action
-            .details
-            .get("command")
-            .cloned()
-            .map(serde_json::from_value::<AgentCall>);
-        let Some(Ok(command)) = command else {
+        let Ok(queued) = serde_json::from_value::<QueuedRun>(action.details.clone()) else {
             let db = self.pool.get().await?;
             pending::complete(&**db, action.id, &json!({"error": "unreadable command"})).await?;
             return Ok(true);
         };
-        let timeout = Duration::from_secs(timeout.max(1));
-        let outcome = record::call(&self.gateway, agent_id, command, timeout).await;
-        let stored = match (&outcome, hist) {
-            (Err(GatewayError::Offline | GatewayError::Unavailable(_)), _) => {
+        let (hist, timeout) = (queued.history_id, Duration::from_secs(queued.timeout.max(1) as u64));
+        let outcome = record::call(&self.gateway, agent_id, queued.command, timeout).await;
+        match &outcome {
+            Err(GatewayError::Offline | GatewayError::Unavailable(_)) => {
                 pending::release(&**self.pool.get().await?, action.id).await?;
                 return Ok(false);
             }
-            (Ok(reply), Some(h)) => record::reply(&self.pool, h, action.agent, reply).await,
-            (Err(e), Some(h)) => record::text(&self.pool, h, action.agent, &record::marker(e)).await,
-            (_, None) => Ok(()),
-        };
-        stored?;
+            Ok(reply) => record::reply(&self.pool, hist, action.agent, reply).await?,
+            Err(e) => record::text(&self.pool, hist, action.agent, &record::marker(e)).await?,
+        }
         let result = match &outcome {
             Ok(_) => "replied".to_owned(),
             Err(e) => record::marker(e),

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use trmm_db::{history, AgentPk, DbError, Pool};
+use trmm_db::{AgentPk, DbError, Pool};
 use trmm_protocol::calls::{AgentCall, RunScriptResponse};
 use trmm_rpc::client::{GatewayClient, GatewayError};
 
@@ -18,9 +18,7 @@ pub fn marker(error: &GatewayError) -> String {
 
 /// Stores a text result (command output, or a marker such as `offline`).
 pub async fn text(pool: &Pool, hist: i64, agent: AgentPk, text: &str) -> Result<(), DbError> {
-    let db = pool.get().await?;
-    history::record_results(&**db, hist, agent, text).await?;
-    Ok(())
+    trmm_ops::record::text(&**pool.get().await?, hist, agent, text).await
 }
 
 /// What an agent answered to a command or script, typed by the call.
@@ -32,7 +30,8 @@ pub enum Reply {
     Script(RunScriptResponse),
 }
 
-/// Sends a stored command or script call and waits for its typed reply; other calls are not queued work.
+/// Sends a queued command or script call (pinging first: see [`GatewayClient::call_probed`]) and waits for its
+/// typed reply; other calls are not queued work.
 pub async fn call(
     gateway: &GatewayClient,
     agent_id: &str,
@@ -40,9 +39,9 @@ pub async fn call(
     timeout: Duration,
 ) -> Result<Reply, GatewayError> {
     match call {
-        AgentCall::RawCmd(c) => gateway.call(agent_id, c, timeout).await.map(Reply::Text),
-        AgentCall::RunScript(c) => gateway.call(agent_id, c, timeout).await.map(Reply::Text),
-        AgentCall::RunScriptFull(c) => gateway.call(agent_id, c, timeout).await.map(Reply::Script),
+        AgentCall::RawCmd(c) => gateway.call_probed(agent_id, c, timeout).await.map(Reply::Text),
+        AgentCall::RunScript(c) => gateway.call_probed(agent_id, c, timeout).await.map(Reply::Text),
+        AgentCall::RunScriptFull(c) => gateway.call_probed(agent_id, c, timeout).await.map(Reply::Script),
         other => Err(GatewayError::Invalid(format!(
             "{} is not a queued command",
             other.func()
@@ -55,14 +54,11 @@ pub async fn call(
 pub async fn reply(pool: &Pool, hist: i64, agent: AgentPk, reply: &Reply) -> Result<(), DbError> {
     let results = match reply {
         Reply::Text(s) => return text(pool, hist, agent, s).await,
-        Reply::Script(results) => serde_json::to_value(results).unwrap_or_default(),
+        Reply::Script(results) => results,
     };
     let mut db = pool.get().await?;
-    let Some(agent) = trmm_db::agents::find_by_pk(&**db, agent).await? else {
-        return Ok(());
-    };
-    let tx = db.transaction().await?;
-    trmm_db::script_output::record(&*tx, &agent, hist, &results).await?;
-    tx.commit().await?;
+    if let Some(agent) = trmm_db::agents::find_by_pk(&**db, agent).await? {
+        trmm_ops::record::script_reply(&mut db, &agent, hist, results).await?;
+    }
     Ok(())
 }

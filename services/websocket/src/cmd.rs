@@ -27,15 +27,12 @@ use tokio_util::sync::CancellationToken;
 use trmm_authz::perms::SendCmd;
 use trmm_authz::Identity;
 use trmm_db::agents::AgentRef;
-use trmm_db::audit::{self, AuditEntry};
-use trmm_db::history::{self, HistoryType};
-use trmm_protocol::calls::RawCmd;
-use trmm_rpc::client::{GatewayClient, GatewayError};
+use trmm_db::history;
+use trmm_ops::command::{self, CmdRequest};
+use trmm_rpc::client::{GatewayClient, GatewayError, PROBE_TIMEOUT};
 
 use crate::auth::{self, Refusal};
 
-/// Longest command timeout accepted, in seconds (as `POST /agents/<id>/cmd/`).
-const MAX_TIMEOUT: i64 = 3600;
 /// Upstream's default command timeout.
 const DEFAULT_TIMEOUT: i64 = 30;
 /// Upstream's shell when the message names none.
@@ -173,24 +170,15 @@ struct Started {
 /// Validates a client message, records history and audit, and asks the gateway for the output stream.
 async fn start(ctx: &Ctx, who: &Identity, agent: &AgentRef, origin: &Value, text: &str) -> Result<Started, Value> {
     let m: CmdMessage = serde_json::from_str(text).map_err(|e| bad_request(format!("Invalid message: {e}")))?;
-    if m.cmd.trim().is_empty() {
-        return Err(bad_request("cmd may not be blank."));
-    }
-    let timeout = m.timeout.unwrap_or(DEFAULT_TIMEOUT);
-    if !(1..=MAX_TIMEOUT).contains(&timeout) {
-        return Err(bad_request(format!(
-            "Timeout must be between 1 and {MAX_TIMEOUT} seconds."
-        )));
-    }
-    // TRMM: shell "custom" means the path in custom_shell (upstream would hand the agent "custom" itself).
-    let shell = match m.shell.as_deref().map(str::trim) {
-        None | Some("") => DEFAULT_SHELL.to_owned(),
-        Some("custom") => match m.custom_shell.as_deref().map(str::trim) {
-            Some(path) if !path.is_empty() => path.to_owned(),
-            _ => return Err(bad_request("custom_shell is required when shell is custom.")),
-        },
-        Some(shell) => shell.to_owned(),
+    // Upstream's consumer defaults: shell cmd, timeout 30; otherwise the REST command's rules.
+    let request = CmdRequest {
+        cmd: &m.cmd,
+        shell: m.shell.as_deref().unwrap_or(DEFAULT_SHELL),
+        custom_shell: m.custom_shell.as_deref(),
+        timeout: m.timeout.unwrap_or(DEFAULT_TIMEOUT),
+        run_as_user: m.run_as_user.unwrap_or(false),
     };
+    let call = request.check().map_err(|e| bad_request(e.to_string()))?;
     // Only a correlation id between this socket and its browser: the gateway picks the NATS-side cmd_id itself
     // (StreamCommand overwrites payload.cmd_id), so the browser's id is echoed as is and two browsers that
     // happen to choose the same one still get separate streams.
@@ -198,34 +186,19 @@ async fn start(ctx: &Ctx, who: &Identity, agent: &AgentRef, origin: &Value, text
         .cmd_id
         .filter(|id| !id.is_empty())
         .unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()));
-    let username = who.username();
-    let history_id = async {
+    // A ping first, so that an absent agent is reported at once (see GatewayClient::call_probed).
+    match ctx.gateway.ping(&agent.agent_id, PROBE_TIMEOUT).await {
+        Ok(true) => {}
+        Ok(false) => return Err(error_frame(&GatewayError::Offline)),
+        Err(e) => return Err(error_frame(&e)),
+    }
+    let call = async {
         let db = ctx.pool.get().await?;
-        let hist = history::create(&**db, agent.pk, HistoryType::CmdRun, &m.cmd, username).await?;
-        let entry = AuditEntry {
-            username,
-            agent: Some(&agent.hostname),
-            agent_id: Some(&agent.agent_id),
-            action: "execute_command",
-            object_type: "agent",
-            before_value: None,
-            after_value: Some(json!({ "cmd": m.cmd, "shell": shell, "timeout": timeout })),
-            message: format!("{username} issued {shell} command on {}: {}", agent.hostname, m.cmd),
-            debug_info: Some(origin.clone()),
-        };
-        audit::insert(&**db, &entry).await?;
-        Ok::<_, trmm_db::DbError>(hist)
+        command::begin(&**db, agent, who.username(), origin.clone(), call).await
     }
     .await
     .map_err(|e| Refusal::from(e).frame())?;
-    let call = RawCmd {
-        command: m.cmd,
-        shell,
-        timeout,
-        run_as_user: m.run_as_user.unwrap_or(false),
-        history_id: Some(history_id),
-        stream_id: None,
-    };
+    let history_id = call.history_id.unwrap_or_default();
     // The gateway answers at once for an agent that is not connected; the history row keeps why.
     let output = match ctx.gateway.stream_command(&agent.agent_id, call, Duration::ZERO).await {
         Ok(output) => output,

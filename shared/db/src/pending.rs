@@ -13,16 +13,16 @@ use crate::{AgentPk, ClientId, DbError, SiteId};
 pub const QUEUED_TYPES: [&str; 2] = ["runcmd", "runscript"];
 
 /// Queues an action for `agent`; returns its id.
-pub async fn create(
+pub async fn create<T: serde::Serialize + std::fmt::Debug + Sync>(
     db: &impl GenericClient,
     agent: AgentPk,
     action_type: &str,
-    details: &Value,
+    details: &T,
 ) -> Result<i64, DbError> {
     let row = db
         .query_one(
             "INSERT INTO pending_actions (agent_pk, action_type, details) VALUES ($1, $2, $3) RETURNING id",
-            &[&agent.0, &action_type, details],
+            &[&agent.0, &action_type, &tokio_postgres::types::Json(details)],
         )
         .await?;
     Ok(row.get(0))

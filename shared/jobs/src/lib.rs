@@ -43,6 +43,56 @@ impl ScriptEmailPayload {
     pub const KIND: &'static str = "script_email";
 }
 
+/// A command or script queued for an offline agent: the `details` of a `runcmd` / `runscript` pending action,
+/// written by trmm-api and run by trmm-worker once the agent is back; the dashboard shows these fields as they
+/// are (server-api.md 3.8).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueuedRun {
+    /// The AgentHistory row that receives the result.
+    pub history_id: i64,
+    /// Seconds to wait for the agent's reply when it runs.
+    pub timeout: i64,
+    /// Shown in the pending-actions list, e.g. "Run command: uptime".
+    pub description: String,
+    /// The call to send, its history id set.
+    pub command: trmm_protocol::calls::AgentCall,
+    /// What the dashboard shows of it.
+    #[serde(flatten)]
+    pub shown: QueuedShown,
+}
+
+/// The dashboard's view of a queued run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum QueuedShown {
+    /// `runcmd`.
+    Command {
+        /// The command line.
+        cmd: String,
+        /// The shell.
+        shell: String,
+    },
+    /// `runscript`.
+    Script {
+        /// The library script.
+        script: i32,
+        /// Its name.
+        script_name: String,
+        /// `wait`, `collector`, `note` or `forget`.
+        output: String,
+    },
+}
+
+impl QueuedRun {
+    /// The pending action's `action_type`.
+    pub fn action_type(&self) -> &'static str {
+        match self.shown {
+            QueuedShown::Command { .. } => "runcmd",
+            QueuedShown::Script { .. } => "runscript",
+        }
+    }
+}
+
 /// Why a job could not be queued.
 #[derive(Debug, thiserror::Error)]
 #[error("queueing the job in Redis failed: {0}")]

@@ -16,6 +16,9 @@ use crate::gateway::{
     PublishManyRequest, PublishRequest, StreamCommandRequest, Targeted, WatchPresenceRequest,
 };
 
+/// How long an agent gets to answer the ping before a probed call (upstream pings with 2 s).
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Why a call through the gateway did not produce the agent's answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GatewayError {
@@ -84,6 +87,21 @@ impl GatewayClient {
             timeout_ms: millis(timeout),
         };
         Ok(self.inner.clone().ping(req).await?.into_inner().online)
+    }
+
+    /// [`GatewayClient::call`] preceded by a ping, for work that must not be lost when the agent is absent
+    /// (queued commands). With presence tracked the gateway answers an absent agent's ping at once; without it
+    /// (no NATS system account) only the ping tells an absent agent from a silent one.
+    pub async fn call_probed<C: Call>(
+        &self,
+        agent_id: &str,
+        call: C,
+        timeout: Duration,
+    ) -> Result<C::Reply, GatewayError> {
+        if !self.ping(agent_id, PROBE_TIMEOUT).await? {
+            return Err(GatewayError::Offline);
+        }
+        self.call(agent_id, call, timeout).await
     }
 
     /// Sends `call` and returns the agent's typed reply.

@@ -5,12 +5,12 @@ use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 use trmm_db::agents::AgentRef;
 use trmm_db::pending::{self, Action};
-use trmm_protocol::calls::AgentCall;
+use trmm_jobs::QueuedRun;
 
 use super::agents::AGENT_ID;
 use crate::auth::perms::{ListPendingActions, ManagePendingActions};
 use crate::auth::{Authed, Scoped, ScopedAgent};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 
 /// `results` of a queued command's history row once its pending action is cancelled.
 const CANCELLED: &str = "cancelled";
@@ -22,36 +22,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(&format!("/agents/{AGENT_ID}/pendingactions/"), web::get().to(for_agent));
 }
 
-/// What is queued for an agent that was offline.
-pub struct Queued<'a> {
-    /// `runcmd` or `runscript`.
-    pub action_type: &'a str,
-    /// The call to send once the agent is back (its history id already set).
-    pub call: &'a AgentCall,
-    /// The AgentHistory row that receives the result.
-    pub history_id: i64,
-    /// Seconds to wait for the agent's reply when it runs.
-    pub timeout: i64,
-    /// Shown in the pending-actions list, e.g. "Run command: uptime".
-    pub description: String,
-    /// More fields for `details` (e.g. `{"cmd", "shell"}` or `{"script"}`).
-    pub extra: Value,
-}
-
-/// Queues work for an offline agent and returns the answer to give the dashboard. trmm-worker sends it within
-/// seconds of the agent's next check-in, or marks it expired after `TRMM_PENDING_ACTION_TTL`.
-pub async fn queue(db: &impl trmm_db::GenericClient, agent: &AgentRef, q: Queued<'_>) -> ApiResult<String> {
-    let command = serde_json::to_value(q.call).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let mut details = json!({
-        "history_id": q.history_id,
-        "timeout": q.timeout,
-        "description": q.description,
-        "command": command,
-    });
-    if let (Some(d), Value::Object(extra)) = (details.as_object_mut(), q.extra) {
-        d.extend(extra);
-    }
-    pending::create(db, agent.pk, q.action_type, &details).await?;
+/// Queues a command or script for an offline agent and returns the answer to give the dashboard. trmm-worker
+/// sends it within seconds of the agent's return, or marks it expired after `TRMM_PENDING_ACTION_TTL`.
+pub async fn queue(db: &impl trmm_db::GenericClient, agent: &AgentRef, run: &QueuedRun) -> ApiResult<String> {
+    pending::create(db, agent.pk, run.action_type(), run).await?;
     Ok(format!(
         "{} is offline: queued, it will run when the agent is back online",
         agent.hostname

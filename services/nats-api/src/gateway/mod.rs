@@ -53,14 +53,11 @@ impl Gateway {
 
     /// FAILED_PRECONDITION at once when presence knows the agent is not connected: NATS itself cannot tell (the
     /// telemetry subscription `*` matches every agent subject, so there is never "no responders"). Where presence
-    /// is not known (no NATS system account, or not synchronised yet) a ping decides, so that callers never
-    /// probe agents themselves.
+    /// is not known (no NATS system account) the call goes ahead and NATS decides.
     async fn require_connected(&self, agent_id: &str) -> Result<(), Status> {
         match self.presence.lookup(agent_id).await {
             Lookup::Offline => Err(offline(agent_id)),
-            Lookup::Connected => Ok(()),
-            Lookup::Unknown if self.answers_ping(agent_id, DEFAULT_PING_TIMEOUT).await? => Ok(()),
-            Lookup::Unknown => Err(offline(agent_id)),
+            Lookup::Connected | Lookup::Unknown => Ok(()),
         }
     }
 

@@ -4,8 +4,8 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::Value;
 use trmm_db::history;
+use trmm_ops::record;
 
-use crate::api::agents::script_output;
 use crate::auth::AgentAuth;
 use crate::error::{ApiError, ApiResult};
 use crate::json::{parse, Body, MAX_BODY};
@@ -49,7 +49,7 @@ pub(super) async fn history_result(
         }
         (None, Some(script)) if script.is_object() => {
             // Also fills the collector's custom field or the note, unless the reply got there first.
-            script_output::record(&mut db, &agent.agent, id, &script).await?;
+            record::script(&mut db, &agent.agent, id, &script).await?;
         }
         (None, Some(_)) => return Err(ApiError::field("script_results", "Expected a dictionary of items.")),
         (None, None) => return Err(ApiError::BadRequest("Invalid data".into())),

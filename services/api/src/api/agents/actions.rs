@@ -5,21 +5,19 @@ use std::time::Duration;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
-use trmm_db::history::{self, HistoryType};
-use trmm_protocol::calls::{Call, KillProc, Procs, RawCmd, RebootNow, Recover, Shutdown, SysInfo};
+use trmm_jobs::{QueuedRun, QueuedShown};
+use trmm_ops::command::{self, CmdError, CmdRequest};
+use trmm_ops::record;
+use trmm_protocol::calls::{Call, KillProc, Procs, RebootNow, Recover, Shutdown, SysInfo};
 use trmm_rpc::client::GatewayError;
 
 use super::AGENT_ID;
-use crate::api::audit::{self, Change};
-use crate::api::pending::{self, Queued};
+use crate::api::pending;
 use crate::auth::perms::{EditAgent, ListAgents, ManageProcs, RebootAgents, RecoverAgents, SendCmd};
-use crate::auth::ScopedAgent;
+use crate::auth::{self, ScopedAgent};
 use crate::error::{ApiError, ApiResult, UNREACHABLE};
 use crate::json::Json;
 use crate::state::AppState;
-
-/// Longest command timeout accepted, in seconds.
-const MAX_CMD_TIMEOUT: i64 = 3600;
 
 /// Registers the routes of this module.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -53,7 +51,7 @@ async fn ping(caller: ScopedAgent<ListAgents>) -> ApiResult<HttpResponse> {
 }
 
 #[derive(Deserialize)]
-struct CmdRequest {
+struct CmdBody {
     shell: String,
     cmd: String,
     timeout: i64,
@@ -67,68 +65,54 @@ struct CmdRequest {
 }
 
 /// `POST cmd/`: runs a shell command and returns its output; recorded in history and the audit log.
-async fn cmd(caller: ScopedAgent<SendCmd>, req: HttpRequest, Json(body): Json<CmdRequest>) -> ApiResult<HttpResponse> {
-    if body.cmd.trim().is_empty() {
-        return Err(ApiError::field("cmd", "This field may not be blank."));
-    }
-    if !(1..=MAX_CMD_TIMEOUT).contains(&body.timeout) {
-        return Err(ApiError::field(
-            "timeout",
-            format!("Timeout must be between 1 and {MAX_CMD_TIMEOUT} seconds."),
-        ));
-    }
-    // TRMM agents/views.py::send_raw_cmd: "custom" means the path in custom_shell.
-    let shell = match (body.shell.as_str(), body.custom_shell.as_deref()) {
-        ("custom", Some(path)) if !path.trim().is_empty() => path.trim().to_owned(),
-        ("", _) | ("custom", _) => return Err(ApiError::field("shell", "A shell is required.")),
-        (shell, _) => shell.to_owned(),
-    };
-    let (state, agent, who) = (&caller.state, &caller.agent, &caller.identity);
-    let db = state.conn().await?;
-    let hist = history::create(&**db, agent.pk, HistoryType::CmdRun, &body.cmd, who.username()).await?;
-    let change = Change {
-        action: "execute_command",
-        object_type: "agent",
-        message: format!(
-            "{} issued {shell} command on {}: {}",
-            who.username(),
-            agent.hostname,
-            body.cmd
-        ),
-        before: None,
-        after: Some(json!({ "cmd": body.cmd, "shell": shell, "timeout": body.timeout })),
-        agent: Some((&agent.hostname, &agent.agent_id)),
-    };
-    audit::record(&**db, state, &req, who, change).await?;
-    // No pooled connection is held while the agent runs the command.
-    drop(db);
-    let call = RawCmd {
-        command: body.cmd.clone(),
-        shell: shell.clone(),
+async fn cmd(caller: ScopedAgent<SendCmd>, req: HttpRequest, Json(body): Json<CmdBody>) -> ApiResult<HttpResponse> {
+    let request = CmdRequest {
+        cmd: &body.cmd,
+        shell: &body.shell,
+        custom_shell: body.custom_shell.as_deref(),
         timeout: body.timeout,
         run_as_user: body.run_as_user,
-        history_id: Some(hist),
-        stream_id: None,
     };
+    let call = request.check().map_err(cmd_error)?;
+    let (state, agent, who) = (&caller.state, &caller.agent, &caller.identity);
+    let db = state.conn().await?;
+    let call = command::begin(&**db, agent, who.username(), auth::debug_info(&req, state), call).await?;
+    // No pooled connection is held while the agent runs the command.
+    drop(db);
+    let hist = call.history_id.unwrap_or_default();
     let timeout = Duration::from_secs(body.timeout as u64 + 2);
-    let output = match state.gateway.call(&agent.agent_id, call.clone(), timeout).await {
+    let call_shell = call.shell.clone();
+    // A command that may be queued pings first (see GatewayClient::call_probed).
+    let reply = if body.queue_if_offline {
+        state.gateway.call_probed(&agent.agent_id, call.clone(), timeout).await
+    } else {
+        state.gateway.call(&agent.agent_id, call.clone(), timeout).await
+    };
+    let output = match reply {
         Ok(output) => output,
         Err(GatewayError::Offline) if body.queue_if_offline => {
-            let queued = Queued {
-                action_type: "runcmd",
-                call: &call.into(),
+            let queued = QueuedRun {
                 history_id: hist,
                 timeout: body.timeout + 2,
                 description: format!("Run command: {}", body.cmd),
-                extra: json!({ "cmd": body.cmd, "shell": shell }),
+                command: call.into(),
+                shown: QueuedShown::Command {
+                    cmd: body.cmd,
+                    shell: call_shell,
+                },
             };
             let db = state.conn().await?;
-            return Ok(HttpResponse::Ok().json(pending::queue(&**db, agent, queued).await?));
+            return Ok(HttpResponse::Ok().json(pending::queue(&**db, agent, &queued).await?));
         }
         Err(e) => return Err(e.into()),
     };
-    history::record_results(&**state.conn().await?, hist, agent.pk, &output).await?;
+    record::text(&**state.conn().await?, hist, agent.pk, &output).await?;
     Ok(HttpResponse::Ok().json(output))
+}
+
+/// A refused command request as DRF's field error.
+pub(super) fn cmd_error(e: CmdError) -> ApiError {
+    ApiError::field(e.field(), e.field_message())
 }
 
 /// Sends `call` and expects the reply "ok"; anything else is upstream's "Unable to contact the agent".

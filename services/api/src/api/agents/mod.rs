@@ -6,7 +6,6 @@ mod history;
 mod installer;
 mod notes;
 mod runscript;
-pub(crate) mod script_output;
 mod table;
 
 use actix_web::{web, HttpRequest, HttpResponse};

@@ -8,12 +8,14 @@ use serde::Deserialize;
 use serde_json::json;
 use trmm_db::history::{self, NewScriptRun};
 use trmm_db::{custom_fields, jobs, scripts, CustomFieldId, ScriptId};
-use trmm_protocol::calls::{AgentCall, RunScript, RunScriptFull, RunScriptResponse, Script};
-use trmm_rpc::client::GatewayError;
+use trmm_jobs::{QueuedRun, QueuedShown};
+use trmm_ops::record;
+use trmm_protocol::calls::{RunScript, RunScriptFull, Script};
+use trmm_rpc::client::{GatewayError, PROBE_TIMEOUT};
 
-use super::{script_output, AGENT_ID};
+use super::AGENT_ID;
 use crate::api::audit::{self, Change};
-use crate::api::pending::{self, Queued};
+use crate::api::pending;
 use crate::auth::perms::RunScripts;
 use crate::auth::ScopedAgent;
 use crate::error::{ApiError, ApiResult};
@@ -165,13 +167,16 @@ async fn run_script(
         ..script_run(timeout, code, &s.shell, inputs, run_as_user)
     };
     let wait = Duration::from_secs(timeout as u64 + REPLY_GRACE);
-    let queued = |call| Queued {
-        action_type: "runscript",
-        call,
+    let queued = |command| QueuedRun {
         history_id: hist,
         timeout: wait.as_secs() as i64,
         description: format!("Run script: {}", s.name),
-        extra: json!({ "script": script_id, "script_name": s.name, "output": body.output }),
+        command,
+        shown: QueuedShown::Script {
+            script: script_id.0,
+            script_name: s.name.clone(),
+            output: body.output.clone(),
+        },
     };
     if let Some((redis, email_mode)) = mail {
         let payload = trmm_jobs::ScriptEmailPayload {
@@ -194,11 +199,14 @@ async fn run_script(
     }
     if body.output == "forget" {
         let call = RunScript(script);
-        // Upstream publishes and loses the script of an offline agent; the gateway knows it is offline.
+        // Upstream publishes and loses the script of an offline agent; one that may be queued pings first.
+        if body.queue_if_offline && !state.gateway.ping(&agent.agent_id, PROBE_TIMEOUT).await? {
+            return Ok(HttpResponse::Ok().json(pending::queue(&**db, agent, &queued(call.into())).await?));
+        }
         return match state.gateway.send(&agent.agent_id, call.clone()).await {
             Ok(()) => Ok(HttpResponse::Ok().json(format!("{} will now be run on {}", s.name, agent.hostname))),
             Err(GatewayError::Offline) if body.queue_if_offline => {
-                Ok(HttpResponse::Ok().json(pending::queue(&**db, agent, queued(&call.into())).await?))
+                Ok(HttpResponse::Ok().json(pending::queue(&**db, agent, &queued(call.into())).await?))
             }
             Err(e) => Err(e.into()),
         };
@@ -207,21 +215,21 @@ async fn run_script(
     // connection is held while the script runs.
     drop(db);
     let call = RunScriptFull(script);
-    let results = match state.gateway.call(&agent.agent_id, call.clone(), wait).await {
+    let results = if body.queue_if_offline {
+        state.gateway.call_probed(&agent.agent_id, call.clone(), wait).await
+    } else {
+        state.gateway.call(&agent.agent_id, call.clone(), wait).await
+    };
+    let results = match results {
         Ok(results) => results,
         Err(GatewayError::Offline) if body.queue_if_offline => {
             let db = state.conn().await?;
-            return Ok(HttpResponse::Ok().json(pending::queue(&**db, agent, queued(&AgentCall::from(call))).await?));
+            return Ok(HttpResponse::Ok().json(pending::queue(&**db, agent, &queued(call.into())).await?));
         }
         Err(e) => return Err(e.into()),
     };
-    script_output::record(&mut state.conn().await?, agent, hist, &as_json(&results)?).await?;
+    record::script_reply(&mut state.conn().await?, agent, hist, &results).await?;
     Ok(HttpResponse::Ok().json(results))
-}
-
-/// The reply as the JSON the history row and the dashboard keep.
-fn as_json(results: &RunScriptResponse) -> ApiResult<serde_json::Value> {
-    serde_json::to_value(results).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 /// Checks an `output: email` request (upstream run_script_email_results_task takes the list as given; an empty

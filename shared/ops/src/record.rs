@@ -1,0 +1,40 @@
+//! Recording what an agent answered on its history row. A result arrives twice, as the agent's reply (to
+//! trmm-api or trmm-worker) and as its `histresult` report; the first copy is stored and the other ignored, and a
+//! script result also fills its run's collector custom field or note, exactly once, in the same transaction.
+
+use serde_json::{json, Value};
+use trmm_db::agents::AgentRef;
+use trmm_db::{history, AgentPk, Client, DbError, GenericClient};
+use trmm_protocol::calls::RunScriptResponse;
+
+/// Stores a command's output (or a marker such as `offline`) unless the row has a result already.
+pub async fn text(db: &impl GenericClient, history_id: i64, agent: AgentPk, text: &str) -> Result<(), DbError> {
+    history::record_results(db, history_id, agent, text).await?;
+    Ok(())
+}
+
+/// Stores a script run's result as the agent reported it (`{stdout, stderr, retcode, execution_time, id}`) and
+/// what it feeds; returns whether this copy was the first.
+pub async fn script(db: &mut Client, agent: &AgentRef, history_id: i64, results: &Value) -> Result<bool, DbError> {
+    let tx = db.transaction().await?;
+    let stored = trmm_db::script_output::record(&*tx, agent, history_id, results).await?;
+    tx.commit().await?;
+    Ok(stored)
+}
+
+/// [`script`] for a typed `runscriptfull` reply.
+pub async fn script_reply(
+    db: &mut Client,
+    agent: &AgentRef,
+    history_id: i64,
+    results: &RunScriptResponse,
+) -> Result<bool, DbError> {
+    let results = json!({
+        "stdout": results.stdout,
+        "stderr": results.stderr,
+        "retcode": results.retcode,
+        "execution_time": results.execution_time,
+        "id": results.id,
+    });
+    script(db, agent, history_id, &results).await
+}
