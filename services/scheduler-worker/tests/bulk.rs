@@ -236,3 +236,66 @@ async fn a_bulk_script_gets_per_agent_template_arguments() {
         assert_eq!(results["stdout"], format!("hello '{hostname}'"));
     }
 }
+
+/// The simulated agents answer but never report `histresult`: the collector's custom field and the note are
+/// filled from the reply alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_bulk_scripts_collector_and_note_outputs_are_recorded_from_the_reply() {
+    let s = suite(true, &[]).await;
+    let (_, site) = s.api.client_with_site(&s.admin, "Acme", "HQ").await;
+    let ids = seed(&s.api, site, 1, 3).await;
+    responders(&s.nats.url(), &ids, false).await;
+    let (script, field) = {
+        let db = s.api.db.pool().get().await.unwrap();
+        let fields = trmm_db::scripts::ScriptFields {
+            name: "Collect".into(),
+            shell: "shell".into(),
+            script_body: "echo \"$@\"".into(),
+            ..Default::default()
+        };
+        let script = trmm_db::scripts::create(&**db, "userdefined", None, &fields, "admin")
+            .await
+            .unwrap();
+        let spec = trmm_db::custom_fields::FieldSpec {
+            name: "Collected".into(),
+            ..Default::default()
+        };
+        (
+            script,
+            trmm_db::custom_fields::create(&**db, &spec, "admin").await.unwrap(),
+        )
+    };
+    let (status, _) = bulk(
+        &s,
+        json!({"mode": "script", "target": "all", "monType": "all", "osType": "all", "script": script.0,
+               "args": ["seen", "{{agent.hostname}}"], "env_vars": [], "timeout": 5, "run_as_user": false,
+               "custom_field": field.0, "save_to_agent_note": true}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let summary = summary(&s.api).await;
+    assert_eq!(
+        summary,
+        json!({"total": 3, "replied": 3, "timeout": 0, "offline": 0, "error": 0, "unanswered": 0})
+    );
+    let db = s.api.db.pool().get().await.unwrap();
+    let rows = db
+        .query(
+            "SELECT a.hostname, f.string_value, (SELECT n.note FROM agent_notes n WHERE n.agent_pk = a.id)
+             FROM agents a LEFT JOIN agent_custom_fields f ON f.agent_pk = a.id AND f.field_id = $1 ORDER BY a.id",
+            &[&field.0],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    for row in rows {
+        let hostname: String = row.get(0);
+        let expected = format!("seen '{hostname}'");
+        assert_eq!(
+            row.get::<_, Option<String>>(1),
+            Some(expected.clone()),
+            "custom field of {hostname}"
+        );
+        assert_eq!(row.get::<_, Option<String>>(2), Some(expected), "note of {hostname}");
+    }
+}
