@@ -387,14 +387,3 @@ pub async fn unfinished(db: &impl GenericClient) -> Result<Vec<i64>, DbError> {
         .await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
-
-/// Whether history row `history_id` has a result (from the reply or from the agent's `histresult`).
-pub async fn has_result(db: &impl GenericClient, history_id: i64) -> Result<bool, DbError> {
-    Ok(db
-        .query_opt(
-            "SELECT 1 FROM agent_history WHERE id = $1 AND (results IS NOT NULL OR script_results IS NOT NULL)",
-            &[&history_id],
-        )
-        .await?
-        .is_some())
-}
