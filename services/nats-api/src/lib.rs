@@ -3,7 +3,6 @@
 
 mod callout;
 pub mod config;
-mod deps;
 mod disconnect;
 pub mod gateway;
 pub mod ingest;
@@ -26,12 +25,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     health.set_ready("nats", false);
     let ingest_metrics = ingest::Metrics::default();
     ingest_metrics.register(&health);
-    let pool = trmm_db::connect(&config.database_url).context(
-        "TRMM_DATABASE_URL is not a usable Postgres URL (expected postgres://user:password@host:port/database)",
-    )?;
+    let pool = config.postgres.pool()?;
+    let nats_url = &config.nats.nats_url;
 
     let auth = &config.nats_auth;
-    let callout = callout::Callout::from_args(auth, &config.nats_url, pool.clone())?;
+    let callout = callout::Callout::from_args(auth, nats_url, pool.clone())?;
     if let Some((callout, _)) = &callout {
         tracing::info!(issuer = %callout.issuer(), "NATS auth: serving the auth callout; agents are checked against Postgres");
     } else {
@@ -42,7 +40,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let (system_events, system_events_rx) = tokio::sync::mpsc::unbounded_channel();
     let system = match &auth.nats_system_password {
         Some(password) => Some(
-            disconnect::system_client(&config.nats_url, &auth.nats_system_user, password, system_events)
+            disconnect::system_client(nats_url, &auth.nats_system_user, password, system_events)
                 .await
                 .context("connecting to the NATS system account")?,
         ),
@@ -105,8 +103,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     };
     let work = async {
         let (pool, nats) = tokio::join!(
-            deps::postgres(pool, &health, &shutdown),
-            deps::nats(config.nats_url.clone(), app_credentials, &health, &shutdown)
+            trmm_deps::postgres::connect(pool, &health, &shutdown),
+            trmm_deps::nats::connect(SERVICE, nats_url.clone(), app_credentials, &health, &shutdown)
         );
         let (Some(pool), Some(nats)) = (pool, nats) else {
             return anyhow::Ok(());

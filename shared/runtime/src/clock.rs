@@ -1,6 +1,6 @@
 //! Injectable time, so tests can move past token expiry without sleeping.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -10,8 +10,19 @@ pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;
 }
 
+/// The clock a service holds in its state and passes to everything that stamps or compares times.
+pub type SharedClock = Arc<dyn Clock>;
+
 /// The wall clock.
+#[derive(Clone, Copy, Debug, Default)]
 pub struct SystemClock;
+
+impl SystemClock {
+    /// The wall clock as a [`SharedClock`].
+    pub fn shared() -> SharedClock {
+        Arc::new(SystemClock)
+    }
+}
 
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
@@ -20,7 +31,7 @@ impl Clock for SystemClock {
 }
 
 /// The wall clock plus an adjustable offset, for tests.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct OffsetClock {
     offset: Mutex<Duration>,
 }
@@ -35,5 +46,20 @@ impl OffsetClock {
 impl Clock for OffsetClock {
     fn now(&self) -> DateTime<Utc> {
         Utc::now() + *self.offset.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offset_clock_moves_forward_only_when_advanced() {
+        let clock = OffsetClock::default();
+        let before = SystemClock.now();
+        clock.advance(Duration::hours(2));
+        let ahead = clock.now() - SystemClock.now();
+        assert!(ahead > Duration::minutes(119) && ahead <= Duration::hours(2), "{ahead}");
+        assert!(SystemClock.now() >= before);
     }
 }
