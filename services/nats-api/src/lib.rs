@@ -10,6 +10,7 @@ pub mod natsconf;
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
+use trmm_runtime::clock::SystemClock;
 use trmm_runtime::health::{self, Health};
 
 pub use config::Config;
@@ -27,9 +28,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     ingest_metrics.register(&health);
     let pool = config.postgres.pool()?;
     let nats_url = &config.nats.nats_url;
+    let clock = SystemClock::shared();
 
     let auth = &config.nats_auth;
-    let callout = callout::Callout::from_args(auth, nats_url, pool.clone())?;
+    let callout = callout::Callout::from_args(auth, nats_url, pool.clone(), clock.clone())?;
     if let Some((callout, _)) = &callout {
         tracing::info!(issuer = %callout.issuer(), "NATS auth: serving the auth callout; agents are checked against Postgres");
     } else {
@@ -54,7 +56,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     };
     let presence = match &system {
         Some(system) => {
-            let presence = gateway::Presence::tracked();
+            let presence = gateway::Presence::tracked().with_clock(clock.clone());
             // Not ready until the first snapshot: until then the gateway cannot tell who is connected.
             health.set_ready(gateway::PRESENCE_DEPENDENCY, false);
             let tracking = gateway::Tracking {
@@ -75,7 +77,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             ));
             presence
         }
-        None => gateway::Presence::default(),
+        None => gateway::Presence::default().with_clock(clock.clone()),
     };
     // Watch streams end at shutdown, or the gateway's graceful shutdown would wait for them.
     tokio::spawn({
@@ -112,6 +114,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         tracing::info!("connected to Postgres and NATS");
         let ingest_options = ingest::Options {
             max_message_bytes: config.max_telemetry_bytes,
+            clock,
             ..ingest::Options::default()
         };
         // A child token, so that a failing gateway also stops (and flushes) the ingestion.

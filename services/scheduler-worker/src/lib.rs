@@ -12,6 +12,7 @@ mod script_email;
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
+use trmm_runtime::clock::SystemClock;
 use trmm_runtime::health::{self, Health};
 
 pub use config::Config;
@@ -29,6 +30,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let redis = config.redis.client()?;
     let gateway = config.gateway.client()?;
     let prefix = config.redis_keys.redis_prefix;
+    let clock = SystemClock::shared();
 
     let listen = config.listen;
     let server = async {
@@ -63,12 +65,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         let email = script_email::EmailContext {
             pool: pool.clone(),
             gateway: gateway.clone(),
+            clock: clock.clone(),
         };
         let recovery = recovery::serve(pool.clone(), redis.clone(), prefix.clone(), shutdown.clone());
         let runner = pending::Runner {
             pool,
             gateway,
             ttl: config.pending_action_ttl,
+            clock,
         };
         tokio::join!(
             bulk::serve(bulk, redis.clone(), prefix.clone(), shutdown.clone()),

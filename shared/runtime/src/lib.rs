@@ -3,6 +3,7 @@
 
 pub mod backoff;
 pub mod clock;
+#[cfg(feature = "health")]
 pub mod health;
 pub mod service;
 pub mod shutdown;
