@@ -16,7 +16,7 @@ pub const SERVICE: &str = "trmm-beat";
 /// address that cannot be bound (never because Redis is down).
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let health = Health::new(SERVICE);
-    health.set_ready("redis", false);
+    health.set_ready(trmm_deps::redis::DEPENDENCY, false);
     let redis = config.redis.client()?;
 
     let listen = config.listen;
