@@ -4,7 +4,6 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 use trmm_agent::cli::{Cli, Command};
 use trmm_agent::service::{self, Removal};
@@ -39,7 +38,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Svc(args) => {
-            let shutdown = signal_token()?;
+            let shutdown = trmm_runtime::shutdown::signal_token();
             trmm_agent::svc::run(&args.config, shutdown).await
         }
         Command::Uninstall(args) => {
@@ -64,32 +63,4 @@ fn init_tracing(filter: &str) -> anyhow::Result<()> {
         .with_ansi(false)
         .init();
     Ok(())
-}
-
-/// A token cancelled on SIGTERM or SIGINT. The handlers are installed before this returns, so a signal
-/// right after start-up is not lost.
-fn signal_token() -> anyhow::Result<CancellationToken> {
-    let token = CancellationToken::new();
-    let cancel = token.clone();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).context("Failed to handle SIGTERM")?;
-        let mut int = signal(SignalKind::interrupt()).context("Failed to handle SIGINT")?;
-        tokio::spawn(async move {
-            let name = tokio::select! {
-                _ = term.recv() => "SIGTERM",
-                _ = int.recv() => "SIGINT",
-            };
-            tracing::info!(signal = name, "stopping");
-            cancel.cancel();
-        });
-    }
-    #[cfg(not(unix))]
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            cancel.cancel();
-        }
-    });
-    Ok(token)
 }

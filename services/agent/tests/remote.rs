@@ -140,7 +140,7 @@ async fn the_websocket_streams_slow_commands_line_by_line_each_to_its_own_socket
         &listen,
     ];
     let mut ws_config = trmm_websocket::Config::try_parse_from(args).unwrap();
-    ws_config.gateway_url = stack.gateway_url.clone();
+    ws_config.gateway.gateway_url = stack.gateway_url.clone();
     let stop = CancellationToken::new();
     let _stop = stop.clone().drop_guard();
     tokio::spawn(trmm_websocket::run(ws_config, stop));

@@ -19,6 +19,16 @@ pub struct Cli {
     pub log: trmm_runtime::telemetry::LogArgs,
 }
 
+impl trmm_runtime::service::ServiceConfig for Cli {
+    fn log(&self) -> Option<&trmm_runtime::telemetry::LogArgs> {
+        Some(&self.log)
+    }
+
+    fn runs_until_shutdown(&self) -> bool {
+        matches!(self.command, None | Some(Command::Serve))
+    }
+}
+
 /// trmm-api subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -53,20 +63,12 @@ pub struct SuperuserArgs {
 /// Everything `trmm-api serve` needs.
 #[derive(Debug, Clone, Args)]
 pub struct ServeConfig {
-    /// Postgres connection URL.
-    #[arg(
-        long,
-        env = "TRMM_DATABASE_URL",
-        default_value = "postgres://trmm@127.0.0.1:5432/trmm",
-        global = true
-    )]
-    pub database_url: String,
-    /// Most Postgres connections this process holds (requests waiting on agents hold none).
-    #[arg(long, env = "TRMM_DATABASE_POOL_SIZE", default_value_t = trmm_db::DEFAULT_POOL_SIZE)]
-    pub database_pool_size: usize,
-    /// Redis URL (job queue and login rate limits).
-    #[arg(long, env = "TRMM_REDIS_URL", default_value = "redis://127.0.0.1:6379")]
-    pub redis_url: String,
+    /// Postgres settings (global: `migrate` and `createsuperuser` use them too).
+    #[command(flatten)]
+    pub postgres: trmm_deps::PostgresArgs,
+    /// Redis settings (job queue and login rate limits).
+    #[command(flatten)]
+    pub redis: trmm_deps::RedisArgs,
     /// Address and port to listen on.
     #[arg(long, env = "TRMM_API_LISTEN", default_value = "0.0.0.0:8000")]
     pub listen: SocketAddr,
@@ -76,9 +78,9 @@ pub struct ServeConfig {
     /// NATS URL agents connect to, written into generated trmm-agent install commands.
     #[arg(long, env = "TRMM_AGENT_NATS_URL", default_value = "nats://127.0.0.1:4222")]
     pub agent_nats_url: String,
-    /// URL of the AgentGateway gRPC service (served by trmm-nats-api).
-    #[arg(long, env = "TRMM_GATEWAY_URL", default_value = "http://127.0.0.1:50051")]
-    pub gateway_url: String,
+    /// AgentGateway settings.
+    #[command(flatten)]
+    pub gateway: trmm_deps::GatewayArgs,
     /// Do not apply migrations at start (run `trmm-api migrate` separately).
     #[arg(long, env = "TRMM_NO_MIGRATE", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_migrate: bool,
@@ -88,14 +90,15 @@ pub struct ServeConfig {
     /// Lowest agent version `POST /api/v3/installer/` accepts.
     #[arg(long, env = "TRMM_MIN_AGENT_VERSION", default_value = "2.9.0")]
     pub min_agent_version: String,
+    /// Client-IP settings.
     #[command(flatten)]
     pub proxy: trmm_authz::ProxyArgs,
     /// checkcreds/login attempts allowed per client IP per minute.
     #[arg(long, env = "TRMM_LOGIN_RATE_LIMIT", default_value_t = 10)]
     pub login_rate_limit: u32,
-    /// Prefix of every Redis key this deployment writes.
-    #[arg(long, env = "TRMM_REDIS_PREFIX", default_value = "trmm")]
-    pub redis_prefix: String,
+    /// Redis key namespace.
+    #[command(flatten)]
+    pub redis_keys: trmm_deps::RedisPrefixArgs,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "TRMM_API_WORKERS")]
     pub workers: Option<usize>,
@@ -110,4 +113,67 @@ fn parse_range(s: &str) -> Result<(u32, u32), String> {
         return Err("need 1 <= MIN <= MAX".into());
     }
     Ok((lo, hi))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+    use trmm_runtime::service::ServiceConfig;
+
+    use super::{Cli, Command};
+
+    #[test]
+    fn parses_the_shared_dependency_flags_and_lists_their_variables() {
+        let cli = Cli::try_parse_from([
+            "trmm-api",
+            "--database-url",
+            "postgres://u@db:5432/x",
+            "--database-pool-size",
+            "4",
+            "--redis-url",
+            "redis://r:6379/1",
+            "--redis-prefix",
+            "p1",
+            "--gateway-url",
+            "http://g:50051",
+            "--listen",
+            "127.0.0.1:9000",
+        ])
+        .unwrap();
+        let serve = &cli.serve;
+        assert_eq!(serve.postgres.database_url, "postgres://u@db:5432/x");
+        assert_eq!(serve.postgres.database_pool_size, 4);
+        assert_eq!(serve.redis.redis_url, "redis://r:6379/1");
+        assert_eq!(serve.redis_keys.redis_prefix, "p1");
+        assert_eq!(serve.gateway.gateway_url, "http://g:50051");
+        assert!(cli.runs_until_shutdown());
+        let help = Cli::command().render_long_help().to_string();
+        for var in [
+            "TRMM_DATABASE_URL",
+            "TRMM_DATABASE_POOL_SIZE",
+            "TRMM_REDIS_URL",
+            "TRMM_REDIS_PREFIX",
+            "TRMM_GATEWAY_URL",
+            "TRMM_API_LISTEN",
+        ] {
+            assert!(help.contains(var), "{var} missing from --help:\n{help}");
+        }
+    }
+
+    #[test]
+    fn subcommands_take_the_postgres_flags_and_stop_on_ctrl_c() {
+        let cli = Cli::try_parse_from([
+            "trmm-api",
+            "migrate",
+            "--database-url",
+            "postgres://u@db:5432/x",
+            "--database-pool-size",
+            "2",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Some(Command::Migrate)));
+        assert_eq!(cli.serve.postgres.database_url, "postgres://u@db:5432/x");
+        assert_eq!(cli.serve.postgres.database_pool_size, 2);
+        assert!(!cli.runs_until_shutdown());
+    }
 }

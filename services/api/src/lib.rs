@@ -2,7 +2,6 @@
 
 pub mod api;
 pub mod auth;
-pub mod clock;
 pub mod config;
 pub mod error;
 pub mod json;
@@ -13,6 +12,9 @@ pub mod templates;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod version;
+
+/// The injectable clock, shared by every service; re-exported for this crate's users.
+pub use trmm_runtime::clock;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,34 +28,24 @@ use trmm_runtime::health::{self, Health};
 
 use crate::state::AppState;
 
+/// Name used in logs and metrics.
+pub const SERVICE: &str = "trmm-api";
+
 /// Connects to Redis in the background, retrying with backoff, and keeps the `redis` readiness current.
-/// The API serves meanwhile; only rate limiting waits for Redis.
-pub fn connect_redis(url: &str, cell: Arc<OnceCell<ConnectionManager>>, health: &Health, shutdown: CancellationToken) {
-    health.set_ready("redis", false);
-    let client = match redis::Client::open(url) {
-        Ok(c) => c,
+/// The API serves meanwhile; only rate limiting waits for Redis (and limits per process until then).
+pub fn connect_redis(
+    redis: &trmm_deps::RedisArgs,
+    cell: Arc<OnceCell<ConnectionManager>>,
+    health: &Health,
+    shutdown: CancellationToken,
+) {
+    match redis.client() {
+        Ok(client) => trmm_deps::redis::connect_in_background(client, cell, health, shutdown),
         Err(e) => {
-            tracing::error!(error = %e, url, "invalid TRMM_REDIS_URL; rate limiting is off");
-            return;
+            health.set_ready(trmm_deps::redis::DEPENDENCY, false);
+            tracing::error!(error = %e, "login rate limits are per process only");
         }
-    };
-    let watch_cell = cell.clone();
-    health.watch("redis", health::CHECK_INTERVAL, shutdown.clone(), move || {
-        let cell = watch_cell.clone();
-        async move {
-            let Some(conn) = cell.get() else { return false };
-            let pong: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut conn.clone()).await;
-            pong.is_ok()
-        }
-    });
-    tokio::spawn(async move {
-        let conn =
-            trmm_runtime::backoff::connect_with_backoff("redis", &shutdown, || ConnectionManager::new(client.clone()))
-                .await;
-        if let Some(conn) = conn {
-            let _ = cell.set(conn);
-        }
-    });
+    }
 }
 
 /// Binds the API on `listen` and returns the bound address and the server future; the server stops

@@ -3,30 +3,21 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use clap::Parser;
 use tokio::sync::OnceCell;
+use tokio_util::sync::CancellationToken;
 use trmm_api::clock::SystemClock;
 use trmm_api::config::{Cli, Command, ServeConfig, SuperuserArgs};
 use trmm_api::state::{AppState, Settings};
 use trmm_db::users::{self, Upserted};
-use trmm_runtime::health::{self, Health};
+use trmm_runtime::health::Health;
 
-#[actix_web::main]
-async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    trmm_runtime::telemetry::init_tracing_with("trmm-api", &cli.log);
-    match try_main(cli).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("trmm-api: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+fn main() -> ExitCode {
+    trmm_runtime::service::main(trmm_api::SERVICE, run)
 }
 
-async fn try_main(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(cli.serve).await,
+        Command::Serve => serve(cli.serve, shutdown).await,
         Command::Migrate => {
             let pool = pool(&cli.serve)?;
             let n = trmm_db::migrate::run(&pool)
@@ -40,19 +31,17 @@ async fn try_main(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn pool(cfg: &ServeConfig) -> anyhow::Result<trmm_db::Pool> {
-    trmm_db::connect_sized(&cfg.database_url, cfg.database_pool_size)
-        .context("TRMM_DATABASE_URL is not a valid Postgres URL (postgres://user:password@host:5432/db)")
+    Ok(cfg.postgres.pool()?)
 }
 
-async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
+async fn serve(cfg: ServeConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
     let min_agent_version = cfg
         .min_agent_version
         .parse()
         .map_err(|e| anyhow::anyhow!("TRMM_MIN_AGENT_VERSION: {e}; use a dotted version such as 2.9.0"))?;
-    let shutdown = trmm_runtime::shutdown::signal_token();
     let db = pool(&cfg)?;
-    let health = Health::new("trmm-api");
-    health.set_ready("postgres", false);
+    let health = Health::new(trmm_api::SERVICE);
+    health.set_ready(trmm_deps::postgres::DEPENDENCY, false);
     if !cfg.no_migrate {
         let migrated = trmm_runtime::backoff::connect_with_backoff("postgres (migrations)", &shutdown, || {
             trmm_db::migrate::run(&db)
@@ -62,13 +51,9 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
             return Ok(());
         }
     }
-    let watch_db = db.clone();
-    health.watch("postgres", health::CHECK_INTERVAL, shutdown.clone(), move || {
-        let db = watch_db.clone();
-        async move { trmm_db::ping(&db).await }
-    });
+    trmm_deps::postgres::watch(&db, &health, &shutdown);
     let redis = Arc::new(OnceCell::new());
-    trmm_api::connect_redis(&cfg.redis_url, redis.clone(), &health, shutdown.clone());
+    trmm_api::connect_redis(&cfg.redis, redis.clone(), &health, shutdown.clone());
     let state = AppState {
         db,
         redis,
@@ -79,10 +64,10 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
             checkin_hello: cfg.checkin_hello,
             trust_proxy_headers: cfg.proxy.trust_proxy_headers,
             login_rate_limit: cfg.login_rate_limit,
-            redis_prefix: cfg.redis_prefix,
+            redis_prefix: cfg.redis_keys.redis_prefix,
         }),
-        clock: Arc::new(SystemClock),
-        gateway: trmm_rpc::client::GatewayClient::lazy(&cfg.gateway_url).context("TRMM_GATEWAY_URL")?,
+        clock: SystemClock::shared(),
+        gateway: cfg.gateway.client()?,
     };
     let (addr, server) = trmm_api::bind(state, cfg.listen, health, cfg.workers, shutdown).with_context(|| {
         format!(

@@ -109,7 +109,8 @@ impl TestApi {
         let health = Health::new("trmm-api-test");
         let redis = Arc::new(OnceCell::new());
         let redis_url = wiring.redis_url.unwrap_or_else(trmm_testkit::redis_url);
-        crate::connect_redis(&redis_url, redis.clone(), &health, shutdown.clone());
+        let redis_args = trmm_deps::RedisArgs { redis_url };
+        crate::connect_redis(&redis_args, redis.clone(), &health, shutdown.clone());
         let redis_keys = RedisKeys::fresh();
         let mut settings = Settings {
             public_url: "https://api.example.com".into(),

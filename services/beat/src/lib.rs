@@ -2,7 +2,6 @@
 //! readiness and waits for shutdown; the schedule plugs into [`run`] once Redis is connected.
 
 pub mod config;
-mod deps;
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
@@ -17,9 +16,8 @@ pub const SERVICE: &str = "trmm-beat";
 /// address that cannot be bound (never because Redis is down).
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let health = Health::new(SERVICE);
-    health.set_ready("redis", false);
-    let redis = redis::Client::open(config.redis_url.as_str())
-        .context("TRMM_REDIS_URL is not a usable Redis URL (expected redis://host:port/db)")?;
+    health.set_ready(trmm_deps::redis::DEPENDENCY, false);
+    let redis = config.redis.client()?;
 
     let listen = config.listen;
     let server = async {
@@ -30,7 +28,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             })
     };
     let work = async {
-        if let Some(_redis) = deps::redis(redis, &health, &shutdown).await {
+        if let Some(_redis) = trmm_deps::redis::connect(redis, &health, &shutdown).await {
             tracing::info!("connected to Redis");
         }
         shutdown.cancelled().await;

@@ -2,23 +2,19 @@
 
 use std::net::SocketAddr;
 
-use async_nats::ServerAddr;
+use trmm_runtime::service::ServiceConfig;
 use trmm_runtime::telemetry::LogArgs;
 
 /// trmm-nats-api: the agent plane; consumes agent messages from NATS and records them in Postgres.
 #[derive(Clone, clap::Parser)]
 #[command(name = "trmm-nats-api", version, about)]
 pub struct Config {
-    /// Postgres URL, e.g. `postgres://trmm:PASSWORD@127.0.0.1:5432/trmm`.
-    #[arg(
-        long,
-        env = "TRMM_DATABASE_URL",
-        default_value = "postgres://trmm@127.0.0.1:5432/trmm"
-    )]
-    pub database_url: String,
-    /// NATS server URL (nats-server 2.10 or newer), e.g. `nats://127.0.0.1:4222`.
-    #[arg(long, env = "TRMM_NATS_URL", default_value = "nats://127.0.0.1:4222")]
-    pub nats_url: ServerAddr,
+    /// Postgres settings.
+    #[command(flatten)]
+    pub postgres: trmm_deps::PostgresArgs,
+    /// NATS settings.
+    #[command(flatten)]
+    pub nats: trmm_deps::NatsArgs,
     /// Address for the /healthz, /readyz and /metrics endpoints.
     #[arg(long, env = "TRMM_NATS_API_LISTEN", default_value = "0.0.0.0:8002")]
     pub listen: SocketAddr,
@@ -38,6 +34,20 @@ pub struct Config {
     /// Without a subcommand the service runs.
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+impl ServiceConfig for Config {
+    /// `nats-config` prints only its own output.
+    fn log(&self) -> Option<&LogArgs> {
+        match self.command {
+            Some(Command::NatsConfig(_)) => None,
+            None => Some(&self.log),
+        }
+    }
+
+    fn runs_until_shutdown(&self) -> bool {
+        self.command.is_none()
+    }
 }
 
 /// Subcommands of trmm-nats-api.
@@ -79,4 +89,42 @@ pub struct NatsAuthArgs {
     /// Password of TRMM_NATS_SYSTEM_USER; without it the AgentGateway cannot disconnect agents.
     #[arg(long, env = "TRMM_NATS_SYSTEM_PASSWORD", hide_env_values = true)]
     pub nats_system_password: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+    use trmm_runtime::service::ServiceConfig;
+
+    use super::{Command, Config};
+
+    #[test]
+    fn parses_the_shared_dependency_flags_and_lists_their_variables() {
+        let config = Config::try_parse_from([
+            "trmm-nats-api",
+            "--database-url",
+            "postgres://u@db:5432/x",
+            "--database-pool-size",
+            "5",
+            "--nats-url",
+            "nats://n:4222",
+        ])
+        .unwrap();
+        assert_eq!(config.postgres.database_url, "postgres://u@db:5432/x");
+        assert_eq!(config.postgres.database_pool_size, 5);
+        assert_eq!(config.nats.nats_url.host(), "n");
+        assert_eq!(config.nats.nats_url.port(), 4222);
+        assert!(config.runs_until_shutdown() && config.log().is_some());
+        let help = Config::command().render_long_help().to_string();
+        for var in ["TRMM_DATABASE_URL", "TRMM_DATABASE_POOL_SIZE", "TRMM_NATS_URL"] {
+            assert!(help.contains(var), "{var} missing from --help:\n{help}");
+        }
+    }
+
+    #[test]
+    fn nats_config_is_a_one_shot_without_logging() {
+        let config = Config::try_parse_from(["trmm-nats-api", "nats-config", "--out-dir", "/tmp/x"]).unwrap();
+        assert!(matches!(config.command, Some(Command::NatsConfig(_))));
+        assert!(!config.runs_until_shutdown() && config.log().is_none());
+    }
 }

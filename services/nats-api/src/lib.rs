@@ -3,7 +3,6 @@
 
 mod callout;
 pub mod config;
-mod deps;
 mod disconnect;
 pub mod gateway;
 pub mod ingest;
@@ -11,6 +10,7 @@ pub mod natsconf;
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
+use trmm_runtime::clock::SystemClock;
 use trmm_runtime::health::{self, Health};
 
 pub use config::Config;
@@ -26,12 +26,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     health.set_ready("nats", false);
     let ingest_metrics = ingest::Metrics::default();
     ingest_metrics.register(&health);
-    let pool = trmm_db::connect(&config.database_url).context(
-        "TRMM_DATABASE_URL is not a usable Postgres URL (expected postgres://user:password@host:port/database)",
-    )?;
+    let pool = config.postgres.pool()?;
+    let nats_url = &config.nats.nats_url;
+    let clock = SystemClock::shared();
 
     let auth = &config.nats_auth;
-    let callout = callout::Callout::from_args(auth, &config.nats_url, pool.clone())?;
+    let callout = callout::Callout::from_args(auth, nats_url, pool.clone(), clock.clone())?;
     if let Some((callout, _)) = &callout {
         tracing::info!(issuer = %callout.issuer(), "NATS auth: serving the auth callout; agents are checked against Postgres");
     } else {
@@ -42,7 +42,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let (system_events, system_events_rx) = tokio::sync::mpsc::unbounded_channel();
     let system = match &auth.nats_system_password {
         Some(password) => Some(
-            disconnect::system_client(&config.nats_url, &auth.nats_system_user, password, system_events)
+            disconnect::system_client(nats_url, &auth.nats_system_user, password, system_events)
                 .await
                 .context("connecting to the NATS system account")?,
         ),
@@ -56,7 +56,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     };
     let presence = match &system {
         Some(system) => {
-            let presence = gateway::Presence::tracked();
+            let presence = gateway::Presence::tracked().with_clock(clock.clone());
             // Not ready until the first snapshot: until then the gateway cannot tell who is connected.
             health.set_ready(gateway::PRESENCE_DEPENDENCY, false);
             let tracking = gateway::Tracking {
@@ -77,7 +77,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             ));
             presence
         }
-        None => gateway::Presence::default(),
+        None => gateway::Presence::default().with_clock(clock.clone()),
     };
     // Watch streams end at shutdown, or the gateway's graceful shutdown would wait for them.
     tokio::spawn({
@@ -105,8 +105,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     };
     let work = async {
         let (pool, nats) = tokio::join!(
-            deps::postgres(pool, &health, &shutdown),
-            deps::nats(config.nats_url.clone(), app_credentials, &health, &shutdown)
+            trmm_deps::postgres::connect(pool, &health, &shutdown),
+            trmm_deps::nats::connect(SERVICE, nats_url.clone(), app_credentials, &health, &shutdown)
         );
         let (Some(pool), Some(nats)) = (pool, nats) else {
             return anyhow::Ok(());
@@ -114,6 +114,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         tracing::info!("connected to Postgres and NATS");
         let ingest_options = ingest::Options {
             max_message_bytes: config.max_telemetry_bytes,
+            clock,
             ..ingest::Options::default()
         };
         // A child token, so that a failing gateway also stops (and flushes) the ingestion.

@@ -3,28 +3,25 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use trmm_runtime::service::ServiceConfig;
 use trmm_runtime::telemetry::LogArgs;
 
 /// trmm-worker: runs the trmm-rs background jobs queued in Redis, recording results in Postgres.
 #[derive(Clone, clap::Parser)]
 #[command(name = "trmm-worker", version, about)]
 pub struct Config {
-    /// Postgres URL, e.g. `postgres://trmm:PASSWORD@127.0.0.1:5432/trmm`.
-    #[arg(
-        long,
-        env = "TRMM_DATABASE_URL",
-        default_value = "postgres://trmm@127.0.0.1:5432/trmm"
-    )]
-    pub database_url: String,
-    /// Redis URL of the job queue, e.g. `redis://127.0.0.1:6379/0`.
-    #[arg(long, env = "TRMM_REDIS_URL", default_value = "redis://127.0.0.1:6379")]
-    pub redis_url: String,
-    /// Prefix of every Redis key this deployment uses; must match trmm-api's.
-    #[arg(long, env = "TRMM_REDIS_PREFIX", default_value = "trmm")]
-    pub redis_prefix: String,
-    /// URL of the AgentGateway gRPC service (served by trmm-nats-api), through which jobs reach agents.
-    #[arg(long, env = "TRMM_GATEWAY_URL", default_value = "http://127.0.0.1:50051")]
-    pub gateway_url: String,
+    /// Postgres settings.
+    #[command(flatten)]
+    pub postgres: trmm_deps::PostgresArgs,
+    /// Redis settings (the job queue).
+    #[command(flatten)]
+    pub redis: trmm_deps::RedisArgs,
+    /// Redis key namespace; must match trmm-api's.
+    #[command(flatten)]
+    pub redis_keys: trmm_deps::RedisPrefixArgs,
+    /// AgentGateway settings (jobs reach agents through it).
+    #[command(flatten)]
+    pub gateway: trmm_deps::GatewayArgs,
     /// How many agents of a bulk run are waited on at the same time (sent in PublishMany batches of up to 500).
     #[arg(long, env = "TRMM_BULK_CONCURRENCY", default_value_t = 1000, value_parser = clap::value_parser!(u16).range(1..))]
     pub bulk_concurrency: u16,
@@ -34,8 +31,15 @@ pub struct Config {
     /// Address for the /healthz, /readyz and /metrics endpoints.
     #[arg(long, env = "TRMM_WORKER_LISTEN", default_value = "0.0.0.0:8003")]
     pub listen: SocketAddr,
+    /// Logging options.
     #[command(flatten)]
     pub log: LogArgs,
+}
+
+impl ServiceConfig for Config {
+    fn log(&self) -> Option<&LogArgs> {
+        Some(&self.log)
+    }
 }
 
 /// Parses `30s`, `90m`, `24h`, `7d` or a bare number of seconds.
@@ -72,5 +76,46 @@ mod tests {
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("1w").is_err());
         assert!(parse_duration("h").is_err());
+    }
+}
+
+#[cfg(test)]
+mod shared_settings {
+    use clap::{CommandFactory, Parser};
+
+    use super::Config;
+
+    #[test]
+    fn parses_the_shared_dependency_flags_and_lists_their_variables() {
+        let config = Config::try_parse_from([
+            "trmm-worker",
+            "--database-url",
+            "postgres://u@db:5432/x",
+            "--database-pool-size",
+            "7",
+            "--redis-url",
+            "redis://r:6379/1",
+            "--redis-prefix",
+            "p1",
+            "--gateway-url",
+            "http://g:50051",
+        ])
+        .unwrap();
+        assert_eq!(config.postgres.database_url, "postgres://u@db:5432/x");
+        assert_eq!(config.postgres.database_pool_size, 7);
+        assert_eq!(config.redis.redis_url, "redis://r:6379/1");
+        assert_eq!(config.redis_keys.redis_prefix, "p1");
+        assert_eq!(config.gateway.gateway_url, "http://g:50051");
+        let help = Config::command().render_long_help().to_string();
+        for var in [
+            "TRMM_DATABASE_URL",
+            "TRMM_DATABASE_POOL_SIZE",
+            "TRMM_REDIS_URL",
+            "TRMM_REDIS_PREFIX",
+            "TRMM_GATEWAY_URL",
+        ] {
+            assert!(help.contains(var), "{var} missing from --help:\n{help}");
+        }
+        assert!(help.contains("Most Postgres connections this process holds"), "{help}");
     }
 }

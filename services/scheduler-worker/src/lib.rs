@@ -4,7 +4,6 @@
 
 mod bulk;
 pub mod config;
-mod deps;
 mod pending;
 mod queue;
 mod record;
@@ -13,7 +12,7 @@ mod script_email;
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
-use trmm_rpc::client::GatewayClient;
+use trmm_runtime::clock::SystemClock;
 use trmm_runtime::health::{self, Health};
 
 pub use config::Config;
@@ -27,13 +26,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let health = Health::new(SERVICE);
     health.set_ready("postgres", false);
     health.set_ready("redis", false);
-    let pool = trmm_db::connect(&config.database_url).context(
-        "TRMM_DATABASE_URL is not a usable Postgres URL (expected postgres://user:password@host:port/database)",
-    )?;
-    let redis = redis::Client::open(config.redis_url.as_str())
-        .context("TRMM_REDIS_URL is not a usable Redis URL (expected redis://host:port/db)")?;
-    let gateway = GatewayClient::lazy(&config.gateway_url)
-        .context("TRMM_GATEWAY_URL is not a usable URL (expected http://host:port of trmm-nats-api's gateway)")?;
+    let pool = config.postgres.pool()?;
+    let redis = config.redis.client()?;
+    let gateway = config.gateway.client()?;
+    let prefix = config.redis_keys.redis_prefix;
+    let clock = SystemClock::shared();
 
     let listen = config.listen;
     let server = async {
@@ -45,8 +42,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     };
     let work = async {
         let (pool, redis) = tokio::join!(
-            deps::postgres(pool, &health, &shutdown),
-            deps::redis(redis, &health, &shutdown)
+            trmm_deps::postgres::connect(pool, &health, &shutdown),
+            trmm_deps::redis::connect(redis, &health, &shutdown)
         );
         let (Some(pool), Some(redis)) = (pool, redis) else {
             return anyhow::Ok(());
@@ -68,21 +65,18 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         let email = script_email::EmailContext {
             pool: pool.clone(),
             gateway: gateway.clone(),
+            clock: clock.clone(),
         };
-        let recovery = recovery::serve(
-            pool.clone(),
-            redis.clone(),
-            config.redis_prefix.clone(),
-            shutdown.clone(),
-        );
+        let recovery = recovery::serve(pool.clone(), redis.clone(), prefix.clone(), shutdown.clone());
         let runner = pending::Runner {
             pool,
             gateway,
             ttl: config.pending_action_ttl,
+            clock,
         };
         tokio::join!(
-            bulk::serve(bulk, redis.clone(), config.redis_prefix.clone(), shutdown.clone()),
-            script_email::serve(email, redis, config.redis_prefix.clone(), shutdown.clone()),
+            bulk::serve(bulk, redis.clone(), prefix.clone(), shutdown.clone()),
+            script_email::serve(email, redis, prefix.clone(), shutdown.clone()),
             pending::serve(runner, shutdown.clone()),
             recovery
         );

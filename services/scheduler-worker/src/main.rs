@@ -1,22 +1,3 @@
-use std::process::ExitCode;
-
-use clap::Parser;
-use trmm_runtime::{shutdown, telemetry};
-use trmm_worker::{Config, SERVICE};
-
-fn main() -> ExitCode {
-    match try_main() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("{SERVICE}: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-#[tokio::main]
-async fn try_main() -> anyhow::Result<()> {
-    let config = Config::parse();
-    telemetry::init_tracing_with(SERVICE, &config.log);
-    trmm_worker::run(config, shutdown::signal_token()).await
+fn main() -> std::process::ExitCode {
+    trmm_runtime::service::main(trmm_worker::SERVICE, trmm_worker::run)
 }

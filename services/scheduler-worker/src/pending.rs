@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use trmm_db::pending::{self, Claimed};
 use trmm_jobs::QueuedRun;
 use trmm_rpc::client::{GatewayClient, GatewayError};
+use trmm_runtime::clock::SharedClock;
 
 use crate::record;
 
@@ -37,6 +38,8 @@ pub struct Runner {
     pub gateway: GatewayClient,
     /// Queued work older than this expires.
     pub ttl: Duration,
+    /// Judges expiry and stamps claims and results.
+    pub clock: SharedClock,
 }
 
 type Presence = Arc<Mutex<HashMap<String, bool>>>;
@@ -113,13 +116,13 @@ async fn watch_presence(
 
 impl Runner {
     fn cutoff(&self) -> chrono::DateTime<Utc> {
-        Utc::now() - chrono::Duration::from_std(self.ttl).unwrap_or(chrono::Duration::MAX)
+        self.clock.now() - chrono::Duration::from_std(self.ttl).unwrap_or(chrono::Duration::MAX)
     }
 
     async fn queued_agents(&self) -> Vec<String> {
         let result = async {
             let db = self.pool.get().await?;
-            pending::agents_with_queued(&**db, self.cutoff(), Utc::now()).await
+            pending::agents_with_queued(&**db, self.cutoff(), self.clock.now()).await
         }
         .await;
         result.unwrap_or_else(|e| {
@@ -131,7 +134,7 @@ impl Runner {
     async fn expire(&self) {
         let result = async {
             let db = self.pool.get().await?;
-            pending::expire(&**db, self.cutoff(), Utc::now(), EXPIRED).await
+            pending::expire(&**db, self.cutoff(), self.clock.now(), EXPIRED).await
         }
         .await;
         match result {
@@ -160,7 +163,7 @@ impl Runner {
         loop {
             let claimed = {
                 let db = self.pool.get().await?;
-                pending::claim_next(&**db, agent_id, self.cutoff(), Utc::now()).await?
+                pending::claim_next(&**db, agent_id, self.cutoff(), self.clock.now()).await?
             };
             let Some(action) = claimed else { return Ok(()) };
             if !self.run(agent_id, action).await? {
@@ -192,7 +195,12 @@ impl Runner {
         };
         tracing::info!(agent_id, action = action.id, kind = %action.action_type, %result, "queued action ran");
         let db = self.pool.get().await?;
-        pending::complete(&**db, action.id, &json!({ "result": result, "ran_at": Utc::now() })).await?;
+        pending::complete(
+            &**db,
+            action.id,
+            &json!({ "result": result, "ran_at": self.clock.now() }),
+        )
+        .await?;
         Ok(true)
     }
 }

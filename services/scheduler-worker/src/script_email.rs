@@ -18,6 +18,7 @@ use trmm_db::{agents, history, script_output};
 use trmm_db::{jobs, JobId};
 use trmm_jobs::{ScriptEmail, ScriptEmailPayload};
 use trmm_rpc::client::{GatewayClient, GatewayError};
+use trmm_runtime::clock::SharedClock;
 
 use crate::record;
 
@@ -39,6 +40,8 @@ pub struct EmailContext {
     pub pool: trmm_db::Pool,
     /// The AgentGateway.
     pub gateway: GatewayClient,
+    /// Times the job leases.
+    pub clock: SharedClock,
 }
 
 /// Why an attempt failed; every such failure is retried.
@@ -79,7 +82,7 @@ async fn run_job(job: ScriptEmail, ctx: Data<EmailContext>, attempt: Attempt) ->
     let id = JobId(job.job_id);
     let job = {
         let db = ctx.pool.get().await.map_err(retry)?;
-        let now = chrono::Utc::now();
+        let now = ctx.clock.now();
         let until = now + LEASE_MARGIN;
         let Some(job) = jobs::lease::<ScriptEmailPayload>(&**db, ScriptEmailPayload::KIND, id, now, until)
             .await

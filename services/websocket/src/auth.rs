@@ -55,12 +55,12 @@ pub async fn authorize<P: Permission>(
     pool: &trmm_db::Pool,
     query: &str,
     agent_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(Identity, AgentRef), Refusal> {
     let token = trmm_authz::query_token(query);
     if token.is_none() {
         return Err(Denial::NoCredentials.into());
     }
     let db = pool.get().await.map_err(trmm_db::DbError::from)?;
-    let now = chrono::Utc::now();
     Ok(trmm_authz::authorize_agent::<P>(&**db, token, agent_id, now).await?)
 }

@@ -30,6 +30,7 @@ use trmm_db::agents::AgentRef;
 use trmm_db::history;
 use trmm_ops::command::{self, CmdRequest};
 use trmm_rpc::client::{GatewayClient, GatewayError, PROBE_TIMEOUT};
+use trmm_runtime::clock::SharedClock;
 
 use crate::auth::{self, Refusal};
 
@@ -50,6 +51,8 @@ pub struct Ctx {
     pub gateway: GatewayClient,
     /// Take the client IP from proxy headers.
     pub trust_proxy_headers: bool,
+    /// Session expiry is judged against this clock.
+    pub clock: SharedClock,
 }
 
 #[derive(Deserialize)]
@@ -78,7 +81,7 @@ pub async fn socket(
     let origin = json!({ "ip": ip, "method": "GET", "url": req.path() });
     let (ctx, query, agent_id) = (ctx.get_ref().clone(), req.query_string().to_owned(), path.into_inner());
     actix_web::rt::spawn(async move {
-        match auth::authorize::<SendCmd>(&ctx.pool, &query, &agent_id).await {
+        match auth::authorize::<SendCmd>(&ctx.pool, &query, &agent_id, ctx.clock.now()).await {
             Ok((who, agent)) => serve(ctx, session, messages, who, agent, origin).await,
             Err(refusal) => refuse(session, &refusal).await,
         }

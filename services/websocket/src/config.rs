@@ -2,27 +2,61 @@
 
 use std::net::SocketAddr;
 
+use trmm_runtime::service::ServiceConfig;
 use trmm_runtime::telemetry::LogArgs;
 
 /// trmm-websocket: live dashboard updates over websockets, plus /healthz, /readyz and /metrics.
 #[derive(Clone, clap::Parser)]
 #[command(name = "trmm-websocket", version, about)]
 pub struct Config {
-    /// Postgres URL, e.g. `postgres://trmm:PASSWORD@127.0.0.1:5432/trmm`.
-    #[arg(
-        long,
-        env = "TRMM_DATABASE_URL",
-        default_value = "postgres://trmm@127.0.0.1:5432/trmm"
-    )]
-    pub database_url: String,
+    /// Postgres settings.
+    #[command(flatten)]
+    pub postgres: trmm_deps::PostgresArgs,
     /// Address the HTTP server (websockets and health endpoints) listens on.
     #[arg(long, env = "TRMM_WEBSOCKET_LISTEN", default_value = "0.0.0.0:8001")]
     pub listen: SocketAddr,
-    /// URL of the AgentGateway gRPC service (served by trmm-nats-api), which streams command output.
-    #[arg(long, env = "TRMM_GATEWAY_URL", default_value = "http://127.0.0.1:50051")]
-    pub gateway_url: String,
+    /// AgentGateway settings (command output is streamed through it).
+    #[command(flatten)]
+    pub gateway: trmm_deps::GatewayArgs,
+    /// Client-IP settings.
     #[command(flatten)]
     pub proxy: trmm_authz::ProxyArgs,
+    /// Logging options.
     #[command(flatten)]
     pub log: LogArgs,
+}
+
+impl ServiceConfig for Config {
+    fn log(&self) -> Option<&LogArgs> {
+        Some(&self.log)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::Config;
+
+    #[test]
+    fn parses_the_shared_dependency_flags_and_lists_their_variables() {
+        let config = Config::try_parse_from([
+            "trmm-websocket",
+            "--database-url",
+            "postgres://u@db:5432/x",
+            "--database-pool-size",
+            "3",
+            "--gateway-url",
+            "http://g:50051",
+        ])
+        .unwrap();
+        assert_eq!(config.postgres.database_url, "postgres://u@db:5432/x");
+        assert_eq!(config.postgres.database_pool_size, 3);
+        assert_eq!(config.gateway.gateway_url, "http://g:50051");
+        let help = Config::command().render_long_help().to_string();
+        for var in ["TRMM_DATABASE_URL", "TRMM_DATABASE_POOL_SIZE", "TRMM_GATEWAY_URL"] {
+            assert!(help.contains(var), "{var} missing from --help:\n{help}");
+        }
+        assert!(!help.contains("TRMM_REDIS_URL"), "{help}");
+    }
 }

@@ -5,12 +5,11 @@
 mod auth;
 pub mod cmd;
 pub mod config;
-mod deps;
 
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
-use trmm_rpc::client::GatewayClient;
+use trmm_runtime::clock::SystemClock;
 use trmm_runtime::health::{self, Health};
 
 pub use config::Config;
@@ -26,15 +25,13 @@ const SHUTDOWN_GRACE_SECS: u64 = 5;
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let health = Health::new(SERVICE);
     health.set_ready("postgres", false);
-    let pool = trmm_db::connect(&config.database_url).context(
-        "TRMM_DATABASE_URL is not a usable Postgres URL (expected postgres://user:password@host:port/database)",
-    )?;
-    let gateway = GatewayClient::lazy(&config.gateway_url)
-        .context("TRMM_GATEWAY_URL is not a usable URL (expected http://host:port of trmm-nats-api's gateway)")?;
+    let pool = config.postgres.pool()?;
+    let gateway = config.gateway.client()?;
     let ctx = web::Data::new(cmd::Ctx {
         pool: pool.clone(),
         gateway,
         trust_proxy_headers: config.proxy.trust_proxy_headers,
+        clock: SystemClock::shared(),
     });
 
     let listen = config.listen;
@@ -48,7 +45,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     tracing::info!(%listen, "listening");
     let handle = server.handle();
     let work = async {
-        if let Some(_pool) = deps::postgres(pool, &health, &shutdown).await {
+        if let Some(_pool) = trmm_deps::postgres::connect(pool, &health, &shutdown).await {
             tracing::info!("connected to Postgres");
         }
         shutdown.cancelled().await;

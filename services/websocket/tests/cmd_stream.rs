@@ -51,7 +51,7 @@ async fn suite_with(tweak: impl FnOnce(&mut trmm_websocket::Config)) -> Suite {
     let listen = format!("127.0.0.1:{}", free_port());
     let args = ["trmm-websocket", "--database-url", db.url(), "--listen", &listen];
     let mut config = trmm_websocket::Config::try_parse_from(args).unwrap();
-    config.gateway_url = format!("http://{gateway}");
+    config.gateway.gateway_url = format!("http://{gateway}");
     tweak(&mut config);
     tokio::spawn(trmm_websocket::run(config, stop.clone()));
     let conn = db.pool().get().await.unwrap();

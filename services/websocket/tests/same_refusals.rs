@@ -51,7 +51,7 @@ async fn both() -> Both {
     let listen = format!("127.0.0.1:{}", free_port());
     let args = ["trmm-websocket", "--database-url", api.db.url(), "--listen", &listen];
     let mut config = trmm_websocket::Config::try_parse_from(args).unwrap();
-    config.gateway_url = format!("http://{gateway}");
+    config.gateway.gateway_url = format!("http://{gateway}");
     tokio::spawn(trmm_websocket::run(config, stop.clone()));
     let health = format!("http://{listen}/readyz");
     trmm_api::testing::wait_until("trmm-websocket ready", DEADLINE, || {

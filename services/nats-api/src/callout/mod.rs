@@ -22,6 +22,7 @@ use futures_util::StreamExt;
 use nkeys::{KeyPair, KeyPairType, XKey};
 use tokio_util::sync::CancellationToken;
 use trmm_runtime::backoff::connect_with_backoff;
+use trmm_runtime::clock::SharedClock;
 use trmm_runtime::health::{Health, CHECK_INTERVAL};
 
 use crate::config::NatsAuthArgs;
@@ -43,6 +44,8 @@ pub struct Callout {
     account: String,
     pool: trmm_db::Pool,
     metrics: metrics::Metrics,
+    /// Judges request expiry and stamps the JWTs.
+    clock: SharedClock,
 }
 
 /// Connection settings of the callout's own NATS identity.
@@ -59,6 +62,7 @@ impl Callout {
         args: &NatsAuthArgs,
         url: &ServerAddr,
         pool: trmm_db::Pool,
+        clock: SharedClock,
     ) -> anyhow::Result<Option<(Callout, Connection)>> {
         let Some(password) = args.nats_auth_password.clone() else {
             return Ok(None);
@@ -83,6 +87,7 @@ impl Callout {
             account: args.nats_agent_account.clone(),
             pool,
             metrics: metrics::Metrics::default(),
+            clock,
         };
         let connection = Connection {
             url: url.clone(),
@@ -150,7 +155,7 @@ impl Callout {
         let Some(reply) = msg.reply.clone() else {
             return;
         };
-        let (request, server_xkey) = match request::open(&msg, &self.issuer(), self.xkey.as_ref()) {
+        let (request, server_xkey) = match request::open(&msg, &self.issuer(), self.xkey.as_ref(), self.now()) {
             Ok(opened) => opened,
             Err(e) => {
                 self.metrics.invalid();
@@ -174,7 +179,7 @@ impl Callout {
             aud: request.nats.server_id.id.clone(),
             ..Claims::new(request.nats.user_nkey.clone(), response)
         };
-        let payload = jwt::encode(claims, &self.issuer, now())
+        let payload = jwt::encode(claims, &self.issuer, self.now())
             .map_err(|e| e.to_string())
             .and_then(|token| self.seal(token.into_bytes(), server_xkey.as_ref()));
         let payload = match payload {
@@ -209,7 +214,12 @@ impl Callout {
             name: agent_id.to_owned(),
             ..Claims::new(request.nats.user_nkey.clone(), User::agent(agent_id, REPLY_WINDOW))
         };
-        jwt::encode(claims, &self.issuer, now())
+        jwt::encode(claims, &self.issuer, self.now())
+    }
+
+    /// Now, in seconds since the epoch (JWT times).
+    fn now(&self) -> i64 {
+        self.clock.now().timestamp()
     }
 
     fn seal(&self, token: Vec<u8>, server_xkey: Option<&XKey>) -> Result<Vec<u8>, String> {
@@ -218,8 +228,4 @@ impl Callout {
             _ => Ok(token),
         }
     }
-}
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
 }

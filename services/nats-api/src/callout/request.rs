@@ -12,7 +12,12 @@ const XKEY_HEADER: &str = "Nats-Server-Xkey";
 
 /// Decrypts (when sent encrypted) and verifies a request: signed by the server it names, for
 /// our issuer, not expired. Returns it with the server's xkey to encrypt the answer for.
-pub fn open(msg: &Message, issuer: &str, ours: Option<&XKey>) -> Result<(Claims<AuthRequest>, Option<XKey>), String> {
+pub fn open(
+    msg: &Message,
+    issuer: &str,
+    ours: Option<&XKey>,
+    now: i64,
+) -> Result<(Claims<AuthRequest>, Option<XKey>), String> {
     let server_xkey = msg
         .headers
         .as_ref()
@@ -50,7 +55,7 @@ pub fn open(msg: &Message, issuer: &str, ours: Option<&XKey>) -> Result<(Claims<
             request.sub
         ));
     }
-    if request.exp != 0 && request.exp < super::now() {
+    if request.exp != 0 && request.exp < now {
         return Err("request expired".to_owned());
     }
     if !request.nats.user_nkey.starts_with('U') {
@@ -69,6 +74,10 @@ mod tests {
     use nkeys::KeyPair;
     use serde_json::json;
 
+    fn now() -> i64 {
+        chrono::Utc::now().timestamp()
+    }
+
     use super::*;
 
     /// A request as nats-server builds it (`processClientOrLeafCallout`), signed by `signer`.
@@ -83,10 +92,10 @@ mod tests {
         });
         let claims = Claims {
             aud: REQUEST_AUDIENCE.to_owned(),
-            exp: super::super::now() + 2,
+            exp: now() + 2,
             ..Claims::new(issuer.to_owned(), body)
         };
-        jwt::encode(claims, signer, super::super::now()).unwrap()
+        jwt::encode(claims, signer, now()).unwrap()
     }
 
     fn message(payload: Vec<u8>, xkey_header: Option<&str>) -> Message {
@@ -121,14 +130,14 @@ mod tests {
             .unwrap();
 
         let msg = message(sealed, Some(&server_x.public_key()));
-        let (opened, reply_to) = open(&msg, &issuer.public_key(), Some(&ours)).unwrap();
+        let (opened, reply_to) = open(&msg, &issuer.public_key(), Some(&ours), now()).unwrap();
         assert_eq!(opened.nats.connect_opts.user, "agent");
         assert_eq!(opened.nats.connect_opts.pass, "token");
         assert_eq!(reply_to.unwrap().public_key(), server_x.public_key());
 
-        let err = open(&msg, &issuer.public_key(), None).unwrap_err();
+        let err = open(&msg, &issuer.public_key(), None, now()).unwrap_err();
         assert!(err.contains("TRMM_NATS_XKEY_SEED"), "{err}");
-        let err = open(&msg, &issuer.public_key(), Some(&XKey::new())).unwrap_err();
+        let err = open(&msg, &issuer.public_key(), Some(&XKey::new()), now()).unwrap_err();
         assert!(err.contains("cannot decrypt"), "{err}");
     }
 
@@ -138,19 +147,19 @@ mod tests {
         let plain = |token: String| message(token.into_bytes(), None);
 
         let ok = request(&server, &server.public_key(), &issuer.public_key(), "");
-        assert!(open(&plain(ok), &issuer.public_key(), None).is_ok());
+        assert!(open(&plain(ok), &issuer.public_key(), None, now()).is_ok());
 
         let other_issuer = request(&server, &server.public_key(), &KeyPair::new_account().public_key(), "");
-        let err = open(&plain(other_issuer), &issuer.public_key(), None).unwrap_err();
+        let err = open(&plain(other_issuer), &issuer.public_key(), None, now()).unwrap_err();
         assert!(err.contains("auth_callout.issuer"), "{err}");
 
         // Signed by someone else than the server it names, or by a non-server key.
         let impostor = request(&KeyPair::new_server(), &server.public_key(), &issuer.public_key(), "");
-        assert!(open(&plain(impostor), &issuer.public_key(), None).is_err());
+        assert!(open(&plain(impostor), &issuer.public_key(), None, now()).is_err());
         let account = KeyPair::new_account();
         let by_account = request(&account, &account.public_key(), &issuer.public_key(), "");
-        assert!(open(&plain(by_account), &issuer.public_key(), None).is_err());
+        assert!(open(&plain(by_account), &issuer.public_key(), None, now()).is_err());
 
-        assert!(open(&plain("not a jwt".into()), &issuer.public_key(), None).is_err());
+        assert!(open(&plain("not a jwt".into()), &issuer.public_key(), None, now()).is_err());
     }
 }

@@ -15,6 +15,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 use trmm_rpc::gateway::PresenceEvent;
+use trmm_runtime::clock::{SharedClock, SystemClock};
 
 pub use state::{ConnKey, Connections, Transition};
 pub use track::{track, Tracking, DEPENDENCY};
@@ -52,6 +53,8 @@ pub struct Presence {
     events: broadcast::Sender<PresenceEvent>,
     /// Cancelled when tracking stops, which ends every watch stream (tonic's graceful shutdown waits for them).
     stopped: CancellationToken,
+    /// Stamps the events.
+    clock: SharedClock,
 }
 
 impl Default for Presence {
@@ -62,19 +65,26 @@ impl Default for Presence {
             sync: Arc::new(watch::channel(Sync::Untracked).0),
             events: broadcast::channel(16_384).0,
             stopped: CancellationToken::new(),
+            clock: SystemClock::shared(),
         }
     }
 }
 
-fn event(agent_id: &str, online: bool) -> PresenceEvent {
-    PresenceEvent {
-        agent_id: agent_id.to_owned(),
-        online,
-        at_unix_ms: chrono::Utc::now().timestamp_millis(),
-    }
-}
-
 impl Presence {
+    /// This presence, its events stamped by `clock`.
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    fn event(&self, agent_id: &str, online: bool) -> PresenceEvent {
+        PresenceEvent {
+            agent_id: agent_id.to_owned(),
+            online,
+            at_unix_ms: self.clock.now().timestamp_millis(),
+        }
+    }
+
     /// Presence that [`track`] keeps current; lookups wait for its first snapshot.
     pub fn tracked() -> Self {
         let presence = Presence::default();
@@ -88,7 +98,7 @@ impl Presence {
 
     fn emit(&self, transitions: impl IntoIterator<Item = Transition>) {
         for t in transitions {
-            let _ = self.events.send(event(&t.agent_id, t.connected));
+            let _ = self.events.send(self.event(&t.agent_id, t.connected));
         }
     }
 
@@ -173,7 +183,7 @@ impl Presence {
         let stopped = self.stopped.clone();
         tokio::spawn(stopped.run_until_cancelled_owned(async move {
             loop {
-                let snapshot: Vec<PresenceEvent> = this.lock().agents().map(|a| event(a, true)).collect();
+                let snapshot: Vec<PresenceEvent> = this.lock().agents().map(|a| this.event(a, true)).collect();
                 for e in snapshot {
                     if tx.send(Ok(e)).await.is_err() {
                         return;

@@ -17,6 +17,7 @@ use futures_util::StreamExt;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use trmm_protocol::nats::TelemetryKind;
+use trmm_runtime::clock::{SharedClock, SystemClock};
 
 use dispatch::Outcome;
 pub use metrics::{DropReason, Metrics};
@@ -46,6 +47,8 @@ pub struct Options {
     /// Payload bytes of non-heartbeat messages allowed to wait for a write; beyond it they are dropped as
     /// `overloaded` (raised to `max_message_bytes` if smaller).
     pub write_backlog_bytes: usize,
+    /// Stamps when each message was received.
+    pub clock: SharedClock,
 }
 
 impl Default for Options {
@@ -56,6 +59,7 @@ impl Default for Options {
             max_batch: 5000,
             write_concurrency: 16,
             write_backlog_bytes: 64 * 1024 * 1024,
+            clock: SystemClock::shared(),
         }
     }
 }
@@ -139,7 +143,7 @@ async fn receive(
             tracing::error!("the NATS subscription for agent telemetry ended; no more telemetry is ingested");
             return;
         };
-        let received = chrono::Utc::now();
+        let received = options.clock.now();
         let (subject, payload) = (message.subject.as_str(), &message.payload);
         match dispatch::classify(subject, message.reply.as_deref(), payload, options.max_message_bytes) {
             Outcome::Ignore => {}

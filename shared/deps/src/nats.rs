@@ -1,4 +1,4 @@
-//! Connections to Postgres and NATS: retried while down, then watched for `/readyz`.
+//! NATS: TRMM_NATS_URL.
 
 use std::time::Duration;
 
@@ -6,48 +6,43 @@ use async_nats::connection::State;
 use async_nats::{RequestErrorKind, ServerAddr};
 use tokio_util::sync::CancellationToken;
 use trmm_runtime::backoff::connect_with_backoff;
-use trmm_runtime::health::{Health, CHECK_INTERVAL};
+use trmm_runtime::health::Health;
 
-use crate::SERVICE;
+/// Name of the NATS entry in `/readyz`.
+pub const DEPENDENCY: &str = "nats";
 
-/// Waits until Postgres answers (None if shutdown comes first), then keeps its readiness current.
-pub async fn postgres(pool: trmm_db::Pool, health: &Health, shutdown: &CancellationToken) -> Option<trmm_db::Pool> {
-    connect_with_backoff("postgres", shutdown, || async {
-        pool.get().await.map(drop).map_err(anyhow::Error::from)
-    })
-    .await?;
-    health.set_ready("postgres", true);
-    let watched = pool.clone();
-    health.watch("postgres", CHECK_INTERVAL, shutdown.clone(), move || {
-        let pool = watched.clone();
-        async move { trmm_db::ping(&pool).await }
-    });
-    Some(pool)
+/// Where nats-server is.
+#[derive(Clone, Debug, clap::Args)]
+pub struct NatsArgs {
+    /// NATS server URL (nats-server 2.10 or newer), e.g. `nats://127.0.0.1:4222`.
+    #[arg(long, env = "TRMM_NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: ServerAddr,
 }
 
-/// Waits until NATS accepts the connection (None if shutdown comes first), then keeps its
-/// readiness current; the client reconnects by itself after an outage.
+/// Waits until NATS accepts the connection (None if shutdown comes first), then keeps its readiness current;
+/// the client reconnects by itself after an outage. `name` is the connection name nats-server shows;
 /// `credentials` are (user, password), None for a nats-server without authentication.
-pub async fn nats(
+pub async fn connect(
+    name: &str,
     url: ServerAddr,
     credentials: Option<(String, String)>,
     health: &Health,
     shutdown: &CancellationToken,
 ) -> Option<async_nats::Client> {
-    let client = connect_with_backoff("nats", shutdown, || {
+    let client = connect_with_backoff(DEPENDENCY, shutdown, || {
         let options = match &credentials {
             Some((user, password)) => {
                 async_nats::ConnectOptions::with_user_and_password(user.clone(), password.clone())
             }
             None => async_nats::ConnectOptions::new(),
         };
-        options.name(SERVICE).connect(url.clone())
+        options.name(name).connect(url.clone())
     })
     .await?;
-    health.set_ready("nats", true);
+    health.set_ready(DEPENDENCY, true);
     let watched = client.clone();
     let probe = format!("trmm.readyz.{}", rand::random::<u64>());
-    health.watch("nats", NATS_CHECK_INTERVAL, shutdown.clone(), move || {
+    health.watch(DEPENDENCY, CHECK_INTERVAL, shutdown.clone(), move || {
         answers(watched.clone(), probe.clone())
     });
     Some(client)
@@ -55,7 +50,7 @@ pub async fn nats(
 
 /// How often NATS is probed, and how long a probe may take: a frozen nats-server turns `/readyz` to 503 within
 /// about twice this.
-const NATS_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+pub const CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Whether nats-server answers a round trip now. The client's connection state alone stays "connected" while a
 /// server is hung (SIGSTOP, a dead link without RST) and commands time out, so readiness asks the server itself:
@@ -65,7 +60,7 @@ async fn answers(client: async_nats::Client, subject: String) -> bool {
     if client.connection_state() != State::Connected {
         return false;
     }
-    match tokio::time::timeout(NATS_CHECK_INTERVAL, client.request(subject, "".into())).await {
+    match tokio::time::timeout(CHECK_INTERVAL, client.request(subject, "".into())).await {
         Ok(Ok(_)) => true,
         Ok(Err(e)) => e.kind() == RequestErrorKind::NoResponders,
         Err(_) => false,

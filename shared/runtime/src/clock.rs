@@ -1,0 +1,65 @@
+//! Injectable time, so tests can move past token expiry without sleeping.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, Utc};
+
+/// A source of the current time.
+pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
+    /// Now, in UTC.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The clock a service holds in its state and passes to everything that stamps or compares times.
+pub type SharedClock = Arc<dyn Clock>;
+
+/// The wall clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl SystemClock {
+    /// The wall clock as a [`SharedClock`].
+    pub fn shared() -> SharedClock {
+        Arc::new(SystemClock)
+    }
+}
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// The wall clock plus an adjustable offset, for tests.
+#[derive(Debug, Default)]
+pub struct OffsetClock {
+    offset: Mutex<Duration>,
+}
+
+impl OffsetClock {
+    /// Moves this clock forward.
+    pub fn advance(&self, by: Duration) {
+        *self.offset.lock().unwrap_or_else(|e| e.into_inner()) += by;
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + *self.offset.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offset_clock_moves_forward_only_when_advanced() {
+        let clock = OffsetClock::default();
+        let before = SystemClock.now();
+        clock.advance(Duration::hours(2));
+        let ahead = clock.now() - SystemClock.now();
+        assert!(ahead > Duration::minutes(119) && ahead <= Duration::hours(2), "{ahead}");
+        assert!(SystemClock.now() >= before);
+    }
+}
