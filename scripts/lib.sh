@@ -11,6 +11,19 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/trmm-rs/target}
 # (every clean clone gets its own). A developer's own cargo runs keep their default.
 export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 
+# Removes test and binary executables of earlier builds from the shared target dir: each rebuild after a
+# dependency change leaves the old one (hundreds of MB each) beside the new one, and a clean clone of CI adds a set
+# of its own, until the disk is full. Per name only the newest is kept.
+prune_stale_binaries() {
+  local deps=$CARGO_TARGET_DIR/debug/deps
+  [ -d "$deps" ] || return 0
+  find "$deps" -maxdepth 1 -type f -perm -u+x -regextype posix-extended -regex '.*/[^./]+-[0-9a-f]{16}' \
+    -printf '%T@ %f\n' 2>/dev/null |
+    sort -rn |
+    awk '{ name = $2; sub(/-[0-9a-f]{16}$/, "", name); if (seen[name]++) print $2 }' |
+    while IFS= read -r stale; do rm -f -- "$deps/$stale"; done
+}
+
 # The five binaries of the suite, in start order, and the env var + default of each one's port.
 TRMM_SERVICES=(trmm-api trmm-websocket trmm-nats-api trmm-worker trmm-beat)
 declare -A TRMM_PORT_VAR=([trmm-api]=TRMM_API_PORT [trmm-websocket]=TRMM_WEBSOCKET_PORT

@@ -3,6 +3,8 @@
 # nats-server 2.10+ are there (installing/starting what is missing), then runs:
 #   cargo fmt --check, cargo clippy -D warnings, the workspace tests (cargo-nextest when installed,
 #   plus doc tests; else cargo test) and the quickstart smoke test (scripts/quickstart-smoke.sh).
+# Before building, executables of earlier builds are pruned from the shared target dir (prune_stale_binaries in
+# scripts/lib.sh): each keeps only its newest build, so repeated runs and clean clones do not fill the disk.
 # Every stage runs even when an earlier one failed, so one run shows every problem; the exit code
 # is non-zero if any failed. The last line is "tests: N passed, M failed".
 #
@@ -103,6 +105,7 @@ count_nextest() {
 
 rust_tests() {
   local rc=0 failed_before=$FAILED
+  prune_stale_binaries
   if cargo nextest --version >/dev/null 2>&1; then
     info "== tests: cargo nextest run --workspace --no-fail-fast"
     # nextest prints its "Summary [...] N tests run: ..." line on stderr: merged into the log.
