@@ -7,6 +7,7 @@
 
 mod args;
 mod replies;
+mod run;
 mod sched;
 #[cfg(test)]
 mod tests;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use args::*;
 pub use replies::*;
+pub use run::{RawCmd, RunScript, RunScriptFull, Script};
 pub use sched::SchedTaskPayload;
 
 use crate::nats::{self, CodecError, Command};
