@@ -181,6 +181,18 @@ impl TestApi {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
+        let (status, _, json) = self.call_with_headers(method, path, token, body).await;
+        (status, json)
+    }
+
+    /// [`TestApi::call`] that also returns the response headers.
+    pub async fn call_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
         let mut req = self.http.request(method, format!("{}{path}", self.url));
         if let Some(t) = token {
             req = req.header("Authorization", format!("Token {t}"));
@@ -189,14 +201,14 @@ impl TestApi {
             req = req.json(&b);
         }
         let resp = req.send().await.unwrap();
-        let status = resp.status();
+        let (status, headers) = (resp.status(), resp.headers().clone());
         let text = resp.text().await.unwrap();
         let json = if text.is_empty() {
             Value::Null
         } else {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
-        (status, json)
+        (status, headers, json)
     }
 
     /// Sends a raw body with a JSON content type.

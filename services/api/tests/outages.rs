@@ -11,7 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use trmm_testkit::{free_port, RedisServer};
 
-/// Sends a request and returns (status, Retry-After header, JSON body).
+/// A request's status, `Retry-After` and body.
 async fn send(
     api: &TestApi,
     method: Method,
@@ -19,25 +19,9 @@ async fn send(
     token: Option<&str>,
     body: Option<Value>,
 ) -> (StatusCode, Option<String>, Value) {
-    let mut req = api.http.request(method, format!("{}{path}", api.url));
-    if let Some(t) = token {
-        req = req.header("Authorization", format!("Token {t}"));
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status();
-    let retry = resp
-        .headers()
-        .get("retry-after")
-        .map(|v| v.to_str().unwrap().to_owned());
-    let text = resp.text().await.unwrap();
-    (
-        status,
-        retry,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
+    let (status, headers, body) = api.call_with_headers(method, path, token, body).await;
+    let retry = headers.get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+    (status, retry, body)
 }
 
 fn assert_database_down(path: &str, (status, retry, body): (StatusCode, Option<String>, Value)) {

@@ -2,6 +2,8 @@
 //! in-process and a NATS responder that streams output the way trmm-agent does (StreamChunk messages on
 //! `<agent_id>.cmdoutput.<cmd_id>`). The real agent is exercised in services/agent/tests/remote.rs.
 
+mod socket;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -9,6 +11,7 @@ use std::time::Duration;
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
+use socket::{next_frame, Socket};
 use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -19,7 +22,6 @@ const AGENT: &str = "streamagentqqqqqqqqqqqqqqqqqqqqqqqqqqqqq";
 const OFFLINE_AGENT: &str = "offlineagentqqqqqqqqqqqqqqqqqqqqqqqqqqqq";
 const DEADLINE: Duration = Duration::from_secs(20);
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 /// Gates that hold a streamed command after its third line, by label.
 type Gates = Arc<Mutex<HashMap<String, Arc<Notify>>>>;
 
@@ -169,21 +171,6 @@ async fn streaming_agent(url: &str, gates: Gates) {
             });
         }
     });
-}
-
-async fn next_frame(ws: &mut Socket) -> Value {
-    loop {
-        let msg = tokio::time::timeout(DEADLINE, ws.next())
-            .await
-            .expect("no frame in time")
-            .expect("socket closed")
-            .unwrap();
-        match msg {
-            Message::Text(t) => return serde_json::from_str(&t).unwrap(),
-            Message::Close(c) => return json!({ "closed": c.map(|c| u16::from(c.code)) }),
-            _ => continue,
-        }
-    }
 }
 
 async fn send(ws: &mut Socket, body: Value) {

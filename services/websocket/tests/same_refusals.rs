@@ -2,12 +2,15 @@
 //! through `trmm_authz`. One table of users, each tried against `POST /agents/<id>/cmd/` and
 //! `/ws/agent/<id>/cmd/` (permission can_send_cmd), against one Postgres, NATS and AgentGateway.
 
+mod socket;
+
 use std::time::Duration;
 
 use clap::Parser;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
+use serde_json::json;
+use socket::next_frame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 use trmm_api::testing::TestApi;
@@ -20,8 +23,6 @@ use trmm_testkit::{free_port, NatsServer};
 const AGENT: &str = "refusalagentqqqqqqqqqqqqqqqqqqqqqqqqqqqq";
 const UNKNOWN_AGENT: &str = "unknownagentqqqqqqqqqqqqqqqqqqqqqqqqqqqq";
 const DEADLINE: Duration = Duration::from_secs(20);
-
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// `None`: let through (whatever the command then does); `Some((status, message))`: refused. A 404's message
 /// is service-specific ("Not found." / "Agent not found."), so it is compared by status only.
@@ -159,21 +160,6 @@ impl Both {
         };
         assert_eq!(next_frame(&mut ws).await, json!({ "closed": close }));
         refused
-    }
-}
-
-async fn next_frame(ws: &mut Socket) -> Value {
-    loop {
-        let msg = tokio::time::timeout(DEADLINE, ws.next())
-            .await
-            .expect("no frame in time")
-            .expect("socket closed")
-            .unwrap();
-        match msg {
-            Message::Text(t) => return serde_json::from_str(&t).unwrap(),
-            Message::Close(c) => return json!({ "closed": c.map(|c| u16::from(c.code)) }),
-            _ => continue,
-        }
     }
 }
 
