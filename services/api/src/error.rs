@@ -65,6 +65,19 @@ impl From<GatewayError> for ApiError {
 }
 
 /// Serializing a value the server built cannot fail short of a bug.
+impl From<trmm_ops::OpsError> for ApiError {
+    fn from(e: trmm_ops::OpsError) -> Self {
+        use trmm_ops::OpsError;
+        match e {
+            OpsError::Field { field, message } => ApiError::field(field, message),
+            OpsError::Refused(message) => ApiError::BadRequest(message),
+            OpsError::Db(e) => e.into(),
+            OpsError::Agent(e) => e.into(),
+            OpsError::QueueUnavailable => ApiError::Unavailable(e.to_string()),
+        }
+    }
+}
+
 impl From<serde_json::Error> for ApiError {
     fn from(e: serde_json::Error) -> Self {
         ApiError::Internal(format!("serializing: {e}"))

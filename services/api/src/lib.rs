@@ -8,7 +8,6 @@ pub mod json;
 mod nul;
 mod ratelimit;
 pub mod state;
-pub mod templates;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod version;

@@ -49,6 +49,18 @@ impl AppState {
         self.clock.now()
     }
 
+    /// Agent work (commands, scripts, queues) on this state's database, gateway and job queues.
+    pub fn ops(&self) -> trmm_ops::Ops {
+        trmm_ops::Ops {
+            pool: self.db.clone(),
+            gateway: self.gateway.clone(),
+            jobs: trmm_ops::JobQueue {
+                redis: self.redis.clone(),
+                prefix: self.settings.redis_prefix.clone(),
+            },
+        }
+    }
+
     /// A pooled database connection.
     pub async fn conn(&self) -> Result<trmm_db::Client, trmm_db::DbError> {
         Ok(self.db.get().await?)

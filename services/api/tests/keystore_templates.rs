@@ -144,7 +144,7 @@ async fn templates_expand_from_the_database() {
         "TOKEN={{global.token}}".to_owned(),
         "HOST={{agent.hostname}}".to_owned(),
     ];
-    let (ps, ps_env) = trmm_api::templates::expand_script_inputs(&**conn, &agent, "powershell", &args, &env)
+    let (ps, ps_env) = trmm_ops::templates::expand_script_inputs(&**conn, &agent, "powershell", &args, &env)
         .await
         .unwrap();
     assert_eq!(
@@ -162,7 +162,7 @@ async fn templates_expand_from_the_database() {
         ]
     );
     assert_eq!(ps_env, ["TOKEN=it''s", "HOST=web-01"]);
-    let cmd = trmm_api::templates::expand_args(&**conn, &agent, "cmd", &args)
+    let cmd = trmm_ops::templates::expand_args(&**conn, &agent, "cmd", &args)
         .await
         .unwrap();
     assert_eq!(
@@ -179,14 +179,14 @@ async fn templates_expand_from_the_database() {
             "Acme"
         ]
     );
-    let env = trmm_api::templates::expand_env_vars(&**conn, &agent, "shell", &env)
+    let env = trmm_ops::templates::expand_env_vars(&**conn, &agent, "shell", &env)
         .await
         .unwrap();
     assert_eq!(env, ["TOKEN=it's", "HOST=web-01"]);
     // Nothing to expand: returned as is.
     let plain = vec!["a".to_owned(), "{b}".to_owned()];
     assert_eq!(
-        trmm_api::templates::expand_args(&**conn, &agent, "shell", &plain)
+        trmm_ops::templates::expand_args(&**conn, &agent, "shell", &plain)
             .await
             .unwrap(),
         plain

@@ -4,12 +4,15 @@
 
 mod common;
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_nats::ConnectOptions;
 use common::{acme_hq, agent_id, find, TestApi};
+use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use trmm_protocol::nats;
 use trmm_testkit::service::InProcess;
 use trmm_testkit::{free_port, NatsAuth, NatsServer};
 
@@ -180,4 +183,105 @@ async fn the_agent_list_answers_while_the_gateway_is_down() {
     let row: &Value = find(&agents, "agent_id", &id);
     assert_eq!(row["connected"], false);
     assert_eq!(row["status"], "online", "the last_seen rule, unchanged");
+}
+
+/// A connected agent that answers `rawcmd` with its command text and records every function it is sent.
+async fn recording_agent(rig: &Rig, agent_id: &str, token: &str, seen: Arc<Mutex<Vec<String>>>) -> async_nats::Client {
+    let client = ConnectOptions::with_user_and_password(agent_id.to_owned(), token.to_owned())
+        .name(agent_id)
+        .connect(rig.nats.url())
+        .await
+        .expect("the agent connects");
+    let mut commands = trmm_testkit::agent_commands(&client, agent_id).await;
+    let replies = client.clone();
+    tokio::spawn(async move {
+        while let Some((msg, cmd)) = commands.next().await {
+            seen.lock().unwrap().push(cmd.func.clone());
+            let text = cmd.payload.get("command").cloned().unwrap_or_default();
+            if let Some(to) = msg.reply {
+                let _ = replies.publish(to, nats::encode(&text).unwrap().into()).await;
+            }
+        }
+    });
+    client
+}
+
+impl Rig {
+    /// trmm-worker in-process next to the API (same database, Redis keys and gateway).
+    fn start_worker(&self) -> InProcess {
+        let (db, redis, gateway) = (
+            self.api.db.url().to_owned(),
+            trmm_testkit::redis_url(),
+            format!("http://127.0.0.1:{}", self.gateway_port),
+        );
+        let prefix = self.api.redis.prefix().to_owned();
+        let args = [
+            "trmm-worker",
+            "--database-url",
+            &db,
+            "--redis-url",
+            &redis,
+            "--redis-prefix",
+            &prefix,
+            "--gateway-url",
+            &gateway,
+        ];
+        InProcess::start(&args, trmm_worker::run)
+    }
+
+    /// Queues `cmd` for the offline agent (`queue_if_offline`), answered at once.
+    async fn queue(&self, agent_id: &str, cmd: &str) {
+        let start = Instant::now();
+        let body = json!({"shell": "/bin/bash", "cmd": cmd, "timeout": 30, "queue_if_offline": true});
+        let (status, answer) = self
+            .api
+            .post(&format!("/agents/{agent_id}/cmd/"), &self.admin, body)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert!(answer.as_str().unwrap().contains("queued"), "{answer}");
+        assert!(start.elapsed() < AT_ONCE, "queued after {:?}", start.elapsed());
+    }
+
+    /// The history `results` of `cmd` once it has one.
+    async fn result_of(&self, cmd: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let db = self.api.db.pool().get().await.unwrap();
+            let row = db
+                .query_one("SELECT results FROM agent_history WHERE command = $1", &[&cmd])
+                .await
+                .unwrap();
+            if let Some(results) = row.get::<_, Option<String>>(0) {
+                return results;
+            }
+            assert!(start.elapsed() < DEADLINE, "{cmd:?} never got a result");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn queued_work_runs_when_the_agent_connects_with_no_ping_and_no_tick() {
+    let rig = Rig::start().await;
+    let id = agent_id(1);
+    let (_, token) = rig.api.enroll(&rig.installer, &id, "roamer", rig.site).await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+
+    // Queued while offline; the agent connects before any worker runs: the worker's catch-up at start runs it.
+    rig.queue(&id, "echo first").await;
+    let agent = recording_agent(&rig, &id, &token, seen.clone()).await;
+    rig.wait_connected(&id, true, AT_ONCE).await;
+    let worker = rig.start_worker();
+    assert_eq!(rig.result_of("echo first").await, "echo first");
+
+    // Queued while offline again; the agent's connect event runs it.
+    agent.drain().await.unwrap();
+    rig.wait_connected(&id, false, DEADLINE).await;
+    rig.queue(&id, "echo second").await;
+    let _agent = recording_agent(&rig, &id, &token, seen.clone()).await;
+    assert_eq!(rig.result_of("echo second").await, "echo second");
+
+    // Presence is tracked, so nothing pinged the agent before its queued commands.
+    assert_eq!(*seen.lock().unwrap(), ["rawcmd", "rawcmd"]);
+    worker.stop().await;
 }

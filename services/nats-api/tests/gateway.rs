@@ -141,6 +141,7 @@ async fn ping_request_and_typed_errors() {
             agent_id: "agentA".into(),
             envelope: rawcmd("hello"),
             timeout_ms: 2000,
+            queueable: false,
         })
         .await
         .unwrap()
@@ -155,6 +156,7 @@ async fn ping_request_and_typed_errors() {
             agent_id: "nobody".into(),
             envelope: rawcmd("x"),
             timeout_ms: 5000,
+            queueable: false,
         })
         .await
         .unwrap_err();
@@ -170,6 +172,7 @@ async fn ping_request_and_typed_errors() {
             agent_id: "agentA".into(),
             envelope: rawcmd("sleep"),
             timeout_ms: 300,
+            queueable: false,
         })
         .await
         .unwrap_err();
@@ -181,6 +184,7 @@ async fn ping_request_and_typed_errors() {
             agent_id: "a.b".into(),
             envelope: rawcmd("x"),
             timeout_ms: 300,
+            queueable: false,
         })
         .await
         .unwrap_err();
@@ -359,6 +363,7 @@ async fn tracked_presence_answers_offline_at_once_and_sends_no_pings() {
             agent_id: "away".into(),
             envelope: rawcmd("x"),
             timeout_ms: 30_000,
+            queueable: false,
         })
         .await
         .unwrap_err();
@@ -402,5 +407,45 @@ async fn tracked_presence_answers_offline_at_once_and_sends_no_pings() {
         [("here", DeliveryOutcome::Replied), ("away", DeliveryOutcome::Offline)]
     );
     assert_eq!(reply.published, 1);
-    assert_eq!(*funcs.lock().unwrap(), ["rawcmd"], "the command only, no ping first");
+    for (agent_id, code) in [("here", Code::Ok), ("away", Code::FailedPrecondition)] {
+        let answer = h.client.request(queueable(agent_id, 30_000)).await;
+        assert_eq!(answer.err().map_or(Code::Ok, |e| e.code()), code, "{agent_id}");
+    }
+    assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+    assert_eq!(
+        *funcs.lock().unwrap(),
+        ["rawcmd", "rawcmd"],
+        "the commands only, no ping first"
+    );
+}
+
+fn queueable(agent_id: &str, timeout_ms: u32) -> AgentRequest {
+    AgentRequest {
+        agent_id: agent_id.into(),
+        envelope: rawcmd("hi"),
+        timeout_ms,
+        queueable: true,
+    }
+}
+
+#[tokio::test]
+async fn untracked_presence_pings_before_queueable_work_only() {
+    let mut h = harness().await;
+    // A subscriber on every subject, as in a deployment: only a ping tells an absent agent from a silent one.
+    let ingest = async_nats::connect(h.nats.url()).await.unwrap();
+    let _telemetry = trmm_testkit::subscribe_live(&ingest, "*", "ingest").await;
+    let funcs = recording_agent(&h.nats.url(), "here").await;
+
+    let start = Instant::now();
+    let err = h.client.request(queueable("away", 30_000)).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+    h.client.request(queueable("here", 5_000)).await.unwrap();
+    assert_eq!(*funcs.lock().unwrap(), ["ping", "rawcmd"]);
+
+    // Work that is not queued is not delayed by a ping: NATS decides (here, the request times out).
+    let mut plain = queueable("away", 500);
+    plain.queueable = false;
+    let err = h.client.request(plain).await.unwrap_err();
+    assert_eq!(err.code(), Code::DeadlineExceeded);
 }

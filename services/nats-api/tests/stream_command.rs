@@ -35,12 +35,23 @@ async fn gateway(nats: &NatsServer) -> (GatewayClient, tokio_util::sync::DropGua
 }
 
 /// `streaming` publishes each word of the command as a line, then done with exit code 3, then replies;
-/// otherwise the agent only replies with the command text (as the 2.9.1 Go agent does); silent never answers.
+/// otherwise the agent only replies with the command text (as the 2.9.1 Go agent does); silent answers nothing but
+/// pings.
 async fn agent(url: &str, agent_id: &'static str) {
     let client = async_nats::connect(url).await.unwrap();
     let mut commands = trmm_testkit::agent_commands(&client, agent_id).await;
     tokio::spawn(async move {
         while let Some((msg, cmd)) = commands.next().await {
+            // Connected agents answer the gateway's ping (it pings first when presence is not tracked).
+            if cmd.func == "ping" {
+                if let Some(reply) = msg.reply {
+                    client
+                        .publish(reply, nats::encode("pong").unwrap().into())
+                        .await
+                        .unwrap();
+                }
+                continue;
+            }
             let text = cmd.payload.get("command").cloned().unwrap_or_default();
             if agent_id == SILENT {
                 continue;
@@ -97,11 +108,14 @@ async fn collect(
     text: &str,
     timeout: i64,
 ) -> Vec<Result<CommandOutput, GatewayError>> {
-    let stream = client
+    // Refused at once (an absent agent) or ended by an error: either way the last item.
+    match client
         .stream_command(agent_id, rawcmd(text, timeout), Duration::ZERO)
         .await
-        .unwrap();
-    stream.collect().await
+    {
+        Ok(stream) => stream.collect().await,
+        Err(e) => vec![Err(e)],
+    }
 }
 
 fn line(l: &str) -> Result<CommandOutput, GatewayError> {

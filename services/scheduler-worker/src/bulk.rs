@@ -18,7 +18,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use trmm_db::bulk::{self, Run, Unanswered};
-use trmm_jobs::BulkRun;
+use trmm_jobs::{BulkRun, BulkWork};
 use trmm_protocol::calls::{AgentCall, RawCmd, RunScriptFull};
 use trmm_rpc::client::{GatewayClient, GatewayError};
 
@@ -70,7 +70,7 @@ pub async fn serve(ctx: BulkContext, redis: ConnectionManager, prefix: String, s
         let policy = RetryPolicy::retries(MAX_ATTEMPTS - 1)
             .with_backoff(backoff)
             .retry_if(is_transient);
-        let storage = trmm_jobs::bulk_storage(redis.clone(), &prefix).poll_with_interval(POLL);
+        let storage = trmm_jobs::storage::<BulkRun>(redis.clone(), &prefix).poll_with_interval(POLL);
         WorkerBuilder::new(name.as_str())
             .backend(storage)
             .retry(policy)
@@ -97,7 +97,7 @@ async fn run_bulk(job: BulkRun, ctx: Data<BulkContext>, attempt: Attempt) -> Res
         bulk::mark_started(&**db, run.id).await.map_err(transient)?;
         run
     };
-    let template: AgentCall = serde_json::from_value(run.envelope.clone())
+    let work = trmm_ops::bulk::work(&run)
         .map_err(|e| AbortError::new(format!("bulk run {} has an unreadable command: {e}", run.id)))?;
     let todo = bulk::undispatched(&**ctx.pool.get().await.map_err(transient)?, run.id)
         .await
@@ -119,8 +119,8 @@ async fn run_bulk(job: BulkRun, ctx: Data<BulkContext>, attempt: Attempt) -> Res
         .then(move |chunk| claim(pool.clone(), chunk));
     let fan_out = batches
         .map(|claimed| {
-            let (ctx, run, template, writes) = (ctx.clone(), run.clone(), &template, writes.clone());
-            async move { one_batch(ctx, run, template, claimed?, writes).await }
+            let (ctx, run, work, writes) = (ctx.clone(), run.clone(), &work, writes.clone());
+            async move { one_batch(ctx, run, work, claimed?, writes).await }
         })
         .buffer_unordered((ctx.concurrency / batch).max(1))
         .collect::<Vec<Result<(), String>>>();
@@ -226,7 +226,7 @@ async fn write_outcomes(pool: trmm_db::Pool, mut rx: mpsc::Receiver<Write>) -> R
 async fn one_batch(
     ctx: Arc<BulkContext>,
     run: Arc<Run>,
-    template: &AgentCall,
+    work: &BulkWork,
     batch: Vec<Unanswered>,
     writes: mpsc::Sender<Write>,
 ) -> Result<(), String> {
@@ -234,7 +234,7 @@ async fn one_batch(
         return Ok(());
     }
     let timeout = Duration::from_secs(run.reply_timeout.max(1) as u64);
-    let outcomes = match send(&ctx, &run, template, &batch, timeout).await {
+    let outcomes = match send(&ctx, work, &batch, timeout).await {
         Ok(outcomes) if outcomes.len() == batch.len() => outcomes,
         sent => {
             let e = match sent {
@@ -284,12 +284,11 @@ async fn one_batch(
 /// PublishMany; one typed outcome per agent, in order.
 async fn send(
     ctx: &BulkContext,
-    run: &Run,
-    template: &AgentCall,
+    work: &BulkWork,
     batch: &[Unanswered],
     timeout: Duration,
 ) -> Result<Vec<Result<Reply, GatewayError>>, GatewayError> {
-    match template {
+    match &work.call {
         AgentCall::RawCmd(t) => {
             let calls = batch
                 .iter()
@@ -311,9 +310,9 @@ async fn send(
                 .map(|u| {
                     let mut script = t.0.clone();
                     script.history_id = Some(u.history_id);
-                    if let Some(inputs) = run.per_agent.as_ref().and_then(|p| p.get(u.history_id.to_string())) {
-                        script.args = strings(inputs.get("script_args"));
-                        script.env_vars = strings(inputs.get("env_vars"));
+                    if let Some(inputs) = work.per_agent.get(&u.history_id) {
+                        script.args.clone_from(&inputs.script_args);
+                        script.env_vars.clone_from(&inputs.env_vars);
                     }
                     (u.agent_id.clone(), RunScriptFull(script))
                 })
@@ -330,10 +329,4 @@ async fn send(
 /// One outcome per agent, its reply made a [`Reply`].
 fn typed<T>(outcomes: Vec<Result<T, GatewayError>>, reply: fn(T) -> Reply) -> Vec<Result<Reply, GatewayError>> {
     outcomes.into_iter().map(|o| o.map(reply)).collect()
-}
-
-fn strings(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
-        .unwrap_or_default()
 }

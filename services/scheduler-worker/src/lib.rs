@@ -76,8 +76,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         };
         tokio::join!(
             bulk::serve(bulk, redis.clone(), prefix.clone(), shutdown.clone()),
-            script_email::serve(email, redis, prefix.clone(), shutdown.clone()),
-            pending::serve(runner, shutdown.clone()),
+            script_email::serve(email, redis.clone(), prefix.clone(), shutdown.clone()),
+            pending::serve(runner, redis.clone(), prefix.clone(), shutdown.clone()),
             recovery
         );
         anyhow::Ok(())

@@ -1,31 +1,37 @@
 //! Commands and scripts queued for offline agents (pending actions `runcmd` / `runscript`): run, in the order
 //! they were queued, as soon as the agent is back; expired after `TRMM_PENDING_ACTION_TTL`, never run then.
 //!
-//! Two triggers: the AgentGateway presence stream (an agent going online starts its queue at once), and a short
-//! tick over agents with queued work. The tick is needed because presence comes from `last_seen` with
-//! minutes-long offline thresholds: an agent restarted within that window never goes "offline", so no
-//! transition announces its return. Trying an absent agent costs one unanswered ping.
+//! What starts an agent's queue: the AgentGateway's presence stream (nats-server's own connect events), a
+//! `RunPending` job from trmm-api (for an agent that came back while its action was being written), and a
+//! catch-up over every agent with queued work each time the presence stream is (re)subscribed. Only where the
+//! gateway does not track presence (a nats-server without the system account) is that catch-up repeated on a tick.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use apalis::prelude::*;
 use chrono::Utc;
 use futures_util::StreamExt;
+use redis::aio::ConnectionManager;
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use trmm_db::pending::{self, Claimed};
-use trmm_jobs::QueuedRun;
+use trmm_jobs::{QueuedRun, RunPending};
 use trmm_rpc::client::{GatewayClient, GatewayError};
 use trmm_runtime::clock::SharedClock;
 
 use crate::record;
 
-/// How often agents with queued work are tried.
-const TICK: Duration = Duration::from_secs(3);
+/// How often the catch-up runs while the gateway does not track presence.
+const UNTRACKED_TICK: Duration = Duration::from_secs(3);
 /// How often expired actions are swept (more often when the TTL is short).
 const SWEEP: Duration = Duration::from_secs(60);
+/// How often an idle worker looks for `RunPending` jobs.
+const POLL: Duration = Duration::from_millis(500);
+/// Agent ids per presence question (the gateway's limit is 10,000).
+const PAGE: usize = 5000;
 /// History `results` of a queued command that expired.
 const EXPIRED: &str = "expired: the agent did not come back online in time";
 
@@ -42,55 +48,40 @@ pub struct Runner {
     pub clock: SharedClock,
 }
 
-type Presence = Arc<Mutex<HashMap<String, bool>>>;
+/// Why the runner should look at queues.
+#[derive(Debug)]
+enum Wake {
+    /// This agent is back (or may be).
+    Agent(String),
+    /// Events may have been missed: every queue whose agent is connected.
+    CatchUp,
+}
+
+type Busy = Arc<Mutex<HashSet<String>>>;
 
 /// Runs until `shutdown`.
-pub async fn serve(runner: Runner, shutdown: CancellationToken) {
-    let presence: Presence = Arc::default();
-    let busy: Arc<Mutex<HashSet<String>>> = Arc::default();
-    let (wake, mut woken) = mpsc::unbounded_channel::<String>();
-    tokio::spawn(watch_presence(
-        runner.gateway.clone(),
-        presence.clone(),
-        wake,
-        shutdown.clone(),
-    ));
-    let mut tick = tokio::time::interval(TICK);
-    let mut sweep = tokio::time::interval(SWEEP.min(runner.ttl / 4).max(Duration::from_secs(1)));
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            _ = sweep.tick() => runner.expire().await,
-            _ = tick.tick() => {
-                for agent_id in runner.queued_agents().await {
-                    let known_offline = lock(&presence).get(&agent_id) == Some(&false);
-                    if !known_offline {
-                        runner.start(&busy, agent_id);
-                    }
-                }
-            }
-            Some(agent_id) = woken.recv() => runner.start(&busy, agent_id),
-        }
-    }
+pub async fn serve(runner: Runner, redis: ConnectionManager, prefix: String, shutdown: CancellationToken) {
+    let (wake, woken) = mpsc::unbounded_channel::<Wake>();
+    tokio::join!(
+        watch_presence(runner.gateway.clone(), wake.clone(), shutdown.clone()),
+        run_pending_jobs(wake, redis, prefix, shutdown.clone()),
+        runner.dispatch(woken, shutdown),
+    );
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Follows the gateway's presence stream, reconnecting, and reports agents that come online.
-async fn watch_presence(
-    gateway: GatewayClient,
-    presence: Presence,
-    wake: mpsc::UnboundedSender<String>,
-    shutdown: CancellationToken,
-) {
+/// Follows the gateway's presence stream, reconnecting; a catch-up follows every (re)subscription.
+async fn watch_presence(gateway: GatewayClient, wake: mpsc::UnboundedSender<Wake>, shutdown: CancellationToken) {
     loop {
         let stream = trmm_runtime::backoff::connect_with_backoff("agent gateway (presence)", &shutdown, || {
             gateway.watch_presence()
         })
         .await;
         let Some(stream) = stream else { return };
+        let _ = wake.send(Wake::CatchUp);
         let mut stream = Box::pin(stream);
         loop {
             let event = tokio::select! {
@@ -98,12 +89,10 @@ async fn watch_presence(
                 e = stream.next() => e,
             };
             match event {
-                Some(Ok(e)) => {
-                    let was = lock(&presence).insert(e.agent_id.clone(), e.online);
-                    if e.online && was != Some(true) {
-                        let _ = wake.send(e.agent_id);
-                    }
+                Some(Ok(e)) if e.online => {
+                    let _ = wake.send(Wake::Agent(e.agent_id));
                 }
+                Some(Ok(_)) => {}
                 Some(Err(e)) => {
                     tracing::warn!(error = %e, "presence stream broke; reconnecting");
                     break;
@@ -114,7 +103,77 @@ async fn watch_presence(
     }
 }
 
+/// Consumes the `RunPending` queue until `shutdown`: each entry wakes its agent's queue.
+async fn run_pending_jobs(
+    wake: mpsc::UnboundedSender<Wake>,
+    redis: ConnectionManager,
+    prefix: String,
+    shutdown: CancellationToken,
+) {
+    let name = crate::queue::worker_name("run-pending");
+    crate::queue::supervise("run_pending", shutdown, |_, stop| {
+        let storage = trmm_jobs::storage::<RunPending>(redis.clone(), &prefix).poll_with_interval(POLL);
+        WorkerBuilder::new(name.as_str())
+            .backend(storage)
+            .data(wake.clone())
+            .build(on_run_pending)
+            .run_until(crate::queue::stopped(stop))
+    })
+    .await
+}
+
+async fn on_run_pending(job: RunPending, wake: Data<mpsc::UnboundedSender<Wake>>) -> Result<(), BoxDynError> {
+    let _ = wake.send(Wake::Agent(job.agent_id));
+    Ok(())
+}
+
 impl Runner {
+    /// Starts queues as wakes arrive and sweeps expired actions, until `shutdown`.
+    async fn dispatch(self, mut woken: mpsc::UnboundedReceiver<Wake>, shutdown: CancellationToken) {
+        let busy = Busy::default();
+        let mut untracked = false;
+        let mut tick = tokio::time::interval(UNTRACKED_TICK);
+        let mut sweep = tokio::time::interval(SWEEP.min(self.ttl / 4).max(Duration::from_secs(1)));
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = sweep.tick() => self.expire().await,
+                _ = tick.tick(), if untracked => untracked = self.catch_up(&busy).await,
+                Some(wake) = woken.recv() => match wake {
+                    Wake::Agent(agent_id) => self.start(&busy, agent_id),
+                    Wake::CatchUp => untracked = self.catch_up(&busy).await,
+                },
+            }
+        }
+    }
+
+    /// Starts the queue of every connected agent with queued work; returns whether presence is untracked (then
+    /// every such agent is tried: the gateway pings it).
+    async fn catch_up(&self, busy: &Busy) -> bool {
+        let queued = self.queued_agents().await;
+        let mut untracked = false;
+        // With nothing queued the question is still asked: the answer says whether presence is tracked.
+        let pages: Vec<&[String]> = if queued.is_empty() {
+            vec![&[]]
+        } else {
+            queued.chunks(PAGE).collect()
+        };
+        for page in pages {
+            match self.gateway.connected(page.to_vec()).await {
+                Ok(connected) => page
+                    .iter()
+                    .filter(|id| connected.contains(*id))
+                    .for_each(|id| self.start(busy, id.clone())),
+                Err(e) => {
+                    tracing::debug!(error = %e, "presence unknown; trying every agent with queued work");
+                    untracked = true;
+                    page.iter().for_each(|id| self.start(busy, id.clone()));
+                }
+            }
+        }
+        untracked
+    }
+
     fn cutoff(&self) -> chrono::DateTime<Utc> {
         self.clock.now() - chrono::Duration::from_std(self.ttl).unwrap_or(chrono::Duration::MAX)
     }
@@ -145,7 +204,7 @@ impl Runner {
     }
 
     /// Drains the agent's queue in a task of its own, unless one is already at it.
-    fn start(&self, busy: &Arc<Mutex<HashSet<String>>>, agent_id: String) {
+    fn start(&self, busy: &Busy, agent_id: String) {
         if !lock(busy).insert(agent_id.clone()) {
             return;
         }

@@ -30,8 +30,8 @@ pub enum Reply {
     Script(RunScriptResponse),
 }
 
-/// Sends a queued command or script call (pinging first: see [`GatewayClient::call_probed`]) and waits for its
-/// typed reply; other calls are not queued work.
+/// Sends a queued command or script call and waits for its typed reply (an absent agent is
+/// [`GatewayError::Offline`] at once); other calls are not queued work.
 pub async fn call(
     gateway: &GatewayClient,
     agent_id: &str,
@@ -39,9 +39,9 @@ pub async fn call(
     timeout: Duration,
 ) -> Result<Reply, GatewayError> {
     match call {
-        AgentCall::RawCmd(c) => gateway.call_probed(agent_id, c, timeout).await.map(Reply::Text),
-        AgentCall::RunScript(c) => gateway.call_probed(agent_id, c, timeout).await.map(Reply::Text),
-        AgentCall::RunScriptFull(c) => gateway.call_probed(agent_id, c, timeout).await.map(Reply::Script),
+        AgentCall::RawCmd(c) => gateway.call_queueable(agent_id, c, timeout).await.map(Reply::Text),
+        AgentCall::RunScript(c) => gateway.call_queueable(agent_id, c, timeout).await.map(Reply::Text),
+        AgentCall::RunScriptFull(c) => gateway.call_queueable(agent_id, c, timeout).await.map(Reply::Script),
         other => Err(GatewayError::Invalid(format!(
             "{} is not a queued command",
             other.func()

@@ -45,12 +45,12 @@ async fn requeue(pool: &trmm_db::Pool, redis: &ConnectionManager, prefix: &str) 
         (runs, mails)
     };
     for run_id in &runs {
-        trmm_jobs::enqueue_bulk(redis.clone(), prefix, BulkRun { run_id: *run_id })
+        trmm_jobs::enqueue(redis.clone(), prefix, BulkRun { run_id: *run_id })
             .await
             .map_err(|e| e.to_string())?;
     }
     for job in &mails {
-        trmm_jobs::enqueue_script_email(redis.clone(), prefix, ScriptEmail { job_id: job.0 })
+        trmm_jobs::enqueue(redis.clone(), prefix, ScriptEmail { job_id: job.0 })
             .await
             .map_err(|e| e.to_string())?;
     }

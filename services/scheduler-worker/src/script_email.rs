@@ -26,8 +26,6 @@ use crate::record;
 const MAX_ATTEMPTS: usize = 5;
 /// How often an idle worker looks for new jobs.
 const POLL: Duration = Duration::from_millis(500);
-/// Seconds waited beyond the agent-side timeout (as trmm-api does for `runscriptfull`).
-const REPLY_GRACE: u64 = 3;
 /// Longest an SMTP conversation may take.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long an attempt holds its job beyond the script's own timeout before another worker may take it.
@@ -64,7 +62,7 @@ pub async fn serve(ctx: EmailContext, redis: ConnectionManager, prefix: String, 
         let policy = RetryPolicy::retries(MAX_ATTEMPTS - 1)
             .with_backoff(backoff)
             .retry_if(is_retry);
-        let storage = trmm_jobs::script_email_storage(redis.clone(), &prefix).poll_with_interval(POLL);
+        let storage = trmm_jobs::storage::<ScriptEmail>(redis.clone(), &prefix).poll_with_interval(POLL);
         WorkerBuilder::new(name.as_str())
             .backend(storage)
             .retry(policy)
@@ -91,7 +89,7 @@ async fn run_job(job: ScriptEmail, ctx: Data<EmailContext>, attempt: Attempt) ->
             tracing::info!(job_id = id.0, "emailed script run already done or taken; skipped");
             return Ok(());
         };
-        let run = Duration::from_secs(job.script.0.timeout.max(0) as u64 + REPLY_GRACE) + SMTP_TIMEOUT;
+        let run = trmm_ops::script::reply_wait(job.script.0.timeout) + SMTP_TIMEOUT;
         jobs::extend(&**db, id, until + run).await.map_err(retry)?;
         job
     };
@@ -167,7 +165,7 @@ async fn run_script(
     ctx: &EmailContext,
     agent: &agents::AgentRef,
 ) -> Result<Option<Value>, BoxDynError> {
-    let wait = Duration::from_secs(job.script.0.timeout.max(1) as u64 + REPLY_GRACE);
+    let wait = trmm_ops::script::reply_wait(job.script.0.timeout.max(1));
     let hist = job.history_id;
     let reply = ctx.gateway.call(&agent.agent_id, job.script.clone(), wait).await;
     match reply {

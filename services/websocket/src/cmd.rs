@@ -29,7 +29,7 @@ use trmm_authz::Identity;
 use trmm_db::agents::AgentRef;
 use trmm_db::history;
 use trmm_ops::command::{self, CmdRequest};
-use trmm_rpc::client::{GatewayClient, GatewayError, PROBE_TIMEOUT};
+use trmm_rpc::client::{GatewayClient, GatewayError};
 use trmm_runtime::clock::SharedClock;
 
 use crate::auth::{self, Refusal};
@@ -189,12 +189,6 @@ async fn start(ctx: &Ctx, who: &Identity, agent: &AgentRef, origin: &Value, text
         .cmd_id
         .filter(|id| !id.is_empty())
         .unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()));
-    // A ping first, so that an absent agent is reported at once (see GatewayClient::call_probed).
-    match ctx.gateway.ping(&agent.agent_id, PROBE_TIMEOUT).await {
-        Ok(true) => {}
-        Ok(false) => return Err(error_frame(&GatewayError::Offline)),
-        Err(e) => return Err(error_frame(&e)),
-    }
     let call = async {
         let db = ctx.pool.get().await?;
         command::begin(&**db, agent, who.username(), origin.clone(), call).await

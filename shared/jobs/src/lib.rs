@@ -15,6 +15,28 @@ pub struct BulkRun {
     pub run_id: i64,
 }
 
+/// What every agent of a bulk run is sent: one call (its history id set per agent) and, for a script whose
+/// arguments use template variables, each agent's expanded inputs (`bulk_runs.command` and `.per_agent`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BulkWork {
+    /// The call.
+    pub call: trmm_protocol::calls::AgentCall,
+    /// Script inputs by history id, where they differ per agent.
+    pub per_agent: PerAgentInputs,
+}
+
+/// A script's arguments and environment as expanded for one agent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScriptInputs {
+    /// Arguments.
+    pub script_args: Vec<String>,
+    /// `KEY=VALUE` environment.
+    pub env_vars: Vec<String>,
+}
+
+/// [`ScriptInputs`] by history id (JSON object keys are the ids as text).
+pub type PerAgentInputs = std::collections::BTreeMap<i64, ScriptInputs>;
+
 /// A script run whose result is emailed (`POST /agents/<agent_id>/runscript/` with `output: email`): the queue
 /// entry names the `jobs` row that holds its [`ScriptEmailPayload`]; the worker runs the script unless the
 /// run's history row has its result, then sends the mail (upstream `run_script_email_results_task`).
@@ -41,6 +63,15 @@ pub struct ScriptEmailPayload {
 impl ScriptEmailPayload {
     /// `jobs.kind` of these payloads.
     pub const KIND: &'static str = "script_email";
+}
+
+/// An agent has queued work (pending actions) since a moment when it may just have come back: the worker runs
+/// its queue now if it is connected. Presence events start a returning agent's queue; this entry covers an agent
+/// that came back between the API seeing it offline and the action being written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunPending {
+    /// The agent's `agent_id`.
+    pub agent_id: String,
 }
 
 /// A command or script queued for an offline agent: the `details` of a `runcmd` / `runscript` pending action,
@@ -103,22 +134,35 @@ pub fn queue_name(prefix: &str, job: &str) -> String {
     format!("{prefix}:jobs:{job}")
 }
 
-/// The apalis storage of bulk runs, for pushing (trmm-api) and consuming (trmm-worker).
-pub fn bulk_storage(conn: ConnectionManager, prefix: &str) -> RedisStorage<BulkRun> {
-    RedisStorage::new(conn).with_config(Config::default().queue(queue_name(prefix, "bulk")))
+/// A job type: its payload and the name of its Redis queue.
+pub trait Job: Serialize + serde::de::DeserializeOwned + Send + Sync + Unpin + 'static {
+    /// The queue's name under the prefix (see [`queue_name`]).
+    const QUEUE: &'static str;
 }
 
-/// Queues a bulk run.
-pub async fn enqueue_bulk(conn: ConnectionManager, prefix: &str, job: BulkRun) -> Result<(), EnqueueError> {
-    bulk_storage(conn, prefix)
+impl Job for BulkRun {
+    const QUEUE: &'static str = "bulk";
+}
+
+impl Job for ScriptEmail {
+    const QUEUE: &'static str = "script_email";
+}
+
+impl Job for RunPending {
+    const QUEUE: &'static str = "run_pending";
+}
+
+/// The apalis storage of one job type, for pushing (trmm-api) and consuming (trmm-worker).
+pub fn storage<J: Job>(conn: ConnectionManager, prefix: &str) -> RedisStorage<J> {
+    RedisStorage::new(conn).with_config(Config::default().queue(queue_name(prefix, J::QUEUE)))
+}
+
+/// Queues a job.
+pub async fn enqueue<J: Job>(conn: ConnectionManager, prefix: &str, job: J) -> Result<(), EnqueueError> {
+    storage::<J>(conn, prefix)
         .push(job)
         .await
         .map_err(|e| EnqueueError(e.to_string()))
-}
-
-/// The apalis storage of emailed script runs, for pushing (trmm-api) and consuming (trmm-worker).
-pub fn script_email_storage(conn: ConnectionManager, prefix: &str) -> RedisStorage<ScriptEmail> {
-    RedisStorage::new(conn).with_config(Config::default().queue(queue_name(prefix, "script_email")))
 }
 
 /// Marks this deployment's queues as intact in Redis; true when the mark was missing, which means Redis lost
@@ -132,12 +176,4 @@ pub async fn mark_intact(mut conn: ConnectionManager, prefix: &str) -> Result<bo
         .query_async(&mut conn)
         .await?;
     Ok(set.is_some())
-}
-
-/// Queues an emailed script run.
-pub async fn enqueue_script_email(conn: ConnectionManager, prefix: &str, job: ScriptEmail) -> Result<(), EnqueueError> {
-    script_email_storage(conn, prefix)
-        .push(job)
-        .await
-        .map_err(|e| EnqueueError(e.to_string()))
 }

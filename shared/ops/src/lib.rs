@@ -1,5 +1,14 @@
 //! Agent work implemented once for every service that does it (trmm-api, trmm-websocket, trmm-worker): what a
-//! shell command request is and how its run starts, and how an agent's result is recorded.
+//! command or script request is and how its run starts, sending it or queueing it for an offline agent, bulk
+//! runs, template expansion, and how an agent's result is recorded.
 
+pub mod bulk;
 pub mod command;
+mod error;
+pub mod queue;
 pub mod record;
+pub mod script;
+pub mod templates;
+
+pub use error::OpsError;
+pub use queue::{Delivered, JobQueue, Ops};

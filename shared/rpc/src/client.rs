@@ -16,9 +16,6 @@ use crate::gateway::{
     PublishManyRequest, PublishRequest, StreamCommandRequest, Targeted, WatchPresenceRequest,
 };
 
-/// How long an agent gets to answer the ping before a probed call (upstream pings with 2 s).
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
-
 /// Why a call through the gateway did not produce the agent's answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GatewayError {
@@ -89,27 +86,35 @@ impl GatewayClient {
         Ok(self.inner.clone().ping(req).await?.into_inner().online)
     }
 
-    /// [`GatewayClient::call`] preceded by a ping, for work that must not be lost when the agent is absent
-    /// (queued commands). With presence tracked the gateway answers an absent agent's ping at once; without it
-    /// (no NATS system account) only the ping tells an absent agent from a silent one.
-    pub async fn call_probed<C: Call>(
+    /// Sends `call` and returns the agent's typed reply.
+    pub async fn call<C: Call>(&self, agent_id: &str, call: C, timeout: Duration) -> Result<C::Reply, GatewayError> {
+        self.request(agent_id, call, timeout, false).await
+    }
+
+    /// [`GatewayClient::call`] for work that is queued when the agent is offline: an absent agent is
+    /// [`GatewayError::Offline`] at once, never a timeout (the gateway asks the agent itself only where it does
+    /// not track presence).
+    pub async fn call_queueable<C: Call>(
         &self,
         agent_id: &str,
         call: C,
         timeout: Duration,
     ) -> Result<C::Reply, GatewayError> {
-        if !self.ping(agent_id, PROBE_TIMEOUT).await? {
-            return Err(GatewayError::Offline);
-        }
-        self.call(agent_id, call, timeout).await
+        self.request(agent_id, call, timeout, true).await
     }
 
-    /// Sends `call` and returns the agent's typed reply.
-    pub async fn call<C: Call>(&self, agent_id: &str, call: C, timeout: Duration) -> Result<C::Reply, GatewayError> {
+    async fn request<C: Call>(
+        &self,
+        agent_id: &str,
+        call: C,
+        timeout: Duration,
+        queueable: bool,
+    ) -> Result<C::Reply, GatewayError> {
         let req = AgentRequest {
             agent_id: agent_id.to_owned(),
             envelope: envelope(call)?,
             timeout_ms: millis(timeout),
+            queueable,
         };
         let reply = self.inner.clone().request(req).await?.into_inner();
         calls::decode_reply::<C>(&reply.msgpack).map_err(|e| GatewayError::BadReply(e.to_string()))
@@ -117,9 +122,20 @@ impl GatewayClient {
 
     /// Sends `call` without waiting for an answer.
     pub async fn send(&self, agent_id: &str, call: impl Into<AgentCall>) -> Result<(), GatewayError> {
+        self.publish(agent_id, call.into(), false).await
+    }
+
+    /// [`GatewayClient::send`] for work that is queued when the agent is offline (see
+    /// [`GatewayClient::call_queueable`]).
+    pub async fn send_queueable(&self, agent_id: &str, call: impl Into<AgentCall>) -> Result<(), GatewayError> {
+        self.publish(agent_id, call.into(), true).await
+    }
+
+    async fn publish(&self, agent_id: &str, call: AgentCall, queueable: bool) -> Result<(), GatewayError> {
         let req = PublishRequest {
             agent_id: agent_id.to_owned(),
             envelope: envelope(call)?,
+            queueable,
         };
         self.inner.clone().publish(req).await?;
         Ok(())

@@ -3,9 +3,7 @@
 
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
-use trmm_db::agents::AgentRef;
 use trmm_db::pending::{self, Action};
-use trmm_jobs::QueuedRun;
 
 use super::agents::AGENT_ID;
 use crate::auth::perms::{ListPendingActions, ManagePendingActions};
@@ -20,16 +18,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/logs/pendingactions/", web::get().to(list))
         .route("/logs/pendingactions/{pk}/", web::delete().to(cancel))
         .route(&format!("/agents/{AGENT_ID}/pendingactions/"), web::get().to(for_agent));
-}
-
-/// Queues a command or script for an offline agent and returns the answer to give the dashboard. trmm-worker
-/// sends it within seconds of the agent's return, or marks it expired after `TRMM_PENDING_ACTION_TTL`.
-pub async fn queue(db: &impl trmm_db::GenericClient, agent: &AgentRef, run: &QueuedRun) -> ApiResult<String> {
-    pending::create(db, agent.pk, run.action_type(), run).await?;
-    Ok(format!(
-        "{} is offline: queued, it will run when the agent is back online",
-        agent.hostname
-    ))
 }
 
 /// Upstream's derived `due` (logs/models.py::PendingAction.due).

@@ -53,11 +53,16 @@ impl Gateway {
 
     /// FAILED_PRECONDITION at once when presence knows the agent is not connected: NATS itself cannot tell (the
     /// telemetry subscription `*` matches every agent subject, so there is never "no responders"). Where presence
-    /// is not known (no NATS system account) the call goes ahead and NATS decides.
-    async fn require_connected(&self, agent_id: &str) -> Result<(), Status> {
+    /// is not known (no NATS system account, or not re-synchronised in time) the call goes ahead and NATS decides,
+    /// unless the caller must `confirm` the agent is there (work queued for offline agents, an interactive command
+    /// stream): then a ping decides, so that no caller has to probe an agent itself.
+    async fn require_connected(&self, agent_id: &str, confirm: bool) -> Result<(), Status> {
         match self.presence.lookup(agent_id).await {
+            Lookup::Connected => Ok(()),
             Lookup::Offline => Err(offline(agent_id)),
-            Lookup::Connected | Lookup::Unknown => Ok(()),
+            Lookup::Unknown if !confirm => Ok(()),
+            Lookup::Unknown if self.answers_ping(agent_id, DEFAULT_PING_TIMEOUT).await? => Ok(()),
+            Lookup::Unknown => Err(offline(agent_id)),
         }
     }
 
@@ -71,8 +76,11 @@ impl Gateway {
         }
     }
 
-    async fn request(&self, agent_id: &str, payload: Vec<u8>, timeout: Duration) -> Result<Vec<u8>, Status> {
-        self.require_connected(agent_id).await?;
+    async fn request(&self, r: AgentRequest) -> Result<Vec<u8>, Status> {
+        let timeout = timeout_of(r.timeout_ms, Duration::from_secs(30));
+        let payload = envelope::checked(&r.envelope)?;
+        let agent_id = &r.agent_id;
+        self.require_connected(agent_id, r.queueable).await?;
         self.send(agent_id, payload, timeout).await
     }
 
@@ -130,10 +138,7 @@ impl AgentGateway for Gateway {
     }
 
     async fn request(&self, request: Request<AgentRequest>) -> Result<Response<AgentReply>, Status> {
-        let r = request.into_inner();
-        let timeout = timeout_of(r.timeout_ms, Duration::from_secs(30));
-        let payload = envelope::checked(&r.envelope)?;
-        let reply = Gateway::request(self, &r.agent_id, payload, timeout).await?;
+        let reply = Gateway::request(self, request.into_inner()).await?;
         nats::decode::<serde::de::IgnoredAny>(&reply)
             .map_err(|e| Status::data_loss(format!("agent reply is not msgpack: {e}")))?;
         Ok(Response::new(AgentReply { msgpack: reply }))
@@ -143,7 +148,7 @@ impl AgentGateway for Gateway {
         let r = request.into_inner();
         let subject = envelope::subject(&r.agent_id)?;
         let payload = envelope::checked(&r.envelope)?;
-        self.require_connected(&r.agent_id).await?;
+        self.require_connected(&r.agent_id, r.queueable).await?;
         self.nats
             .publish(subject, payload.into())
             .await
@@ -195,7 +200,8 @@ impl AgentGateway for Gateway {
     ) -> Result<Response<Self::StreamCommandStream>, Status> {
         let r = request.into_inner();
         envelope::subject(&r.agent_id)?;
-        self.require_connected(&r.agent_id).await?;
+        // Whoever watches the stream is told of an absent agent at once.
+        self.require_connected(&r.agent_id, true).await?;
         let output = stream::start(&self.nats, r).await?;
         Ok(Response::new(Box::pin(output)))
     }

@@ -6,13 +6,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 use trmm_jobs::{QueuedRun, QueuedShown};
-use trmm_ops::command::{self, CmdError, CmdRequest};
-use trmm_ops::record;
+use trmm_ops::command::{self, CmdRequest};
+use trmm_ops::{record, Delivered, OpsError};
 use trmm_protocol::calls::{Call, KillProc, Procs, RebootNow, Recover, Shutdown, SysInfo};
-use trmm_rpc::client::GatewayError;
 
 use super::AGENT_ID;
-use crate::api::pending;
 use crate::auth::perms::{EditAgent, ListAgents, ManageProcs, RebootAgents, RecoverAgents, SendCmd};
 use crate::auth::{self, ScopedAgent};
 use crate::error::{ApiError, ApiResult, UNREACHABLE};
@@ -73,7 +71,7 @@ async fn cmd(caller: ScopedAgent<SendCmd>, req: HttpRequest, Json(body): Json<Cm
         timeout: body.timeout,
         run_as_user: body.run_as_user,
     };
-    let call = request.check().map_err(cmd_error)?;
+    let call = request.check().map_err(OpsError::from)?;
     let (state, agent, who) = (&caller.state, &caller.agent, &caller.identity);
     let db = state.conn().await?;
     let call = command::begin(&**db, agent, who.username(), auth::debug_info(&req, state), call).await?;
@@ -81,38 +79,23 @@ async fn cmd(caller: ScopedAgent<SendCmd>, req: HttpRequest, Json(body): Json<Cm
     drop(db);
     let hist = call.history_id.unwrap_or_default();
     let timeout = Duration::from_secs(body.timeout as u64 + 2);
-    let call_shell = call.shell.clone();
-    // A command that may be queued pings first (see GatewayClient::call_probed).
-    let reply = if body.queue_if_offline {
-        state.gateway.call_probed(&agent.agent_id, call.clone(), timeout).await
-    } else {
-        state.gateway.call(&agent.agent_id, call.clone(), timeout).await
+    let shown = QueuedShown::Command {
+        cmd: body.cmd.clone(),
+        shell: call.shell.clone(),
     };
-    let output = match reply {
-        Ok(output) => output,
-        Err(GatewayError::Offline) if body.queue_if_offline => {
-            let queued = QueuedRun {
-                history_id: hist,
-                timeout: body.timeout + 2,
-                description: format!("Run command: {}", body.cmd),
-                command: call.into(),
-                shown: QueuedShown::Command {
-                    cmd: body.cmd,
-                    shell: call_shell,
-                },
-            };
-            let db = state.conn().await?;
-            return Ok(HttpResponse::Ok().json(pending::queue(&**db, agent, &queued).await?));
-        }
-        Err(e) => return Err(e.into()),
+    let queued = body.queue_if_offline.then_some(|command| QueuedRun {
+        history_id: hist,
+        timeout: body.timeout + 2,
+        description: format!("Run command: {}", body.cmd),
+        command,
+        shown,
+    });
+    let output = match state.ops().call_or_queue(agent, call, timeout, queued).await? {
+        Delivered::Done(output) => output,
+        Delivered::Queued(said) => return Ok(HttpResponse::Ok().json(said)),
     };
     record::text(&**state.conn().await?, hist, agent.pk, &output).await?;
     Ok(HttpResponse::Ok().json(output))
-}
-
-/// A refused command request as DRF's field error.
-pub(super) fn cmd_error(e: CmdError) -> ApiError {
-    ApiError::field(e.field(), e.field_message())
 }
 
 /// Sends `call` and expects the reply "ok"; anything else is upstream's "Unable to contact the agent".

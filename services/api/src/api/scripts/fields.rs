@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 use trmm_db::scripts::ScriptFields;
 
 use crate::api::form::Form;
-use crate::templates::SHELLS;
+use trmm_ops::templates::SHELLS;
 
 /// Platforms a script may declare support for.
 const PLATFORMS: [&str; 3] = ["windows", "linux", "darwin"];

@@ -172,7 +172,7 @@ async fn download(
     let code = if params.with_snippets.as_deref() == Some("false") {
         f.script_body.clone()
     } else {
-        crate::templates::expand_snippets(&**db, &f.script_body).await?
+        trmm_ops::templates::expand_snippets(&**db, &f.script_body).await?
     };
     Ok(HttpResponse::Ok().json(json!({
         "filename": format!("{}{}", f.name, extension(&f.shell)),

@@ -10,7 +10,7 @@ use crate::auth::perms::{ListScripts, ManageScripts};
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
-use crate::templates::SHELLS;
+use trmm_ops::templates::SHELLS;
 
 const SAVED: &str = "Script snippet was saved successfully";
 
