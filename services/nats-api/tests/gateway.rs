@@ -112,12 +112,12 @@ fn rawcmd(command: &str) -> Vec<u8> {
 #[tokio::test]
 async fn ping_request_and_typed_errors() {
     let mut h = harness().await;
-    fake_agent(&h.nats.url(), "agentA").await;
+    fake_agent(&h.nats.url(), "agentAqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq").await;
 
     let pong = h
         .client
         .ping(PingRequest {
-            agent_id: "agentA".into(),
+            agent_id: "agentAqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq".into(),
             timeout_ms: 2000,
         })
         .await
@@ -127,7 +127,7 @@ async fn ping_request_and_typed_errors() {
     let offline = h
         .client
         .ping(PingRequest {
-            agent_id: "nobody".into(),
+            agent_id: "nobodyqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq".into(),
             timeout_ms: 2000,
         })
         .await
@@ -138,7 +138,7 @@ async fn ping_request_and_typed_errors() {
     let reply = h
         .client
         .request(AgentRequest {
-            agent_id: "agentA".into(),
+            agent_id: "agentAqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq".into(),
             envelope: rawcmd("hello"),
             timeout_ms: 2000,
             queueable: false,
@@ -153,7 +153,7 @@ async fn ping_request_and_typed_errors() {
     let err = h
         .client
         .request(AgentRequest {
-            agent_id: "nobody".into(),
+            agent_id: "nobodyqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq".into(),
             envelope: rawcmd("x"),
             timeout_ms: 5000,
             queueable: false,
@@ -169,7 +169,7 @@ async fn ping_request_and_typed_errors() {
     let err = h
         .client
         .request(AgentRequest {
-            agent_id: "agentA".into(),
+            agent_id: "agentAqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq".into(),
             envelope: rawcmd("sleep"),
             timeout_ms: 300,
             queueable: false,
@@ -198,7 +198,7 @@ async fn publish_many_reaches_every_agent() {
     let mut sub = trmm_testkit::subscribe_live(&listener, "*", "probe").await;
     let messages: Vec<Targeted> = (0..2000)
         .map(|i| Targeted {
-            agent_id: format!("bulk{i}"),
+            agent_id: format!("bulk{i:q<36}"),
             envelope: rawcmd(&format!("job {i}")),
         })
         .collect();
@@ -235,10 +235,15 @@ async fn publish_many_with_replies_accounts_for_every_agent() {
     let ingest = async_nats::connect(h.nats.url()).await.unwrap();
     let _telemetry = trmm_testkit::subscribe_live(&ingest, "*", "ingest").await;
     for i in 0..40 {
-        fake_agent(&h.nats.url(), &format!("up{i}")).await;
+        fake_agent(&h.nats.url(), &format!("up{i:q<38}")).await;
     }
     let garbage = async_nats::connect(h.nats.url()).await.unwrap();
-    let mut garbled = trmm_testkit::subscribe_live(&garbage, "garbled", "garbled").await;
+    let mut garbled = trmm_testkit::subscribe_live(
+        &garbage,
+        "garbledqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq",
+        "garbledqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq",
+    )
+    .await;
     tokio::spawn(async move {
         while let Some(msg) = garbled.next().await {
             let is_ping = nats::decode::<nats::Command>(&msg.payload).is_ok_and(|c| c.func == "ping");
@@ -250,11 +255,11 @@ async fn publish_many_with_replies_accounts_for_every_agent() {
             garbage.publish(msg.reply.unwrap(), reply.into()).await.unwrap();
         }
     });
-    let mut agents: Vec<(String, &str)> = (0..40).map(|i| (format!("up{i}"), "hi")).collect();
+    let mut agents: Vec<(String, &str)> = (0..40).map(|i| (format!("up{i:q<38}"), "hi")).collect();
     agents.extend([
-        ("up0".into(), "sleep"),
-        ("gone".into(), "hi"),
-        ("garbled".into(), "hi"),
+        (format!("up{:q<38}", 0), "sleep"),
+        ("goneqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq".into(), "hi"),
+        ("garbledqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq".into(), "hi"),
         ("a.b".into(), "hi"),
     ]);
     let messages = agents
@@ -290,21 +295,25 @@ async fn publish_many_with_replies_accounts_for_every_agent() {
         })
         .collect();
     let mut expected: Vec<(String, DeliveryOutcome, String)> = (0..40)
-        .map(|i| (format!("up{i}"), DeliveryOutcome::Replied, "\"hi\"".to_owned()))
+        .map(|i| (format!("up{i:q<38}"), DeliveryOutcome::Replied, "\"hi\"".to_owned()))
         .collect();
-    expected.push(("up0".into(), DeliveryOutcome::Timeout, String::new()));
-    expected.push(("gone".into(), DeliveryOutcome::Offline, String::new()));
+    expected.push((format!("up{:q<38}", 0), DeliveryOutcome::Timeout, String::new()));
+    expected.push((
+        "goneqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq".into(),
+        DeliveryOutcome::Offline,
+        String::new(),
+    ));
     assert_eq!(got[..42], expected[..]);
     assert_eq!(
         (got[42].0.as_str(), got[42].1),
-        ("garbled", DeliveryOutcome::Unreadable)
+        ("garbledqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq", DeliveryOutcome::Unreadable)
     );
     assert_eq!(
         got[43],
         (
             "a.b".into(),
             DeliveryOutcome::Invalid,
-            "invalid agent id \"a.b\"".into()
+            "invalid agent id \"a.b\": an agent id has 40 to 200 characters".into()
         )
     );
 }
@@ -352,15 +361,18 @@ async fn tracked_presence_answers_offline_at_once_and_sends_no_pings() {
     // As trmm-nats-api's telemetry subscription in a deployment: NATS never says "no responders" for an agent.
     let ingest = async_nats::connect(h.nats.url()).await.unwrap();
     let _telemetry = trmm_testkit::subscribe_live(&ingest, "*", "ingest").await;
-    let funcs = recording_agent(&h.nats.url(), "here").await;
+    let funcs = recording_agent(&h.nats.url(), "hereqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq").await;
     h.presence.begin_snapshot();
-    h.presence.finish_snapshot(vec![(("S1".into(), 1), "here".into())]);
+    h.presence.finish_snapshot(vec![(
+        ("S1".into(), 1),
+        "hereqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq".into(),
+    )]);
 
     let start = Instant::now();
     let err = h
         .client
         .request(AgentRequest {
-            agent_id: "away".into(),
+            agent_id: "awayqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq".into(),
             envelope: rawcmd("x"),
             timeout_ms: 30_000,
             queueable: false,
@@ -371,7 +383,7 @@ async fn tracked_presence_answers_offline_at_once_and_sends_no_pings() {
     let ping = h
         .client
         .ping(PingRequest {
-            agent_id: "away".into(),
+            agent_id: "awayqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq".into(),
             timeout_ms: 30_000,
         })
         .await
@@ -383,13 +395,16 @@ async fn tracked_presence_answers_offline_at_once_and_sends_no_pings() {
     let reply = h
         .client
         .publish_many(PublishManyRequest {
-            messages: ["here", "away"]
-                .iter()
-                .map(|id| Targeted {
-                    agent_id: (*id).into(),
-                    envelope: rawcmd("hi"),
-                })
-                .collect(),
+            messages: [
+                "hereqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq",
+                "awayqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq",
+            ]
+            .iter()
+            .map(|id| Targeted {
+                agent_id: (*id).into(),
+                envelope: rawcmd("hi"),
+            })
+            .collect(),
             reply_timeout_ms: 30_000,
             probe_timeout_ms: 0,
         })
@@ -404,10 +419,16 @@ async fn tracked_presence_answers_offline_at_once_and_sends_no_pings() {
         .collect();
     assert_eq!(
         got,
-        [("here", DeliveryOutcome::Replied), ("away", DeliveryOutcome::Offline)]
+        [
+            ("hereqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq", DeliveryOutcome::Replied),
+            ("awayqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq", DeliveryOutcome::Offline)
+        ]
     );
     assert_eq!(reply.published, 1);
-    for (agent_id, code) in [("here", Code::Ok), ("away", Code::FailedPrecondition)] {
+    for (agent_id, code) in [
+        ("hereqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq", Code::Ok),
+        ("awayqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq", Code::FailedPrecondition),
+    ] {
         let answer = h.client.request(queueable(agent_id, 30_000)).await;
         assert_eq!(answer.err().map_or(Code::Ok, |e| e.code()), code, "{agent_id}");
     }
@@ -434,17 +455,24 @@ async fn untracked_presence_pings_before_queueable_work_only() {
     // A subscriber on every subject, as in a deployment: only a ping tells an absent agent from a silent one.
     let ingest = async_nats::connect(h.nats.url()).await.unwrap();
     let _telemetry = trmm_testkit::subscribe_live(&ingest, "*", "ingest").await;
-    let funcs = recording_agent(&h.nats.url(), "here").await;
+    let funcs = recording_agent(&h.nats.url(), "hereqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq").await;
 
     let start = Instant::now();
-    let err = h.client.request(queueable("away", 30_000)).await.unwrap_err();
+    let err = h
+        .client
+        .request(queueable("awayqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq", 30_000))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
-    h.client.request(queueable("here", 5_000)).await.unwrap();
+    h.client
+        .request(queueable("hereqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq", 5_000))
+        .await
+        .unwrap();
     assert_eq!(*funcs.lock().unwrap(), ["ping", "rawcmd"]);
 
     // Work that is not queued is not delayed by a ping: NATS decides (here, the request times out).
-    let mut plain = queueable("away", 500);
+    let mut plain = queueable("awayqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq", 500);
     plain.queueable = false;
     let err = h.client.request(plain).await.unwrap_err();
     assert_eq!(err.code(), Code::DeadlineExceeded);

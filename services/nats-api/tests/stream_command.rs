@@ -158,7 +158,7 @@ async fn typed_errors() {
     let (client, _stop) = gateway(&nats).await;
     agent(&nats.url(), SILENT).await;
     assert_eq!(
-        collect(&client, "nobodyqqqqqqqqqqqqqqqqqqqqqq", "x", 5).await,
+        collect(&client, "nobodyqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq", "x", 5).await,
         [Err(GatewayError::Offline)]
     );
     assert_eq!(collect(&client, SILENT, "x", 1).await, [Err(GatewayError::Timeout)]);

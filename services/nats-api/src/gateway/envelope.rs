@@ -2,19 +2,14 @@
 
 use tonic::Status;
 use trmm_protocol::calls::AgentCall;
+use trmm_protocol::AgentId;
 
-/// Subjects are agent ids; anything that could address other subjects (dots, wildcards, spaces) is refused.
+/// Subjects are agent ids ([`AgentId`], the rule of enrollment, the auth callout and ingestion): anything that could
+/// address other subjects (dots, wildcards, spaces) is refused.
 pub fn subject(agent_id: &str) -> Result<String, Status> {
-    let ok = !agent_id.is_empty()
-        && agent_id.len() <= 200
-        && agent_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
-        Ok(agent_id.to_owned())
-    } else {
-        Err(Status::invalid_argument(format!("invalid agent id {agent_id:?}")))
-    }
+    AgentId::parse(agent_id)
+        .map(AgentId::into_string)
+        .map_err(|e| Status::invalid_argument(format!("invalid agent id {agent_id:?}: {e}")))
 }
 
 /// The call an envelope holds; refused when it is not one.
@@ -41,8 +36,17 @@ mod tests {
     #[test]
     fn agent_ids_cannot_address_other_subjects() {
         assert!(subject("qWeRtYuIoPaSdFgHjKlZxCvBnMqWeRtYuIoPaSdF").is_ok());
-        for bad in ["", "a.b", "*", ">", "a b", "a\r\nPUB x"] {
-            assert!(subject(bad).is_err(), "{bad}");
+        let long = |s: &str| format!("{s:q<40}");
+        for bad in [
+            "".into(),
+            "short".into(),
+            long("a.b"),
+            long("*"),
+            long(">"),
+            long("a b"),
+            long("a\r\nPUB x"),
+        ] {
+            assert!(subject(&bad).is_err(), "{bad}");
         }
     }
 

@@ -77,6 +77,11 @@ pub async fn spawn(
     shutdown: CancellationToken,
 ) -> Result<JoinHandle<()>, async_nats::SubscribeError> {
     let subscriber = nats.queue_subscribe("*", QUEUE_GROUP.to_owned()).await?;
+    // Once this returns the server has the subscription (a PING round trip), so a replica that reports ready
+    // takes its share of the queue group at once. A failed flush only delays that.
+    if let Err(e) = nats.flush().await {
+        tracing::warn!(error = %e, "telemetry subscription not confirmed by NATS yet");
+    }
     Ok(tokio::spawn(run(subscriber, pool, options, metrics, shutdown)))
 }
 
