@@ -12,6 +12,14 @@ macro_rules! id_type {
                 self.0.fmt(f)
             }
         }
+
+        impl std::str::FromStr for $name {
+            type Err = std::num::ParseIntError;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                s.parse().map($name)
+            }
+        }
     )*};
 }
 
@@ -39,4 +47,6 @@ id_type!(
     CustomFieldId,
     /// Primary key of `global_kv_store`.
     KeyStoreId,
+    /// Primary key of `agent_notes`.
+    NoteId,
 );

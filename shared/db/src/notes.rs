@@ -2,16 +2,12 @@
 //! whose output was sent to a note.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use tokio_postgres::{GenericClient, Row};
 
 use crate::roles::Scope;
 use crate::{AgentPk, ClientId, DbError, SiteId, UserId};
 
-/// Primary key of `agent_notes`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct NoteId(pub i32);
+pub use crate::ids::NoteId;
 
 /// A note with what its views show and what permission checks need.
 #[derive(Debug, Clone)]

@@ -173,6 +173,30 @@ pub async fn serve(listen: SocketAddr, health: Health, shutdown: CancellationTok
     result
 }
 
+/// The health endpoints could not be served; the usual cause is an address already in use.
+#[derive(Debug, thiserror::Error)]
+#[error("serving the health endpoints on {listen} (set {variable} to a free address)")]
+pub struct ServeError {
+    listen: SocketAddr,
+    variable: &'static str,
+    #[source]
+    source: std::io::Error,
+}
+
+/// [`serve`] for a service whose `listen` address comes from the setting `variable`, which its error names.
+pub async fn serve_setting(
+    listen: SocketAddr,
+    variable: &'static str,
+    health: Health,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    serve(listen, health, shutdown).await.map_err(|source| ServeError {
+        listen,
+        variable,
+        source,
+    })
+}
+
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
