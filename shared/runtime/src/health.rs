@@ -142,6 +142,14 @@ impl Health {
     }
 }
 
+/// [`Health::register`]s a clone of each metric: `register_metrics!(health; "name", "help" => metric; ...)`.
+#[macro_export]
+macro_rules! register_metrics {
+    ($health:expr; $($name:literal, $help:literal => $metric:expr;)*) => {
+        $($health.register($name, $help, $metric.clone());)*
+    };
+}
+
 /// Adds GET /healthz, /readyz and /metrics to an actix-web app (`App::new().configure(configure(health))`).
 pub fn configure(health: Health) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {

@@ -1,17 +1,5 @@
 //! Dashboard and agent REST API, one module per Tactical RMM resource.
 
-/// Chains the five routes of a resource onto `$cfg`: list and create at `$list`, get, update and delete at
-/// `$list` + `$one`, served by the calling module's functions of those names.
-macro_rules! resource_routes {
-    ($cfg:expr, $list:literal, $one:literal) => {
-        $cfg.route($list, web::get().to(list))
-            .route($list, web::post().to(create))
-            .route(concat!($list, $one), web::get().to(get))
-            .route(concat!($list, $one), web::put().to(update))
-            .route(concat!($list, $one), web::delete().to(delete))
-    };
-}
-
 mod accounts;
 mod agent_api;
 pub mod agents;
