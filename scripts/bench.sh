@@ -104,15 +104,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-redis_flushdb() {
-  # shellcheck disable=SC2016 # expanded by the inner bash, from its arguments
-  timeout 5 bash -c '
-    exec 3<>"/dev/tcp/$1/$2" || exit 1
-    printf "SELECT %s\r\nFLUSHDB\r\n" "$3" >&3
-    IFS= read -r a <&3 && IFS= read -r b <&3 || exit 1
-    [[ $a == +OK* && $b == +OK* ]]' _ "$REDIS_HOST" "$REDIS_PORT" "$1"
-}
-
 # --- helpers -----------------------------------------------------------------------------------
 
 SAMPLER=$TRMM_ROOT/scripts/bench-sampler.py

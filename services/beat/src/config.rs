@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 
 use trmm_runtime::telemetry::LogArgs;
 
+trmm_runtime::logging_service_config!(Config);
+
 /// trmm-beat: enqueues the periodic trmm-rs jobs into the Redis queue on their schedule.
 #[derive(Clone, clap::Parser)]
 #[command(name = "trmm-beat", version, about)]
@@ -18,8 +20,6 @@ pub struct Config {
     #[command(flatten)]
     pub log: LogArgs,
 }
-
-trmm_runtime::logging_service_config!(Config);
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use trmm_runtime::telemetry::LogArgs;
 
+trmm_runtime::logging_service_config!(Config);
+
 /// trmm-worker: runs the trmm-rs background jobs queued in Redis, recording results in Postgres.
 #[derive(Clone, clap::Parser)]
 #[command(name = "trmm-worker", version, about)]
@@ -34,8 +36,6 @@ pub struct Config {
     #[command(flatten)]
     pub log: LogArgs,
 }
-
-trmm_runtime::logging_service_config!(Config);
 
 /// Parses `30s`, `90m`, `24h`, `7d` or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {

@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 
 use trmm_runtime::telemetry::LogArgs;
 
+trmm_runtime::logging_service_config!(Config);
+
 /// trmm-websocket: live dashboard updates over websockets, plus /healthz, /readyz and /metrics.
 #[derive(Clone, clap::Parser)]
 #[command(name = "trmm-websocket", version, about)]
@@ -24,8 +26,6 @@ pub struct Config {
     #[command(flatten)]
     pub log: LogArgs,
 }
-
-trmm_runtime::logging_service_config!(Config);
 
 #[cfg(test)]
 mod tests {

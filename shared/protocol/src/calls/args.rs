@@ -82,6 +82,29 @@ no_args! {
     GetWinUpdates;
 }
 
+/// Calls whose one argument is one field of the envelope (`in` names it); absent reads as the zero value.
+macro_rules! envelope_field_args {
+    ($( $(#[$attr:meta])* $name:ident { $(#[$fdoc:meta])* $field:ident: $ty:ty } in $env_field:ident; )*) => {
+        $(
+            $(#[$attr])*
+            #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+            pub struct $name {
+                $(#[$fdoc])*
+                pub $field: $ty,
+            }
+
+            impl Args for $name {
+                fn write(self, env: &mut Command) {
+                    env.$env_field = Some(self.$field);
+                }
+                fn read(env: Command) -> Result<Self, String> {
+                    Ok($name { $field: env.$env_field.unwrap_or_default() })
+                }
+            }
+        )*
+    };
+}
+
 /// Calls whose arguments are payload strings, in declaration order.
 macro_rules! payload_args {
     ($( $(#[$doc:meta])* $name:ident { $( $(#[$fdoc:meta])* $field:ident : $key:literal ),* $(,)? } )*) => {
@@ -184,30 +207,11 @@ impl RegistryValueArgs {
     }
 }
 
-/// `registry_create_value`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RegistryCreateValue(pub RegistryValueArgs);
-
-/// `registry_modify_value`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RegistryModifyValue(pub RegistryValueArgs);
-
-impl Args for RegistryCreateValue {
-    fn write(self, env: &mut Command) {
-        self.0.write(env);
-    }
-    fn read(env: Command) -> Result<Self, String> {
-        Ok(RegistryCreateValue(RegistryValueArgs::read(env)))
-    }
-}
-
-impl Args for RegistryModifyValue {
-    fn write(self, env: &mut Command) {
-        self.0.write(env);
-    }
-    fn read(env: Command) -> Result<Self, String> {
-        Ok(RegistryModifyValue(RegistryValueArgs::read(env)))
-    }
+wrapped_args! {
+    /// `registry_create_value`.
+    RegistryCreateValue(RegistryValueArgs);
+    /// `registry_modify_value`.
+    RegistryModifyValue(RegistryValueArgs);
 }
 
 /// `registry_browse`: one page of a key.
@@ -324,58 +328,26 @@ impl Args for EventLog {
     }
 }
 
-/// `killproc`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KillProc {
-    /// The process.
-    pub pid: i32,
-}
-
-impl Args for KillProc {
-    fn write(self, env: &mut Command) {
-        env.procpid = Some(self.pid);
-    }
-    fn read(env: Command) -> Result<Self, String> {
-        Ok(KillProc {
-            pid: env.procpid.unwrap_or(0),
-        })
-    }
-}
-
-/// `runtask`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunTask {
-    /// The AutomatedTask.
-    pub task_pk: i64,
-}
-
-impl Args for RunTask {
-    fn write(self, env: &mut Command) {
-        env.taskpk = Some(self.task_pk);
-    }
-    fn read(env: Command) -> Result<Self, String> {
-        Ok(RunTask {
-            task_pk: env.taskpk.unwrap_or(0),
-        })
-    }
-}
-
-/// `patchmgmt`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PatchMgmt {
-    /// Windows automatic updates off (true sets AUOptions to 1).
-    pub enabled: bool,
-}
-
-impl Args for PatchMgmt {
-    fn write(self, env: &mut Command) {
-        env.patch_mgmt = Some(self.enabled);
-    }
-    fn read(env: Command) -> Result<Self, String> {
-        Ok(PatchMgmt {
-            enabled: env.patch_mgmt.unwrap_or(false),
-        })
-    }
+envelope_field_args! {
+    /// `killproc`.
+    #[derive(Copy)]
+    KillProc { /// The process.
+        pid: i32 } in procpid;
+    /// `runtask`.
+    #[derive(Copy)]
+    RunTask { /// The AutomatedTask.
+        task_pk: i64 } in taskpk;
+    /// `patchmgmt`.
+    #[derive(Copy)]
+    PatchMgmt { /// Windows automatic updates off (true sets AUOptions to 1).
+        enabled: bool } in patch_mgmt;
+    /// `installwinupdates`.
+    InstallWinUpdates { /// Update ids.
+        guids: Vec<String> } in guids;
+    /// `uninstall`.
+    Uninstall { /// Windows: any text; Linux: the whole uninstall script, which the agent runs with the argument
+        /// `uninstall`.
+        code: String } in code;
 }
 
 /// `schedtask`.
@@ -432,42 +404,6 @@ impl Args for InstallWithChoco {
         Ok(InstallWithChoco {
             name: env.choco_prog_name.unwrap_or_default(),
             pending_action_pk: env.pending_action_pk.unwrap_or(0),
-        })
-    }
-}
-
-/// `installwinupdates`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InstallWinUpdates {
-    /// Update ids.
-    pub guids: Vec<String>,
-}
-
-impl Args for InstallWinUpdates {
-    fn write(self, env: &mut Command) {
-        env.guids = Some(self.guids);
-    }
-    fn read(env: Command) -> Result<Self, String> {
-        Ok(InstallWinUpdates {
-            guids: env.guids.unwrap_or_default(),
-        })
-    }
-}
-
-/// `uninstall`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Uninstall {
-    /// Windows: any text; Linux: the whole uninstall script, which the agent runs with the argument `uninstall`.
-    pub code: String,
-}
-
-impl Args for Uninstall {
-    fn write(self, env: &mut Command) {
-        env.code = Some(self.code);
-    }
-    fn read(env: Command) -> Result<Self, String> {
-        Ok(Uninstall {
-            code: env.code.unwrap_or_default(),
         })
     }
 }
