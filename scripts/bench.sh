@@ -57,25 +57,11 @@ ensure_command psql postgresql-client
 pg_is_local ||
   die "the benchmark samples Postgres' processes from /proc: it needs Postgres on this machine (TRMM_PG_HOST is $PG_HOST)"
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/trmm-bench.XXXXXX")
-BENCH_ID=$(random_alnum 8)
-BENCH_ID=${BENCH_ID,,}
-export TRMM_RUN_DIR=$WORK/run
-export TRMM_DB_NAME=trmm_bench_$BENCH_ID
-export TRMM_DB_USER=$TRMM_DB_NAME
+isolated_run bench
 export TRMM_BUILD_PROFILE=release
 export TRMM_REDIS_DB=${TRMM_BENCH_REDIS_DB:-12}
 export TRMM_LISTEN_HOST=127.0.0.1
 export TRMM_LOG=${TRMM_LOG:-info}
-
-# Eight distinct free ports from a random base, so that a running suite or smoke test don't clash.
-next_port=$((20000 + RANDOM % 20000))
-for var in TRMM_API_PORT TRMM_WEBSOCKET_PORT TRMM_NATS_API_PORT TRMM_WORKER_PORT TRMM_BEAT_PORT \
-  TRMM_NATS_PORT TRMM_NATS_MONITOR_PORT TRMM_GATEWAY_PORT; do
-  port=$(free_port_from "$next_port")
-  next_port=$((port + 1))
-  export "$var=$port"
-done
 
 # 10,000 simulated agents need as many sockets in the load generator and in nats-server (which
 # quickstart starts from this shell, so it inherits the limit).

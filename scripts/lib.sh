@@ -134,6 +134,23 @@ free_port_from() {
   die "no free TCP port between $1 and $last"
 }
 
+# isolated_run NAME: a fresh $WORK dir, and the run dir, database and eight distinct free ports (from a random
+# base) of a quickstart run of its own, so that parallel runs and a running suite don't clash.
+isolated_run() {
+  local id var port next_port=$((20000 + RANDOM % 20000))
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/trmm-$1.XXXXXX")
+  id=$(random_alnum 8)
+  export TRMM_RUN_DIR=$WORK/run
+  export TRMM_DB_NAME=trmm_$1_${id,,}
+  export TRMM_DB_USER=$TRMM_DB_NAME
+  for var in TRMM_API_PORT TRMM_WEBSOCKET_PORT TRMM_NATS_API_PORT TRMM_WORKER_PORT TRMM_BEAT_PORT \
+    TRMM_NATS_PORT TRMM_NATS_MONITOR_PORT TRMM_GATEWAY_PORT; do
+    port=$(free_port_from "$next_port")
+    next_port=$((port + 1))
+    export "$var=$port"
+  done
+}
+
 # --- processes (pid files under a run dir) ---------------------------------------------------
 
 # True while PID runs and is not a zombie (an exited child nobody reaped yet still answers kill -0).

@@ -19,28 +19,10 @@ LOG_TAG="smoke"
 unset TRMM_ADMIN_PASSWORD TRMM_ADMIN_TOTP_SECRET TRMM_PUBLIC_URL TRMM_AGENT_NATS_URL \
   TRMM_LISTEN_HOST TRMM_ADMIN_USER TRMM_ADMIN_EMAIL
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/trmm-smoke.XXXXXX")
-SMOKE_ID=$(random_alnum 8)
-SMOKE_ID=${SMOKE_ID,,}
-export TRMM_RUN_DIR=$WORK/run
-export TRMM_DB_NAME=trmm_smoke_$SMOKE_ID
-export TRMM_DB_USER=$TRMM_DB_NAME
+isolated_run smoke
 export TRMM_BUILD_PROFILE=${TRMM_BUILD_PROFILE:-debug}
 export TRMM_REDIS_DB=${TRMM_SMOKE_REDIS_DB:-13}
 export TRMM_READY_TIMEOUT=${TRMM_READY_TIMEOUT:-120}
-
-# Eight distinct free ports from a random base, so parallel runs and a running suite don't clash.
-next_port=$((20000 + RANDOM % 20000))
-take_port() {
-  local var=$1 port
-  port=$(free_port_from "$next_port")
-  next_port=$((port + 1))
-  export "$var=$port"
-}
-for var in TRMM_API_PORT TRMM_WEBSOCKET_PORT TRMM_NATS_API_PORT TRMM_WORKER_PORT TRMM_BEAT_PORT \
-  TRMM_NATS_PORT TRMM_NATS_MONITOR_PORT TRMM_GATEWAY_PORT; do
-  take_port "$var"
-done
 
 CHECKS=0
 SUCCESS=0
