@@ -151,6 +151,13 @@ isolated_run() {
   done
 }
 
+# Stops the suite of an isolated_run and removes its database and its Redis database's keys ($WORK stays).
+isolated_run_teardown() {
+  "$TRMM_ROOT/scripts/stop.sh" >/dev/null 2>&1 || warn "stop.sh failed during cleanup"
+  pg_drop_database_and_role "$TRMM_DB_NAME" "$TRMM_DB_USER" || warn "could not drop database $TRMM_DB_NAME"
+  redis_flushdb "$TRMM_REDIS_DB" || warn "could not flush Redis database $TRMM_REDIS_DB"
+}
+
 # --- processes (pid files under a run dir) ---------------------------------------------------
 
 # True while PID runs and is not a zombie (an exited child nobody reaped yet still answers kill -0).

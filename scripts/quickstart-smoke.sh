@@ -40,9 +40,7 @@ cleanup() {
   trap '' PIPE
   set +e
   local name
-  "$TRMM_ROOT/scripts/stop.sh" >/dev/null 2>&1 || warn "stop.sh failed during cleanup"
-  pg_drop_database_and_role "$TRMM_DB_NAME" "$TRMM_DB_USER" || warn "could not drop database $TRMM_DB_NAME"
-  redis_flushdb "$TRMM_REDIS_DB" || warn "could not flush Redis database $TRMM_REDIS_DB"
+  isolated_run_teardown
   if [ "$SUCCESS" = 1 ]; then
     rm -rf "$WORK"
     return

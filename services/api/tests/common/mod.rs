@@ -84,6 +84,25 @@ pub async fn custom_field(api: &TestApi, token: &str, body: Value) -> i64 {
     field.unwrap()["id"].as_i64().unwrap()
 }
 
+/// [`custom_field`] for each body, in order.
+pub async fn custom_fields<const N: usize>(api: &TestApi, token: &str, bodies: [Value; N]) -> [i64; N] {
+    let mut ids = [0; N];
+    for (id, body) in ids.iter_mut().zip(bodies) {
+        *id = custom_field(api, token, body).await;
+    }
+    ids
+}
+
+/// Deletes `path` as `token`, which must answer 200 with `answer`, after which a GET of it is a 404.
+pub async fn assert_deleted(api: &TestApi, token: &str, path: &str, answer: Value) {
+    assert_eq!(api.delete(path, token).await, (StatusCode::OK, answer), "DELETE {path}");
+    assert_eq!(
+        api.get(path, token).await.0,
+        StatusCode::NOT_FOUND,
+        "GET {path} after its DELETE"
+    );
+}
+
 /// The id of the script called `name` in the (full) script table.
 pub async fn script_id(api: &TestApi, token: &str, name: &str) -> i64 {
     let (_, all) = api
