@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{acme_hq, agent_id, custom_fields, keys, user, TestApi};
+use common::{agent_id, api_with_acme_hq, custom_fields, keys, user, TestApi};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -91,8 +91,7 @@ async fn keystore_crud_validation_and_permissions() {
 
 #[tokio::test]
 async fn templates_expand_from_the_database() {
-    let api = TestApi::start().await;
-    let (admin, client, site, installer) = acme_hq(&api).await;
+    let (api, admin, client, site, installer) = api_with_acme_hq().await;
     let id = agent_id(7);
     api.enroll(&installer, &id, "web-01", site).await;
     let fields = [

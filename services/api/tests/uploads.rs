@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{acme_hq, agent_id, TestApi};
+use common::{agent_id, api_with_acme_hq, TestApi};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use trmm_db::history::HistoryType;
@@ -20,8 +20,7 @@ struct Agent {
 }
 
 async fn agent() -> Agent {
-    let api = TestApi::start().await;
-    let (_, _, site, installer) = acme_hq(&api).await;
+    let (api, _, _, site, installer) = api_with_acme_hq().await;
     let id = agent_id(1);
     let (pk, token) = api.enroll(&installer, &id, "alpha", site).await;
     Agent {

@@ -18,6 +18,13 @@ pub async fn acme_hq(api: &TestApi) -> (String, i64, i64, String) {
     (admin, client, site, installer)
 }
 
+/// A fresh API with [`acme_hq`]; returns it and what `acme_hq` returns.
+pub async fn api_with_acme_hq() -> (TestApi, String, i64, i64, String) {
+    let api = TestApi::start().await;
+    let (admin, client, site, installer) = acme_hq(&api).await;
+    (api, admin, client, site, installer)
+}
+
 /// Creates client Other with site Main and enrolls agent 2, "bravo", there; returns (agent_id, pk, site).
 pub async fn bravo_at_other(api: &TestApi, admin: &str) -> (String, i64, i64) {
     let (other, main) = api.client_with_site(admin, "Other", "Main").await;
