@@ -105,22 +105,64 @@ macro_rules! envelope_field_args {
     };
 }
 
-/// Calls whose arguments are payload strings, in declaration order.
+/// A value that travels in the payload as text: strings as they are, numbers in decimal.
+trait PayloadText: Sized {
+    fn into_text(self) -> String;
+    fn from_payload(env: &mut Command, key: &str) -> Result<Self, String>;
+}
+
+impl PayloadText for String {
+    fn into_text(self) -> String {
+        self
+    }
+    fn from_payload(env: &mut Command, key: &str) -> Result<Self, String> {
+        Ok(take(env, key))
+    }
+}
+
+macro_rules! numeric_payload_text {
+    ($($ty:ty),*) => {$(
+        impl PayloadText for $ty {
+            fn into_text(self) -> String {
+                self.to_string()
+            }
+            fn from_payload(env: &mut Command, key: &str) -> Result<Self, String> {
+                number(env, key)
+            }
+        }
+    )*};
+}
+
+numeric_payload_text!(u16, u32);
+
+/// The type of a payload field: `String` unless given.
+macro_rules! payload_type {
+    () => {
+        String
+    };
+    ($ty:ty) => {
+        $ty
+    };
+}
+
+/// Calls whose arguments are payload values (strings unless a type is given in parentheses), in declaration order.
 macro_rules! payload_args {
-    ($( $(#[$doc:meta])* $name:ident { $( $(#[$fdoc:meta])* $field:ident : $key:literal ),* $(,)? } )*) => {
+    ($( $(#[$doc:meta])* $name:ident {
+        $( $(#[$fdoc:meta])* $field:ident $(($ty:ty))? : $key:literal ),* $(,)?
+    } )*) => {
         $(
             $(#[$doc])*
             #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
             pub struct $name {
-                $( $(#[$fdoc])* pub $field: String, )*
+                $( $(#[$fdoc])* pub $field: payload_type!($($ty)?), )*
             }
 
             impl Args for $name {
                 fn write(self, env: &mut Command) {
-                    $( put(env, $key, self.$field); )*
+                    $( put(env, $key, self.$field.into_text()); )*
                 }
                 fn read(mut env: Command) -> Result<Self, String> {
-                    Ok($name { $( $field: take(&mut env, $key), )* })
+                    Ok($name { $( $field: PayloadText::from_payload(&mut env, $key)?, )* })
                 }
             }
         )*
@@ -173,6 +215,16 @@ payload_args! {
         path: "path", /// Current name.
         old_name: "old_name", /// New name.
         new_name: "new_name" }
+    /// `registry_browse`: one page of a key.
+    RegistryBrowse { /// Key path.
+        path: "path", /// Page number.
+        page (u32): "page", /// Entries per page.
+        page_size (u32): "page_size" }
+    /// `terminal_resize`; rows and cols travel as text.
+    TerminalResize { /// The session.
+        session_id: "session_id", /// Rows.
+        rows (u16): "rows", /// Columns.
+        cols (u16): "cols" }
 }
 
 /// `registry_create_value` and `registry_modify_value` arguments. `data` travels as text (numbers in decimal,
@@ -214,32 +266,6 @@ wrapped_args! {
     RegistryModifyValue(RegistryValueArgs);
 }
 
-/// `registry_browse`: one page of a key.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RegistryBrowse {
-    /// Key path.
-    pub path: String,
-    /// Page number.
-    pub page: u32,
-    /// Entries per page.
-    pub page_size: u32,
-}
-
-impl Args for RegistryBrowse {
-    fn write(self, env: &mut Command) {
-        put(env, "path", self.path);
-        put(env, "page", self.page.to_string());
-        put(env, "page_size", self.page_size.to_string());
-    }
-    fn read(mut env: Command) -> Result<Self, String> {
-        Ok(RegistryBrowse {
-            path: take(&mut env, "path"),
-            page: number(&mut env, "page")?,
-            page_size: number(&mut env, "page_size")?,
-        })
-    }
-}
-
 /// `terminal_start`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TerminalStart {
@@ -262,32 +288,6 @@ impl Args for TerminalStart {
             session_id: take(&mut env, "session_id"),
             shell: take(&mut env, "shell"),
             run_as_user: env.run_as_user.unwrap_or(false),
-        })
-    }
-}
-
-/// `terminal_resize`; rows and cols travel as text.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TerminalResize {
-    /// The session.
-    pub session_id: String,
-    /// Rows.
-    pub rows: u16,
-    /// Columns.
-    pub cols: u16,
-}
-
-impl Args for TerminalResize {
-    fn write(self, env: &mut Command) {
-        put(env, "session_id", self.session_id);
-        put(env, "rows", self.rows.to_string());
-        put(env, "cols", self.cols.to_string());
-    }
-    fn read(mut env: Command) -> Result<Self, String> {
-        Ok(TerminalResize {
-            session_id: take(&mut env, "session_id"),
-            rows: number(&mut env, "rows")?,
-            cols: number(&mut env, "cols")?,
         })
     }
 }
