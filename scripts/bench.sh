@@ -57,25 +57,11 @@ ensure_command psql postgresql-client
 pg_is_local ||
   die "the benchmark samples Postgres' processes from /proc: it needs Postgres on this machine (TRMM_PG_HOST is $PG_HOST)"
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/trmm-bench.XXXXXX")
-BENCH_ID=$(random_alnum 8)
-BENCH_ID=${BENCH_ID,,}
-export TRMM_RUN_DIR=$WORK/run
-export TRMM_DB_NAME=trmm_bench_$BENCH_ID
-export TRMM_DB_USER=$TRMM_DB_NAME
+isolated_run bench
 export TRMM_BUILD_PROFILE=release
 export TRMM_REDIS_DB=${TRMM_BENCH_REDIS_DB:-12}
 export TRMM_LISTEN_HOST=127.0.0.1
 export TRMM_LOG=${TRMM_LOG:-info}
-
-# Eight distinct free ports from a random base, so that a running suite or smoke test don't clash.
-next_port=$((20000 + RANDOM % 20000))
-for var in TRMM_API_PORT TRMM_WEBSOCKET_PORT TRMM_NATS_API_PORT TRMM_WORKER_PORT TRMM_BEAT_PORT \
-  TRMM_NATS_PORT TRMM_NATS_MONITOR_PORT TRMM_GATEWAY_PORT; do
-  port=$(free_port_from "$next_port")
-  next_port=$((port + 1))
-  export "$var=$port"
-done
 
 # 10,000 simulated agents need as many sockets in the load generator and in nats-server (which
 # quickstart starts from this shell, so it inherits the limit).
@@ -93,9 +79,7 @@ cleanup() {
   for pid in "${BG_PIDS[@]}"; do
     wait "$pid" 2>/dev/null
   done
-  "$TRMM_ROOT/scripts/stop.sh" >/dev/null 2>&1 || warn "stop.sh failed during cleanup"
-  pg_drop_database_and_role "$TRMM_DB_NAME" "$TRMM_DB_USER" || warn "could not drop database $TRMM_DB_NAME"
-  redis_flushdb "$TRMM_REDIS_DB" || warn "could not flush Redis database $TRMM_REDIS_DB"
+  isolated_run_teardown
   if [ "$SUCCESS" = 1 ]; then
     rm -rf "$WORK"
   else
@@ -103,15 +87,6 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
-
-redis_flushdb() {
-  # shellcheck disable=SC2016 # expanded by the inner bash, from its arguments
-  timeout 5 bash -c '
-    exec 3<>"/dev/tcp/$1/$2" || exit 1
-    printf "SELECT %s\r\nFLUSHDB\r\n" "$3" >&3
-    IFS= read -r a <&3 && IFS= read -r b <&3 || exit 1
-    [[ $a == +OK* && $b == +OK* ]]' _ "$REDIS_HOST" "$REDIS_PORT" "$1"
-}
 
 # --- helpers -----------------------------------------------------------------------------------
 

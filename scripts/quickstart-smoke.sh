@@ -19,28 +19,10 @@ LOG_TAG="smoke"
 unset TRMM_ADMIN_PASSWORD TRMM_ADMIN_TOTP_SECRET TRMM_PUBLIC_URL TRMM_AGENT_NATS_URL \
   TRMM_LISTEN_HOST TRMM_ADMIN_USER TRMM_ADMIN_EMAIL
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/trmm-smoke.XXXXXX")
-SMOKE_ID=$(random_alnum 8)
-SMOKE_ID=${SMOKE_ID,,}
-export TRMM_RUN_DIR=$WORK/run
-export TRMM_DB_NAME=trmm_smoke_$SMOKE_ID
-export TRMM_DB_USER=$TRMM_DB_NAME
+isolated_run smoke
 export TRMM_BUILD_PROFILE=${TRMM_BUILD_PROFILE:-debug}
 export TRMM_REDIS_DB=${TRMM_SMOKE_REDIS_DB:-13}
 export TRMM_READY_TIMEOUT=${TRMM_READY_TIMEOUT:-120}
-
-# Eight distinct free ports from a random base, so parallel runs and a running suite don't clash.
-next_port=$((20000 + RANDOM % 20000))
-take_port() {
-  local var=$1 port
-  port=$(free_port_from "$next_port")
-  next_port=$((port + 1))
-  export "$var=$port"
-}
-for var in TRMM_API_PORT TRMM_WEBSOCKET_PORT TRMM_NATS_API_PORT TRMM_WORKER_PORT TRMM_BEAT_PORT \
-  TRMM_NATS_PORT TRMM_NATS_MONITOR_PORT TRMM_GATEWAY_PORT; do
-  take_port "$var"
-done
 
 CHECKS=0
 SUCCESS=0
@@ -58,9 +40,7 @@ cleanup() {
   trap '' PIPE
   set +e
   local name
-  "$TRMM_ROOT/scripts/stop.sh" >/dev/null 2>&1 || warn "stop.sh failed during cleanup"
-  pg_drop_database_and_role "$TRMM_DB_NAME" "$TRMM_DB_USER" || warn "could not drop database $TRMM_DB_NAME"
-  redis_flushdb "$TRMM_REDIS_DB" || warn "could not flush Redis database $TRMM_REDIS_DB"
+  isolated_run_teardown
   if [ "$SUCCESS" = 1 ]; then
     rm -rf "$WORK"
     return
@@ -73,16 +53,6 @@ cleanup() {
   warn "kept $WORK for inspection"
 }
 trap cleanup EXIT
-
-# Removes the keys (jobs, locks) the smoke suite left in its own Redis database.
-redis_flushdb() {
-  # shellcheck disable=SC2016 # expanded by the inner bash, from its arguments
-  timeout 5 bash -c '
-    exec 3<>"/dev/tcp/$1/$2" || exit 1
-    printf "SELECT %s\r\nFLUSHDB\r\n" "$3" >&3
-    IFS= read -r a <&3 && IFS= read -r b <&3 || exit 1
-    [[ $a == +OK* && $b == +OK* ]]' _ "$REDIS_HOST" "$REDIS_PORT" "$1"
-}
 
 # run_quickstart N [VAR=value...]: runs quickstart.sh, its output kept in $WORK/quickstart-N.out.
 run_quickstart() {

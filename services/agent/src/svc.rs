@@ -117,15 +117,7 @@ pub fn default_checkin_config() -> AgentCheckInConfig {
         checkin_sw: default_interval("checkin_sw"),
         checkin_wmi: default_interval("checkin_wmi"),
         checkin_syncmesh: default_interval("checkin_syncmesh"),
-        limit_data: false,
-        install_nushell: false,
-        install_nushell_version: String::new(),
-        install_nushell_url: String::new(),
-        nushell_enable_config: false,
-        install_deno: false,
-        install_deno_version: String::new(),
-        install_deno_url: String::new(),
-        deno_default_permissions: String::new(),
+        ..Default::default()
     }
 }
 

@@ -2,22 +2,11 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use common::{collect_until, request, wait_for_ping, wait_until, Fixture};
+use common::{collect_until, processes_running, request, running, wait_until, SECS_30, SECS_5};
 use trmm_db::history::HistoryType;
 use trmm_protocol::nats::{decode, encode, Command, RunScriptResponse, StreamChunk};
-
-const SECS_5: Duration = Duration::from_secs(5);
-const SECS_30: Duration = Duration::from_secs(30);
-
-async fn running() -> (Fixture, common::AgentProcess, async_nats::Client) {
-    let fx = Fixture::enrolled(&["--no-public-ip"]).await;
-    let agent = fx.spawn_svc();
-    let client = fx.client().await;
-    wait_for_ping(&client, fx.agent_id(), SECS_30).await;
-    (fx, agent, client)
-}
 
 fn rawcmd(command: &str, timeout: i64) -> Command {
     Command {
@@ -26,16 +15,6 @@ fn rawcmd(command: &str, timeout: i64) -> Command {
             .with("shell", "/bin/bash")
             .with("command", command)
     }
-}
-
-/// Pids whose command line is exactly `argv`.
-fn processes_running(argv: &[&str]) -> Vec<u32> {
-    let wanted: Vec<u8> = argv.iter().flat_map(|a| a.bytes().chain([0])).collect();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == wanted))
-        .collect()
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{collect_until, run_agent, Fixture, TestApi};
+use common::{collect_until, install_args, run_agent, Fixture, TestApi};
 use reqwest::Method;
 use trmm_protocol::nats::{Telemetry, TelemetryKind};
 
@@ -77,18 +77,8 @@ async fn install_checks_in_once_over_nats() {
     let (client, site, installer) = common::installer(&api, &admin).await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("agent.json");
-    let args: Vec<String> = [
-        "install",
-        "--api",
-        &api.url,
-        "--client-id",
-        &client.to_string(),
-        "--site-id",
-        &site.to_string(),
-        "--agent-type",
-        "workstation",
-        "--auth",
-        &installer,
+    let (client, site) = (client.to_string(), site.to_string());
+    let extra = [
         "--nats-url",
         &nats.url(),
         "--no-service",
@@ -97,10 +87,8 @@ async fn install_checks_in_once_over_nats() {
         &config.display().to_string(),
         "--systemd-dir",
         &dir.path().join("units").display().to_string(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ];
+    let args = install_args(&api.url, &client, &site, "workstation", &installer, &extra);
     let (status, stderr) = run_agent(&args, dir.path()).await;
     assert!(status.success(), "{stderr}");
 
@@ -128,27 +116,14 @@ async fn install_with_a_bad_installer_token_fails_and_writes_nothing() {
     let api = TestApi::start().await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("agent.json");
-    let args: Vec<String> = [
-        "install",
-        "--api",
-        &api.url,
-        "--client-id",
-        "1",
-        "--site-id",
-        "1",
-        "--agent-type",
-        "server",
-        "--auth",
-        "not-a-token",
+    let extra = [
         "--no-service",
         "--config",
         &config.display().to_string(),
         "--systemd-dir",
         &dir.path().display().to_string(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ];
+    let args = install_args(&api.url, "1", "1", "server", "not-a-token", &extra);
     let (status, stderr) = run_agent(&args, dir.path()).await;
     assert!(!status.success());
     assert!(stderr.contains("401"), "{stderr}");

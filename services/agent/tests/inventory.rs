@@ -5,12 +5,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use common::{collect_until, request, wait_for_ping, Fixture};
+use common::{collect_until, request, running, wait_for_ping, Fixture, SECS_30};
 use trmm_protocol::nats::{Command, ServiceActionResponse, Telemetry, TelemetryKind, WinSoftwareList, WindowsService};
-
-const SECS_30: Duration = Duration::from_secs(30);
 
 /// Canned systemd: ssh running, cron failed, rsync disabled (only a unit file), a template and a ghost.
 const FAKE_SYSTEMCTL: &str = r#"#!/bin/sh
@@ -62,10 +59,7 @@ async fn softwarelist_reports_dpkg_packages() {
     if trmm_agent::commands::interpreter::find_program("dpkg-query").is_none() {
         return; // the rpm parser is covered by unit tests
     }
-    let fx = Fixture::enrolled(&["--no-public-ip"]).await;
-    let agent = fx.spawn_svc();
-    let client = fx.client().await;
-    wait_for_ping(&client, fx.agent_id(), SECS_30).await;
+    let (fx, agent, client) = running().await;
     let list: Vec<WinSoftwareList> = request(&client, fx.agent_id(), &Command::new("softwarelist", 15), SECS_30).await;
     let bash = list
         .iter()

@@ -4,21 +4,10 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use common::{request, wait_for_ping, Fixture};
+use common::{processes_running, request, running, Fixture, SECS_30, SECS_5};
 use trmm_protocol::nats::{Command, RunScriptResponse};
-
-const SECS_5: Duration = Duration::from_secs(5);
-const SECS_30: Duration = Duration::from_secs(30);
-
-async fn running() -> (Fixture, common::AgentProcess, async_nats::Client) {
-    let fx = Fixture::enrolled(&["--no-public-ip"]).await;
-    let agent = fx.spawn_svc();
-    let client = fx.client().await;
-    wait_for_ping(&client, fx.agent_id(), SECS_30).await;
-    (fx, agent, client)
-}
 
 fn script(shell: &str, code: &str, timeout: i64) -> Command {
     Command {
@@ -41,16 +30,6 @@ fn assert_script_dir_empty(fx: &Fixture) {
         Err(_) => Vec::new(),
     };
     assert!(left.is_empty(), "left in {}: {left:?}", dir.display());
-}
-
-/// Pids whose command line is exactly `argv`.
-fn processes_running(argv: &[&str]) -> Vec<u32> {
-    let wanted: Vec<u8> = argv.iter().flat_map(|a| a.bytes().chain([0])).collect();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == wanted))
-        .collect()
 }
 
 #[tokio::test]

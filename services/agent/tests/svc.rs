@@ -5,12 +5,9 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::{collect_until, request, text_server, wait_for_ping, wait_until, Fixture};
+use common::{collect_until, request, running, text_server, wait_for_ping, wait_until, Fixture, SECS_30, SECS_5};
 use futures_util::StreamExt;
 use trmm_protocol::nats::{encode, Command, ProcessInfo, Telemetry, TelemetryKind, WinSoftwareList, WindowsService};
-
-const SECS_5: Duration = Duration::from_secs(5);
-const SECS_30: Duration = Duration::from_secs(30);
 
 fn telemetry_tags(msgs: &[async_nats::Message]) -> HashMap<TelemetryKind, Telemetry> {
     msgs.iter()
@@ -105,10 +102,7 @@ async fn svc_publishes_startup_telemetry_and_answers_sysinfo() {
 
 #[tokio::test]
 async fn svc_answers_ping_procs_and_unix_stubs() {
-    let fx = Fixture::enrolled(&["--no-public-ip"]).await;
-    let agent = fx.spawn_svc();
-    let client = fx.client().await;
-    wait_for_ping(&client, fx.agent_id(), SECS_30).await;
+    let (fx, agent, client) = running().await;
     let id = fx.agent_id();
 
     // The CPU sample takes 10 s; run it alongside the rest.
@@ -142,10 +136,7 @@ async fn svc_answers_ping_procs_and_unix_stubs() {
 
 #[tokio::test]
 async fn unknown_func_gets_no_reply_and_malformed_msgpack_is_survived() {
-    let fx = Fixture::enrolled(&["--no-public-ip"]).await;
-    let mut agent = fx.spawn_svc();
-    let client = fx.client().await;
-    wait_for_ping(&client, fx.agent_id(), SECS_30).await;
+    let (fx, mut agent, client) = running().await;
 
     let inbox = client.new_inbox();
     let mut replies = client.subscribe(inbox.clone()).await.unwrap();
@@ -177,10 +168,7 @@ async fn unknown_func_gets_no_reply_and_malformed_msgpack_is_survived() {
 
 #[tokio::test]
 async fn svc_reconnects_after_the_nats_server_restarts() {
-    let mut fx = Fixture::enrolled(&["--no-public-ip"]).await;
-    let agent = fx.spawn_svc();
-    let client = fx.client().await;
-    wait_for_ping(&client, fx.agent_id(), SECS_30).await;
+    let (mut fx, agent, client) = running().await;
     drop(client);
 
     fx.nats.restart().await;
@@ -204,10 +192,7 @@ async fn svc_starts_before_nats_is_up_and_connects_when_it_appears() {
 
 #[tokio::test]
 async fn uninstall_command_replies_ok_removes_files_and_exits() {
-    let fx = Fixture::enrolled(&["--no-public-ip"]).await;
-    let mut agent = fx.spawn_svc();
-    let client = fx.client().await;
-    wait_for_ping(&client, fx.agent_id(), SECS_30).await;
+    let (fx, mut agent, client) = running().await;
     let unit = fx.systemd_dir.join("trmm-agent.service");
     assert!(unit.exists());
 
@@ -221,10 +206,7 @@ async fn uninstall_command_replies_ok_removes_files_and_exits() {
 
 #[tokio::test]
 async fn svc_stops_gracefully_on_sigterm() {
-    let fx = Fixture::enrolled(&["--no-public-ip"]).await;
-    let mut agent = fx.spawn_svc();
-    let client = fx.client().await;
-    wait_for_ping(&client, fx.agent_id(), SECS_30).await;
+    let (fx, mut agent, _client) = running().await;
     let pid = nix::unistd::Pid::from_raw(agent.pid() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     let status = agent.exited(Duration::from_secs(10)).await;

@@ -117,29 +117,40 @@ fn parse_range(s: &str) -> Result<(u32, u32), String> {
 
 #[cfg(test)]
 mod tests {
-    use clap::{CommandFactory, Parser};
+    use clap::Parser;
     use trmm_runtime::service::ServiceConfig;
+    use trmm_testkit::cli::parse_with_help;
 
     use super::{Cli, Command};
 
     #[test]
     fn parses_the_shared_dependency_flags_and_lists_their_variables() {
-        let cli = Cli::try_parse_from([
-            "trmm-api",
-            "--database-url",
-            "postgres://u@db:5432/x",
-            "--database-pool-size",
-            "4",
-            "--redis-url",
-            "redis://r:6379/1",
-            "--redis-prefix",
-            "p1",
-            "--gateway-url",
-            "http://g:50051",
-            "--listen",
-            "127.0.0.1:9000",
-        ])
-        .unwrap();
+        let cli: Cli = parse_with_help(
+            &[
+                "trmm-api",
+                "--database-url",
+                "postgres://u@db:5432/x",
+                "--database-pool-size",
+                "4",
+                "--redis-url",
+                "redis://r:6379/1",
+                "--redis-prefix",
+                "p1",
+                "--gateway-url",
+                "http://g:50051",
+                "--listen",
+                "127.0.0.1:9000",
+            ],
+            &[
+                "TRMM_DATABASE_URL",
+                "TRMM_DATABASE_POOL_SIZE",
+                "TRMM_REDIS_URL",
+                "TRMM_REDIS_PREFIX",
+                "TRMM_GATEWAY_URL",
+                "TRMM_API_LISTEN",
+            ],
+            &[],
+        );
         let serve = &cli.serve;
         assert_eq!(serve.postgres.database_url, "postgres://u@db:5432/x");
         assert_eq!(serve.postgres.database_pool_size, 4);
@@ -147,17 +158,6 @@ mod tests {
         assert_eq!(serve.redis_keys.redis_prefix, "p1");
         assert_eq!(serve.gateway.gateway_url, "http://g:50051");
         assert!(cli.runs_until_shutdown());
-        let help = Cli::command().render_long_help().to_string();
-        for var in [
-            "TRMM_DATABASE_URL",
-            "TRMM_DATABASE_POOL_SIZE",
-            "TRMM_REDIS_URL",
-            "TRMM_REDIS_PREFIX",
-            "TRMM_GATEWAY_URL",
-            "TRMM_API_LISTEN",
-        ] {
-            assert!(help.contains(var), "{var} missing from --help:\n{help}");
-        }
     }
 
     #[test]

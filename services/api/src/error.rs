@@ -46,6 +46,18 @@ impl ApiError {
     }
 }
 
+/// A write's database error as the API reports it.
+pub trait UniqueAs<T> {
+    /// A unique violation (the caller picked a taken name) becomes the 400 `duplicate` builds; any other error a 500.
+    fn unique_as(self, duplicate: impl FnOnce() -> ApiError) -> ApiResult<T>;
+}
+
+impl<T> UniqueAs<T> for Result<T, trmm_db::DbError> {
+    fn unique_as(self, duplicate: impl FnOnce() -> ApiError) -> ApiResult<T> {
+        self.map_err(|e| if e.is_unique_violation() { duplicate() } else { e.into() })
+    }
+}
+
 /// TRMM's answer whenever an agent does not reply (agents/views.py: `notify_error("Unable to contact the agent")`).
 pub const UNREACHABLE: &str = "Unable to contact the agent";
 

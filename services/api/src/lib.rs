@@ -1,5 +1,17 @@
 //! trmm-api: Tactical RMM's dashboard REST API and agent REST API over Postgres.
 
+/// Chains the five routes of a resource onto `$cfg`: list and create at `$list`, get, update and delete at
+/// `$list` + `$one`, served by the calling module's functions of those names.
+macro_rules! resource_routes {
+    ($cfg:expr, $list:literal, $one:literal) => {
+        $cfg.route($list, web::get().to(list))
+            .route($list, web::post().to(create))
+            .route(concat!($list, $one), web::get().to(get))
+            .route(concat!($list, $one), web::put().to(update))
+            .route(concat!($list, $one), web::delete().to(delete))
+    };
+}
+
 pub mod api;
 pub mod auth;
 pub mod config;

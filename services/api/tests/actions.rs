@@ -28,8 +28,7 @@ fn answer(cmd: &Command) -> Option<Value> {
 #[tokio::test]
 async fn ping_and_cmd_round_trip_and_are_recorded() {
     let s = suite().await;
-    let (id, pk, _) = s.agent(1, "alpha").await;
-    let seen = responder(&s, &id, answer).await;
+    let (id, pk, seen) = s.answered_agent(1, "alpha", answer).await;
 
     let (status, body) = s.api.get(&format!("/agents/{id}/ping/"), &s.admin).await;
     assert_eq!(
@@ -106,8 +105,7 @@ async fn an_offline_or_silent_agent_is_a_prompt_400() {
 #[tokio::test]
 async fn processes_reboot_shutdown_refresh_recover() {
     let s = suite().await;
-    let (id, _, _) = s.agent(4, "bravo").await;
-    let seen = responder(&s, &id, answer).await;
+    let (id, _, seen) = s.answered_agent(4, "bravo", answer).await;
 
     let (status, procs) = s.api.get(&format!("/agents/{id}/processes/"), &s.admin).await;
     assert_eq!(status, StatusCode::OK);
@@ -156,8 +154,7 @@ async fn processes_reboot_shutdown_refresh_recover() {
 #[tokio::test]
 async fn deleting_an_agent_sends_uninstall_first() {
     let s = suite().await;
-    let (id, _, _) = s.agent(5, "charlie").await;
-    let seen = responder(&s, &id, answer).await;
+    let (id, _, seen) = s.answered_agent(5, "charlie", answer).await;
     let (status, _) = s.api.delete(&format!("/agents/{id}/"), &s.admin).await;
     assert_eq!(status, StatusCode::OK);
     wait_until("uninstall to reach the agent", Duration::from_secs(5), || {

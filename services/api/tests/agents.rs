@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{acme_hq, agent_id, bravo_at_other, column, user, TestApi};
+use common::{agent_id, api_with_acme_hq, bravo_at_other, column, user, TestApi};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -54,8 +54,7 @@ async fn ten_thousand_agents_paged_and_sorted_in_sql() {
 
 #[tokio::test]
 async fn status_is_computed_from_last_seen_and_the_agents_thresholds() {
-    let api = TestApi::start().await;
-    let (admin, _, site, installer) = acme_hq(&api).await;
+    let (api, admin, _, site, installer) = api_with_acme_hq().await;
     let ids: Vec<String> = (0..4).map(agent_id).collect();
     for (i, id) in ids.iter().enumerate() {
         api.enroll(&installer, id, &format!("agent{i}"), site).await;
@@ -99,8 +98,7 @@ async fn status_is_computed_from_last_seen_and_the_agents_thresholds() {
 
 #[tokio::test]
 async fn table_fields_filters_and_detail() {
-    let api = TestApi::start().await;
-    let (admin, acme, hq, installer) = acme_hq(&api).await;
+    let (api, admin, acme, hq, installer) = api_with_acme_hq().await;
     let a = agent_id(1);
     api.enroll(&installer, &a, "alpha", hq).await;
     let (b, _, main) = bravo_at_other(&api, &admin).await;
@@ -180,8 +178,7 @@ async fn table_fields_filters_and_detail() {
 
 #[tokio::test]
 async fn edit_and_delete_an_agent() {
-    let api = TestApi::start().await;
-    let (admin, _, site, installer) = acme_hq(&api).await;
+    let (api, admin, _, site, installer) = api_with_acme_hq().await;
     let (_, other_site) = api.client_with_site(&admin, "Other", "Main").await;
     let id = agent_id(7);
     let (_, token) = api.enroll(&installer, &id, "alpha", site).await;
@@ -235,8 +232,7 @@ async fn edit_and_delete_an_agent() {
 
 #[tokio::test]
 async fn role_scoping_limits_what_a_technician_sees() {
-    let api = TestApi::start().await;
-    let (admin, acme, hq, installer) = acme_hq(&api).await;
+    let (api, admin, acme, hq, installer) = api_with_acme_hq().await;
     api.enroll(&installer, &agent_id(1), "alpha", hq).await;
     bravo_at_other(&api, &admin).await;
 

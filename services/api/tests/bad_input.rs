@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{acme_hq, agent_id, count, TestApi};
+use common::{agent_id, api_with_acme_hq, count, TestApi};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -11,8 +11,7 @@ const CLIENTS: &str = "SELECT count(*) FROM clients";
 
 #[tokio::test]
 async fn every_endpoint_rejects_bad_bodies_with_a_json_400() {
-    let api = TestApi::start().await;
-    let (admin, client, site, installer) = acme_hq(&api).await;
+    let (api, admin, client, site, installer) = api_with_acme_hq().await;
     let id = agent_id(1);
     let (_, agent_token) = api.enroll(&installer, &id, "alpha", site).await;
 

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{acme_hq, agent_id, user, TestApi};
+use common::{agent_id, api_with_acme_hq, user, TestApi};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -25,8 +25,7 @@ fn command(target: Value) -> Value {
 
 #[tokio::test]
 async fn bulk_runs_are_scoped_validated_and_recorded() {
-    let api = TestApi::start().await;
-    let (admin, acme, hq, installer) = acme_hq(&api).await;
+    let (api, admin, acme, hq, installer) = api_with_acme_hq().await;
     let (other, _) = api.client_with_site(&admin, "Other", "Main").await;
     for n in 1..=3 {
         api.enroll(&installer, &agent_id(n), &format!("host{n}"), hq).await;
@@ -113,8 +112,7 @@ async fn bulk_runs_are_scoped_validated_and_recorded() {
 
 #[tokio::test]
 async fn pending_actions_need_their_permissions_and_scope() {
-    let api = TestApi::start().await;
-    let (admin, _, hq, installer) = acme_hq(&api).await;
+    let (api, admin, _, hq, installer) = api_with_acme_hq().await;
     let (pk, _) = api.enroll(&installer, &agent_id(1), "host1", hq).await;
     let conn = api.db.pool().get().await.unwrap();
     let details = json!({"time": "2030-01-01 10:00", "taskname": "TacticalRMM_SchedReboot_x"});

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{acme_hq, agent_id, count, find, keys, TestApi};
+use common::{agent_id, api_with_acme_hq, count, find, keys, TestApi};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -135,8 +135,7 @@ async fn client_and_site_crud_shapes() {
 
 #[tokio::test]
 async fn deleting_a_client_with_agents_needs_move_to_site() {
-    let api = TestApi::start().await;
-    let (admin, acme, hq, installer) = acme_hq(&api).await;
+    let (api, admin, acme, hq, installer) = api_with_acme_hq().await;
     let (_, other_site) = api.client_with_site(&admin, "Other", "Main").await;
     api.enroll(&installer, &agent_id(1), "alpha", hq).await;
     api.enroll(&installer, &agent_id(2), "bravo", hq).await;

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{agent_id, custom_field, find, keys, user, TestApi};
+use common::{agent_id, assert_deleted, custom_fields, find, keys, user, TestApi};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -16,13 +16,12 @@ async fn search(api: &TestApi, token: &str, body: Value) -> (StatusCode, Value) 
 async fn custom_field_crud_and_patch_search() {
     let api = TestApi::start().await;
     let admin = api.admin_token().await;
-    let owner = custom_field(&api, &admin, json!({"model": "agent", "name": "Owner", "order": 2})).await;
-    for body in [
+    let fields = [
+        json!({"model": "agent", "name": "Owner", "order": 2}),
         json!({"model": "agent", "name": "Tags", "type": "multiple", "options": ["a", "b"], "order": 1}),
         json!({"model": "client", "name": "Owner", "type": "checkbox"}),
-    ] {
-        custom_field(&api, &admin, body).await;
-    }
+    ];
+    let [owner, ..] = custom_fields(&api, &admin, fields).await;
 
     let (status, one) = api.get(&format!("/core/customfields/{owner}/"), &admin).await;
     assert_eq!(status, StatusCode::OK);
@@ -126,12 +125,7 @@ async fn custom_field_crud_and_patch_search() {
         "renaming onto another field of the model collides"
     );
 
-    let (status, msg) = api.delete(&format!("/core/customfields/{owner}/"), &admin).await;
-    assert_eq!((status, msg), (StatusCode::OK, json!("ok")));
-    assert_eq!(
-        api.get(&format!("/core/customfields/{owner}/"), &admin).await.0,
-        StatusCode::NOT_FOUND
-    );
+    assert_deleted(&api, &admin, &format!("/core/customfields/{owner}/"), json!("ok")).await;
 
     let viewer = user(&api, "viewer", &["can_view_customfields"], None).await;
     assert_eq!(api.get("/core/customfields/", &viewer).await.0, StatusCode::OK);
@@ -147,26 +141,14 @@ async fn custom_field_crud_and_patch_search() {
 async fn values_on_agents_clients_and_sites_show_in_get_output() {
     let api = TestApi::start().await;
     let admin = api.admin_token().await;
-    let owner = custom_field(&api, &admin, json!({"model": "agent", "name": "Owner"})).await;
-    let managed = custom_field(
-        &api,
-        &admin,
+    let fields = [
+        json!({"model": "agent", "name": "Owner"}),
         json!({"model": "agent", "name": "Managed", "type": "checkbox"}),
-    )
-    .await;
-    let tags = custom_field(
-        &api,
-        &admin,
         json!({"model": "agent", "name": "Tags", "type": "multiple"}),
-    )
-    .await;
-    let contract = custom_field(&api, &admin, json!({"model": "client", "name": "Contract"})).await;
-    let floor = custom_field(
-        &api,
-        &admin,
+        json!({"model": "client", "name": "Contract"}),
         json!({"model": "site", "name": "Floor", "type": "number"}),
-    )
-    .await;
+    ];
+    let [owner, managed, tags, contract, floor] = custom_fields(&api, &admin, fields).await;
 
     let (status, msg) = api
         .post(

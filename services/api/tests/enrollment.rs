@@ -3,14 +3,13 @@
 mod common;
 
 use chrono::Duration;
-use common::{acme_hq, agent_id, TestApi};
+use common::{agent_id, api_with_acme_hq, TestApi};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 #[tokio::test]
 async fn full_enrollment_as_the_go_agent_does_it() {
-    let api = TestApi::start().await;
-    let (admin, _, site, installer) = acme_hq(&api).await;
+    let (api, admin, _, site, installer) = api_with_acme_hq().await;
 
     // install.go: GET then POST /api/v3/installer/.
     let (status, body) = api.get("/api/v3/installer/", &installer).await;
@@ -133,8 +132,7 @@ async fn full_enrollment_as_the_go_agent_does_it() {
 
 #[tokio::test]
 async fn unknown_or_expired_installer_tokens_are_401() {
-    let api = TestApi::start().await;
-    let (_, _, site, installer) = acme_hq(&api).await;
+    let (api, _, _, site, installer) = api_with_acme_hq().await;
 
     let (status, body) = api.get("/api/v3/installer/", "not-a-token").await;
     assert_eq!(
@@ -153,8 +151,7 @@ async fn unknown_or_expired_installer_tokens_are_401() {
 
 #[tokio::test]
 async fn installer_version_gate_and_token_scope() {
-    let api = TestApi::start().await;
-    let (admin, _, _, installer) = acme_hq(&api).await;
+    let (api, admin, _, _, installer) = api_with_acme_hq().await;
 
     let (status, body) = api
         .post("/api/v3/installer/", &installer, json!({"version": "2.8.0"}))
@@ -182,8 +179,7 @@ async fn installer_version_gate_and_token_scope() {
 
 #[tokio::test]
 async fn duplicate_agent_id_is_400_with_the_upstream_message() {
-    let api = TestApi::start().await;
-    let (admin, _, site, installer) = acme_hq(&api).await;
+    let (api, admin, _, site, installer) = api_with_acme_hq().await;
     api.enroll(&installer, &agent_id(5), "first", site).await;
     let (status, body) = api.newagent(&installer, &agent_id(5), "second", site).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -198,8 +194,7 @@ async fn duplicate_agent_id_is_400_with_the_upstream_message() {
 
 #[tokio::test]
 async fn the_agent_id_in_the_url_is_never_trusted() {
-    let api = TestApi::start().await;
-    let (admin, _, site, installer) = acme_hq(&api).await;
+    let (api, admin, _, site, installer) = api_with_acme_hq().await;
     let (a_id, b_id) = (agent_id(10), agent_id(11));
     let (pk_a, token_a) = api.enroll(&installer, &a_id, "alpha", site).await;
     let (pk_b, _) = api.enroll(&installer, &b_id, "bravo", site).await;

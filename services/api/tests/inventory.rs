@@ -80,8 +80,7 @@ async fn software_is_refreshed_from_the_agent_and_listed_by_role() {
 #[tokio::test]
 async fn services_are_listed_stored_inspected_and_controlled() {
     let s = suite().await;
-    let (id, pk, _) = s.agent(2, "bravo").await;
-    let seen = responder(&s, &id, answer).await;
+    let (id, pk, seen) = s.answered_agent(2, "bravo", answer).await;
 
     let (status, body) = s.api.get(&format!("/services/{id}/"), &s.admin).await;
     assert_eq!((status, body), (StatusCode::OK, services()));

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{acme_hq, agent_id, custom_field, keys, user, TestApi};
+use common::{agent_id, api_with_acme_hq, custom_fields, keys, user, TestApi};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -91,24 +91,17 @@ async fn keystore_crud_validation_and_permissions() {
 
 #[tokio::test]
 async fn templates_expand_from_the_database() {
-    let api = TestApi::start().await;
-    let (admin, client, site, installer) = acme_hq(&api).await;
+    let (api, admin, client, site, installer) = api_with_acme_hq().await;
     let id = agent_id(7);
     api.enroll(&installer, &id, "web-01", site).await;
-    let owner = custom_field(
-        &api,
-        &admin,
+    let fields = [
         json!({"model": "agent", "name": "Owner", "default_value_string": "nobody"}),
-    )
-    .await;
-    let contract = custom_field(&api, &admin, json!({"model": "client", "name": "Contract"})).await;
-    for body in [
+        json!({"model": "client", "name": "Contract"}),
         json!({"model": "agent", "name": "Patch Day", "default_value_string": "Tue"}),
         json!({"model": "agent", "name": "Managed", "type": "checkbox", "default_value_bool": true}),
         json!({"model": "site", "name": "Racks", "type": "multiple", "default_values_multiple": ["r1", "r2"]}),
-    ] {
-        custom_field(&api, &admin, body).await;
-    }
+    ];
+    let [owner, contract, ..] = custom_fields(&api, &admin, fields).await;
     api.post("/core/keystore/", &admin, json!({"name": "token", "value": "it's"}))
         .await;
     api.put(

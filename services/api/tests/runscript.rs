@@ -45,6 +45,15 @@ fn result_of(cmd: &Command, via: &str) -> RunScriptResponse {
     }
 }
 
+/// A fresh suite with agent 1, "alpha", played by a [`fake_agent`]; returns the suite, what [`Suite::agent`]
+/// returns and the fake.
+async fn alpha_with_fake_agent() -> (Suite, (String, i64, String), FakeAgent) {
+    let s = suite().await;
+    let alpha = s.agent(1, "alpha").await;
+    let agent = fake_agent(&s, &alpha.0, &alpha.2).await;
+    (s, alpha, agent)
+}
+
 /// Answers scripts for `agent_id`; histresult reports go to the API with the agent's token. A reply delivered
 /// second would be ignored by the server, so with `histresult_first` only the PATCH runs before the reply.
 async fn fake_agent(s: &Suite, agent_id: &str, token: &str) -> FakeAgent {
@@ -134,9 +143,7 @@ async fn stored_results(s: &Suite, hist: i64) -> Option<Value> {
 
 #[tokio::test]
 async fn a_script_runs_with_expanded_inputs_and_is_recorded_once() {
-    let s = suite().await;
-    let (id, pk, token) = s.agent(1, "alpha").await;
-    let agent = fake_agent(&s, &id, &token).await;
+    let (s, (id, pk, token), agent) = alpha_with_fake_agent().await;
     agent_field(&s, "Serial", Some((pk, "SN-42"))).await;
     {
         let conn = s.db().await;
@@ -218,9 +225,7 @@ async fn a_script_runs_with_expanded_inputs_and_is_recorded_once() {
 
 #[tokio::test]
 async fn collector_and_note_output_is_saved_once_whichever_result_arrives_first() {
-    let s = suite().await;
-    let (id, _, token) = s.agent(1, "alpha").await;
-    let agent = fake_agent(&s, &id, &token).await;
+    let (s, (id, _, token), agent) = alpha_with_fake_agent().await;
     let script = s.script("Collect", "#!/bin/bash\necho hi\n", &[]).await;
     let path = format!("/agents/{id}/runscript/");
     let run = |body: Value| s.api.post(&path, &s.admin, body);
@@ -276,9 +281,7 @@ async fn collector_and_note_output_is_saved_once_whichever_result_arrives_first(
 
 #[tokio::test]
 async fn forget_publishes_and_keeps_the_histresult_report() {
-    let s = suite().await;
-    let (id, _, token) = s.agent(1, "alpha").await;
-    let agent = fake_agent(&s, &id, &token).await;
+    let (s, (id, _, _), agent) = alpha_with_fake_agent().await;
     let script = s.script("Fire", "#!/bin/bash\ntrue\n", &[]).await;
     let body = json!({"script": script.0, "output": "forget", "args": [], "env_vars": [], "timeout": 15});
     let (status, body) = s.api.post(&format!("/agents/{id}/runscript/"), &s.admin, body).await;
@@ -300,9 +303,7 @@ async fn forget_publishes_and_keeps_the_histresult_report() {
 
 #[tokio::test]
 async fn bad_input_is_a_400_and_nothing_reaches_the_agent() {
-    let s = suite().await;
-    let (id, _, token) = s.agent(1, "alpha").await;
-    let agent = fake_agent(&s, &id, &token).await;
+    let (s, (id, _, _), agent) = alpha_with_fake_agent().await;
     let script = s.script("Ok", "#!/bin/bash\ntrue\n", &[]).await.0;
     let run = format!("/agents/{id}/runscript/");
     let test = format!("/scripts/{id}/test/");

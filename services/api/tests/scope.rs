@@ -57,6 +57,14 @@ async fn tree(api: &TestApi, admin: &str) -> Tree {
     }
 }
 
+fn client_path(id: i64) -> String {
+    format!("/clients/{id}/")
+}
+
+fn site_path(id: i64) -> String {
+    format!("/clients/sites/{id}/")
+}
+
 #[tokio::test]
 async fn a_role_limited_to_a_client_sees_and_changes_only_that_client() {
     let api = TestApi::start().await;
@@ -70,20 +78,14 @@ async fn a_role_limited_to_a_client_sees_and_changes_only_that_client() {
     assert_eq!(column(&sites, "name"), ["Branch", "HQ"]);
 
     // VisibleClient and ScopedSite: reads.
-    let (status, acme) = api.get(&format!("/clients/{}/", t.acme), &alice).await;
+    let (status, acme) = api.get(&client_path(t.acme), &alice).await;
     assert_eq!(
         (status, column(&acme["sites"], "name")),
         (StatusCode::OK, vec!["Branch", "HQ"])
     );
-    assert_eq!(api.get(&format!("/clients/{}/", t.other), &alice).await, forbidden());
-    assert_eq!(
-        api.get(&format!("/clients/sites/{}/", t.hq), &alice).await.0,
-        StatusCode::OK
-    );
-    assert_eq!(
-        api.get(&format!("/clients/sites/{}/", t.main), &alice).await,
-        forbidden()
-    );
+    assert_eq!(api.get(&client_path(t.other), &alice).await, forbidden());
+    assert_eq!(api.get(&site_path(t.hq), &alice).await.0, StatusCode::OK);
+    assert_eq!(api.get(&site_path(t.main), &alice).await, forbidden());
     assert_eq!(api.get("/clients/999999/", &alice).await, not_found());
     assert_eq!(api.get("/clients/sites/999999/", &alice).await, not_found());
     assert_eq!(api.get("/clients/sites/x/", &alice).await, not_found());
@@ -91,25 +93,22 @@ async fn a_role_limited_to_a_client_sees_and_changes_only_that_client() {
     // ScopedClient and ScopedSite: writes, refused before anything changes.
     let rename = json!({"client": {"name": "Renamed"}});
     assert_eq!(
-        api.put(&format!("/clients/{}/", t.other), &alice, rename.clone()).await,
+        api.put(&client_path(t.other), &alice, rename.clone()).await,
         forbidden()
     );
-    assert_eq!(api.delete(&format!("/clients/{}/", t.other), &alice).await, forbidden());
+    assert_eq!(api.delete(&client_path(t.other), &alice).await, forbidden());
     // A client id outside the role is refused whether it exists or not (upstream checks permission first).
     assert_eq!(api.put("/clients/999999/", &alice, rename.clone()).await, forbidden());
     assert_eq!(api.put("/clients/999999/", &admin, rename.clone()).await, not_found());
     let site_rename = json!({"site": {"name": "Renamed"}});
-    let main = format!("/clients/sites/{}/", t.main);
+    let main = site_path(t.main);
     assert_eq!(api.put(&main, &alice, site_rename.clone()).await, forbidden());
     assert_eq!(api.delete(&main, &alice).await, forbidden());
     // Ids in a body or query are checked too: a site for Other, a move of HQ to Other, HQ's agents to Main.
     let new_site = json!({"site": {"client": t.other, "name": "Mine"}});
     assert_eq!(api.post("/clients/sites/", &alice, new_site).await, forbidden());
     let move_hq = json!({"site": {"client": t.other}});
-    assert_eq!(
-        api.put(&format!("/clients/sites/{}/", t.hq), &alice, move_hq).await,
-        forbidden()
-    );
+    assert_eq!(api.put(&site_path(t.hq), &alice, move_hq).await, forbidden());
     let (_, names) = api.get("/clients/sites/", &admin).await;
     assert_eq!(column(&names, "name"), ["Annex", "Branch", "HQ", "Main"]);
     let (_, clients) = api.get("/clients/", &admin).await;
@@ -117,14 +116,10 @@ async fn a_role_limited_to_a_client_sees_and_changes_only_that_client() {
 
     // Inside the scope the same routes work.
     let (status, _) = api
-        .put(
-            &format!("/clients/{}/", t.acme),
-            &alice,
-            json!({"client": {"name": "Acme2"}}),
-        )
+        .put(&client_path(t.acme), &alice, json!({"client": {"name": "Acme2"}}))
         .await;
     assert_eq!(status, StatusCode::OK);
-    let branch = format!("/clients/sites/{}/", t.branch);
+    let branch = site_path(t.branch);
     assert_eq!(
         api.put(&branch, &alice, json!({"site": {"name": "Branch2"}})).await.0,
         StatusCode::OK
@@ -143,29 +138,20 @@ async fn a_role_limited_to_a_site_sees_its_client_but_may_not_change_it() {
     conn.execute(sql, &[&(t.main as i32)]).await.unwrap();
 
     // The parent of a visible site is visible, with only that site.
-    let (status, other) = api.get(&format!("/clients/{}/", t.other), &bob).await;
+    let (status, other) = api.get(&client_path(t.other), &bob).await;
     assert_eq!(
         (status, column(&other["sites"], "name")),
         (StatusCode::OK, vec!["Main"])
     );
-    assert_eq!(api.get(&format!("/clients/{}/", t.acme), &bob).await, forbidden());
-    assert_eq!(
-        api.get(&format!("/clients/sites/{}/", t.main), &bob).await.0,
-        StatusCode::OK
-    );
-    assert_eq!(
-        api.get(&format!("/clients/sites/{}/", t.annex), &bob).await,
-        forbidden()
-    );
+    assert_eq!(api.get(&client_path(t.acme), &bob).await, forbidden());
+    assert_eq!(api.get(&site_path(t.main), &bob).await.0, StatusCode::OK);
+    assert_eq!(api.get(&site_path(t.annex), &bob).await, forbidden());
     // The client as a whole is not granted: no renaming it, no new sites in it.
     let rename = json!({"client": {"name": "Mine"}});
-    assert_eq!(
-        api.put(&format!("/clients/{}/", t.other), &bob, rename).await,
-        forbidden()
-    );
+    assert_eq!(api.put(&client_path(t.other), &bob, rename).await, forbidden());
     let new_site = json!({"site": {"client": t.other, "name": "Mine"}});
     assert_eq!(api.post("/clients/sites/", &bob, new_site).await, forbidden());
-    let main = format!("/clients/sites/{}/", t.main);
+    let main = site_path(t.main);
     assert_eq!(
         api.put(&main, &bob, json!({"site": {"name": "Main2"}})).await.0,
         StatusCode::OK

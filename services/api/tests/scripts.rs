@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{column, keys, script_audit_rows, script_id, user, TestApi};
+use common::{assert_deleted, column, keys, script_audit_rows, script_id, user, TestApi};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use trmm_db::scripts::hash as sha256_hex;
@@ -90,12 +90,7 @@ async fn script_crud_shapes_and_success_strings() {
         "fields left out of a PUT keep their value"
     );
 
-    let (status, msg) = api.delete(&format!("/scripts/{id}/"), &admin).await;
-    assert_eq!((status, msg), (StatusCode::OK, json!("Disk was deleted!")));
-    assert_eq!(
-        api.get(&format!("/scripts/{id}/"), &admin).await.0,
-        StatusCode::NOT_FOUND
-    );
+    assert_deleted(&api, &admin, &format!("/scripts/{id}/"), json!("Disk was deleted!")).await;
     assert_eq!(api.get("/scripts/99999/", &admin).await.0, StatusCode::NOT_FOUND);
     // 4 adds, 1 modify, 1 delete.
     assert_eq!(script_audit_rows(&api).await, 6);

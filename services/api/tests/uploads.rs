@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{acme_hq, agent_id, TestApi};
+use common::{agent_id, api_with_acme_hq, TestApi};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use trmm_db::history::HistoryType;
@@ -20,8 +20,7 @@ struct Agent {
 }
 
 async fn agent() -> Agent {
-    let api = TestApi::start().await;
-    let (_, _, site, installer) = acme_hq(&api).await;
+    let (api, _, _, site, installer) = api_with_acme_hq().await;
     let id = agent_id(1);
     let (pk, token) = api.enroll(&installer, &id, "alpha", site).await;
     Agent {
@@ -45,6 +44,16 @@ impl Agent {
         trmm_db::history::get(&**conn, id).await.unwrap().unwrap()
     }
 
+    /// Creates a history row of `kind` and PATCHes its `histresult` with the body `result` makes of the row's id,
+    /// which must be accepted; returns the id.
+    async fn report(&self, kind: HistoryType, result: impl FnOnce(i64) -> Value) -> i64 {
+        let hist = self.history(kind).await;
+        let path = format!("/api/v3/{hist}/{}/histresult/", self.id);
+        let (status, _, text) = self.send(Method::PATCH, &path, &result(hist)).await;
+        assert_eq!((status, text.as_str()), (StatusCode::OK, "\"ok\""));
+        hist
+    }
+
     /// Sends `body` as JSON; returns status, content type and body text.
     async fn send(&self, method: Method, path: &str, body: &Value) -> (StatusCode, String, String) {
         let (status, headers, text) = self
@@ -59,10 +68,7 @@ impl Agent {
 async fn a_5_mb_command_result_and_software_list_are_stored_whole() {
     let a = agent().await;
     let output = "x".repeat(5 * MB);
-    let hist = a.history(HistoryType::CmdRun).await;
-    let path = format!("/api/v3/{hist}/{}/histresult/", a.id);
-    let (status, _, text) = a.send(Method::PATCH, &path, &json!({"results": output})).await;
-    assert_eq!((status, text.as_str()), (StatusCode::OK, "\"ok\""));
+    let hist = a.report(HistoryType::CmdRun, |_| json!({"results": output})).await;
     assert_eq!(a.stored(hist).await.results.as_deref(), Some(output.as_str()));
 
     let item = |i: usize| {
@@ -85,20 +91,18 @@ async fn results_over_10_mib_are_truncated_with_upstreams_marker() {
     let a = agent().await;
     let output = "y".repeat(12 * MB);
 
-    let hist = a.history(HistoryType::CmdRun).await;
-    let path = format!("/api/v3/{hist}/{}/histresult/", a.id);
-    let (status, _, text) = a.send(Method::PATCH, &path, &json!({"results": output})).await;
-    assert_eq!((status, text.as_str()), (StatusCode::OK, "\"ok\""));
+    let hist = a.report(HistoryType::CmdRun, |_| json!({"results": output})).await;
     let results = a.stored(hist).await.results.unwrap();
     assert!(results.ends_with(MARKER), "{}", &results[results.len() - 80..]);
     assert!(results.len() <= 10 * 1024 * 1024 + 100);
     assert!(results.starts_with("yyyy"));
 
-    let hist = a.history(HistoryType::ScriptRun).await;
-    let path = format!("/api/v3/{hist}/{}/histresult/", a.id);
-    let script = json!({"stdout": output, "stderr": "", "retcode": 0, "execution_time": 1.5, "id": hist});
-    let (status, _, text) = a.send(Method::PATCH, &path, &json!({"script_results": script})).await;
-    assert_eq!((status, text.as_str()), (StatusCode::OK, "\"ok\""));
+    let hist = a
+        .report(HistoryType::ScriptRun, |hist| {
+            let script = json!({"stdout": output, "stderr": "", "retcode": 0, "execution_time": 1.5, "id": hist});
+            json!({"script_results": script})
+        })
+        .await;
     let stored = a.stored(hist).await.script_results.unwrap();
     assert_eq!(
         (

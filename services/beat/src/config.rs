@@ -2,8 +2,9 @@
 
 use std::net::SocketAddr;
 
-use trmm_runtime::service::ServiceConfig;
 use trmm_runtime::telemetry::LogArgs;
+
+trmm_runtime::logging_service_config!(Config);
 
 /// trmm-beat: enqueues the periodic trmm-rs jobs into the Redis queue on their schedule.
 #[derive(Clone, clap::Parser)]
@@ -20,24 +21,16 @@ pub struct Config {
     pub log: LogArgs,
 }
 
-impl ServiceConfig for Config {
-    fn log(&self) -> Option<&LogArgs> {
-        Some(&self.log)
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use clap::{CommandFactory, Parser};
+    use trmm_testkit::cli::parse_with_help;
 
     use super::Config;
 
     #[test]
     fn parses_the_shared_redis_flag_and_lists_its_variable() {
-        let config = Config::try_parse_from(["trmm-beat", "--redis-url", "redis://r:6379/1"]).unwrap();
+        let args = ["trmm-beat", "--redis-url", "redis://r:6379/1"];
+        let config: Config = parse_with_help(&args, &["TRMM_REDIS_URL"], &["TRMM_DATABASE_URL"]);
         assert_eq!(config.redis.redis_url, "redis://r:6379/1");
-        let help = Config::command().render_long_help().to_string();
-        assert!(help.contains("TRMM_REDIS_URL"), "{help}");
-        assert!(!help.contains("TRMM_DATABASE_URL"), "{help}");
     }
 }

@@ -3,7 +3,6 @@
 
 pub mod config;
 
-use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 use trmm_runtime::health::{self, Health};
 
@@ -19,14 +18,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     health.set_ready(trmm_deps::redis::DEPENDENCY, false);
     let redis = config.redis.client()?;
 
-    let listen = config.listen;
-    let server = async {
-        health::serve(listen, health.clone(), shutdown.clone())
-            .await
-            .with_context(|| {
-                format!("serving the health endpoints on {listen} (set TRMM_BEAT_LISTEN to a free address)")
-            })
-    };
+    let server = health::serve_setting(config.listen, "TRMM_BEAT_LISTEN", health.clone(), shutdown.clone());
+    let server = async { anyhow::Ok(server.await?) };
     let work = async {
         if let Some(_redis) = trmm_deps::redis::connect(redis, &health, &shutdown).await {
             tracing::info!("connected to Redis");

@@ -95,14 +95,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         }
     };
 
-    let listen = config.listen;
-    let server = async {
-        health::serve(listen, health.clone(), shutdown.clone())
-            .await
-            .with_context(|| {
-                format!("serving the health endpoints on {listen} (set TRMM_NATS_API_LISTEN to a free address)")
-            })
-    };
+    let server = health::serve_setting(config.listen, "TRMM_NATS_API_LISTEN", health.clone(), shutdown.clone());
+    let server = async { anyhow::Ok(server.await?) };
     let work = async {
         let (pool, nats) = tokio::join!(
             trmm_deps::postgres::connect(pool, &health, &shutdown),

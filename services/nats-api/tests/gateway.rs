@@ -11,7 +11,8 @@ use trmm_protocol::calls::{AgentCall, RawCmd};
 use trmm_protocol::nats;
 use trmm_rpc::gateway::agent_gateway_client::AgentGatewayClient;
 use trmm_rpc::gateway::{
-    AgentRequest, ConnectedRequest, DeliveryOutcome, PingRequest, PublishManyRequest, Targeted, WatchPresenceRequest,
+    AgentReply, AgentRequest, ConnectedRequest, DeliveryOutcome, PingRequest, PublishManyRequest, Targeted,
+    WatchPresenceRequest,
 };
 use trmm_testkit::NatsServer;
 
@@ -98,6 +99,34 @@ async fn recording_agent(url: &str, agent_id: &str) -> std::sync::Arc<std::sync:
     funcs
 }
 
+impl Harness {
+    /// AgentGateway.Request of [`rawcmd`]`(command)` for `agent_id`, waiting at most `timeout_ms`.
+    async fn request(&self, agent_id: &str, command: &str, timeout_ms: u32) -> Result<AgentReply, tonic::Status> {
+        let request = AgentRequest {
+            agent_id: agent_id.into(),
+            envelope: rawcmd(command),
+            timeout_ms,
+            queueable: false,
+        };
+        self.client
+            .clone()
+            .request(request)
+            .await
+            .map(tonic::Response::into_inner)
+    }
+}
+
+impl Harness {
+    /// AgentGateway.Ping of `agent_id`, waiting at most `timeout_ms`: whether it answered.
+    async fn ping(&self, agent_id: &str, timeout_ms: u32) -> bool {
+        let request = PingRequest {
+            agent_id: agent_id.into(),
+            timeout_ms,
+        };
+        self.client.clone().ping(request).await.unwrap().into_inner().online
+    }
+}
+
 fn rawcmd(command: &str) -> Vec<u8> {
     let call: AgentCall = RawCmd {
         command: command.into(),
@@ -111,53 +140,22 @@ fn rawcmd(command: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn ping_request_and_typed_errors() {
-    let mut h = harness().await;
+    let h = harness().await;
     fake_agent(&h.nats.url(), "agentAqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq").await;
 
-    let pong = h
-        .client
-        .ping(PingRequest {
-            agent_id: "agentAqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq".into(),
-            timeout_ms: 2000,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(pong.online);
-    let offline = h
-        .client
-        .ping(PingRequest {
-            agent_id: "nobodyqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq".into(),
-            timeout_ms: 2000,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(!offline.online);
+    assert!(h.ping("agentAqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq", 2000).await);
+    assert!(!h.ping("nobodyqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq", 2000).await);
 
     let reply = h
-        .client
-        .request(AgentRequest {
-            agent_id: "agentAqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq".into(),
-            envelope: rawcmd("hello"),
-            timeout_ms: 2000,
-            queueable: false,
-        })
+        .request("agentAqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq", "hello", 2000)
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(nats::decode::<String>(&reply.msgpack).unwrap(), "hello");
     assert_eq!(nats::decode::<String>(&reply.msgpack).unwrap(), "hello");
 
     let start = Instant::now();
     let err = h
-        .client
-        .request(AgentRequest {
-            agent_id: "nobodyqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq".into(),
-            envelope: rawcmd("x"),
-            timeout_ms: 5000,
-            queueable: false,
-        })
+        .request("nobodyqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq", "x", 5000)
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
@@ -167,27 +165,12 @@ async fn ping_request_and_typed_errors() {
     );
 
     let err = h
-        .client
-        .request(AgentRequest {
-            agent_id: "agentAqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq".into(),
-            envelope: rawcmd("sleep"),
-            timeout_ms: 300,
-            queueable: false,
-        })
+        .request("agentAqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq", "sleep", 300)
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::DeadlineExceeded);
 
-    let err = h
-        .client
-        .request(AgentRequest {
-            agent_id: "a.b".into(),
-            envelope: rawcmd("x"),
-            timeout_ms: 300,
-            queueable: false,
-        })
-        .await
-        .unwrap_err();
+    let err = h.request("a.b", "x", 300).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
 }
 
@@ -370,26 +353,11 @@ async fn tracked_presence_answers_offline_at_once_and_sends_no_pings() {
 
     let start = Instant::now();
     let err = h
-        .client
-        .request(AgentRequest {
-            agent_id: "awayqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq".into(),
-            envelope: rawcmd("x"),
-            timeout_ms: 30_000,
-            queueable: false,
-        })
+        .request("awayqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq", "x", 30_000)
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
-    let ping = h
-        .client
-        .ping(PingRequest {
-            agent_id: "awayqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq".into(),
-            timeout_ms: 30_000,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(!ping.online);
+    assert!(!h.ping("awayqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq", 30_000).await);
     assert!(start.elapsed() < Duration::from_secs(1), "{:?}", start.elapsed());
 
     let reply = h

@@ -19,14 +19,18 @@ fn start(database_url: &str, nats_url: &str) -> Service {
     )
 }
 
-#[tokio::test]
-async fn becomes_ready_and_exits_zero_on_sigterm() {
+/// trmm-nats-api over a fresh database and nats-server, once it is ready.
+async fn ready() -> (TestDb, NatsServer, Service) {
     let db = TestDb::new().await;
     let nats = NatsServer::start().await;
     let mut nats_api = start(db.url(), &nats.url());
-
     nats_api.wait_until_up(&["nats", "postgres"]).await;
+    (db, nats, nats_api)
+}
 
+#[tokio::test]
+async fn becomes_ready_and_exits_zero_on_sigterm() {
+    let (_db, _nats, mut nats_api) = ready().await;
     nats_api.stop().await;
 }
 
@@ -51,11 +55,7 @@ async fn waits_for_nats_to_start_and_survives_a_restart() {
 
 #[tokio::test]
 async fn a_frozen_nats_server_turns_readiness_down_within_5_s() {
-    let db = TestDb::new().await;
-    let nats = NatsServer::start().await;
-    let mut nats_api = start(db.url(), &nats.url());
-    nats_api.wait_until_up(&["nats", "postgres"]).await;
-
+    let (_db, nats, mut nats_api) = ready().await;
     nats.freeze().await;
     let frozen = std::time::Instant::now();
     nats_api.wait_for_answer("/readyz", 503, "\"down\":[\"nats\"]").await;

@@ -102,8 +102,7 @@ async fn assert_offline_at_once(gateway: &GatewayClient, agent_id: &str) {
 async fn connected_agents_are_known_from_nats_events_and_absent_ones_are_offline_at_once() {
     let suite = Suite::start().await;
     let gateway = suite.gateway(None);
-    let (here, here_token) = suite.add_agent().await;
-    let (away, _) = suite.add_agent().await;
+    let [(here, here_token), (away, _)] = suite.add_agents().await;
     // The services' own user in the agents' account is not an agent.
     let service_user = suite.auth.service().0.to_owned();
 
@@ -143,8 +142,7 @@ async fn connected_agents_are_known_from_nats_events_and_absent_ones_are_offline
 async fn an_agent_holding_two_connections_stays_connected_until_both_close() {
     let suite = Suite::start().await;
     let gateway = suite.gateway(None);
-    let (id, token) = suite.add_agent().await;
-    let (marker, marker_token) = suite.add_agent().await;
+    let [(id, token), (marker, marker_token)] = suite.add_agents().await;
     let first = Agent::connect(&suite, &id, &token).await;
     let second = Agent::connect(&suite, &id, &token).await;
     let marker_agent = Agent::connect(&suite, &marker, &marker_token).await;
@@ -160,8 +158,7 @@ async fn an_agent_holding_two_connections_stays_connected_until_both_close() {
 #[tokio::test]
 async fn presence_survives_restarts_of_nats_api_and_nats_server() {
     let mut suite = Suite::start().await;
-    let (here, here_token) = suite.add_agent().await;
-    let (away, _) = suite.add_agent().await;
+    let [(here, here_token), (away, _)] = suite.add_agents().await;
     let _agent = Agent::connect(&suite, &here, &here_token).await;
     wait_connected(&suite.gateway(None), &[&here, &away], &[&here], DEADLINE).await;
 
@@ -184,8 +181,7 @@ async fn two_replicas_agree() {
     let suite = Suite::start().await;
     let (_second, port) = suite.start_nats_api().await;
     let replicas = [suite.gateway(None), suite.gateway(Some(port))];
-    let (id, token) = suite.add_agent().await;
-    let (away, _) = suite.add_agent().await;
+    let [(id, token), (away, _)] = suite.add_agents().await;
     let agent = Agent::connect(&suite, &id, &token).await;
     for gateway in &replicas {
         wait_connected(gateway, &[&id, &away], &[&id], AT_ONCE).await;

@@ -134,21 +134,23 @@ fn done(exit_code: i64) -> Result<CommandOutput, GatewayError> {
     })
 }
 
-#[tokio::test]
-async fn output_is_relayed_in_order_until_done() {
+/// What the gateway relays of the command `text` sent to a fresh stand-in agent `agent_id`.
+async fn relayed(agent_id: &'static str, text: &str) -> Vec<Result<CommandOutput, GatewayError>> {
     let nats = NatsServer::start().await;
     let (client, _stop) = gateway(&nats).await;
-    agent(&nats.url(), STREAMING).await;
-    let got = collect(&client, STREAMING, "one two three", 5).await;
+    agent(&nats.url(), agent_id).await;
+    collect(&client, agent_id, text, 5).await
+}
+
+#[tokio::test]
+async fn output_is_relayed_in_order_until_done() {
+    let got = relayed(STREAMING, "one two three").await;
     assert_eq!(got, [line("one"), line("two"), line("three"), line("tail"), done(3)]);
 }
 
 #[tokio::test]
 async fn an_agent_that_only_replies_gets_its_reply_as_lines() {
-    let nats = NatsServer::start().await;
-    let (client, _stop) = gateway(&nats).await;
-    agent(&nats.url(), REPLY_ONLY).await;
-    let got = collect(&client, REPLY_ONLY, "alpha beta", 5).await;
+    let got = relayed(REPLY_ONLY, "alpha beta").await;
     assert_eq!(got, [line("alpha"), line("beta"), done(-1)]);
 }
 

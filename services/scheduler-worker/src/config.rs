@@ -3,8 +3,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use trmm_runtime::service::ServiceConfig;
 use trmm_runtime::telemetry::LogArgs;
+
+trmm_runtime::logging_service_config!(Config);
 
 /// trmm-worker: runs the trmm-rs background jobs queued in Redis, recording results in Postgres.
 #[derive(Clone, clap::Parser)]
@@ -34,12 +35,6 @@ pub struct Config {
     /// Logging options.
     #[command(flatten)]
     pub log: LogArgs,
-}
-
-impl ServiceConfig for Config {
-    fn log(&self) -> Option<&LogArgs> {
-        Some(&self.log)
-    }
 }
 
 /// Parses `30s`, `90m`, `24h`, `7d` or a bare number of seconds.
@@ -81,41 +76,40 @@ mod tests {
 
 #[cfg(test)]
 mod shared_settings {
-    use clap::{CommandFactory, Parser};
+    use trmm_testkit::cli::parse_with_help;
 
     use super::Config;
 
     #[test]
     fn parses_the_shared_dependency_flags_and_lists_their_variables() {
-        let config = Config::try_parse_from([
-            "trmm-worker",
-            "--database-url",
-            "postgres://u@db:5432/x",
-            "--database-pool-size",
-            "7",
-            "--redis-url",
-            "redis://r:6379/1",
-            "--redis-prefix",
-            "p1",
-            "--gateway-url",
-            "http://g:50051",
-        ])
-        .unwrap();
+        let config: Config = parse_with_help(
+            &[
+                "trmm-worker",
+                "--database-url",
+                "postgres://u@db:5432/x",
+                "--database-pool-size",
+                "7",
+                "--redis-url",
+                "redis://r:6379/1",
+                "--redis-prefix",
+                "p1",
+                "--gateway-url",
+                "http://g:50051",
+            ],
+            &[
+                "TRMM_DATABASE_URL",
+                "TRMM_DATABASE_POOL_SIZE",
+                "TRMM_REDIS_URL",
+                "TRMM_REDIS_PREFIX",
+                "TRMM_GATEWAY_URL",
+                "Most Postgres connections this process holds",
+            ],
+            &[],
+        );
         assert_eq!(config.postgres.database_url, "postgres://u@db:5432/x");
         assert_eq!(config.postgres.database_pool_size, 7);
         assert_eq!(config.redis.redis_url, "redis://r:6379/1");
         assert_eq!(config.redis_keys.redis_prefix, "p1");
         assert_eq!(config.gateway.gateway_url, "http://g:50051");
-        let help = Config::command().render_long_help().to_string();
-        for var in [
-            "TRMM_DATABASE_URL",
-            "TRMM_DATABASE_POOL_SIZE",
-            "TRMM_REDIS_URL",
-            "TRMM_REDIS_PREFIX",
-            "TRMM_GATEWAY_URL",
-        ] {
-            assert!(help.contains(var), "{var} missing from --help:\n{help}");
-        }
-        assert!(help.contains("Most Postgres connections this process holds"), "{help}");
     }
 }

@@ -46,6 +46,12 @@ async fn summary(api: &TestApi) -> Value {
     }
 }
 
+/// Starts a bulk run, which must be accepted with `answer`, and waits for its summary.
+async fn accepted_run(s: &Suite, body: Value, answer: &str) -> Value {
+    assert_eq!(bulk(s, body).await, (StatusCode::OK, json!(answer)));
+    summary(&s.api).await
+}
+
 async fn bulk(s: &Suite, body: Value) -> (StatusCode, Value) {
     s.api
         .call(Method::POST, "/agents/actions/bulk/", Some(&s.admin), Some(body))
@@ -61,17 +67,13 @@ async fn five_thousand_agents_are_all_accounted_for() {
     responders(&s.nats.url(), &ids[290..300], true).await;
 
     let started = Instant::now();
-    let (status, body) = bulk(
+    let summary = accepted_run(
         &s,
         json!({"mode": "command", "target": "all", "monType": "all", "osType": "all", "cmd": "uptime",
                "shell": "/bin/bash", "timeout": 2, "run_as_user": false}),
+        "Command will now be run on 5000 agents",
     )
     .await;
-    assert_eq!(
-        (status, body),
-        (StatusCode::OK, json!("Command will now be run on 5000 agents"))
-    );
-    let summary = summary(&s.api).await;
     eprintln!("5000 agents accounted for in {:?}: {summary}", started.elapsed());
     assert_eq!(
         summary,
@@ -107,17 +109,13 @@ async fn a_site_target_reaches_that_sites_agents_only() {
     responders(&s.nats.url(), &simulated[..250], false).await;
     responders(&s.nats.url(), &elsewhere, false).await;
 
-    let (status, body) = bulk(
+    let summary = accepted_run(
         &s,
         json!({"mode": "command", "target": "site", "client": client, "site": site, "monType": "all",
                "osType": "linux", "cmd": "hostname", "shell": "/bin/bash", "timeout": 5}),
+        "Command will now be run on 503 agents",
     )
     .await;
-    assert_eq!(
-        (status, body),
-        (StatusCode::OK, json!("Command will now be run on 503 agents"))
-    );
-    let summary = summary(&s.api).await;
     assert_eq!(
         summary,
         json!({"total": 503, "replied": 253, "timeout": 0, "offline": 250, "error": 0, "unanswered": 0})
@@ -202,17 +200,13 @@ async fn a_bulk_script_gets_per_agent_template_arguments() {
             .await
             .unwrap()
     };
-    let (status, body) = bulk(
+    let summary = accepted_run(
         &s,
         json!({"mode": "script", "target": "all", "monType": "all", "osType": "all", "script": script.0,
                "args": ["hello", "{{agent.hostname}}"], "env_vars": [], "timeout": 5, "run_as_user": false}),
+        "Greet will now be run on 4 agents",
     )
     .await;
-    assert_eq!(
-        (status, body),
-        (StatusCode::OK, json!("Greet will now be run on 4 agents"))
-    );
-    let summary = summary(&s.api).await;
     assert_eq!(
         summary,
         json!({"total": 4, "replied": 3, "timeout": 0, "offline": 1, "error": 0, "unanswered": 0})

@@ -2,8 +2,9 @@
 
 use std::net::SocketAddr;
 
-use trmm_runtime::service::ServiceConfig;
 use trmm_runtime::telemetry::LogArgs;
+
+trmm_runtime::logging_service_config!(Config);
 
 /// trmm-websocket: live dashboard updates over websockets, plus /healthz, /readyz and /metrics.
 #[derive(Clone, clap::Parser)]
@@ -26,37 +27,29 @@ pub struct Config {
     pub log: LogArgs,
 }
 
-impl ServiceConfig for Config {
-    fn log(&self) -> Option<&LogArgs> {
-        Some(&self.log)
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use clap::{CommandFactory, Parser};
+    use trmm_testkit::cli::parse_with_help;
 
     use super::Config;
 
     #[test]
     fn parses_the_shared_dependency_flags_and_lists_their_variables() {
-        let config = Config::try_parse_from([
-            "trmm-websocket",
-            "--database-url",
-            "postgres://u@db:5432/x",
-            "--database-pool-size",
-            "3",
-            "--gateway-url",
-            "http://g:50051",
-        ])
-        .unwrap();
+        let config: Config = parse_with_help(
+            &[
+                "trmm-websocket",
+                "--database-url",
+                "postgres://u@db:5432/x",
+                "--database-pool-size",
+                "3",
+                "--gateway-url",
+                "http://g:50051",
+            ],
+            &["TRMM_DATABASE_URL", "TRMM_DATABASE_POOL_SIZE", "TRMM_GATEWAY_URL"],
+            &["TRMM_REDIS_URL"],
+        );
         assert_eq!(config.postgres.database_url, "postgres://u@db:5432/x");
         assert_eq!(config.postgres.database_pool_size, 3);
         assert_eq!(config.gateway.gateway_url, "http://g:50051");
-        let help = Config::command().render_long_help().to_string();
-        for var in ["TRMM_DATABASE_URL", "TRMM_DATABASE_POOL_SIZE", "TRMM_GATEWAY_URL"] {
-            assert!(help.contains(var), "{var} missing from --help:\n{help}");
-        }
-        assert!(!help.contains("TRMM_REDIS_URL"), "{help}");
     }
 }

@@ -8,15 +8,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use socket::{next_frame, Socket};
+use socket::{next_frame, start_gateway, start_websocket, Socket};
 use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use trmm_protocol::nats::{self, Command, StreamChunk};
-use trmm_testkit::{free_port, NatsServer, TestDb};
+use trmm_testkit::{NatsServer, TestDb};
 
 const AGENT: &str = "streamagentqqqqqqqqqqqqqqqqqqqqqqqqqqqqq";
 const OFFLINE_AGENT: &str = "offlineagentqqqqqqqqqqqqqqqqqqqqqqqqqqqq";
@@ -42,20 +41,8 @@ async fn suite_with(tweak: impl FnOnce(&mut trmm_websocket::Config)) -> Suite {
     let db = TestDb::new().await;
     let nats = NatsServer::start().await;
     let stop = CancellationToken::new();
-    let gateway = format!("127.0.0.1:{}", free_port());
-    let client = async_nats::connect(nats.url()).await.unwrap();
-    let gw = trmm_nats_api::gateway::Gateway::new(client, Default::default(), |_| Box::pin(async { Ok(0) }));
-    tokio::spawn(trmm_nats_api::gateway::serve(
-        gateway.parse().unwrap(),
-        gw,
-        stop.clone(),
-    ));
-    let listen = format!("127.0.0.1:{}", free_port());
-    let args = ["trmm-websocket", "--database-url", db.url(), "--listen", &listen];
-    let mut config = trmm_websocket::Config::try_parse_from(args).unwrap();
-    config.gateway.gateway_url = format!("http://{gateway}");
-    tweak(&mut config);
-    tokio::spawn(trmm_websocket::run(config, stop.clone()));
+    let gateway = start_gateway(&nats, &stop).await;
+    let listen = start_websocket(db.url(), &gateway, &stop, tweak);
     let conn = db.pool().get().await.unwrap();
     let client = trmm_db::clients::create(&**conn, "Acme", false, "test").await.unwrap();
     let site = trmm_db::sites::create(&**conn, client, "HQ", false, "test")

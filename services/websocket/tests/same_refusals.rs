@@ -6,18 +6,17 @@ mod socket;
 
 use std::time::Duration;
 
-use clap::Parser;
 use futures_util::SinkExt;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use socket::next_frame;
+use socket::{next_frame, start_gateway, start_websocket};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 use trmm_api::testing::TestApi;
 use trmm_authz::{INVALID_TOKEN, NO_CREDENTIALS, NO_PERMISSION, TOTP_REQUIRED};
 use trmm_db::sessions::Scope;
 use trmm_db::ClientId;
-use trmm_testkit::{free_port, NatsServer};
+use trmm_testkit::NatsServer;
 
 /// Enrolled, never connected: an allowed command gets "offline", which is not a refusal.
 const AGENT: &str = "refusalagentqqqqqqqqqqqqqqqqqqqqqqqqqqqq";
@@ -40,20 +39,9 @@ struct Both {
 async fn both() -> Both {
     let nats = NatsServer::start().await;
     let stop = CancellationToken::new();
-    let gateway = format!("127.0.0.1:{}", free_port());
-    let nc = async_nats::connect(nats.url()).await.unwrap();
-    let gw = trmm_nats_api::gateway::Gateway::new(nc, Default::default(), |_| Box::pin(async { Ok(0) }));
-    tokio::spawn(trmm_nats_api::gateway::serve(
-        gateway.parse().unwrap(),
-        gw,
-        stop.clone(),
-    ));
+    let gateway = start_gateway(&nats, &stop).await;
     let api = TestApi::start_with_gateway(format!("http://{gateway}")).await;
-    let listen = format!("127.0.0.1:{}", free_port());
-    let args = ["trmm-websocket", "--database-url", api.db.url(), "--listen", &listen];
-    let mut config = trmm_websocket::Config::try_parse_from(args).unwrap();
-    config.gateway.gateway_url = format!("http://{gateway}");
-    tokio::spawn(trmm_websocket::run(config, stop.clone()));
+    let listen = start_websocket(api.db.url(), &gateway, &stop, |_| {});
     let health = format!("http://{listen}/readyz");
     trmm_api::testing::wait_until("trmm-websocket ready", DEADLINE, || {
         let health = health.clone();

@@ -35,14 +35,9 @@ const REF_SELECT: &str = "SELECT a.id, a.agent_id, a.hostname, a.site_id, s.clie
     FROM agents a JOIN sites s ON s.id = a.site_id";
 
 fn ref_from_row(row: &Row) -> AgentRef {
-    AgentRef {
-        pk: AgentPk(row.get("id")),
-        agent_id: row.get("agent_id"),
-        hostname: row.get("hostname"),
-        site: SiteId(row.get("site_id")),
-        client: ClientId(row.get("client_id")),
-        check_interval: row.get("check_interval"),
-    }
+    from_row! { row, AgentRef {
+        pk = "id", agent_id, hostname, site = "site_id", client = "client_id", check_interval,
+    } }
 }
 
 /// The agent with this `agent_id`.
@@ -291,13 +286,7 @@ pub async fn table(
     };
     let rows = rows
         .iter()
-        .map(|r| AgentTableRow {
-            pk: AgentPk(r.get("id")),
-            columns: r.get("columns"),
-            status: r.get("status"),
-            pending_actions_count: r.get("pending_actions_count"),
-            wmi_detail: r.get("wmi_detail"),
-        })
+        .map(|r| from_row! { r, AgentTableRow { pk = "id", columns, status, pending_actions_count, wmi_detail } })
         .collect();
     Ok((rows, total))
 }
@@ -419,7 +408,7 @@ pub async fn update(db: &impl GenericClient, pk: AgentPk, c: &AgentChanges, by: 
 
 /// Deletes an agent; its token, history and pending actions go with it (cascade).
 pub async fn delete(db: &impl GenericClient, pk: AgentPk) -> Result<bool, DbError> {
-    Ok(db.execute("DELETE FROM agents WHERE id = $1", &[&pk.0]).await? == 1)
+    crate::delete_by_id(db, "agents", &pk.0).await
 }
 
 /// Records the MeshCentral node id reported by `/api/v3/syncmesh/`, if it changed.

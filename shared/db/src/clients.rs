@@ -42,19 +42,11 @@ const SELECT: &str = "SELECT c.id, c.name, c.server_policy_id, c.workstation_pol
     FROM clients c";
 
 fn from_row(row: &Row) -> ClientRow {
-    ClientRow {
-        id: ClientId(row.get("id")),
-        name: row.get("name"),
-        server_policy: row.get("server_policy_id"),
-        workstation_policy: row.get("workstation_policy_id"),
-        alert_template: row.get("alert_template_id"),
-        block_policy_inheritance: row.get("block_policy_inheritance"),
-        sites: Vec::new(),
-        custom_fields: Vec::new(),
-        maintenance_mode: row.get("maintenance_mode"),
-        agent_count: row.get("agent_count"),
-        failing_checks: row.get("failing_checks"),
-    }
+    from_row! { row, ClientRow {
+        id, name, server_policy = "server_policy_id", workstation_policy = "workstation_policy_id",
+        alert_template = "alert_template_id", block_policy_inheritance, sites: Vec::new(), custom_fields: Vec::new(),
+        maintenance_mode, agent_count, failing_checks,
+    } }
 }
 
 fn attach_sites(clients: &mut [ClientRow], sites: Vec<SiteRow>) {
@@ -72,9 +64,7 @@ pub async fn list(db: &impl GenericClient, scope: &Scope) -> Result<Vec<ClientRo
            OR c.id IN (SELECT client_id FROM sites WHERE id = ANY($3::int[]))
          ORDER BY c.name"
     );
-    let rows = db
-        .query(&sql, &[&scope.unrestricted, &scope.clients, &scope.sites])
-        .await?;
+    let rows = db.query(&sql, &scope.params()).await?;
     let mut clients: Vec<ClientRow> = rows.iter().map(from_row).collect();
     attach_sites(&mut clients, sites::list(db, scope).await?);
     Ok(clients)
@@ -90,11 +80,9 @@ pub async fn get(db: &impl GenericClient, id: ClientId, scope: &Scope) -> Result
     let site_sql = format!(
         "{} WHERE s.client_id = $4 AND {} ORDER BY s.name",
         sites::SELECT,
-        sites::SCOPE_FILTER
+        Scope::FILTER
     );
-    let site_rows = db
-        .query(&site_sql, &[&scope.unrestricted, &scope.clients, &scope.sites, &id.0])
-        .await?;
+    let site_rows = db.query(&site_sql, &[&scope.params()[..], &[&id.0]].concat()).await?;
     attach_sites(&mut client, site_rows.iter().map(sites::from_row).collect());
     let [client] = client;
     Ok(Some(client))
@@ -158,5 +146,5 @@ pub async fn move_agents(db: &impl GenericClient, id: ClientId, to: crate::SiteI
 
 /// Deletes a client and its sites; fails with a foreign-key violation while agents remain.
 pub async fn delete(db: &impl GenericClient, id: ClientId) -> Result<bool, DbError> {
-    Ok(db.execute("DELETE FROM clients WHERE id = $1", &[&id.0]).await? == 1)
+    crate::delete_by_id(db, "clients", &id.0).await
 }

@@ -1,7 +1,9 @@
 //! Agent history (Tactical RMM `agents.AgentHistory`): every command and script run on an agent.
 
+use tokio_postgres::types::ToSql;
 use tokio_postgres::GenericClient;
 
+use crate::roles::Scope;
 use crate::{AgentPk, CustomFieldId, DbError, ScriptId};
 
 /// Kind of history entry.
@@ -58,13 +60,7 @@ pub async fn belongs_to(db: &impl GenericClient, id: i64, agent: AgentPk) -> Res
 /// Stores a command's output unless a result is already there: the reply and the agent's `histresult`
 /// report the same run, and whichever arrives second must not clobber the first.
 pub async fn record_results(db: &impl GenericClient, id: i64, agent: AgentPk, results: &str) -> Result<bool, DbError> {
-    let n = db
-        .execute(
-            "UPDATE agent_history SET results = $3 WHERE id = $1 AND agent_pk = $2 AND results IS NULL",
-            &[&id, &agent.0, &results],
-        )
-        .await?;
-    Ok(n == 1)
+    record_once(db, "results", id, agent, &results).await
 }
 
 /// Stores a script's `{stdout, stderr, retcode, execution_time, id}` unless already stored.
@@ -74,13 +70,19 @@ pub async fn record_script_results(
     agent: AgentPk,
     results: &serde_json::Value,
 ) -> Result<bool, DbError> {
-    let n = db
-        .execute(
-            "UPDATE agent_history SET script_results = $3 WHERE id = $1 AND agent_pk = $2 AND script_results IS NULL",
-            &[&id, &agent.0, &results],
-        )
-        .await?;
-    Ok(n == 1)
+    record_once(db, "script_results", id, agent, results).await
+}
+
+/// Sets `column` of the agent's history row `id` to `value` unless it is set already.
+async fn record_once(
+    db: &impl GenericClient,
+    column: &str,
+    id: i64,
+    agent: AgentPk,
+    value: &(dyn ToSql + Sync),
+) -> Result<bool, DbError> {
+    let sql = format!("UPDATE agent_history SET {column} = $3 WHERE id = $1 AND agent_pk = $2 AND {column} IS NULL");
+    Ok(db.execute(&sql, &[&id, &agent.0, value]).await? == 1)
 }
 
 /// The stored output of a command run, if any.
@@ -235,15 +237,12 @@ pub async fn for_agent(db: &impl GenericClient, agent: AgentPk) -> Result<Vec<Hi
 }
 
 /// The history of every agent the scope allows, oldest first.
-pub async fn in_scope(db: &impl GenericClient, scope: &crate::roles::Scope) -> Result<Vec<HistoryRow>, DbError> {
+pub async fn in_scope(db: &impl GenericClient, scope: &Scope) -> Result<Vec<HistoryRow>, DbError> {
     let sql = format!(
-        "{ROW_SELECT} JOIN sites s ON s.id = a.site_id
-         WHERE ($1::bool OR s.client_id = ANY($2::int[]) OR s.id = ANY($3::int[])) ORDER BY h.id"
+        "{ROW_SELECT} JOIN sites s ON s.id = a.site_id WHERE {} ORDER BY h.id",
+        Scope::FILTER
     );
-    let rows = db
-        .query(&sql, &[&scope.unrestricted, &scope.clients, &scope.sites])
-        .await?;
-    Ok(rows.iter().map(history_row).collect())
+    Ok(db.query(&sql, &scope.params()).await?.iter().map(history_row).collect())
 }
 
 /// Filters of the script-run history across agents.
@@ -262,7 +261,7 @@ pub struct ScriptHistoryFilter {
 /// Script runs on the agents the scope allows, newest first.
 pub async fn script_runs(
     db: &impl GenericClient,
-    scope: &crate::roles::Scope,
+    scope: &Scope,
     filter: &ScriptHistoryFilter,
 ) -> Result<Vec<HistoryRow>, DbError> {
     let sql = format!(

@@ -1,4 +1,5 @@
 use serde::{Deserialize, Serialize};
+use tokio_postgres::types::{FromSql, Type};
 
 macro_rules! id_type {
     ($(#[$doc:meta] $name:ident),* $(,)?) => {$(
@@ -10,6 +11,24 @@ macro_rules! id_type {
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 self.0.fmt(f)
+            }
+        }
+
+        impl<'a> FromSql<'a> for $name {
+            fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+                i32::from_sql(ty, raw).map($name)
+            }
+
+            fn accepts(ty: &Type) -> bool {
+                <i32 as FromSql>::accepts(ty)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = std::num::ParseIntError;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                s.parse().map($name)
             }
         }
     )*};
@@ -39,4 +58,6 @@ id_type!(
     CustomFieldId,
     /// Primary key of `global_kv_store`.
     KeyStoreId,
+    /// Primary key of `agent_notes`.
+    NoteId,
 );

@@ -70,11 +70,5 @@ pub async fn find_valid(
             &[&digest, &now],
         )
         .await?;
-    Ok(row.map(|r| InstallerGrant {
-        id: r.get("id"),
-        site: SiteId(r.get("site_id")),
-        monitoring_type: r.get("monitoring_type"),
-        created_by: r.get("created_by"),
-        expiry: r.get("expiry"),
-    }))
+    Ok(row.map(|r| from_row! { r, InstallerGrant { id, site = "site_id", monitoring_type, created_by, expiry } }))
 }

@@ -29,15 +29,7 @@ const SELECT: &str =
     "SELECT id, name, value, created_by, created_time, modified_by, modified_time FROM global_kv_store";
 
 fn from_row(row: &Row) -> KeyStoreEntry {
-    KeyStoreEntry {
-        id: KeyStoreId(row.get("id")),
-        name: row.get("name"),
-        value: row.get("value"),
-        created_by: row.get("created_by"),
-        created_time: row.get("created_time"),
-        modified_by: row.get("modified_by"),
-        modified_time: row.get("modified_time"),
-    }
+    from_row! { row, KeyStoreEntry { id, name, value, created_by, created_time, modified_by, modified_time } }
 }
 
 /// Every entry, by id.
@@ -84,8 +76,5 @@ pub async fn update(
 
 /// Deletes an entry.
 pub async fn delete(db: &impl GenericClient, id: KeyStoreId) -> Result<bool, DbError> {
-    Ok(db
-        .execute("DELETE FROM global_kv_store WHERE id = $1", &[&id.0])
-        .await?
-        == 1)
+    crate::delete_by_id(db, "global_kv_store", &id.0).await
 }

@@ -1,5 +1,22 @@
 //! Postgres access for trmm-rs: the connection pool, versioned migrations, and one module of queries per aggregate.
 
+/// Builds `$ty` from `$row`: a field reads the column of its name, or the column named after `=`; a field
+/// followed by `:` takes that value instead.
+macro_rules! from_row {
+    ($row:expr, $ty:ident { $($field:ident $(= $column:literal)? $(: $value:expr)?),* $(,)? }) => {
+        $ty { $($field: from_row!(@field $row, $field $(= $column)? $(: $value)?)),* }
+    };
+    (@field $row:expr, $field:ident) => {
+        $row.get(stringify!($field))
+    };
+    (@field $row:expr, $field:ident = $column:literal) => {
+        $row.get($column)
+    };
+    (@field $row:expr, $field:ident : $value:expr) => {
+        $value
+    };
+}
+
 pub mod access;
 pub mod agents;
 pub mod audit;
@@ -33,6 +50,8 @@ pub use error::DbError;
 pub use ids::{AgentPk, ClientId, CustomFieldId, JobId, KeyStoreId, RoleId, ScriptId, SiteId, SnippetId, UserId};
 pub use tokio_postgres::{Error as PgError, GenericClient};
 
+use tokio_postgres::types::ToSql;
+
 use std::str::FromStr;
 
 /// Connections a pool holds at most unless told otherwise.
@@ -62,6 +81,11 @@ pub fn connect_sized(database_url: &str, max_size: usize) -> Result<Pool, DbErro
         .runtime(deadpool_postgres::Runtime::Tokio1)
         .build()
         .map_err(|e| DbError::Config(e.to_string()))
+}
+
+/// Deletes the row of `table` with primary key `id`; false when there was none.
+async fn delete_by_id(db: &impl GenericClient, table: &str, id: &(dyn ToSql + Sync)) -> Result<bool, DbError> {
+    Ok(db.execute(&format!("DELETE FROM {table} WHERE id = $1"), &[id]).await? == 1)
 }
 
 /// Whether the database answers `SELECT 1` right now.

@@ -2,16 +2,12 @@
 //! whose output was sent to a note.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use tokio_postgres::{GenericClient, Row};
 
 use crate::roles::Scope;
 use crate::{AgentPk, ClientId, DbError, SiteId, UserId};
 
-/// Primary key of `agent_notes`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct NoteId(pub i32);
+pub use crate::ids::NoteId;
 
 /// A note with what its views show and what permission checks need.
 #[derive(Debug, Clone)]
@@ -39,16 +35,9 @@ const SELECT: &str = "SELECT n.id, n.entry_time, n.note, u.username, n.agent_pk,
     LEFT JOIN users u ON u.id = n.user_id";
 
 fn from_row(row: &Row) -> Note {
-    Note {
-        id: NoteId(row.get("id")),
-        entry_time: row.get("entry_time"),
-        note: row.get("note"),
-        username: row.get("username"),
-        agent_pk: AgentPk(row.get("agent_pk")),
-        agent_id: row.get("agent_id"),
-        site: SiteId(row.get("site_id")),
-        client: ClientId(row.get("client_id")),
-    }
+    from_row! { row, Note {
+        id, entry_time, note, username, agent_pk, agent_id, site = "site_id", client = "client_id",
+    } }
 }
 
 /// Adds a note; `user` is `None` for notes no dashboard user wrote.
@@ -81,12 +70,8 @@ pub async fn for_agent(db: &impl GenericClient, agent: AgentPk) -> Result<Vec<No
 
 /// The notes of every agent the scope allows, oldest first.
 pub async fn in_scope(db: &impl GenericClient, scope: &Scope) -> Result<Vec<Note>, DbError> {
-    let sql =
-        format!("{SELECT} WHERE ($1::bool OR s.client_id = ANY($2::int[]) OR s.id = ANY($3::int[])) ORDER BY n.id");
-    let rows = db
-        .query(&sql, &[&scope.unrestricted, &scope.clients, &scope.sites])
-        .await?;
-    Ok(rows.iter().map(from_row).collect())
+    let sql = format!("{SELECT} WHERE {} ORDER BY n.id", Scope::FILTER);
+    Ok(db.query(&sql, &scope.params()).await?.iter().map(from_row).collect())
 }
 
 /// Replaces a note's text; false if it does not exist.
@@ -99,8 +84,7 @@ pub async fn update(db: &impl GenericClient, id: NoteId, note: &str) -> Result<b
 
 /// Deletes a note; false if it did not exist.
 pub async fn delete(db: &impl GenericClient, id: NoteId) -> Result<bool, DbError> {
-    let n = db.execute("DELETE FROM agent_notes WHERE id = $1", &[&id.0]).await?;
-    Ok(n == 1)
+    crate::delete_by_id(db, "agent_notes", &id.0).await
 }
 
 /// Adds a note attributed to the user named `username` (no author when no such user exists), for output

@@ -63,31 +63,16 @@ const SELECT: &str = "SELECT p.id, p.agent_pk, a.agent_id, a.hostname, s.id AS s
     JOIN clients c ON c.id = s.client_id";
 
 fn from_row(r: &Row) -> Action {
-    Action {
-        id: r.get("id"),
-        agent: AgentPk(r.get("agent_pk")),
-        agent_id: r.get("agent_id"),
-        hostname: r.get("hostname"),
-        site: SiteId(r.get("site_id")),
-        client: ClientId(r.get("client_id")),
-        site_name: r.get("site_name"),
-        client_name: r.get("client_name"),
-        entry_time: r.get("entry_time"),
-        action_type: r.get("action_type"),
-        status: r.get("status"),
-        details: r.get::<_, Option<Value>>("details").unwrap_or(Value::Null),
-    }
+    from_row! { r, Action {
+        id, agent = "agent_pk", agent_id, hostname, site = "site_id", client = "client_id", site_name, client_name,
+        entry_time, action_type, status, details: r.get::<_, Option<Value>>("details").unwrap_or(Value::Null),
+    } }
 }
 
 /// Every action on agents inside `scope`, oldest first.
 pub async fn list(db: &impl GenericClient, scope: &Scope) -> Result<Vec<Action>, DbError> {
-    let sql = format!(
-        "{SELECT} WHERE ($1::bool OR c.id = ANY($2::int[]) OR s.id = ANY($3::int[])) ORDER BY p.entry_time, p.id"
-    );
-    let rows = db
-        .query(&sql, &[&scope.unrestricted, &scope.clients, &scope.sites])
-        .await?;
-    Ok(rows.iter().map(from_row).collect())
+    let sql = format!("{SELECT} WHERE {} ORDER BY p.entry_time, p.id", Scope::FILTER);
+    Ok(db.query(&sql, &scope.params()).await?.iter().map(from_row).collect())
 }
 
 /// Every action of one agent, oldest first.
@@ -104,7 +89,7 @@ pub async fn get(db: &impl GenericClient, id: i64) -> Result<Option<Action>, DbE
 
 /// Deletes (cancels) an action; a queued command that was not claimed yet will never run.
 pub async fn delete(db: &impl GenericClient, id: i64) -> Result<bool, DbError> {
-    Ok(db.execute("DELETE FROM pending_actions WHERE id = $1", &[&id]).await? == 1)
+    crate::delete_by_id(db, "pending_actions", &id).await
 }
 
 /// agent_ids with queued work that is neither expired (queued before `cutoff`) nor taken by a worker at `now`.

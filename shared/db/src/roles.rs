@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 
+use tokio_postgres::types::ToSql;
 use tokio_postgres::GenericClient;
 
 use crate::{ClientId, DbError, RoleId, SiteId};
@@ -86,6 +87,14 @@ pub struct Scope {
 }
 
 impl Scope {
+    /// SQL condition restricting rows joined to `sites s` to the scope given by [`Scope::params`] ($1 to $3).
+    pub const FILTER: &'static str = "($1::bool OR s.client_id = ANY($2::int[]) OR s.id = ANY($3::int[]))";
+
+    /// The parameters $1 (unrestricted), $2 (client ids) and $3 (site ids) of [`Scope::FILTER`].
+    pub fn params(&self) -> [&(dyn ToSql + Sync); 3] {
+        [&self.unrestricted, &self.clients, &self.sites]
+    }
+
     /// A scope that sees everything.
     pub fn all() -> Scope {
         Scope {

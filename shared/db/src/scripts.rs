@@ -152,28 +152,14 @@ const COLUMNS: &str = "id, guid, name, description, filename, shell, script_type
     category, script_body, script_hash, default_timeout, hidden, supported_platforms, run_as_user";
 
 fn from_row(row: &Row) -> Script {
-    Script {
-        id: ScriptId(row.get("id")),
-        script_type: row.get("script_type"),
-        guid: row.get("guid"),
-        fields: ScriptFields {
-            name: row.get("name"),
-            description: row.get("description"),
-            filename: row.get("filename"),
-            shell: row.get("shell"),
-            args: row.get("args"),
-            env_vars: row.get("env_vars"),
-            syntax: row.get("syntax"),
-            favorite: row.get("favorite"),
-            category: row.get("category"),
-            script_body: row.get("script_body"),
-            default_timeout: row.get("default_timeout"),
-            hidden: row.get("hidden"),
-            supported_platforms: row.get("supported_platforms"),
-            run_as_user: row.get("run_as_user"),
-        },
-        script_hash: row.get::<_, String>("script_hash"),
-    }
+    from_row! { row, Script {
+        id, script_type, guid,
+        fields: from_row! { row, ScriptFields {
+            name, description, filename, shell, args, env_vars, syntax, favorite, category, script_body,
+            default_timeout, hidden, supported_platforms, run_as_user,
+        } },
+        script_hash,
+    } }
 }
 
 /// The script table, ordered by category (uncategorised last, as Postgres sorts NULL) then name; community
@@ -195,22 +181,11 @@ pub async fn list(
         .await?;
     Ok(rows
         .iter()
-        .map(|r| ScriptSummary {
-            id: ScriptId(r.get("id")),
-            name: r.get("name"),
-            description: r.get("description"),
-            script_type: r.get("script_type"),
-            shell: r.get("shell"),
-            args: r.get("args"),
-            category: r.get("category"),
-            favorite: r.get("favorite"),
-            default_timeout: r.get("default_timeout"),
-            syntax: r.get("syntax"),
-            filename: r.get("filename"),
-            hidden: r.get("hidden"),
-            supported_platforms: r.get("supported_platforms"),
-            run_as_user: r.get("run_as_user"),
-            env_vars: r.get("env_vars"),
+        .map(|r| {
+            from_row! { r, ScriptSummary {
+                id, name, description, script_type, shell, args, category, favorite, default_timeout, syntax,
+                filename, hidden, supported_platforms, run_as_user, env_vars,
+            } }
         })
         .collect())
 }
@@ -281,5 +256,5 @@ pub async fn update(db: &impl GenericClient, id: ScriptId, f: &ScriptFields, by:
 
 /// Deletes a script.
 pub async fn delete(db: &impl GenericClient, id: ScriptId) -> Result<bool, DbError> {
-    Ok(db.execute("DELETE FROM scripts WHERE id = $1", &[&id.0]).await? == 1)
+    crate::delete_by_id(db, "scripts", &id.0).await
 }

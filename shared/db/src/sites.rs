@@ -41,33 +41,18 @@ pub(crate) const SELECT: &str = "SELECT s.id, s.name, s.server_policy_id, s.work
         EXISTS (SELECT 1 FROM agents a WHERE a.site_id = s.id AND a.maintenance_mode) AS maintenance_mode
     FROM sites s JOIN clients c ON c.id = s.client_id";
 
-/// SQL condition restricting `s`/`c` rows to a scope given as parameters $1 (bool), $2 (client ids), $3 (site ids).
-pub(crate) const SCOPE_FILTER: &str = "($1::bool OR s.client_id = ANY($2::int[]) OR s.id = ANY($3::int[]))";
-
 pub(crate) fn from_row(row: &Row) -> SiteRow {
-    SiteRow {
-        id: SiteId(row.get("id")),
-        name: row.get("name"),
-        server_policy: row.get("server_policy_id"),
-        workstation_policy: row.get("workstation_policy_id"),
-        alert_template: row.get("alert_template_id"),
-        client_name: row.get("client_name"),
-        client: ClientId(row.get("client_id")),
-        custom_fields: Vec::new(),
-        agent_count: row.get("agent_count"),
-        block_policy_inheritance: row.get("block_policy_inheritance"),
-        maintenance_mode: row.get("maintenance_mode"),
-        failing_checks: row.get("failing_checks"),
-    }
+    from_row! { row, SiteRow {
+        id, name, server_policy = "server_policy_id", workstation_policy = "workstation_policy_id",
+        alert_template = "alert_template_id", client_name, client = "client_id", custom_fields: Vec::new(),
+        agent_count, block_policy_inheritance, maintenance_mode, failing_checks,
+    } }
 }
 
 /// Every site the scope allows, ordered by name.
 pub async fn list(db: &impl GenericClient, scope: &Scope) -> Result<Vec<SiteRow>, DbError> {
-    let sql = format!("{SELECT} WHERE {SCOPE_FILTER} ORDER BY s.name, s.id");
-    let rows = db
-        .query(&sql, &[&scope.unrestricted, &scope.clients, &scope.sites])
-        .await?;
-    Ok(rows.iter().map(from_row).collect())
+    let sql = format!("{SELECT} WHERE {} ORDER BY s.name, s.id", Scope::FILTER);
+    Ok(db.query(&sql, &scope.params()).await?.iter().map(from_row).collect())
 }
 
 /// One site by id.
@@ -141,5 +126,5 @@ pub async fn move_agents(db: &impl GenericClient, from: SiteId, to: SiteId) -> R
 
 /// Deletes a site; fails with a foreign-key violation while agents remain in it.
 pub async fn delete(db: &impl GenericClient, id: SiteId) -> Result<bool, DbError> {
-    Ok(db.execute("DELETE FROM sites WHERE id = $1", &[&id.0]).await? == 1)
+    crate::delete_by_id(db, "sites", &id.0).await
 }

@@ -31,15 +31,7 @@ pub struct Snippet {
 }
 
 fn from_row(row: &Row) -> Snippet {
-    Snippet {
-        id: SnippetId(row.get("id")),
-        fields: SnippetFields {
-            name: row.get("name"),
-            desc: row.get("desc"),
-            code: row.get("code"),
-            shell: row.get("shell"),
-        },
-    }
+    from_row! { row, Snippet { id, fields: from_row! { row, SnippetFields { name, desc, code, shell } } } }
 }
 
 /// Every snippet, by name.
@@ -88,10 +80,7 @@ pub async fn update(db: &impl GenericClient, id: SnippetId, f: &SnippetFields) -
 
 /// Deletes a snippet.
 pub async fn delete(db: &impl GenericClient, id: SnippetId) -> Result<bool, DbError> {
-    Ok(db
-        .execute("DELETE FROM script_snippets WHERE id = $1", &[&id.0])
-        .await?
-        == 1)
+    crate::delete_by_id(db, "script_snippets", &id.0).await
 }
 
 /// Name → code of every snippet, for expanding script bodies.

@@ -47,7 +47,7 @@ pub async fn list(db: &impl GenericClient, scope: &Scope) -> Result<Vec<Installe
              JOIN agents a ON a.id = i.agent_pk JOIN sites s ON s.id = a.site_id
              WHERE $1::bool OR s.client_id = ANY($2::int[]) OR s.id = ANY($3::int[])
              ORDER BY i.agent_pk",
-            &[&scope.unrestricted, &scope.clients, &scope.sites],
+            &scope.params(),
         )
         .await?;
     Ok(rows

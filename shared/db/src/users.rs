@@ -32,17 +32,9 @@ const COLUMNS: &str =
     "id, username, password_hash, email, is_active, is_superuser, block_dashboard_login, totp_key, role_id";
 
 pub(crate) fn from_row(row: &Row) -> User {
-    User {
-        id: UserId(row.get("id")),
-        username: row.get("username"),
-        password_hash: row.get("password_hash"),
-        email: row.get("email"),
-        is_active: row.get("is_active"),
-        is_superuser: row.get("is_superuser"),
-        block_dashboard_login: row.get("block_dashboard_login"),
-        totp_key: row.get("totp_key"),
-        role_id: row.get::<_, Option<i32>>("role_id").map(RoleId),
-    }
+    from_row! { row, User {
+        id, username, password_hash, email, is_active, is_superuser, block_dashboard_login, totp_key, role_id,
+    } }
 }
 
 /// The user with this exact username, if any.

@@ -44,8 +44,9 @@ pub struct NewAgentResponse {
 }
 
 /// `GET /api/v3/<agent_id>/config/`: check-in intervals (seconds) and feature flags. Every key is required by
-/// the Go agent, and every interval must be positive (`time.NewTicker(0)` panics).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// the Go agent, and every interval must be positive (`time.NewTicker(0)` panics), so the zero intervals of
+/// `Default` are only a base for struct update syntax.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct AgentCheckInConfig {
     /// Seconds between `agent-hello` heartbeats.
     pub checkin_hello: u32,
@@ -166,15 +167,8 @@ mod tests {
             checkin_sw: 2800,
             checkin_wmi: 3000,
             checkin_syncmesh: 800,
-            limit_data: false,
-            install_nushell: false,
-            install_nushell_version: String::new(),
-            install_nushell_url: String::new(),
-            nushell_enable_config: false,
-            install_deno: false,
-            install_deno_version: String::new(),
-            install_deno_url: String::new(),
             deno_default_permissions: "--allow-all".into(),
+            ..Default::default()
         };
         let v = serde_json::to_value(&cfg).unwrap();
         for key in [

@@ -142,6 +142,14 @@ impl Health {
     }
 }
 
+/// [`Health::register`]s a clone of each metric: `register_metrics!(health; "name", "help" => metric; ...)`.
+#[macro_export]
+macro_rules! register_metrics {
+    ($health:expr; $($name:literal, $help:literal => $metric:expr;)*) => {
+        $($health.register($name, $help, $metric.clone());)*
+    };
+}
+
 /// Adds GET /healthz, /readyz and /metrics to an actix-web app (`App::new().configure(configure(health))`).
 pub fn configure(health: Health) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
@@ -171,6 +179,30 @@ pub async fn serve(listen: SocketAddr, health: Health, shutdown: CancellationTok
     let result = server.await;
     stop.abort();
     result
+}
+
+/// The health endpoints could not be served; the usual cause is an address already in use.
+#[derive(Debug, thiserror::Error)]
+#[error("serving the health endpoints on {listen} (set {variable} to a free address)")]
+pub struct ServeError {
+    listen: SocketAddr,
+    variable: &'static str,
+    #[source]
+    source: std::io::Error,
+}
+
+/// [`serve`] for a service whose `listen` address comes from the setting `variable`, which its error names.
+pub async fn serve_setting(
+    listen: SocketAddr,
+    variable: &'static str,
+    health: Health,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    serve(listen, health, shutdown).await.map_err(|source| ServeError {
+        listen,
+        variable,
+        source,
+    })
 }
 
 async fn healthz() -> HttpResponse {

@@ -33,6 +33,18 @@ pub trait ServiceConfig: clap::Parser {
     }
 }
 
+/// Implements [`ServiceConfig`] for a config that always runs until shutdown and logs by its `log` field.
+#[macro_export]
+macro_rules! logging_service_config {
+    ($config:ty) => {
+        impl $crate::service::ServiceConfig for $config {
+            fn log(&self) -> Option<&$crate::telemetry::LogArgs> {
+                Some(&self.log)
+            }
+        }
+    };
+}
+
 /// Parses `C` from the command line and environment, then runs it with [`run_parsed`].
 pub fn main<C, F, Fut, E>(service: &'static str, run: F) -> ExitCode
 where

@@ -1,5 +1,6 @@
 //! Test harness: real Postgres databases, nats-server processes and helpers shared by every test suite.
 
+pub mod cli;
 mod db;
 mod live;
 mod nats;

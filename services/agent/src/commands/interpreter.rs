@@ -67,27 +67,20 @@ pub fn plan(
         message,
     };
     let path = |p: PathBuf| p.display().to_string();
+    let run_by = |program: PathBuf, suffix| Plan {
+        prefix: vec![path(program)],
+        suffix,
+    };
     match job.shell.as_str() {
         "shell" if shebang => Ok(direct("")),
-        "shell" => {
-            let sh = find("bash")
-                .or_else(|| find("sh"))
-                .ok_or_else(|| missing("Neither bash nor sh was found on this agent".into()))?;
-            Ok(Plan {
-                prefix: vec![path(sh)],
-                suffix: "",
-            })
-        }
+        "shell" => find("bash")
+            .or_else(|| find("sh"))
+            .map(|sh| run_by(sh, ""))
+            .ok_or_else(|| missing("Neither bash nor sh was found on this agent".into())),
         "python" if shebang => Ok(direct(".py")),
-        "python" => {
-            let py = find("python3").ok_or_else(|| {
-                missing("python3 is not installed on this agent; install it or start the script with a #! line".into())
-            })?;
-            Ok(Plan {
-                prefix: vec![path(py)],
-                suffix: ".py",
-            })
-        }
+        "python" => find("python3").map(|py| run_by(py, ".py")).ok_or_else(|| {
+            missing("python3 is not installed on this agent; install it or start the script with a #! line".into())
+        }),
         "powershell" if shebang => Ok(direct(".ps1")),
         "powershell" => {
             let pwsh = find("pwsh").ok_or_else(|| {
@@ -109,17 +102,7 @@ pub fn plan(
                 ))
             })?;
             let mut prefix = vec![path(nu)];
-            let config = Path::new(NUSHELL_CONFIG_DIR);
-            if !job.nushell_enable_config {
-                prefix.push("--no-config-file".into());
-            } else if config.join("config.nu").is_file() {
-                prefix.extend([
-                    "--config".into(),
-                    path(config.join("config.nu")),
-                    "--env-config".into(),
-                    path(config.join("env.nu")),
-                ]);
-            }
+            prefix.extend(nushell_config_options(job.nushell_enable_config));
             Ok(Plan { prefix, suffix: ".nu" })
         }
         "deno" => {
@@ -141,6 +124,24 @@ pub fn plan(
             code: EXIT_START,
             message: format!("Unsupported shell {other:?}: expected shell, python, powershell, cmd, nushell or deno"),
         }),
+    }
+}
+
+/// nu's options for its config files: none read unless enabled, then the bundled ones when they exist.
+fn nushell_config_options(enable_config: bool) -> Vec<String> {
+    let config = Path::new(NUSHELL_CONFIG_DIR);
+    if !enable_config {
+        vec!["--no-config-file".into()]
+    } else if config.join("config.nu").is_file() {
+        let path = |name: &str| config.join(name).display().to_string();
+        vec![
+            "--config".into(),
+            path("config.nu"),
+            "--env-config".into(),
+            path("env.nu"),
+        ]
+    } else {
+        Vec::new()
     }
 }
 

@@ -23,6 +23,40 @@ pub async fn installer(api: &TestApi, admin: &str) -> (i64, i64, String) {
     (client, site, api.installer_token(admin, client, site).await)
 }
 
+/// Pids whose command line is exactly `argv`.
+pub fn processes_running(argv: &[&str]) -> Vec<u32> {
+    let wanted: Vec<u8> = argv.iter().flat_map(|a| a.bytes().chain([0])).collect();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == wanted))
+        .collect()
+}
+
+/// `trmm-agent install` arguments enrolling an agent of `agent_type` into `client`/`site` through `api` with the
+/// installer `token`, followed by `extra`.
+pub fn install_args(api: &str, client: &str, site: &str, agent_type: &str, token: &str, extra: &[&str]) -> Vec<String> {
+    let enrollment = ["install", "--api", api, "--client-id", client, "--site-id", site];
+    let kind = ["--agent-type", agent_type, "--auth", token];
+    [&enrollment[..], &kind, extra]
+        .concat()
+        .into_iter()
+        .map(String::from)
+        .collect()
+}
+
+pub const SECS_5: Duration = Duration::from_secs(5);
+pub const SECS_30: Duration = Duration::from_secs(30);
+
+/// An enrolled agent (no public IP lookup) whose `svc` answers pings, and a NATS client to talk to it.
+pub async fn running() -> (Fixture, AgentProcess, async_nats::Client) {
+    let fx = Fixture::enrolled(&["--no-public-ip"]).await;
+    let agent = fx.spawn_svc();
+    let client = fx.client().await;
+    wait_for_ping(&client, fx.agent_id(), SECS_30).await;
+    (fx, agent, client)
+}
+
 /// API + NATS + an enrolled agent config in a temp dir.
 pub struct Fixture {
     pub api: TestApi,
@@ -46,23 +80,8 @@ impl Fixture {
         let config_path = dir.path().join("etc/agent.json");
         let systemd_dir = dir.path().join("systemd");
         let reboot = format!("touch {}", dir.path().join("rebooted").display());
-        let mut args: Vec<String> = [
-            "install",
-            "--api",
-            &api.url,
-            "--client-id",
-            &client.to_string(),
-            "--site-id",
-            &site.to_string(),
-            "--agent-type",
-            "server",
-            "--auth",
-            &installer,
-            "--no-service",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let (client, site) = (client.to_string(), site.to_string());
+        let mut args = install_args(&api.url, &client, &site, "server", &installer, &["--no-service"]);
         if !extra.contains(&"--nats-url") {
             args.extend(["--nats-url".into(), nats.url()]);
         }
@@ -92,18 +111,7 @@ impl Fixture {
 
     /// Starts `svc` from another build of the agent (e.g. a release build being measured).
     pub fn spawn_svc_with(&self, bin: &Path) -> AgentProcess {
-        let log = self.dir.path().join("svc.log");
-        let child = tokio::process::Command::new(bin)
-            .args(["svc", "--config"])
-            .arg(&self.config_path)
-            .env("TRMM_AGENT_LOG", "debug,async_nats=info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        AgentProcess { child, log }
+        AgentProcess::svc(bin, &self.config_path, self.dir.path().join("svc.log"), &[])
     }
 
     /// A test NATS client (no auth: the test server has none); callers bound each request themselves.
@@ -149,6 +157,22 @@ pub struct AgentProcess {
 }
 
 impl AgentProcess {
+    /// Starts `bin svc --config <config>` with debug logging and `env`, its stderr going to `log`.
+    pub fn svc(bin: &Path, config: &Path, log: PathBuf, env: &[(&str, &str)]) -> AgentProcess {
+        let child = tokio::process::Command::new(bin)
+            .args(["svc", "--config"])
+            .arg(config)
+            .env("TRMM_AGENT_LOG", "debug,async_nats=info")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        AgentProcess { child, log }
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id().unwrap()
     }

@@ -3,7 +3,6 @@
 //! the real `trmm-agent` binary enrolled through an installer token into a temp dir.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -14,7 +13,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use trmm_agent::config::AgentConfig;
 use trmm_testkit::{free_port, redis_url, NatsServer};
 
-use crate::common::{installer, run_agent, AgentProcess, TestApi, AGENT_BIN};
+use crate::common::{install_args, installer, run_agent, AgentProcess, TestApi, AGENT_BIN};
 
 /// How long a condition may take before a test fails.
 pub const DEADLINE: Duration = Duration::from_secs(30);
@@ -107,18 +106,8 @@ impl Stack {
     /// stack share the unit, script and reboot-marker paths of the temp dir, as agents on one machine would.
     pub async fn install_at(&self, config: &Path, client: i64, site: i64, token: &str) -> AgentConfig {
         let path = |p: &str| self.dir.path().join(p).display().to_string();
-        let args: Vec<String> = [
-            "install",
-            "--api",
-            &self.api.url,
-            "--client-id",
-            &client.to_string(),
-            "--site-id",
-            &site.to_string(),
-            "--agent-type",
-            "server",
-            "--auth",
-            token,
+        let (client, site) = (client.to_string(), site.to_string());
+        let extra = [
             "--nats-url",
             &self.nats.url(),
             "--config",
@@ -131,9 +120,8 @@ impl Stack {
             &format!("touch {}", path("rebooted")),
             "--no-service",
             "--no-public-ip",
-        ]
-        .map(String::from)
-        .to_vec();
+        ];
+        let args = install_args(&self.api.url, &client, &site, "server", token, &extra);
         let (status, stderr) = run_agent(&args, self.dir.path()).await;
         assert!(status.success(), "install failed: {stderr}");
         assert!(stderr.contains("initial check-in sent"), "{stderr}");
@@ -144,18 +132,7 @@ impl Stack {
     pub fn spawn_svc(&self, config: &Path) -> AgentProcess {
         let stem = config.file_stem().unwrap().to_string_lossy();
         let log = self.dir.path().join(format!("{stem}.svc.log"));
-        let child = tokio::process::Command::new(AGENT_BIN)
-            .args(["svc", "--config"])
-            .arg(config)
-            .env("TRMM_AGENT_LOG", "debug,async_nats=info")
-            .env("TRMM_E2E_MARKER", &self.marker)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        AgentProcess { child, log }
+        AgentProcess::svc(Path::new(AGENT_BIN), config, log, &[("TRMM_E2E_MARKER", &self.marker)])
     }
 
     pub async fn get(&self, path: &str) -> Result<Value, String> {

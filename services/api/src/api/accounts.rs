@@ -72,6 +72,22 @@ async fn reject(state: &AppState, req: &HttpRequest, username: &str, reason: &st
     ApiError::BadRequest(BAD_CREDENTIALS.into())
 }
 
+/// The user `username`, if `password` is theirs, once the client IP is within its rate limit for `action`; wrong
+/// credentials are [`reject`]ed.
+async fn authenticate(
+    state: &AppState,
+    req: &HttpRequest,
+    action: &str,
+    username: &str,
+    password: &str,
+) -> ApiResult<User> {
+    ratelimit::check(state, action, auth::client_ip(req, state)).await?;
+    match verify_user(state, username, password).await? {
+        Some(user) => Ok(user),
+        None => Err(reject(state, req, username, "Credentials were rejected").await),
+    }
+}
+
 /// Checks username and password; a user refused the dashboard is treated like a wrong password.
 async fn verify_user(state: &AppState, username: &str, password: &str) -> ApiResult<Option<User>> {
     let db = state.conn().await?;
@@ -97,10 +113,7 @@ async fn check_creds(
     req: HttpRequest,
     Json(body): Json<Credentials>,
 ) -> ApiResult<HttpResponse> {
-    ratelimit::check(&state, "checkcreds", auth::client_ip(&req, &state)).await?;
-    let Some(user) = verify_user(&state, &body.username, &body.password).await? else {
-        return Err(reject(&state, &req, &body.username, "Credentials were rejected").await);
-    };
+    let user = authenticate(&state, &req, "checkcreds", &body.username, &body.password).await?;
     if user.totp_key.is_some() {
         return Ok(HttpResponse::Ok().json(json!({ "totp": true })));
     }
@@ -113,10 +126,7 @@ async fn login(
     req: HttpRequest,
     Json(body): Json<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
-    ratelimit::check(&state, "login", auth::client_ip(&req, &state)).await?;
-    let Some(user) = verify_user(&state, &body.username, &body.password).await? else {
-        return Err(reject(&state, &req, &body.username, "Credentials were rejected").await);
-    };
+    let user = authenticate(&state, &req, "login", &body.username, &body.password).await?;
     let now = state.now();
     let totp_ok = match &user.totp_key {
         Some(key) => trmm_auth::verify_totp(key, &body.twofactor, now.timestamp().max(0) as u64).unwrap_or(false),

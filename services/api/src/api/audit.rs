@@ -68,6 +68,19 @@ impl<'a> Change<'a> {
     }
 }
 
+/// [`record`]s the change in `tx` and commits it, so that the row exists exactly when the change does.
+pub async fn commit(
+    tx: deadpool_postgres::Transaction<'_>,
+    state: &AppState,
+    req: &HttpRequest,
+    who: &Identity,
+    change: Change<'_>,
+) -> ApiResult<()> {
+    record(&*tx, state, req, who, change).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Writes an audit row for a change made by `who` in request `req`.
 pub async fn record(
     db: &impl trmm_db::GenericClient,

@@ -1,8 +1,4 @@
-use std::future::Future;
-use std::pin::Pin;
-
-use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest};
+use actix_web::HttpRequest;
 use trmm_db::agents::AgentRef;
 use trmm_db::installers::InstallerGrant;
 
@@ -19,21 +15,14 @@ pub struct AgentAuth {
     pub state: AppState,
 }
 
-impl FromRequest for AgentAuth {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let (state, db, digest) = super::token_digest(&req).await?;
-            let agent = trmm_db::agents::find_by_token(&**db, &digest)
-                .await?
-                .ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
-            Ok(AgentAuth { agent, state })
-        })
-    }
+async fn agent_auth(req: &HttpRequest) -> Result<AgentAuth, ApiError> {
+    let (state, db, digest) = super::token_digest(req).await?;
+    let agent = trmm_db::agents::find_by_token(&**db, &digest).await?;
+    let agent = agent.ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
+    Ok(AgentAuth { agent, state })
 }
+
+from_request_by!(AgentAuth => agent_auth);
 
 /// A valid, unexpired installer token. It opens only the install endpoints; dashboard extractors never
 /// look at installer tokens, so they cannot be used anywhere else.
@@ -44,18 +33,11 @@ pub struct InstallerAuth {
     pub state: AppState,
 }
 
-impl FromRequest for InstallerAuth {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let (state, db, digest) = super::token_digest(&req).await?;
-            let grant = trmm_db::installers::find_valid(&**db, &digest, state.now())
-                .await?
-                .ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
-            Ok(InstallerAuth { grant, state })
-        })
-    }
+async fn installer_auth(req: &HttpRequest) -> Result<InstallerAuth, ApiError> {
+    let (state, db, digest) = super::token_digest(req).await?;
+    let grant = trmm_db::installers::find_valid(&**db, &digest, state.now()).await?;
+    let grant = grant.ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
+    Ok(InstallerAuth { grant, state })
 }
+
+from_request_by!(InstallerAuth => installer_auth);

@@ -1,9 +1,6 @@
-use std::future::Future;
 use std::marker::PhantomData;
-use std::pin::Pin;
 
-use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest};
+use actix_web::HttpRequest;
 use trmm_authz::perms::Permission;
 use trmm_authz::Identity;
 use trmm_db::agents::AgentRef;
@@ -37,21 +34,15 @@ impl<P: Permission> Authed<P> {
             _perm: PhantomData,
         }
     }
-}
 
-impl<P: Permission> FromRequest for Authed<P> {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let (state, db) = prepare(&req).await?;
-            let identity = trmm_authz::authorize::<P>(&**db, trmm_authz::bearer_token(&req), state.now()).await?;
-            Ok(Authed::new(identity, state))
-        })
+    async fn resolve(req: &HttpRequest) -> Result<Self, ApiError> {
+        let (state, db) = prepare(req).await?;
+        let identity = trmm_authz::authorize::<P>(&**db, trmm_authz::bearer_token(req), state.now()).await?;
+        Ok(Authed::new(identity, state))
     }
 }
+
+from_request_by!(impl<P: Permission> Authed<P> => Authed::<P>::resolve);
 
 /// Any session, including the TOTP-setup-only one.
 pub struct TotpSetupUser {
@@ -61,19 +52,13 @@ pub struct TotpSetupUser {
     pub state: AppState,
 }
 
-impl FromRequest for TotpSetupUser {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let (state, db) = prepare(&req).await?;
-            let identity = trmm_authz::session(&**db, trmm_authz::bearer_token(&req), state.now()).await?;
-            Ok(TotpSetupUser { identity, state })
-        })
-    }
+async fn totp_setup_user(req: &HttpRequest) -> Result<TotpSetupUser, ApiError> {
+    let (state, db) = prepare(req).await?;
+    let identity = trmm_authz::session(&**db, trmm_authz::bearer_token(req), state.now()).await?;
+    Ok(TotpSetupUser { identity, state })
 }
+
+from_request_by!(TotpSetupUser => totp_setup_user);
 
 /// A user with permission `P` and the agent named by the `{agent_id}` path segment, which the user may see.
 /// An unknown agent is a 404, one outside the user's clients and sites a 403 (the check trmm-websocket's
@@ -88,23 +73,20 @@ pub struct ScopedAgent<P: Permission> {
     _perm: PhantomData<P>,
 }
 
-impl<P: Permission> FromRequest for ScopedAgent<P> {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let (state, db) = prepare(&req).await?;
-            let token = trmm_authz::bearer_token(&req);
-            let agent_id = req.match_info().get("agent_id").ok_or(ApiError::NotFound)?;
-            let (identity, agent) = trmm_authz::authorize_agent::<P>(&**db, token, agent_id, state.now()).await?;
-            Ok(ScopedAgent {
-                identity,
-                state,
-                agent,
-                _perm: PhantomData,
-            })
+impl<P: Permission> ScopedAgent<P> {
+    async fn resolve(req: &HttpRequest) -> Result<Self, ApiError> {
+        let (state, db) = prepare(req).await?;
+        let token = trmm_authz::bearer_token(req);
+        let agent_id = req.match_info().get("agent_id").ok_or(ApiError::NotFound)?;
+        let (identity, agent) = trmm_authz::authorize_agent::<P>(&**db, token, agent_id, state.now()).await?;
+        let _perm = PhantomData;
+        Ok(ScopedAgent {
+            identity,
+            state,
+            agent,
+            _perm,
         })
     }
 }
+
+from_request_by!(impl<P: Permission> ScopedAgent<P> => ScopedAgent::<P>::resolve);

@@ -11,6 +11,24 @@
 //!
 //! Ids that arrive in a body rather than the path are checked by loading them through [`in_scope`].
 
+/// Implements `FromRequest` for an extractor that an async fn builds from the request alone.
+macro_rules! from_request_by {
+    ($ty:ident => $resolve:expr) => {
+        from_request_by!(impl<> $ty => $resolve);
+    };
+    (impl<$($param:ident: $bound:path)?> $ty:ty => $resolve:expr) => {
+        impl<$($param: $bound)?> actix_web::FromRequest for $ty {
+            type Error = ApiError;
+            type Future = super::Extracting<Self>;
+
+            fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+                let req = req.clone();
+                Box::pin(async move { $resolve(&req).await })
+            }
+        }
+    };
+}
+
 mod agent;
 mod dashboard;
 pub mod in_scope;
@@ -18,10 +36,12 @@ mod scoped;
 
 pub use agent::{AgentAuth, InstallerAuth};
 pub use dashboard::{Authed, ScopedAgent, TotpSetupUser};
-pub use scoped::{Scoped, ScopedClient, ScopedObject, ScopedSite, VisibleClient};
+pub use scoped::{ClientInTree, Scoped, ScopedClient, ScopedObject, ScopedSite, Target, VisibleClient, WholeClient};
 pub use trmm_authz::{perms, Identity, SESSION_TTL};
 
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
 
 use actix_web::HttpRequest;
 use serde_json::{json, Value};
@@ -29,6 +49,9 @@ use trmm_authz::Denial;
 
 use crate::error::ApiError;
 use crate::state::AppState;
+
+/// What the extractors' futures are: they own a clone of the request, so nothing borrows it.
+type Extracting<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 
 impl From<Denial> for ApiError {
     fn from(denial: Denial) -> Self {

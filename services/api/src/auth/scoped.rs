@@ -2,22 +2,27 @@
 
 use std::future::Future;
 use std::marker::PhantomData;
-use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 use trmm_authz::perms::Permission;
 use trmm_authz::Identity;
 use trmm_db::clients::ClientRow;
-use trmm_db::notes::{Note, NoteId};
+use trmm_db::notes::Note;
 use trmm_db::pending::Action;
 use trmm_db::roles::Scope;
 use trmm_db::sites::SiteRow;
 use trmm_db::{ClientId, DbError, SiteId};
 
-use super::Authed;
+use super::{Authed, Extracting};
 use crate::error::ApiError;
 use crate::state::AppState;
+
+/// What a `{pk}` path segment may name: how it is loaded and how the caller's access to it is checked.
+pub trait Target: Sized + 'static {
+    /// The object `pk` names, once `identity` may act on it: unknown is a 404, outside the scope a 403.
+    fn resolve(identity: &Identity, state: &AppState, pk: &str) -> impl Future<Output = Result<Self, ApiError>>;
+}
 
 /// An object that lives in one site of one client, so the role's client/site lists decide who may touch it.
 pub trait ScopedObject: Sized + 'static {
@@ -28,37 +33,36 @@ pub trait ScopedObject: Sized + 'static {
     fn place(&self) -> (ClientId, SiteId);
 }
 
-impl ScopedObject for SiteRow {
-    async fn load(db: &trmm_db::Client, pk: &str) -> Result<Option<Self>, DbError> {
-        let Ok(id) = pk.parse() else { return Ok(None) };
-        trmm_db::sites::get(&***db, SiteId(id)).await
-    }
-
-    fn place(&self) -> (ClientId, SiteId) {
-        (self.client, self.id)
-    }
-}
-
-impl ScopedObject for Note {
-    async fn load(db: &trmm_db::Client, pk: &str) -> Result<Option<Self>, DbError> {
-        let Ok(id) = pk.parse() else { return Ok(None) };
-        trmm_db::notes::get(&***db, NoteId(id)).await
-    }
-
-    fn place(&self) -> (ClientId, SiteId) {
-        (self.client, self.site)
+impl<T: ScopedObject> Target for T {
+    async fn resolve(identity: &Identity, state: &AppState, pk: &str) -> Result<Self, ApiError> {
+        let db = state.conn().await?;
+        let target = T::load(&db, pk).await?.ok_or(ApiError::NotFound)?;
+        let (client, site) = target.place();
+        identity.allow_site(client, site)?;
+        Ok(target)
     }
 }
 
-impl ScopedObject for Action {
-    async fn load(db: &trmm_db::Client, pk: &str) -> Result<Option<Self>, DbError> {
-        let Ok(id) = pk.parse() else { return Ok(None) };
-        trmm_db::pending::get(&***db, id).await
-    }
+/// Objects fetched by their id, placed by their client field and the given site field.
+macro_rules! scoped_by_id {
+    ($($ty:ty: $get:path, $site:ident;)*) => {$(
+        impl ScopedObject for $ty {
+            async fn load(db: &trmm_db::Client, pk: &str) -> Result<Option<Self>, DbError> {
+                let Ok(id) = pk.parse() else { return Ok(None) };
+                $get(&***db, id).await
+            }
 
-    fn place(&self) -> (ClientId, SiteId) {
-        (self.client, self.site)
-    }
+            fn place(&self) -> (ClientId, SiteId) {
+                (self.client, self.$site)
+            }
+        }
+    )*};
+}
+
+scoped_by_id! {
+    SiteRow: trmm_db::sites::get, id;
+    Note: trmm_db::notes::get, site;
+    Action: trmm_db::pending::get, site;
 }
 
 /// The `{pk}` path segment (routes without one name nothing: 404).
@@ -66,9 +70,9 @@ fn pk(req: &HttpRequest) -> Result<String, ApiError> {
     req.match_info().get("pk").map(str::to_owned).ok_or(ApiError::NotFound)
 }
 
-/// A user with permission `P` and the object `T` named by `{pk}`, inside the user's clients/sites: unknown is
-/// a 404, outside the scope a 403 (TRMM `_has_perm_on_site` through the object's site).
-pub struct Scoped<P: Permission, T: ScopedObject> {
+/// A user with permission `P` and the object `T` named by `{pk}`, inside the user's clients/sites (for scoped
+/// objects, TRMM `_has_perm_on_site` through the object's site).
+pub struct Scoped<P: Permission, T: Target> {
     /// Who is calling.
     pub identity: Identity,
     /// Shared state.
@@ -81,20 +85,22 @@ pub struct Scoped<P: Permission, T: ScopedObject> {
 /// A site named by `{pk}` that the user may see.
 pub type ScopedSite<P> = Scoped<P, SiteRow>;
 
-impl<P: Permission, T: ScopedObject> FromRequest for Scoped<P, T> {
+/// A user with permission `P` acting on the whole client named by `{pk}`.
+pub type ScopedClient<P> = Scoped<P, WholeClient>;
+
+/// A user with permission `P` and the client named by `{pk}` as that user's client tree shows it.
+pub type VisibleClient<P> = Scoped<P, ClientInTree>;
+
+impl<P: Permission, T: Target> FromRequest for Scoped<P, T> {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+    type Future = Extracting<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let authed = Authed::<P>::from_request(req, payload);
         let pk = pk(req);
         Box::pin(async move {
             let Authed { identity, state, .. } = authed.await?;
-            let db = state.conn().await?;
-            let target = T::load(&db, &pk?).await?.ok_or(ApiError::NotFound)?;
-            let (client, site) = target.place();
-            identity.allow_site(client, site)?;
-            drop(db);
+            let target = T::resolve(&identity, &state, &pk?).await?;
             Ok(Scoped {
                 identity,
                 state,
@@ -109,82 +115,36 @@ fn client_id(pk: &str) -> Result<ClientId, ApiError> {
     pk.parse().map(ClientId).map_err(|_| ApiError::NotFound)
 }
 
-/// A user with permission `P` acting on the whole client named by `{pk}`: the client must be granted to the
-/// user's role as a whole (TRMM `_has_perm_on_client`), so a role holding only some of its sites gets a 403
-/// (checked before existence, as upstream's permission class), an unknown client a 404.
-pub struct ScopedClient<P: Permission> {
-    /// Who is calling.
-    pub identity: Identity,
-    /// Shared state.
-    pub state: AppState,
-    /// The client, with all its sites.
-    pub client: ClientRow,
-    _perm: PhantomData<P>,
-}
+/// A client with all its sites, which the user's role must hold as a whole (TRMM `_has_perm_on_client`): a role
+/// holding only some of its sites gets a 403 (checked before existence, as upstream's permission class), an
+/// unknown client a 404.
+pub struct WholeClient(pub ClientRow);
 
-impl<P: Permission> FromRequest for ScopedClient<P> {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let authed = Authed::<P>::from_request(req, payload);
-        let pk = pk(req);
-        Box::pin(async move {
-            let Authed { identity, state, .. } = authed.await?;
-            let id = client_id(&pk?)?;
-            identity.allow_client(id)?;
-            let db = state.conn().await?;
-            let client = trmm_db::clients::get(&**db, id, &Scope::all())
-                .await?
-                .ok_or(ApiError::NotFound)?;
-            drop(db);
-            Ok(ScopedClient {
-                identity,
-                state,
-                client,
-                _perm: PhantomData,
-            })
-        })
+impl Target for WholeClient {
+    async fn resolve(identity: &Identity, state: &AppState, pk: &str) -> Result<Self, ApiError> {
+        let id = client_id(pk)?;
+        identity.allow_client(id)?;
+        let db = state.conn().await?;
+        let client = trmm_db::clients::get(&**db, id, &Scope::all()).await?;
+        client.map(WholeClient).ok_or(ApiError::NotFound)
     }
 }
 
-/// A user with permission `P` and the client named by `{pk}` as that user's client tree shows it: the client
-/// is visible when granted as a whole or when one of its sites is (TRMM `filter_by_role` for Client: the
-/// parent of a visible site is visible too), and carries only the user's sites.
-pub struct VisibleClient<P: Permission> {
-    /// Who is calling.
-    pub identity: Identity,
-    /// Shared state.
-    pub state: AppState,
-    /// The client, with the sites the user may see.
-    pub client: ClientRow,
-    _perm: PhantomData<P>,
-}
+/// A client visible when granted as a whole or when one of its sites is (TRMM `filter_by_role` for Client: the
+/// parent of a visible site is visible too), carrying only the user's sites.
+pub struct ClientInTree(pub ClientRow);
 
-impl<P: Permission> FromRequest for VisibleClient<P> {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let authed = Authed::<P>::from_request(req, payload);
-        let pk = pk(req);
-        Box::pin(async move {
-            let Authed { identity, state, .. } = authed.await?;
-            let id = client_id(&pk?)?;
-            let db = state.conn().await?;
-            let client = trmm_db::clients::get(&**db, id, &identity.visibility())
-                .await?
-                .ok_or(ApiError::NotFound)?;
-            drop(db);
-            if client.sites.is_empty() {
-                identity.allow_client(id)?;
-            }
-            Ok(VisibleClient {
-                identity,
-                state,
-                client,
-                _perm: PhantomData,
-            })
-        })
+impl Target for ClientInTree {
+    async fn resolve(identity: &Identity, state: &AppState, pk: &str) -> Result<Self, ApiError> {
+        let id = client_id(pk)?;
+        let db = state.conn().await?;
+        let client = trmm_db::clients::get(&**db, id, &identity.visibility())
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        drop(db);
+        if client.sites.is_empty() {
+            identity.allow_client(id)?;
+        }
+        Ok(ClientInTree(client))
     }
 }

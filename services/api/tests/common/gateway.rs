@@ -84,6 +84,18 @@ impl Suite {
     }
 }
 
+impl Suite {
+    /// [`Suite::agent`] with a [`responder`] answering for it; returns (agent_id, pk, what it received).
+    pub async fn answered_agent<F>(&self, n: u32, hostname: &str, answer: F) -> (String, i64, Seen)
+    where
+        F: Fn(&Command) -> Option<Value> + Send + 'static,
+    {
+        let (id, pk, _) = self.agent(n, hostname).await;
+        let seen = responder(self, &id, answer).await;
+        (id, pk, seen)
+    }
+}
+
 /// The commands a stand-in agent received, in order.
 pub type Seen = Arc<Mutex<Vec<Command>>>;
 

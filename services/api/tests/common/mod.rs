@@ -18,6 +18,13 @@ pub async fn acme_hq(api: &TestApi) -> (String, i64, i64, String) {
     (admin, client, site, installer)
 }
 
+/// A fresh API with [`acme_hq`]; returns it and what `acme_hq` returns.
+pub async fn api_with_acme_hq() -> (TestApi, String, i64, i64, String) {
+    let api = TestApi::start().await;
+    let (admin, client, site, installer) = acme_hq(&api).await;
+    (api, admin, client, site, installer)
+}
+
 /// Creates client Other with site Main and enrolls agent 2, "bravo", there; returns (agent_id, pk, site).
 pub async fn bravo_at_other(api: &TestApi, admin: &str) -> (String, i64, i64) {
     let (other, main) = api.client_with_site(admin, "Other", "Main").await;
@@ -82,6 +89,25 @@ pub async fn custom_field(api: &TestApi, token: &str, body: Value) -> i64 {
     let mut fields = all.as_array().unwrap().iter();
     let field = fields.find(|f| f["name"] == body["name"] && f["model"] == body["model"]);
     field.unwrap()["id"].as_i64().unwrap()
+}
+
+/// [`custom_field`] for each body, in order.
+pub async fn custom_fields<const N: usize>(api: &TestApi, token: &str, bodies: [Value; N]) -> [i64; N] {
+    let mut ids = [0; N];
+    for (id, body) in ids.iter_mut().zip(bodies) {
+        *id = custom_field(api, token, body).await;
+    }
+    ids
+}
+
+/// Deletes `path` as `token`, which must answer 200 with `answer`, after which a GET of it is a 404.
+pub async fn assert_deleted(api: &TestApi, token: &str, path: &str, answer: Value) {
+    assert_eq!(api.delete(path, token).await, (StatusCode::OK, answer), "DELETE {path}");
+    assert_eq!(
+        api.get(path, token).await.0,
+        StatusCode::NOT_FOUND,
+        "GET {path} after its DELETE"
+    );
 }
 
 /// The id of the script called `name` in the (full) script table.

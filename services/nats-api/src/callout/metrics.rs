@@ -23,24 +23,16 @@ pub struct Metrics {
 impl Metrics {
     /// Registers the counters, with every denial reason present (at zero) from the start.
     pub fn register(&self, health: &Health) {
-        health.register(
-            "trmm_nats_auth_allowed",
-            "Agent connections the NATS auth callout let in",
-            self.allowed.clone(),
-        );
         for denial in Denial::ALL {
             let _ = self.denied.get_or_create(&ReasonLabel { reason: denial.label() });
         }
-        health.register(
-            "trmm_nats_auth_denied",
-            "Connections the NATS auth callout refused, by reason",
-            self.denied.clone(),
-        );
-        health.register(
+        trmm_runtime::register_metrics! { health;
+            "trmm_nats_auth_allowed", "Agent connections the NATS auth callout let in" => self.allowed;
+            "trmm_nats_auth_denied", "Connections the NATS auth callout refused, by reason" => self.denied;
             "trmm_nats_auth_invalid_requests",
-            "Auth callout requests left unanswered because they were not a valid request from the server",
-            self.invalid.clone(),
-        );
+                "Auth callout requests left unanswered because they were not a valid request from the server"
+                => self.invalid;
+        }
     }
 
     /// Counts a connection let in.

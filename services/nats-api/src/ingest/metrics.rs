@@ -103,47 +103,19 @@ impl Default for Metrics {
 impl Metrics {
     /// Adds every ingestion metric to the service's `/metrics`.
     pub fn register(&self, health: &Health) {
-        let h = health;
-        h.register(
-            "trmm_telemetry_received",
-            "Agent telemetry messages received, by kind",
-            self.received.clone(),
-        );
-        h.register(
+        trmm_runtime::register_metrics! { health;
+            "trmm_telemetry_received", "Agent telemetry messages received, by kind" => self.received;
             "trmm_telemetry_written",
-            "Agent telemetry messages written to Postgres (unknown agents match no row), by kind",
-            self.written.clone(),
-        );
-        h.register(
-            "trmm_telemetry_dropped",
-            "Agent telemetry messages dropped, by reason",
-            self.dropped.clone(),
-        );
-        h.register(
+                "Agent telemetry messages written to Postgres (unknown agents match no row), by kind" => self.written;
+            "trmm_telemetry_dropped", "Agent telemetry messages dropped, by reason" => self.dropped;
             "trmm_heartbeats_coalesced",
-            "Heartbeats superseded by a newer one from the same agent before they were written",
-            self.coalesced.clone(),
-        );
-        h.register(
-            "trmm_heartbeats_pending",
-            "Heartbeats waiting for the next batch write",
-            self.pending.clone(),
-        );
-        h.register(
-            "trmm_heartbeat_batches",
-            "Batched heartbeat UPDATE statements that succeeded",
-            self.batches.clone(),
-        );
-        h.register(
+                "Heartbeats superseded by a newer one from the same agent before they were written" => self.coalesced;
+            "trmm_heartbeats_pending", "Heartbeats waiting for the next batch write" => self.pending;
+            "trmm_heartbeat_batches", "Batched heartbeat UPDATE statements that succeeded" => self.batches;
             "trmm_heartbeat_batch_failures",
-            "Batched heartbeat UPDATE statements that failed and were retried",
-            self.batch_failures.clone(),
-        );
-        h.register(
-            "trmm_heartbeat_batch_size",
-            "Heartbeats per successful batch UPDATE",
-            self.batch_size.clone(),
-        );
+                "Batched heartbeat UPDATE statements that failed and were retried" => self.batch_failures;
+            "trmm_heartbeat_batch_size", "Heartbeats per successful batch UPDATE" => self.batch_size;
+        }
     }
 
     /// Messages received with this kind's reply tag (dropped ones included).

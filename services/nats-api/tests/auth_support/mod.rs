@@ -69,6 +69,15 @@ impl Suite {
         enroll(self.db.pool(), self.site).await
     }
 
+    /// [`Suite::add_agent`] `N` times.
+    pub async fn add_agents<const N: usize>(&self) -> [(String, String); N] {
+        let mut agents = [(); N].map(|_| (String::new(), String::new()));
+        for agent in &mut agents {
+            *agent = self.add_agent().await;
+        }
+        agents
+    }
+
     /// Deletes the agent row (its token goes with it), as deleting it through the API does.
     pub async fn delete_agent(&self, agent_id: &str) {
         let conn = self.db.pool().get().await.unwrap();

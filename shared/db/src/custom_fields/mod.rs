@@ -154,26 +154,15 @@ const SELECT: &str = r#"SELECT id, "order", model, type, options, name, required
     created_by, created_time, modified_by, modified_time FROM custom_fields"#;
 
 fn from_row(row: &Row) -> CustomField {
-    CustomField {
-        id: CustomFieldId(row.get("id")),
-        spec: FieldSpec {
-            order: row.get("order"),
-            model: FieldModel::parse(row.get("model")).unwrap_or(FieldModel::Agent),
-            field_type: row.get("type"),
-            options: row.get("options"),
-            name: row.get("name"),
-            required: row.get("required"),
-            default_value_string: row.get("default_value_string"),
-            default_value_bool: row.get("default_value_bool"),
-            default_values_multiple: row.get("default_values_multiple"),
-            hide_in_ui: row.get("hide_in_ui"),
-            hide_in_summary: row.get("hide_in_summary"),
-        },
-        created_by: row.get("created_by"),
-        created_time: row.get("created_time"),
-        modified_by: row.get("modified_by"),
-        modified_time: row.get("modified_time"),
-    }
+    from_row! { row, CustomField {
+        id,
+        spec: from_row! { row, FieldSpec {
+            order, model: FieldModel::parse(row.get("model")).unwrap_or(FieldModel::Agent), field_type = "type",
+            options, name, required, default_value_string, default_value_bool, default_values_multiple, hide_in_ui,
+            hide_in_summary,
+        } },
+        created_by, created_time, modified_by, modified_time,
+    } }
 }
 
 /// Every field definition, or those of one model, by display order.
@@ -218,7 +207,7 @@ pub async fn update(db: &impl GenericClient, id: CustomFieldId, s: &FieldSpec, b
 
 /// Deletes a definition and, by cascade, every value of it.
 pub async fn delete(db: &impl GenericClient, id: CustomFieldId) -> Result<bool, DbError> {
-    Ok(db.execute("DELETE FROM custom_fields WHERE id = $1", &[&id.0]).await? == 1)
+    crate::delete_by_id(db, "custom_fields", &id.0).await
 }
 
 /// Number of values stored for a field (on objects of its current model).

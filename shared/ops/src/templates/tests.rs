@@ -36,62 +36,55 @@ fn ctx() -> Context {
 }
 
 #[test]
-fn columns_of_agent_site_and_client() {
+fn script_arguments_by_shell() {
     let c = ctx();
-    assert_eq!(c.expand_arg("shell", "-h {{agent.hostname}}"), "-h 'web-01'");
-    assert_eq!(c.expand_arg("cmd", "{{agent.hostname}}"), "web-01");
-    assert_eq!(c.expand_arg("python", "{{client.name}}/{{site.name}}"), "'Acme'/'HQ'");
-    assert_eq!(c.expand_arg("cmd", "{{ agent.site.client.name }}"), "Acme");
-    assert_eq!(c.expand_arg("cmd", "{{agent.client.name}}"), "Acme");
-    assert_eq!(c.expand_arg("cmd", "{{site.client.name}}"), "Acme");
-    assert_eq!(c.expand_arg("cmd", "{{agent.pk}}"), "7");
-    assert_eq!(c.expand_arg("shell", "{{agent.offline_time}}"), "4");
-    assert_eq!(c.expand_arg("shell", "{{agent.disks}}"), r#"{"c":1}"#);
+    let cases = [
+        // Columns of the agent, its site and its client.
+        ("shell", "-h {{agent.hostname}}", "-h 'web-01'"),
+        ("cmd", "{{agent.hostname}}", "web-01"),
+        ("python", "{{client.name}}/{{site.name}}", "'Acme'/'HQ'"),
+        ("cmd", "{{ agent.site.client.name }}", "Acme"),
+        ("cmd", "{{agent.client.name}}", "Acme"),
+        ("cmd", "{{site.client.name}}", "Acme"),
+        ("cmd", "{{agent.pk}}", "7"),
+        ("shell", "{{agent.offline_time}}", "4"),
+        ("shell", "{{agent.disks}}", r#"{"c":1}"#),
+        // Quoting per shell.
+        ("powershell", "-Owner {{agent.Owner}}", "-Owner 'O''Brien'"),
+        ("shell", "{{agent.Owner}}", "'O'Brien'"),
+        ("cmd", "{{agent.Owner}}", "O'Brien"),
+        ("powershell", "{{agent.Tags}}", "'a,b,c'"),
+        ("cmd", "{{agent.Tags}}", "a,b,c"),
+        ("powershell", "{{agent.Managed}}", "$True"),
+        ("shell", "{{agent.Managed}}", "1"),
+        ("powershell", "{{agent.maintenance_mode}}", "$False"),
+        ("deno", "{{agent.maintenance_mode}}", "0"),
+        // Custom fields and globals.
+        ("cmd", "{{client.Contract}}-{{site.Floor}}", "gold-3"),
+        ("powershell", "{{global.api_key}}", "'s3cr3t'"),
+        // Unknown lookups become empty; other braces stay.
+        ("shell", "-x {{agent.nope}}", "-x "),
+        ("shell", "{{global.missing}}", ""),
+        ("shell", "{{agent.description}}", ""),
+        ("shell", "{{agent.Empty}}", ""),
+        ("shell", "{{agent.hostname.deeper}}", ""),
+        ("shell", "{{foo}} {{other.x}} {{", "{{foo}} {{other.x}} {{"),
+        ("shell", "plain", "plain"),
+    ];
+    for (shell, template, expected) in cases {
+        assert_eq!(c.expand_arg(shell, template), expected, "{shell}: {template}");
+    }
 }
 
 #[test]
-fn per_shell_quoting() {
+fn environment_variables_expand_their_values_unquoted() {
     let c = ctx();
-    assert_eq!(
-        c.expand_arg("powershell", "-Owner {{agent.Owner}}"),
-        "-Owner 'O''Brien'"
-    );
-    assert_eq!(c.expand_arg("shell", "{{agent.Owner}}"), "'O'Brien'");
-    assert_eq!(c.expand_arg("cmd", "{{agent.Owner}}"), "O'Brien");
-    assert_eq!(c.expand_arg("powershell", "{{agent.Tags}}"), "'a,b,c'");
-    assert_eq!(c.expand_arg("cmd", "{{agent.Tags}}"), "a,b,c");
-    assert_eq!(c.expand_arg("powershell", "{{agent.Managed}}"), "$True");
-    assert_eq!(c.expand_arg("shell", "{{agent.Managed}}"), "1");
-    assert_eq!(c.expand_arg("powershell", "{{agent.maintenance_mode}}"), "$False");
-    assert_eq!(c.expand_arg("deno", "{{agent.maintenance_mode}}"), "0");
-}
-
-#[test]
-fn custom_fields_and_globals() {
-    let c = ctx();
-    assert_eq!(c.expand_arg("cmd", "{{client.Contract}}-{{site.Floor}}"), "gold-3");
-    assert_eq!(c.expand_arg("powershell", "{{global.api_key}}"), "'s3cr3t'");
     assert_eq!(c.expand_env_var("powershell", "KEY={{global.api_key}}"), "KEY=s3cr3t");
     assert_eq!(
         c.expand_env_var("powershell", "OWNER={{agent.Owner}}"),
         "OWNER=O''Brien"
     );
     assert_eq!(c.expand_env_var("shell", "A=x=y {{agent.hostname}}"), "A=x=y web-01");
-}
-
-#[test]
-fn unknown_lookups_become_empty_and_other_braces_stay() {
-    let c = ctx();
-    assert_eq!(c.expand_arg("shell", "-x {{agent.nope}}"), "-x ");
-    assert_eq!(c.expand_arg("shell", "{{global.missing}}"), "");
-    assert_eq!(c.expand_arg("shell", "{{agent.description}}"), "");
-    assert_eq!(c.expand_arg("shell", "{{agent.Empty}}"), "");
-    assert_eq!(c.expand_arg("shell", "{{agent.hostname.deeper}}"), "");
-    assert_eq!(
-        c.expand_arg("shell", "{{foo}} {{other.x}} {{"),
-        "{{foo}} {{other.x}} {{"
-    );
-    assert_eq!(c.expand_arg("shell", "plain"), "plain");
     assert_eq!(c.expand_env_var("shell", "NOEQUALS"), "NOEQUALS");
 }
 

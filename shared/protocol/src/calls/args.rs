@@ -82,22 +82,87 @@ no_args! {
     GetWinUpdates;
 }
 
-/// Calls whose arguments are payload strings, in declaration order.
-macro_rules! payload_args {
-    ($( $(#[$doc:meta])* $name:ident { $( $(#[$fdoc:meta])* $field:ident : $key:literal ),* $(,)? } )*) => {
+/// Calls whose one argument is one field of the envelope (`in` names it); absent reads as the zero value.
+macro_rules! envelope_field_args {
+    ($( $(#[$attr:meta])* $name:ident { $(#[$fdoc:meta])* $field:ident: $ty:ty } in $env_field:ident; )*) => {
         $(
-            $(#[$doc])*
+            $(#[$attr])*
             #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
             pub struct $name {
-                $( $(#[$fdoc])* pub $field: String, )*
+                $(#[$fdoc])*
+                pub $field: $ty,
             }
 
             impl Args for $name {
                 fn write(self, env: &mut Command) {
-                    $( put(env, $key, self.$field); )*
+                    env.$env_field = Some(self.$field);
+                }
+                fn read(env: Command) -> Result<Self, String> {
+                    Ok($name { $field: env.$env_field.unwrap_or_default() })
+                }
+            }
+        )*
+    };
+}
+
+/// A value that travels in the payload as text: strings as they are, numbers in decimal.
+trait PayloadText: Sized {
+    fn into_text(self) -> String;
+    fn from_payload(env: &mut Command, key: &str) -> Result<Self, String>;
+}
+
+impl PayloadText for String {
+    fn into_text(self) -> String {
+        self
+    }
+    fn from_payload(env: &mut Command, key: &str) -> Result<Self, String> {
+        Ok(take(env, key))
+    }
+}
+
+macro_rules! numeric_payload_text {
+    ($($ty:ty),*) => {$(
+        impl PayloadText for $ty {
+            fn into_text(self) -> String {
+                self.to_string()
+            }
+            fn from_payload(env: &mut Command, key: &str) -> Result<Self, String> {
+                number(env, key)
+            }
+        }
+    )*};
+}
+
+numeric_payload_text!(u16, u32);
+
+/// The type of a payload field: `String` unless given.
+macro_rules! payload_type {
+    () => {
+        String
+    };
+    ($ty:ty) => {
+        $ty
+    };
+}
+
+/// Calls whose arguments are payload values (strings unless a type is given in parentheses), in declaration order.
+macro_rules! payload_args {
+    ($( $(#[$doc:meta])* $name:ident {
+        $( $(#[$fdoc:meta])* $field:ident $(($ty:ty))? : $key:literal ),* $(,)?
+    } )*) => {
+        $(
+            $(#[$doc])*
+            #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+            pub struct $name {
+                $( $(#[$fdoc])* pub $field: payload_type!($($ty)?), )*
+            }
+
+            impl Args for $name {
+                fn write(self, env: &mut Command) {
+                    $( put(env, $key, self.$field.into_text()); )*
                 }
                 fn read(mut env: Command) -> Result<Self, String> {
-                    Ok($name { $( $field: take(&mut env, $key), )* })
+                    Ok($name { $( $field: PayloadText::from_payload(&mut env, $key)?, )* })
                 }
             }
         )*
@@ -150,6 +215,16 @@ payload_args! {
         path: "path", /// Current name.
         old_name: "old_name", /// New name.
         new_name: "new_name" }
+    /// `registry_browse`: one page of a key.
+    RegistryBrowse { /// Key path.
+        path: "path", /// Page number.
+        page (u32): "page", /// Entries per page.
+        page_size (u32): "page_size" }
+    /// `terminal_resize`; rows and cols travel as text.
+    TerminalResize { /// The session.
+        session_id: "session_id", /// Rows.
+        rows (u16): "rows", /// Columns.
+        cols (u16): "cols" }
 }
 
 /// `registry_create_value` and `registry_modify_value` arguments. `data` travels as text (numbers in decimal,
@@ -184,56 +259,11 @@ impl RegistryValueArgs {
     }
 }
 
-/// `registry_create_value`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RegistryCreateValue(pub RegistryValueArgs);
-
-/// `registry_modify_value`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RegistryModifyValue(pub RegistryValueArgs);
-
-impl Args for RegistryCreateValue {
-    fn write(self, env: &mut Command) {
-        self.0.write(env);
-    }
-    fn read(env: Command) -> Result<Self, String> {
-        Ok(RegistryCreateValue(RegistryValueArgs::read(env)))
-    }
-}
-
-impl Args for RegistryModifyValue {
-    fn write(self, env: &mut Command) {
-        self.0.write(env);
-    }
-    fn read(env: Command) -> Result<Self, String> {
-        Ok(RegistryModifyValue(RegistryValueArgs::read(env)))
-    }
-}
-
-/// `registry_browse`: one page of a key.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RegistryBrowse {
-    /// Key path.
-    pub path: String,
-    /// Page number.
-    pub page: u32,
-    /// Entries per page.
-    pub page_size: u32,
-}
-
-impl Args for RegistryBrowse {
-    fn write(self, env: &mut Command) {
-        put(env, "path", self.path);
-        put(env, "page", self.page.to_string());
-        put(env, "page_size", self.page_size.to_string());
-    }
-    fn read(mut env: Command) -> Result<Self, String> {
-        Ok(RegistryBrowse {
-            path: take(&mut env, "path"),
-            page: number(&mut env, "page")?,
-            page_size: number(&mut env, "page_size")?,
-        })
-    }
+wrapped_args! {
+    /// `registry_create_value`.
+    RegistryCreateValue(RegistryValueArgs);
+    /// `registry_modify_value`.
+    RegistryModifyValue(RegistryValueArgs);
 }
 
 /// `terminal_start`.
@@ -258,32 +288,6 @@ impl Args for TerminalStart {
             session_id: take(&mut env, "session_id"),
             shell: take(&mut env, "shell"),
             run_as_user: env.run_as_user.unwrap_or(false),
-        })
-    }
-}
-
-/// `terminal_resize`; rows and cols travel as text.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TerminalResize {
-    /// The session.
-    pub session_id: String,
-    /// Rows.
-    pub rows: u16,
-    /// Columns.
-    pub cols: u16,
-}
-
-impl Args for TerminalResize {
-    fn write(self, env: &mut Command) {
-        put(env, "session_id", self.session_id);
-        put(env, "rows", self.rows.to_string());
-        put(env, "cols", self.cols.to_string());
-    }
-    fn read(mut env: Command) -> Result<Self, String> {
-        Ok(TerminalResize {
-            session_id: take(&mut env, "session_id"),
-            rows: number(&mut env, "rows")?,
-            cols: number(&mut env, "cols")?,
         })
     }
 }
@@ -324,58 +328,26 @@ impl Args for EventLog {
     }
 }
 
-/// `killproc`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KillProc {
-    /// The process.
-    pub pid: i32,
-}
-
-impl Args for KillProc {
-    fn write(self, env: &mut Command) {
-        env.procpid = Some(self.pid);
-    }
-    fn read(env: Command) -> Result<Self, String> {
-        Ok(KillProc {
-            pid: env.procpid.unwrap_or(0),
-        })
-    }
-}
-
-/// `runtask`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunTask {
-    /// The AutomatedTask.
-    pub task_pk: i64,
-}
-
-impl Args for RunTask {
-    fn write(self, env: &mut Command) {
-        env.taskpk = Some(self.task_pk);
-    }
-    fn read(env: Command) -> Result<Self, String> {
-        Ok(RunTask {
-            task_pk: env.taskpk.unwrap_or(0),
-        })
-    }
-}
-
-/// `patchmgmt`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PatchMgmt {
-    /// Windows automatic updates off (true sets AUOptions to 1).
-    pub enabled: bool,
-}
-
-impl Args for PatchMgmt {
-    fn write(self, env: &mut Command) {
-        env.patch_mgmt = Some(self.enabled);
-    }
-    fn read(env: Command) -> Result<Self, String> {
-        Ok(PatchMgmt {
-            enabled: env.patch_mgmt.unwrap_or(false),
-        })
-    }
+envelope_field_args! {
+    /// `killproc`.
+    #[derive(Copy)]
+    KillProc { /// The process.
+        pid: i32 } in procpid;
+    /// `runtask`.
+    #[derive(Copy)]
+    RunTask { /// The AutomatedTask.
+        task_pk: i64 } in taskpk;
+    /// `patchmgmt`.
+    #[derive(Copy)]
+    PatchMgmt { /// Windows automatic updates off (true sets AUOptions to 1).
+        enabled: bool } in patch_mgmt;
+    /// `installwinupdates`.
+    InstallWinUpdates { /// Update ids.
+        guids: Vec<String> } in guids;
+    /// `uninstall`.
+    Uninstall { /// Windows: any text; Linux: the whole uninstall script, which the agent runs with the argument
+        /// `uninstall`.
+        code: String } in code;
 }
 
 /// `schedtask`.
@@ -432,42 +404,6 @@ impl Args for InstallWithChoco {
         Ok(InstallWithChoco {
             name: env.choco_prog_name.unwrap_or_default(),
             pending_action_pk: env.pending_action_pk.unwrap_or(0),
-        })
-    }
-}
-
-/// `installwinupdates`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InstallWinUpdates {
-    /// Update ids.
-    pub guids: Vec<String>,
-}
-
-impl Args for InstallWinUpdates {
-    fn write(self, env: &mut Command) {
-        env.guids = Some(self.guids);
-    }
-    fn read(env: Command) -> Result<Self, String> {
-        Ok(InstallWinUpdates {
-            guids: env.guids.unwrap_or_default(),
-        })
-    }
-}
-
-/// `uninstall`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Uninstall {
-    /// Windows: any text; Linux: the whole uninstall script, which the agent runs with the argument `uninstall`.
-    pub code: String,
-}
-
-impl Args for Uninstall {
-    fn write(self, env: &mut Command) {
-        env.code = Some(self.code);
-    }
-    fn read(env: Command) -> Result<Self, String> {
-        Ok(Uninstall {
-            code: env.code.unwrap_or_default(),
         })
     }
 }

@@ -5,6 +5,32 @@
 //! and nowhere else: the gateway, the services that send calls and `trmm-agent` all go through
 //! [`AgentCall::encode`] and [`AgentCall::decode`].
 
+/// Calls that carry the arguments of `$inner` (which has `write` and `read`) under their own function name;
+/// `timeout` takes the envelope timeout from the arguments.
+macro_rules! wrapped_args {
+    ($( $(#[$doc:meta])* $name:ident($inner:ident) $(, $timeout:ident)?; )*) => {
+        $(
+            $(#[$doc])*
+            #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+            pub struct $name(pub $inner);
+
+            impl Args for $name {
+                fn write(self, env: &mut Command) {
+                    self.0.write(env);
+                }
+                fn read(env: Command) -> Result<Self, String> {
+                    Ok($name($inner::read(env)))
+                }
+                $(
+                    fn $timeout(&self) -> Option<i64> {
+                        Some(self.0.timeout)
+                    }
+                )?
+            }
+        )*
+    };
+}
+
 mod args;
 mod replies;
 mod run;

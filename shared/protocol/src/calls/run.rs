@@ -102,34 +102,9 @@ impl Script {
     }
 }
 
-/// `runscript`: the reply is the output as one text.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunScript(pub Script);
-
-/// `runscriptfull`: the reply keeps stdout, stderr and the exit code apart.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunScriptFull(pub Script);
-
-impl Args for RunScript {
-    fn write(self, env: &mut Command) {
-        self.0.write(env);
-    }
-    fn read(env: Command) -> Result<Self, String> {
-        Ok(RunScript(Script::read(env)))
-    }
-    fn timeout(&self) -> Option<i64> {
-        Some(self.0.timeout)
-    }
-}
-
-impl Args for RunScriptFull {
-    fn write(self, env: &mut Command) {
-        self.0.write(env);
-    }
-    fn read(env: Command) -> Result<Self, String> {
-        Ok(RunScriptFull(Script::read(env)))
-    }
-    fn timeout(&self) -> Option<i64> {
-        Some(self.0.timeout)
-    }
+wrapped_args! {
+    /// `runscript`: the reply is the output as one text.
+    RunScript(Script), timeout;
+    /// `runscriptfull`: the reply keeps stdout, stderr and the exit code apart.
+    RunScriptFull(Script), timeout;
 }

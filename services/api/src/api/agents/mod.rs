@@ -213,8 +213,7 @@ async fn delete(caller: ScopedAgent<UninstallAgents>, req: HttpRequest) -> ApiRe
         json!({ "agent_id": a.agent_id, "hostname": a.hostname }),
     )
     .on_agent(&a.hostname, &a.agent_id);
-    audit::record(&*tx, &caller.state, &req, &caller.identity, change).await?;
-    tx.commit().await?;
+    audit::commit(tx, &caller.state, &req, &caller.identity, change).await?;
     // With the token gone the callout refuses reconnects; this drops the live connection too.
     if let Err(e) = gateway.disconnect(&a.agent_id).await {
         tracing::warn!(agent_id = %a.agent_id, error = %e, "could not disconnect the deleted agent");

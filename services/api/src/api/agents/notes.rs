@@ -14,11 +14,7 @@ use crate::json::Json;
 
 /// Registers the routes of this module.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/agents/notes/", web::get().to(list))
-        .route("/agents/notes/", web::post().to(add))
-        .route("/agents/notes/{pk}/", web::get().to(get))
-        .route("/agents/notes/{pk}/", web::put().to(edit))
-        .route("/agents/notes/{pk}/", web::delete().to(delete))
+    resource_routes!(cfg, "/agents/notes/", "{pk}/")
         .route(&format!("/agents/{AGENT_ID}/notes/"), web::get().to(for_agent));
 }
 
@@ -54,7 +50,7 @@ struct NewNote {
 }
 
 /// `POST /agents/notes/` `{agent_id, note}`.
-async fn add(caller: Authed<ManageNotes>, Json(body): Json<NewNote>) -> ApiResult<HttpResponse> {
+async fn create(caller: Authed<ManageNotes>, Json(body): Json<NewNote>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
     let agent = in_scope::agent(&**db, &caller.identity, &body.agent_id).await?;
     let note = body
@@ -85,7 +81,7 @@ struct NoteEdit {
 }
 
 /// `PUT /agents/notes/<pk>/` `{note}` (a partial update: without `note` nothing changes).
-async fn edit(caller: Scoped<ManageNotes, Note>, Json(body): Json<NoteEdit>) -> ApiResult<HttpResponse> {
+async fn update(caller: Scoped<ManageNotes, Note>, Json(body): Json<NoteEdit>) -> ApiResult<HttpResponse> {
     let (db, note) = (caller.state.conn().await?, caller.target);
     if let Some(text) = body.note {
         not_blank(&text)?;

@@ -12,17 +12,13 @@ use super::audit::{self, Change};
 use super::core::values::{self, CustomFieldEdit};
 use crate::auth::perms::{ListClients, ManageClients};
 use crate::auth::{in_scope, Authed, ScopedClient, VisibleClient};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, UniqueAs};
 use crate::json::Json;
 
 /// Registers the routes of this module.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/clients/", web::get().to(list))
-        .route("/clients/", web::post().to(create))
-        .configure(sites::configure)
-        .route("/clients/{pk}/", web::get().to(get))
-        .route("/clients/{pk}/", web::put().to(update))
-        .route("/clients/{pk}/", web::delete().to(delete));
+    // Sites first: "/clients/sites/" matches "/clients/{pk}/" too.
+    resource_routes!(cfg.configure(sites::configure), "/clients/", "{pk}/");
 }
 
 /// Checks a client or site name the way the serializers do; `kind` is "Client" or "Site".
@@ -90,6 +86,10 @@ struct UpdateClient {
     custom_fields: Option<Vec<CustomFieldEdit>>,
 }
 
+fn name_taken() -> ApiError {
+    ApiError::field("name", "client with this name already exists.")
+}
+
 async fn list(caller: Authed<ListClients>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
     let mut rows = clients::list(&**db, &caller.identity.visibility()).await?;
@@ -98,7 +98,7 @@ async fn list(caller: Authed<ListClients>) -> ApiResult<HttpResponse> {
 }
 
 async fn get(caller: VisibleClient<ListClients>) -> ApiResult<HttpResponse> {
-    let mut client = caller.client;
+    let mut client = caller.target.0;
     let db = caller.state.conn().await?;
     values::fill_clients(&**db, std::slice::from_mut(&mut client)).await?;
     Ok(HttpResponse::Ok().json(client))
@@ -115,25 +115,14 @@ async fn create(
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
     let custom_fields = values::validate(&*tx, FieldModel::Client, body.custom_fields.as_deref()).await?;
-    let id = match clients::create(&*tx, &name, body.client.block_policy_inheritance.unwrap_or(false), who).await {
-        Err(e) if e.is_unique_violation() => {
-            return Err(ApiError::field("name", "client with this name already exists."))
-        }
-        other => other?,
-    };
+    let inherit = body.client.block_policy_inheritance.unwrap_or(false);
+    let id = clients::create(&*tx, &name, inherit, who).await.unique_as(name_taken)?;
     site_db::create(&*tx, id, &site_name, false, who).await?;
     values::write(&*tx, Parent::Client(id), &custom_fields).await?;
     let after = json!({ "id": id, "name": name, "site": site_name });
     let message = format!("{who} added client {name}");
-    audit::record(
-        &*tx,
-        &caller.state,
-        &req,
-        &caller.identity,
-        Change::add("client", message, after),
-    )
-    .await?;
-    tx.commit().await?;
+    let change = Change::add("client", message, after);
+    audit::commit(tx, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json(format!("{name} was added")))
 }
 
@@ -142,7 +131,7 @@ async fn update(
     req: HttpRequest,
     Json(body): Json<UpdateClient>,
 ) -> ApiResult<HttpResponse> {
-    let (id, before) = (caller.client.id, &caller.client);
+    let (id, before) = (caller.target.0.id, &caller.target.0);
     let name = body
         .client
         .name
@@ -152,12 +141,9 @@ async fn update(
     let db = caller.state.conn().await?;
     let custom_fields = values::validate(&**db, FieldModel::Client, body.custom_fields.as_deref()).await?;
     let who = caller.identity.username();
-    match clients::update(&**db, id, name.as_deref(), body.client.block_policy_inheritance, who).await {
-        Err(e) if e.is_unique_violation() => {
-            return Err(ApiError::field("name", "client with this name already exists."))
-        }
-        other => other?,
-    }
+    clients::update(&**db, id, name.as_deref(), body.client.block_policy_inheritance, who)
+        .await
+        .unique_as(name_taken)?;
     values::write(&**db, Parent::Client(id), &custom_fields).await?;
     let new_name = name.unwrap_or_else(|| before.name.clone());
     let change = Change::modify(
@@ -176,7 +162,7 @@ async fn delete(
     req: HttpRequest,
     query: web::Query<MoveTo>,
 ) -> ApiResult<HttpResponse> {
-    let (id, client) = (caller.client.id, &caller.client);
+    let (id, client) = (caller.target.0.id, &caller.target.0);
     let move_to = query.site()?;
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
@@ -200,7 +186,6 @@ async fn delete(
     let who = caller.identity.username();
     let before = json!({ "id": id, "name": client.name });
     let change = Change::delete("client", format!("{who} deleted client {}", client.name), before);
-    audit::record(&*tx, &caller.state, &req, &caller.identity, change).await?;
-    tx.commit().await?;
+    audit::commit(tx, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json(format!("{} was deleted", client.name)))
 }

@@ -11,17 +11,13 @@ use crate::api::audit::{self, Change};
 use crate::api::core::values::{self, CustomFieldEdit};
 use crate::auth::perms::{ListSites, ManageSites};
 use crate::auth::{in_scope, Authed, ScopedSite};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, UniqueAs};
 use crate::json::Json;
 
 const NOT_UNIQUE: &str = "The fields client, name must make a unique set.";
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/clients/sites/", web::get().to(list))
-        .route("/clients/sites/", web::post().to(create))
-        .route("/clients/sites/{pk}/", web::get().to(get))
-        .route("/clients/sites/{pk}/", web::put().to(update))
-        .route("/clients/sites/{pk}/", web::delete().to(delete));
+    resource_routes!(cfg, "/clients/sites/", "{pk}/");
 }
 
 #[derive(Deserialize)]
@@ -50,12 +46,8 @@ struct UpdateSite {
     custom_fields: Option<Vec<CustomFieldEdit>>,
 }
 
-fn unique_or(e: trmm_db::DbError) -> ApiError {
-    if e.is_unique_violation() {
-        ApiError::Invalid(json!({ "non_field_errors": [NOT_UNIQUE] }))
-    } else {
-        e.into()
-    }
+fn not_unique() -> ApiError {
+    ApiError::Invalid(json!({ "non_field_errors": [NOT_UNIQUE] }))
 }
 
 async fn list(caller: Authed<ListSites>) -> ApiResult<HttpResponse> {
@@ -94,7 +86,7 @@ async fn create(
         Err(e) if e.is_foreign_key_violation() => {
             return Err(ApiError::field("client", "Invalid pk - object does not exist."))
         }
-        other => other.map_err(unique_or)?,
+        other => other.unique_as(not_unique)?,
     };
     values::write(&**db, Parent::Site(id), &custom_fields).await?;
     let change = Change::add(
@@ -137,7 +129,7 @@ async fn update(
         Err(e) if e.is_foreign_key_violation() => {
             return Err(ApiError::field("client", "Invalid pk - object does not exist."))
         }
-        other => other.map_err(unique_or)?,
+        other => other.unique_as(not_unique)?,
     }
     values::write(&**db, Parent::Site(site.id), &custom_fields).await?;
     let new_name = name.unwrap_or_else(|| site.name.clone());
@@ -185,7 +177,6 @@ async fn delete(
         format!("{who} deleted site {}", site.name),
         json!({ "id": site.id, "name": site.name }),
     );
-    audit::record(&*tx, &caller.state, &req, &caller.identity, change).await?;
-    tx.commit().await?;
+    audit::commit(tx, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json(format!("{} was deleted", site.name)))
 }

@@ -10,19 +10,14 @@ use crate::api::audit::{self, Change};
 use crate::api::form::{self, Form};
 use crate::auth::perms::{ManageCustomFields, ViewCustomFields};
 use crate::auth::Authed;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, UniqueAs};
 use crate::json::Json;
 
 const OBJECT: &str = "customfield";
 const MODELS: [&str; 3] = ["client", "site", "agent"];
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/core/customfields/", web::get().to(list))
-        .route("/core/customfields/", web::patch().to(search))
-        .route("/core/customfields/", web::post().to(create))
-        .route("/core/customfields/{pk:\\d+}/", web::get().to(get))
-        .route("/core/customfields/{pk:\\d+}/", web::put().to(update))
-        .route("/core/customfields/{pk:\\d+}/", web::delete().to(delete));
+    resource_routes!(cfg, "/core/customfields/", "{pk:\\d+}/").route("/core/customfields/", web::patch().to(search));
 }
 
 /// Applies the fields present in `map` onto `base` (CustomFieldSerializer, `__all__`).
@@ -69,12 +64,8 @@ fn apply(map: &Map<String, Value>, mut base: FieldSpec, creating: bool) -> ApiRe
     Ok(base)
 }
 
-fn unique_or(e: trmm_db::DbError) -> ApiError {
-    if e.is_unique_violation() {
-        ApiError::field("non_field_errors", "The fields model, name must make a unique set.")
-    } else {
-        e.into()
-    }
+fn not_unique() -> ApiError {
+    ApiError::field("non_field_errors", "The fields model, name must make a unique set.")
 }
 
 #[derive(Deserialize)]
@@ -115,12 +106,11 @@ async fn create(
     let who = caller.identity.username();
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
-    let id = custom_fields::create(&*tx, &spec, who).await.map_err(unique_or)?;
+    let id = custom_fields::create(&*tx, &spec, who).await.unique_as(not_unique)?;
     let mut after = json!(spec);
     after["id"] = json!(id);
     let change = Change::add(OBJECT, format!("{who} added custom field {}", spec.name), after);
-    audit::record(&*tx, &caller.state, &req, &caller.identity, change).await?;
-    tx.commit().await?;
+    audit::commit(tx, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json("ok"))
 }
 
@@ -154,15 +144,14 @@ async fn update(
     let who = caller.identity.username();
     custom_fields::update(&*tx, before.id, &spec, who)
         .await
-        .map_err(unique_or)?;
+        .unique_as(not_unique)?;
     let change = Change::modify(
         OBJECT,
         format!("{who} modified custom field {}", spec.name),
         json!(before.spec),
         json!(spec),
     );
-    audit::record(&*tx, &caller.state, &req, &caller.identity, change).await?;
-    tx.commit().await?;
+    audit::commit(tx, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json("ok"))
 }
 
@@ -179,7 +168,6 @@ async fn delete(caller: Authed<ManageCustomFields>, req: HttpRequest, pk: web::P
         format!("{who} deleted custom field {}", field.spec.name),
         json!(field.spec),
     );
-    audit::record(&*tx, &caller.state, &req, &caller.identity, change).await?;
-    tx.commit().await?;
+    audit::commit(tx, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json("ok"))
 }

@@ -9,7 +9,7 @@ use crate::api::audit::{self, Change};
 use crate::api::form::{self, Form};
 use crate::auth::perms::{EditGlobalKeystore, ViewGlobalKeystore};
 use crate::auth::Authed;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, UniqueAs};
 use crate::json::Json;
 
 // Upstream's auto-audit writes the class name "globalkvstore"; we write AuditObjType's "keystore", the value the
@@ -36,12 +36,8 @@ fn fields(body: &Value, creating: bool) -> ApiResult<(Option<String>, Option<Str
     Ok((name, value))
 }
 
-fn unique_or(e: trmm_db::DbError) -> ApiError {
-    if e.is_unique_violation() {
-        ApiError::field("name", "global kv store with this name already exists.")
-    } else {
-        e.into()
-    }
+fn name_taken() -> ApiError {
+    ApiError::field("name", "global kv store with this name already exists.")
 }
 
 async fn list(caller: Authed<ViewGlobalKeystore>) -> ApiResult<HttpResponse> {
@@ -61,14 +57,13 @@ async fn create(
     let who = caller.identity.username();
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
-    let id = keystore::create(&*tx, &name, &value, who).await.map_err(unique_or)?;
+    let id = keystore::create(&*tx, &name, &value, who).await.unique_as(name_taken)?;
     let change = Change::add(
         OBJECT,
         format!("{who} added key {name}"),
         json!({ "id": id, "name": name }),
     );
-    audit::record(&*tx, &caller.state, &req, &caller.identity, change).await?;
-    tx.commit().await?;
+    audit::commit(tx, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json("ok"))
 }
 
@@ -85,7 +80,7 @@ async fn update(
     let before = keystore::get(&*tx, KeyStoreId(*pk)).await?.ok_or(ApiError::NotFound)?;
     keystore::update(&*tx, before.id, name.as_deref(), value.as_deref(), who)
         .await
-        .map_err(unique_or)?;
+        .unique_as(name_taken)?;
     let new_name = name.unwrap_or_else(|| before.name.clone());
     let change = Change::modify(
         OBJECT,
@@ -93,8 +88,7 @@ async fn update(
         json!({ "id": before.id, "name": before.name }),
         json!({ "id": before.id, "name": new_name, "value_changed": value.is_some_and(|v| v != before.value) }),
     );
-    audit::record(&*tx, &caller.state, &req, &caller.identity, change).await?;
-    tx.commit().await?;
+    audit::commit(tx, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json("ok"))
 }
 
@@ -109,7 +103,6 @@ async fn delete(caller: Authed<EditGlobalKeystore>, req: HttpRequest, pk: web::P
         format!("{who} deleted key {}", entry.name),
         json!({ "id": entry.id, "name": entry.name }),
     );
-    audit::record(&*tx, &caller.state, &req, &caller.identity, change).await?;
-    tx.commit().await?;
+    audit::commit(tx, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json("ok"))
 }

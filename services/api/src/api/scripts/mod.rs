@@ -20,14 +20,8 @@ use crate::json::Json;
 
 /// Registers the routes of this module. Fixed paths come before `{pk}`, which only matches digits.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/scripts/", web::get().to(list))
-        .route("/scripts/", web::post().to(create))
-        .configure(snippets::configure)
-        .configure(transfer::configure)
-        .route("/scripts/{pk:\\d+}/", web::get().to(get))
-        .route("/scripts/{pk:\\d+}/", web::put().to(update))
-        .route("/scripts/{pk:\\d+}/", web::delete().to(delete))
-        .route("/scripts/{pk:\\d+}/download/", web::get().to(download));
+    let cfg = cfg.configure(snippets::configure).configure(transfer::configure);
+    resource_routes!(cfg, "/scripts/", "{pk:\\d+}/").route("/scripts/{pk:\\d+}/download/", web::get().to(download));
 }
 
 #[derive(Deserialize)]
@@ -69,8 +63,7 @@ async fn create(caller: Authed<ManageScripts>, req: HttpRequest, Json(body): Jso
     // Uploads are always user scripts; community scripts cannot be created through the API.
     let id = scripts::create(&*tx, scripts::USER_DEFINED, None, &f, who).await?;
     let change = Change::add("script", format!("{who} added script {}", f.name), snapshot(id, &f));
-    audit::record(&*tx, &caller.state, &req, &caller.identity, change).await?;
-    tx.commit().await?;
+    audit::commit(tx, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json(format!("{} was added!", f.name)))
 }
 
@@ -115,8 +108,7 @@ async fn update(
         snapshot(script.id, &script.fields),
         snapshot(script.id, &f),
     );
-    audit::record(&*tx, &caller.state, &req, &caller.identity, change).await?;
-    tx.commit().await?;
+    audit::commit(tx, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json(format!("{} was edited!", f.name)))
 }
 
@@ -137,8 +129,7 @@ async fn delete(caller: Authed<ManageScripts>, req: HttpRequest, pk: web::Path<i
         format!("{who} deleted script {name}"),
         snapshot(script.id, &script.fields),
     );
-    audit::record(&*tx, &caller.state, &req, &caller.identity, change).await?;
-    tx.commit().await?;
+    audit::commit(tx, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json(format!("{name} was deleted!")))
 }
 

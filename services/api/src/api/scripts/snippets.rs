@@ -8,18 +8,14 @@ use trmm_db::SnippetId;
 use crate::api::form::{self, Form};
 use crate::auth::perms::{ListScripts, ManageScripts};
 use crate::auth::Authed;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, UniqueAs};
 use crate::json::Json;
 use trmm_ops::templates::SHELLS;
 
 const SAVED: &str = "Script snippet was saved successfully";
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/scripts/snippets/", web::get().to(list))
-        .route("/scripts/snippets/", web::post().to(create))
-        .route("/scripts/snippets/{pk:\\d+}/", web::get().to(get))
-        .route("/scripts/snippets/{pk:\\d+}/", web::put().to(update))
-        .route("/scripts/snippets/{pk:\\d+}/", web::delete().to(delete));
+    resource_routes!(cfg, "/scripts/snippets/", "{pk:\\d+}/");
 }
 
 /// Applies the fields present in `map` onto `base` (ScriptSnippetSerializer: name unique and at most 40
@@ -45,12 +41,8 @@ fn apply(map: &Map<String, Value>, mut base: SnippetFields, creating: bool) -> A
     Ok(base)
 }
 
-fn unique_or(e: trmm_db::DbError) -> ApiError {
-    if e.is_unique_violation() {
-        ApiError::field("name", "script snippet with this name already exists.")
-    } else {
-        e.into()
-    }
+fn name_taken() -> ApiError {
+    ApiError::field("name", "script snippet with this name already exists.")
 }
 
 async fn list(caller: Authed<ListScripts>) -> ApiResult<HttpResponse> {
@@ -67,7 +59,7 @@ async fn create(caller: Authed<ManageScripts>, Json(body): Json<Value>) -> ApiRe
     };
     let f = apply(form::object(&body)?, empty, true)?;
     let db = caller.state.conn().await?;
-    snippets::create(&**db, &f).await.map_err(unique_or)?;
+    snippets::create(&**db, &f).await.unique_as(name_taken)?;
     Ok(HttpResponse::Ok().json(SAVED))
 }
 
@@ -82,7 +74,7 @@ async fn update(caller: Authed<ManageScripts>, pk: web::Path<i32>, Json(body): J
     let db = caller.state.conn().await?;
     let snippet = snippets::get(&**db, SnippetId(*pk)).await?.ok_or(ApiError::NotFound)?;
     let f = apply(map, snippet.fields, false)?;
-    if !snippets::update(&**db, snippet.id, &f).await.map_err(unique_or)? {
+    if !snippets::update(&**db, snippet.id, &f).await.unique_as(name_taken)? {
         return Err(ApiError::NotFound);
     }
     Ok(HttpResponse::Ok().json(SAVED))
