@@ -50,9 +50,9 @@ pub use error::DbError;
 pub use ids::{AgentPk, ClientId, CustomFieldId, JobId, KeyStoreId, RoleId, ScriptId, SiteId, SnippetId, UserId};
 pub use tokio_postgres::{Error as PgError, GenericClient};
 
-use tokio_postgres::types::ToSql;
-
 use std::str::FromStr;
+
+use tokio_postgres::types::ToSql;
 
 /// Connections a pool holds at most unless told otherwise.
 pub const DEFAULT_POOL_SIZE: usize = 32;
