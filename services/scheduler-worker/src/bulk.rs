@@ -7,6 +7,7 @@
 //! `histresult`; the first result stored wins). `dispatched_at` is set before sending, so a retried job never
 //! sends the command to the same agent twice.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +22,7 @@ use trmm_db::bulk::{self, Run, Unanswered};
 use trmm_jobs::{BulkRun, BulkWork};
 use trmm_protocol::calls::{AgentCall, RawCmd, RunScriptFull};
 use trmm_rpc::client::{GatewayClient, GatewayError};
+use trmm_runtime::clock::SharedClock;
 
 use crate::record::{self, Reply};
 
@@ -34,6 +36,9 @@ const RUNS_AT_ONCE: usize = 2;
 const BATCH: usize = 500;
 /// Most results stored per statement.
 const WRITE_BATCH: usize = 500;
+/// How long a run's lease lasts unless renewed (every third of it while the attempt runs). Shorter than apalis's
+/// orphan timeout (3 missed 30 s heartbeats), so the entry re-queued from a crashed worker finds the run free.
+const LEASE: chrono::Duration = chrono::Duration::seconds(60);
 
 /// What a bulk job needs.
 #[derive(Clone)]
@@ -48,6 +53,8 @@ pub struct BulkContext {
     pub shutdown: CancellationToken,
     /// Attempts that failed transiently and were retried.
     pub retries: Counter,
+    /// Times the run's lease.
+    pub clock: SharedClock,
 }
 
 /// A failure worth retrying (gateway unreachable, database blip, shutdown); anything else is not retried.
@@ -82,21 +89,57 @@ pub async fn serve(ctx: BulkContext, redis: ConnectionManager, prefix: String, s
     .await
 }
 
-/// One bulk run: every agent not yet sent the command gets it; then silent leftovers of an interrupted
-/// attempt are timed out and the outcome counts are stored.
+/// One queue entry of a bulk run: the attempt that leases the run runs it, holding the lease until it ends; a
+/// duplicate entry (re-queued after a Redis loss or at a worker's start) finds it held or finished and does
+/// nothing, so it cannot time out agents the running attempt still waits on.
 async fn run_bulk(job: BulkRun, ctx: Data<BulkContext>, attempt: Attempt) -> Result<(), BoxDynError> {
+    let now = ctx.clock.now();
     let run = {
         let db = ctx.pool.get().await.map_err(transient)?;
         let Some(run) = bulk::get(&**db, job.run_id).await.map_err(transient)? else {
             tracing::warn!(run_id = job.run_id, "bulk run not found; dropped");
             return Ok(());
         };
-        if run.summary.is_some() {
+        if !bulk::lease(&**db, run.id, now, now + LEASE).await.map_err(transient)? {
+            tracing::debug!(
+                run_id = run.id,
+                "bulk run finished or held by another attempt; entry dropped"
+            );
             return Ok(());
         }
-        bulk::mark_started(&**db, run.id).await.map_err(transient)?;
         run
     };
+    let run_id = run.id;
+    let ran = holding_lease(&ctx, run_id, run_leased(run, &ctx, &attempt)).await;
+    // Given back for a retry; a finished run keeps its summary, so later entries still do nothing.
+    if let Err(e) = bulk::release(&**ctx.pool.get().await.map_err(transient)?, run_id).await {
+        tracing::warn!(run_id, error = %e, "bulk run lease not released; it expires by itself");
+    }
+    ran
+}
+
+/// Runs `work`, renewing the run's lease until it ends.
+async fn holding_lease<T>(ctx: &BulkContext, run_id: i64, work: impl Future<Output = T>) -> T {
+    let mut work = std::pin::pin!(work);
+    let mut renew = tokio::time::interval((LEASE / 3).to_std().unwrap_or(Duration::from_secs(20)));
+    renew.tick().await;
+    loop {
+        tokio::select! {
+            out = &mut work => return out,
+            _ = renew.tick() => {
+                let until = ctx.clock.now() + LEASE;
+                let renewed = async { bulk::extend(&**ctx.pool.get().await?, run_id, until).await }.await;
+                if let Err(e) = renewed {
+                    tracing::warn!(run_id, error = %e, "bulk run lease not renewed");
+                }
+            }
+        }
+    }
+}
+
+/// The leased run: every agent not yet sent the command gets it; then silent leftovers of an interrupted
+/// attempt are timed out and the outcome counts are stored.
+async fn run_leased(run: Run, ctx: &BulkContext, attempt: &Attempt) -> Result<(), BoxDynError> {
     let work = trmm_ops::bulk::work(&run)
         .map_err(|e| AbortError::new(format!("bulk run {} has an unreadable command: {e}", run.id)))?;
     let todo = bulk::undispatched(&**ctx.pool.get().await.map_err(transient)?, run.id)
@@ -111,7 +154,7 @@ async fn run_bulk(job: BulkRun, ctx: Data<BulkContext>, attempt: Attempt) -> Res
     let (writes, rx) = mpsc::channel(WRITE_BATCH);
     let writer = tokio::spawn(write_outcomes(ctx.pool.clone(), rx));
     let run = Arc::new(run);
-    let ctx = Arc::new((*ctx).clone());
+    let ctx = Arc::new(ctx.clone());
     let pool = ctx.pool.clone();
     let batch = BATCH.min(ctx.concurrency).max(1);
     // Agents are claimed a batch at a time, just before they are sent the command.

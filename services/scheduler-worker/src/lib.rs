@@ -61,6 +61,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             concurrency: usize::from(config.bulk_concurrency),
             shutdown: shutdown.clone(),
             retries,
+            clock: clock.clone(),
         };
         let email = script_email::EmailContext {
             pool: pool.clone(),

@@ -1,7 +1,7 @@
 //! Puts back the queue entries Redis lost (FLUSHALL, a restart without persistence). Every job's payload is in
 //! Postgres and a mark in Redis (`<prefix>:jobs:intact`) disappears with the rest of Redis's data, so a missing
-//! mark means the unfinished jobs need their queue entries again. A job queued twice runs once: bulk runs skip
-//! agents already dispatched, emailed script runs are leased.
+//! mark means the unfinished jobs need their queue entries again. A job queued twice runs once: bulk runs and
+//! emailed script runs are leased by the attempt that runs them.
 
 use std::time::Duration;
 

@@ -94,6 +94,35 @@ async fn five_thousand_agents_are_all_accounted_for() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_second_queue_entry_for_a_running_run_does_not_time_out_its_agents() {
+    let s = suite(true, &[]).await;
+    let (_, site) = s.api.client_with_site(&s.admin, "Acme", "HQ").await;
+    let ids = seed(&s.api, site, 1, 20).await;
+    responders(&s.nats.url(), &ids[..19], false).await;
+    // One silent agent keeps the attempt's reply window open until its deadline.
+    responders(&s.nats.url(), &ids[19..], true).await;
+
+    let body = json!({"mode": "command", "target": "all", "cmd": "uptime", "shell": "/bin/bash", "timeout": 2});
+    assert_eq!(
+        bulk(&s, body).await,
+        (StatusCode::OK, json!("Command will now be run on 20 agents"))
+    );
+    // As the worker's Redis-loss recovery (or a re-delivery) would: the same run queued again while it runs.
+    let db = s.api.db.pool().get().await.unwrap();
+    let run_id: i64 = db.query_one("SELECT id FROM bulk_runs", &[]).await.unwrap().get(0);
+    s.enqueue(trmm_jobs::BulkRun { run_id }).await;
+
+    assert_eq!(
+        summary(&s.api).await,
+        json!({"total": 20, "replied": 19, "timeout": 1, "offline": 0, "error": 0, "unanswered": 0})
+    );
+    let outcomes = outcomes(&s.api).await;
+    for id in &ids[..19] {
+        assert_eq!(outcomes[id].as_deref(), Some(format!("{id} ran uptime").as_str()));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_site_target_reaches_that_sites_agents_only() {
     let s = suite(true, &[]).await;
     let (client, site) = s.api.client_with_site(&s.admin, "Acme", "HQ").await;

@@ -1,6 +1,7 @@
 //! Bulk runs (`POST /agents/actions/bulk/`): which agents an action targets, the run with one AgentHistory
 //! row per agent, and the per-agent outcomes trmm-worker records.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio_postgres::GenericClient;
@@ -199,13 +200,38 @@ pub async fn get(db: &impl GenericClient, id: i64) -> Result<Option<Run>, DbErro
     }))
 }
 
-/// Records that a worker began (or resumed) the run.
-pub async fn mark_started(db: &impl GenericClient, id: i64) -> Result<(), DbError> {
+/// Takes the unfinished run until `until` and records that a worker began (or resumed) it; false when it is
+/// finished or another attempt holds it.
+pub async fn lease(
+    db: &impl GenericClient,
+    id: i64,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let taken = db
+        .execute(
+            "UPDATE bulk_runs SET started_at = COALESCE(started_at, $2), lease_until = $3
+             WHERE id = $1 AND summary IS NULL AND (lease_until IS NULL OR lease_until < $2)",
+            &[&id, &now, &until],
+        )
+        .await?;
+    Ok(taken == 1)
+}
+
+/// Holds a leased run until `until`.
+pub async fn extend(db: &impl GenericClient, id: i64, until: DateTime<Utc>) -> Result<(), DbError> {
     db.execute(
-        "UPDATE bulk_runs SET started_at = COALESCE(started_at, now()) WHERE id = $1",
-        &[&id],
+        "UPDATE bulk_runs SET lease_until = $2 WHERE id = $1 AND summary IS NULL",
+        &[&id, &until],
     )
     .await?;
+    Ok(())
+}
+
+/// Gives a leased run back (finished, or for its retry).
+pub async fn release(db: &impl GenericClient, id: i64) -> Result<(), DbError> {
+    db.execute("UPDATE bulk_runs SET lease_until = NULL WHERE id = $1", &[&id])
+        .await?;
     Ok(())
 }
 

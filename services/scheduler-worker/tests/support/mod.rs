@@ -88,6 +88,13 @@ pub async fn suite_on(with_gateway: bool, worker_args: &[&str], redis: &str) -> 
 }
 
 impl Suite {
+    /// Queues `job` on the suite's Redis, as trmm-api (or the worker's recovery) would.
+    pub async fn enqueue<J: trmm_jobs::Job>(&self, job: J) {
+        let redis = redis::Client::open(self.redis_url.as_str()).unwrap();
+        let conn = redis.get_connection_manager().await.unwrap();
+        trmm_jobs::enqueue(conn, self.api.redis.prefix(), job).await.unwrap();
+    }
+
     /// Starts trmm-worker in-process on the suite's database, Redis and gateway.
     pub fn start_worker(&mut self) {
         let prefix = self.api.redis.prefix().to_owned();
