@@ -68,6 +68,23 @@ where
 }
 
 impl TestApi {
+    /// The history `results` of the command line `cmd` once it has one (within a minute).
+    pub async fn command_result(&self, cmd: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let db = self.db.pool().get().await.unwrap();
+            let row = db
+                .query_one("SELECT results FROM agent_history WHERE command = $1", &[&cmd])
+                .await
+                .unwrap();
+            if let Some(results) = row.get::<_, Option<String>>(0) {
+                return results;
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "{cmd:?} never got a result");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub async fn start() -> TestApi {
         Self::start_with(|_| {}).await
     }

@@ -241,23 +241,6 @@ impl Rig {
         assert!(answer.as_str().unwrap().contains("queued"), "{answer}");
         assert!(start.elapsed() < AT_ONCE, "queued after {:?}", start.elapsed());
     }
-
-    /// The history `results` of `cmd` once it has one.
-    async fn result_of(&self, cmd: &str) -> String {
-        let start = Instant::now();
-        loop {
-            let db = self.api.db.pool().get().await.unwrap();
-            let row = db
-                .query_one("SELECT results FROM agent_history WHERE command = $1", &[&cmd])
-                .await
-                .unwrap();
-            if let Some(results) = row.get::<_, Option<String>>(0) {
-                return results;
-            }
-            assert!(start.elapsed() < DEADLINE, "{cmd:?} never got a result");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
 }
 
 #[tokio::test]
@@ -272,14 +255,14 @@ async fn queued_work_runs_when_the_agent_connects_with_no_ping_and_no_tick() {
     let agent = recording_agent(&rig, &id, &token, seen.clone()).await;
     rig.wait_connected(&id, true, AT_ONCE).await;
     let worker = rig.start_worker();
-    assert_eq!(rig.result_of("echo first").await, "echo first");
+    assert_eq!(rig.api.command_result("echo first").await, "echo first");
 
     // Queued while offline again; the agent's connect event runs it.
     agent.drain().await.unwrap();
     rig.wait_connected(&id, false, DEADLINE).await;
     rig.queue(&id, "echo second").await;
     let _agent = recording_agent(&rig, &id, &token, seen.clone()).await;
-    assert_eq!(rig.result_of("echo second").await, "echo second");
+    assert_eq!(rig.api.command_result("echo second").await, "echo second");
 
     // Presence is tracked, so nothing pinged the agent before its queued commands.
     assert_eq!(*seen.lock().unwrap(), ["rawcmd", "rawcmd"]);

@@ -4,11 +4,9 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
-
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use support::{responders, seed, suite, Suite, DEADLINE};
+use support::{responders, seed, suite, Suite};
 
 async fn queue(s: &Suite, id: &str, cmd: &str) -> (StatusCode, Value) {
     s.api
@@ -19,23 +17,6 @@ async fn queue(s: &Suite, id: &str, cmd: &str) -> (StatusCode, Value) {
             Some(json!({"shell": "/bin/bash", "cmd": cmd, "timeout": 5, "queue_if_offline": true})),
         )
         .await
-}
-
-/// The history `results` of the command `cmd` once it has one.
-async fn result_of(s: &Suite, cmd: &str) -> String {
-    let start = Instant::now();
-    loop {
-        let db = s.api.db.pool().get().await.unwrap();
-        let row = db
-            .query_one("SELECT results FROM agent_history WHERE command = $1", &[&cmd])
-            .await
-            .unwrap();
-        if let Some(results) = row.get::<_, Option<String>>(0) {
-            return results;
-        }
-        assert!(start.elapsed() < DEADLINE, "{cmd:?} never got a result");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,9 +80,12 @@ async fn a_queued_command_runs_when_the_agent_is_back_and_a_cancelled_one_never(
 
     // The agent comes back: both remaining commands run, in the order they were queued.
     let seen = responders(&s.nats.url(), std::slice::from_ref(&id), false).await;
-    assert_eq!(result_of(&s, "echo second").await, format!("{id} ran echo second"));
-    assert_eq!(result_of(&s, "echo first").await, format!("{id} ran echo first"));
-    assert_eq!(result_of(&s, "echo cancelled").await, "cancelled");
+    assert_eq!(
+        s.api.command_result("echo second").await,
+        format!("{id} ran echo second")
+    );
+    assert_eq!(s.api.command_result("echo first").await, format!("{id} ran echo first"));
+    assert_eq!(s.api.command_result("echo cancelled").await, "cancelled");
     let ran: Vec<String> = seen
         .lock()
         .unwrap()
@@ -124,7 +108,7 @@ async fn queued_commands_expire_and_never_run() {
     let (status, _) = queue(&s, &id, "echo too late").await;
     assert_eq!(status, StatusCode::OK);
 
-    let result = result_of(&s, "echo too late").await;
+    let result = s.api.command_result("echo too late").await;
     assert_eq!(result, "expired: the agent did not come back online in time");
     let (_, list) = s.api.get("/logs/pendingactions/", &s.admin).await;
     assert_eq!(list[0]["status"], "completed");
