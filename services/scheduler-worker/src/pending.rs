@@ -16,6 +16,7 @@ use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
 use serde_json::json;
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use trmm_db::pending::{self, Claimed};
 use trmm_jobs::{QueuedRun, RunPending};
@@ -58,6 +59,13 @@ enum Wake {
 }
 
 type Busy = Arc<Mutex<HashSet<String>>>;
+
+/// The agents whose queues are being run, one task each; shutdown waits for them.
+#[derive(Default)]
+struct Drains {
+    busy: Busy,
+    tasks: JoinSet<()>,
+}
 
 /// Runs until `shutdown`.
 pub async fn serve(runner: Runner, redis: ConnectionManager, prefix: String, shutdown: CancellationToken) {
@@ -130,26 +138,29 @@ async fn on_run_pending(job: RunPending, wake: Data<mpsc::UnboundedSender<Wake>>
 impl Runner {
     /// Starts queues as wakes arrive and sweeps expired actions, until `shutdown`.
     async fn dispatch(self, mut woken: mpsc::UnboundedReceiver<Wake>, shutdown: CancellationToken) {
-        let busy = Busy::default();
+        let mut drains = Drains::default();
         let mut untracked = false;
         let mut tick = tokio::time::interval(UNTRACKED_TICK);
         let mut sweep = tokio::time::interval(SWEEP.min(self.ttl / 4).max(Duration::from_secs(1)));
         loop {
             tokio::select! {
-                () = shutdown.cancelled() => return,
+                () = shutdown.cancelled() => break,
                 _ = sweep.tick() => self.expire().await,
-                _ = tick.tick(), if untracked => untracked = self.catch_up(&busy).await,
+                _ = tick.tick(), if untracked => untracked = self.catch_up(&mut drains, &shutdown).await,
                 Some(wake) = woken.recv() => match wake {
-                    Wake::Agent(agent_id) => self.start(&busy, agent_id),
-                    Wake::CatchUp => untracked = self.catch_up(&busy).await,
+                    Wake::Agent(agent_id) => self.start(&mut drains, agent_id, &shutdown),
+                    Wake::CatchUp => untracked = self.catch_up(&mut drains, &shutdown).await,
                 },
+                Some(_) = drains.tasks.join_next(), if !drains.tasks.is_empty() => {}
             }
         }
+        // Each drain stops at shutdown and gives back the action it was sending.
+        while drains.tasks.join_next().await.is_some() {}
     }
 
     /// Starts the queue of every connected agent with queued work; returns whether presence is untracked (then
     /// every such agent is tried: the gateway pings it).
-    async fn catch_up(&self, busy: &Busy) -> bool {
+    async fn catch_up(&self, drains: &mut Drains, shutdown: &CancellationToken) -> bool {
         let queued = self.queued_agents().await;
         let mut untracked = false;
         // With nothing queued the question is still asked: the answer says whether presence is tracked.
@@ -163,11 +174,11 @@ impl Runner {
                 Ok(connected) => page
                     .iter()
                     .filter(|id| connected.contains(*id))
-                    .for_each(|id| self.start(busy, id.clone())),
+                    .for_each(|id| self.start(drains, id.clone(), shutdown)),
                 Err(e) => {
                     tracing::debug!(error = %e, "presence unknown; trying every agent with queued work");
                     untracked = true;
-                    page.iter().for_each(|id| self.start(busy, id.clone()));
+                    page.iter().for_each(|id| self.start(drains, id.clone(), shutdown));
                 }
             }
         }
@@ -204,42 +215,52 @@ impl Runner {
     }
 
     /// Drains the agent's queue in a task of its own, unless one is already at it.
-    fn start(&self, busy: &Busy, agent_id: String) {
-        if !lock(busy).insert(agent_id.clone()) {
+    fn start(&self, drains: &mut Drains, agent_id: String, shutdown: &CancellationToken) {
+        if !lock(&drains.busy).insert(agent_id.clone()) {
             return;
         }
-        let (runner, busy) = (self.clone(), busy.clone());
-        tokio::spawn(async move {
-            if let Err(e) = runner.drain(&agent_id).await {
+        let (runner, busy, shutdown) = (self.clone(), drains.busy.clone(), shutdown.clone());
+        drains.tasks.spawn(async move {
+            if let Err(e) = runner.drain(&agent_id, &shutdown).await {
                 tracing::warn!(agent_id, error = %e, "running queued actions failed");
             }
             lock(&busy).remove(&agent_id);
         });
     }
 
-    /// Runs the agent's queued actions oldest first; stops at the first the agent cannot take.
-    async fn drain(&self, agent_id: &str) -> Result<(), trmm_db::DbError> {
-        loop {
+    /// Runs the agent's queued actions oldest first; stops at the first the agent cannot take, and at shutdown.
+    async fn drain(&self, agent_id: &str, shutdown: &CancellationToken) -> Result<(), trmm_db::DbError> {
+        while !shutdown.is_cancelled() {
             let claimed = {
                 let db = self.pool.get().await?;
                 pending::claim_next(&**db, agent_id, self.cutoff(), self.clock.now()).await?
             };
             let Some(action) = claimed else { return Ok(()) };
-            if !self.run(agent_id, action).await? {
+            if !self.run(agent_id, action, shutdown).await? {
                 return Ok(());
             }
         }
+        Ok(())
     }
 
     /// Sends one action; false when the agent turned out to be absent (the action stays queued).
-    async fn run(&self, agent_id: &str, action: Claimed) -> Result<bool, trmm_db::DbError> {
+    async fn run(
+        &self,
+        agent_id: &str,
+        action: Claimed,
+        shutdown: &CancellationToken,
+    ) -> Result<bool, trmm_db::DbError> {
         let Ok(queued) = serde_json::from_value::<QueuedRun>(action.details.clone()) else {
             let db = self.pool.get().await?;
             pending::complete(&**db, action.id, &json!({"error": "unreadable command"})).await?;
             return Ok(true);
         };
         let (hist, timeout) = (queued.history_id, Duration::from_secs(queued.timeout.max(1) as u64));
-        let outcome = record::call(&self.gateway, agent_id, queued.command, timeout).await;
+        let outcome = tokio::select! {
+            outcome = record::call(&self.gateway, agent_id, queued.command, timeout) => outcome,
+            // Given back, so that the next worker sends it rather than waiting out the claim.
+            () = shutdown.cancelled() => Err(GatewayError::Unavailable("the worker is shutting down".into())),
+        };
         match &outcome {
             Err(GatewayError::Offline | GatewayError::Unavailable(_)) => {
                 pending::release(&**self.pool.get().await?, action.id).await?;

@@ -126,3 +126,45 @@ async fn queued_commands_expire_and_never_run() {
         .collect();
     assert_eq!(ran, ["echo fresh"]);
 }
+
+/// The queued action's status and whether a worker holds it.
+async fn action_state(s: &Suite) -> (String, bool) {
+    let db = s.api.db.pool().get().await.unwrap();
+    let row = db
+        .query_one("SELECT status, claimed_until IS NOT NULL FROM pending_actions", &[])
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+async fn wait_for_state(s: &Suite, expected: (&str, bool)) {
+    let start = std::time::Instant::now();
+    loop {
+        let (status, claimed) = action_state(s).await;
+        if (status.as_str(), claimed) == expected {
+            return;
+        }
+        assert!(
+            start.elapsed() < support::DEADLINE,
+            "never {expected:?}: {status} {claimed}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_stopped_while_sending_a_queued_command_gives_it_back() {
+    let mut s = suite(true, &[]).await;
+    let (_, site) = s.api.client_with_site(&s.admin, "Acme", "HQ").await;
+    let id = seed(&s.api, site, 1, 1).await.remove(0);
+    let (status, _) = queue(&s, &id, "echo interrupted").await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The agent is back but does not answer yet: the worker claims the action and waits on the agent.
+    let seen = responders(&s.nats.url(), std::slice::from_ref(&id), true).await;
+    wait_for_state(&s, ("pending", true)).await;
+    s.stop_worker();
+    // Given back at once, not completed as a timeout, nor held until the claim runs out.
+    wait_for_state(&s, ("pending", false)).await;
+    assert_eq!(seen.lock().unwrap().len(), 1, "sent once");
+}

@@ -88,6 +88,11 @@ pub async fn suite_on(with_gateway: bool, worker_args: &[&str], redis: &str) -> 
 }
 
 impl Suite {
+    /// Stops the worker (its shutdown signal, as SIGTERM gives it).
+    pub fn stop_worker(&mut self) {
+        self._worker_stop = None;
+    }
+
     /// Queues `job` on the suite's Redis, as trmm-api (or the worker's recovery) would.
     pub async fn enqueue<J: trmm_jobs::Job>(&self, job: J) {
         let redis = redis::Client::open(self.redis_url.as_str()).unwrap();
