@@ -76,7 +76,7 @@ impl From<GatewayError> for ApiError {
     }
 }
 
-/// Serializing a value the server built cannot fail short of a bug.
+/// Agent work's refusals and failures in Tactical RMM's shapes.
 impl From<trmm_ops::OpsError> for ApiError {
     fn from(e: trmm_ops::OpsError) -> Self {
         use trmm_ops::OpsError;
@@ -85,11 +85,13 @@ impl From<trmm_ops::OpsError> for ApiError {
             OpsError::Refused(message) => ApiError::BadRequest(message),
             OpsError::Db(e) => e.into(),
             OpsError::Agent(e) => e.into(),
+            OpsError::Internal(why) => ApiError::Internal(why),
             OpsError::QueueUnavailable => ApiError::Unavailable(e.to_string()),
         }
     }
 }
 
+/// Serializing a value the server built cannot fail short of a bug.
 impl From<serde_json::Error> for ApiError {
     fn from(e: serde_json::Error) -> Self {
         ApiError::Internal(format!("serializing: {e}"))

@@ -49,7 +49,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         None => {
             tracing::warn!(
                 "no NATS system account (TRMM_NATS_SYSTEM_PASSWORD unset): agent presence is not tracked, \
-                 the AgentGateway pings agents instead"
+                 the AgentGateway pings agents before work that must know they are there"
             );
             None
         }

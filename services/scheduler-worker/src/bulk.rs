@@ -1,8 +1,9 @@
 //! Bulk runs (`trmm_jobs::BulkRun`): the command goes to every agent of the run through AgentGateway
 //! PublishMany, a bounded number of batches at a time, and each agent's outcome lands on its history row.
 //!
-//! Upstream publishes and forgets; here each batch waits for replies: the gateway pings the batch's agents, sends
-//! the command to those that answered and reports each agent as replied (with the result), timeout or offline.
+//! Upstream publishes and forgets; here each batch waits for replies: the gateway sends the command to the batch's
+//! connected agents (presence; a ping only where presence is not tracked) and reports each agent as replied (with
+//! the result), timeout or offline.
 //! So a run is accounted for without waiting on agents to report back by HTTP (they still do, through
 //! `histresult`; the first result stored wins). `dispatched_at` is set before sending, so a retried job never
 //! sends the command to the same agent twice.

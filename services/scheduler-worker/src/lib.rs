@@ -10,7 +10,6 @@ mod record;
 mod recovery;
 mod script_email;
 
-use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 use trmm_runtime::clock::SystemClock;
 use trmm_runtime::health::{self, Health};
@@ -32,14 +31,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let prefix = config.redis_keys.redis_prefix;
     let clock = SystemClock::shared();
 
-    let listen = config.listen;
-    let server = async {
-        health::serve(listen, health.clone(), shutdown.clone())
-            .await
-            .with_context(|| {
-                format!("serving the health endpoints on {listen} (set TRMM_WORKER_LISTEN to a free address)")
-            })
-    };
+    let server = health::serve_setting(config.listen, "TRMM_WORKER_LISTEN", health.clone(), shutdown.clone());
+    let server = async { anyhow::Ok(server.await?) };
     let work = async {
         let (pool, redis) = tokio::join!(
             trmm_deps::postgres::connect(pool, &health, &shutdown),

@@ -66,12 +66,7 @@ async fn requeue(pool: &trmm_db::Pool, redis: &ConnectionManager, prefix: &str) 
 
 /// Removes the mark, so that the next check tries again.
 async fn forget_mark(redis: &ConnectionManager, prefix: &str) {
-    let mut conn = redis.clone();
-    let removed: Result<(), _> = redis::cmd("DEL")
-        .arg(format!("{prefix}:jobs:intact"))
-        .query_async(&mut conn)
-        .await;
-    if let Err(e) = removed {
+    if let Err(e) = trmm_jobs::forget_mark(redis.clone(), prefix).await {
         tracing::debug!(error = %e, "the job queues' mark could not be removed");
     }
 }

@@ -14,7 +14,7 @@ use redis::aio::ConnectionManager;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use trmm_db::core_settings::MailSettings;
-use trmm_db::{agents, history, script_output};
+use trmm_db::{agents, history};
 use trmm_db::{jobs, JobId};
 use trmm_jobs::{ScriptEmail, ScriptEmailPayload};
 use trmm_rpc::client::{GatewayClient, GatewayError};
@@ -170,13 +170,16 @@ async fn run_script(
     let reply = ctx.gateway.call(&agent.agent_id, job.script.clone(), wait).await;
     match reply {
         Ok(results) => {
-            let results = serde_json::to_value(results).map_err(|e| AbortError::new(e.to_string()))?;
             let mut db = ctx.pool.get().await.map_err(retry)?;
-            let tx = db.transaction().await.map_err(retry)?;
-            script_output::record(&*tx, agent, hist, &results)
+            if trmm_ops::record::script_reply(&mut db, agent, hist, &results)
                 .await
-                .map_err(retry)?;
-            tx.commit().await.map_err(retry)?;
+                .map_err(retry)?
+            {
+                return Ok(Some(
+                    serde_json::to_value(results).map_err(|e| AbortError::new(e.to_string()))?,
+                ));
+            }
+            // The agent's histresult came first: that is the stored result.
             let row = history::get(&**db, hist).await.map_err(retry)?;
             Ok(row.and_then(|r| r.script_results))
         }

@@ -162,6 +162,14 @@ async fn a_worker_stopped_while_sending_a_queued_command_gives_it_back() {
 
     // The agent is back but does not answer yet: the worker claims the action and waits on the agent.
     let seen = responders(&s.nats.url(), std::slice::from_ref(&id), true).await;
+    let start = std::time::Instant::now();
+    while seen.lock().unwrap().is_empty() {
+        assert!(
+            start.elapsed() < support::DEADLINE,
+            "the command never reached the agent"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     wait_for_state(&s, ("pending", true)).await;
     s.stop_worker();
     // Given back at once, not completed as a timeout, nor held until the claim runs out.

@@ -89,9 +89,3 @@ pub async fn unfinished(db: &impl GenericClient, kind: &str) -> Result<Vec<JobId
         .await?;
     Ok(rows.iter().map(|r| JobId(r.get(0))).collect())
 }
-
-/// What became of a job: `None` while unfinished.
-pub async fn outcome(db: &impl GenericClient, id: JobId) -> Result<Option<String>, DbError> {
-    let row = db.query_opt("SELECT outcome FROM jobs WHERE id = $1", &[&id.0]).await?;
-    Ok(row.and_then(|r| r.get(0)))
-}

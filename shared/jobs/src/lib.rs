@@ -170,10 +170,19 @@ pub async fn enqueue<J: Job>(conn: ConnectionManager, prefix: &str, job: J) -> R
 /// unfinished in Postgres then needs its queue entry again.
 pub async fn mark_intact(mut conn: ConnectionManager, prefix: &str) -> Result<bool, redis::RedisError> {
     let set: Option<String> = redis::cmd("SET")
-        .arg(format!("{prefix}:jobs:intact"))
+        .arg(mark_key(prefix))
         .arg(1)
         .arg("NX")
         .query_async(&mut conn)
         .await?;
     Ok(set.is_some())
+}
+
+/// Removes the mark, so that the next [`mark_intact`] finds it missing and the unfinished jobs are queued again.
+pub async fn forget_mark(mut conn: ConnectionManager, prefix: &str) -> Result<(), redis::RedisError> {
+    redis::cmd("DEL").arg(mark_key(prefix)).query_async(&mut conn).await
+}
+
+fn mark_key(prefix: &str) -> String {
+    format!("{prefix}:jobs:intact")
 }

@@ -10,7 +10,7 @@ use trmm_db::{AgentPk, CustomFieldId, GenericClient};
 use trmm_jobs::{BulkRun, BulkWork, PerAgentInputs, ScriptInputs};
 use trmm_protocol::calls::{AgentCall, RunScriptFull};
 
-use crate::command::CmdRequest;
+use crate::command::{self, CmdRequest};
 use crate::{script, templates, Ops, OpsError};
 
 /// What every agent of a run is sent.
@@ -27,7 +27,7 @@ impl Plan {
     pub fn command(request: CmdRequest<'_>) -> Result<Plan, OpsError> {
         let call = request.check()?;
         Ok(Plan {
-            reply_timeout: call.timeout + 2,
+            reply_timeout: call.timeout + command::REPLY_GRACE,
             command: Some(call.command.clone()),
             call: call.into(),
             script: None,
@@ -43,23 +43,13 @@ impl Plan {
         inputs: (Option<Vec<String>>, Option<Vec<String>>),
         run_as_user: bool,
     ) -> Result<Plan, OpsError> {
-        let s = &script.fields;
-        let timeout = timeout
-            .map(script::check_timeout)
-            .transpose()?
-            .unwrap_or(i64::from(s.default_timeout));
-        let inputs = (
-            inputs.0.unwrap_or_else(|| s.args.clone()),
-            inputs.1.unwrap_or_else(|| s.env_vars.clone()),
-        );
-        let code = templates::expand_snippets(db, &s.script_body).await?;
         // Upstream bulk_script_task: the script's own run_as_user wins.
-        let call = script::call(code, &s.shell, timeout, inputs, run_as_user || s.run_as_user);
+        let call = script::library_call(db, script, timeout, inputs, run_as_user || script.fields.run_as_user).await?;
         Ok(Plan {
-            call: RunScriptFull(call).into(),
-            reply_timeout: timeout + script::REPLY_GRACE as i64,
+            reply_timeout: call.timeout + script::REPLY_GRACE as i64,
             command: None,
-            script: Some((script.id, s.name.clone())),
+            script: Some((script.id, script.fields.name.clone())),
+            call: RunScriptFull(call).into(),
         })
     }
 
@@ -124,7 +114,7 @@ impl Ops {
 }
 
 fn to_json(value: &impl serde::Serialize) -> Result<serde_json::Value, OpsError> {
-    serde_json::to_value(value).map_err(|e| OpsError::Refused(format!("unserialisable bulk run: {e}")))
+    serde_json::to_value(value).map_err(|e| OpsError::Internal(format!("unserialisable bulk run: {e}")))
 }
 
 /// Template variables differ per agent, so a script's inputs are expanded once per agent and kept with the run.

@@ -6,10 +6,21 @@ use trmm_db::agents::AgentRef;
 use trmm_db::audit::{self, AuditEntry};
 use trmm_db::history::{self, HistoryType};
 use trmm_db::{DbError, GenericClient};
+use trmm_jobs::{QueuedRun, QueuedShown};
 use trmm_protocol::calls::RawCmd;
+
+use crate::queue::{Delivered, Ops};
+use crate::{record, OpsError};
 
 /// Longest command timeout accepted, in seconds.
 pub const MAX_TIMEOUT: i64 = 3600;
+/// Seconds the server waits beyond the agent-side timeout (upstream waits `timeout + 2`).
+pub const REPLY_GRACE: i64 = 2;
+
+/// How long to wait for the reply of a command that may run `timeout` seconds.
+pub fn reply_wait(timeout: i64) -> std::time::Duration {
+    std::time::Duration::from_secs((timeout + REPLY_GRACE).max(1) as u64)
+}
 
 /// Why a command request is refused; each service words it in its own protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -113,6 +124,36 @@ pub async fn begin(
         history_id: Some(hist),
         ..call
     })
+}
+
+impl Ops {
+    /// Sends a command [`begin`] recorded and stores its output; an offline agent's command is queued instead
+    /// when `queue_if_offline`.
+    pub async fn run_command(
+        &self,
+        agent: &AgentRef,
+        call: RawCmd,
+        queue_if_offline: bool,
+    ) -> Result<Delivered<String>, OpsError> {
+        let hist = call.history_id.unwrap_or_default();
+        let queued = queue_if_offline.then(|| {
+            let (cmd, shell) = (call.command.clone(), call.shell.clone());
+            let timeout = call.timeout + REPLY_GRACE;
+            move |command| QueuedRun {
+                history_id: hist,
+                timeout,
+                description: format!("Run command: {cmd}"),
+                command,
+                shown: QueuedShown::Command { cmd, shell },
+            }
+        });
+        let wait = reply_wait(call.timeout);
+        let delivered = self.call_or_queue(agent, call, wait, queued).await?;
+        if let Delivered::Done(output) = &delivered {
+            record::text(&**self.conn().await?, hist, agent.pk, output).await?;
+        }
+        Ok(delivered)
+    }
 }
 
 #[cfg(test)]

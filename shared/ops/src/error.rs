@@ -25,6 +25,9 @@ pub enum OpsError {
     /// Reaching the agent.
     #[error(transparent)]
     Agent(#[from] GatewayError),
+    /// A bug on the server's side (never the request's fault).
+    #[error("{0}")]
+    Internal(String),
     /// Redis did not take the job; what was written for it is marked failed.
     #[error("The job queue (Redis) is unavailable; try again shortly.")]
     QueueUnavailable,

@@ -116,7 +116,7 @@ impl Ops {
 /// Queues a command or script for an offline agent (a `runcmd` / `runscript` pending action) and returns the
 /// answer to give the dashboard. trmm-worker runs it when the agent connects, or marks it expired after
 /// `TRMM_PENDING_ACTION_TTL`.
-pub async fn queue_offline(
+async fn queue_offline(
     db: &impl GenericClient,
     jobs: &JobQueue,
     agent: &AgentRef,

@@ -10,7 +10,7 @@ use trmm_jobs::{QueuedRun, QueuedShown, ScriptEmail, ScriptEmailPayload};
 use trmm_protocol::calls::{RunScript, RunScriptFull, RunScriptResponse, Script};
 
 use crate::queue::{Delivered, Ops};
-use crate::{record, OpsError};
+use crate::{record, templates, OpsError};
 
 /// Longest script timeout accepted, in seconds.
 pub const MAX_TIMEOUT: i64 = 86_400;
@@ -58,6 +58,28 @@ pub fn call(
         nushell_enable_config: false,
         deno_default_permissions: DENO_DEFAULT_PERMISSIONS.to_owned(),
     }
+}
+
+/// A library script's call: `timeout`, `args` and `env_vars` default to the script's own; snippets are expanded,
+/// template variables are not (they differ per agent: [`crate::templates::expand_script_inputs`]).
+pub async fn library_call(
+    db: &impl GenericClient,
+    script: &trmm_db::scripts::Script,
+    timeout: Option<i64>,
+    (args, env_vars): (Option<Vec<String>>, Option<Vec<String>>),
+    run_as_user: bool,
+) -> Result<Script, OpsError> {
+    let s = &script.fields;
+    let timeout = timeout
+        .map(check_timeout)
+        .transpose()?
+        .unwrap_or(i64::from(s.default_timeout));
+    let inputs = (
+        args.unwrap_or_else(|| s.args.clone()),
+        env_vars.unwrap_or_else(|| s.env_vars.clone()),
+    );
+    let code = templates::expand_snippets(db, &s.script_body).await?;
+    Ok(call(code, &s.shell, timeout, inputs, run_as_user))
 }
 
 /// What becomes of a run's output (the RunScript dialog's choices).

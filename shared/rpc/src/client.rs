@@ -1,5 +1,5 @@
-//! A typed AgentGateway client for the services that reach agents without an HTTP caller to answer
-//! (trmm-worker, trmm-websocket): gRPC outcomes become [`GatewayError`] variants.
+//! The one typed AgentGateway client of trmm-api, trmm-worker and trmm-websocket: calls are `trmm_protocol`'s typed
+//! agent calls, replies their typed replies, and gRPC outcomes become [`GatewayError`] variants.
 
 use std::collections::HashSet;
 use std::time::Duration;

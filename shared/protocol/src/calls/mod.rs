@@ -265,14 +265,6 @@ impl AgentCall {
     pub fn decode(bytes: &[u8]) -> Result<AgentCall, CallError> {
         AgentCall::from_envelope(nats::decode::<Command>(bytes)?)
     }
-
-    /// The streamed `rawcmd`'s output id, when this is one.
-    pub fn stream_id(&self) -> Option<&str> {
-        match self {
-            AgentCall::RawCmd(cmd) => cmd.stream_id.as_deref(),
-            _ => None,
-        }
-    }
 }
 
 impl From<AgentCall> for Command {

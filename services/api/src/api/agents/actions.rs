@@ -5,9 +5,8 @@ use std::time::Duration;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
-use trmm_jobs::{QueuedRun, QueuedShown};
 use trmm_ops::command::{self, CmdRequest};
-use trmm_ops::{record, Delivered, OpsError};
+use trmm_ops::{Delivered, OpsError};
 use trmm_protocol::calls::{Call, KillProc, Procs, RebootNow, Recover, Shutdown, SysInfo};
 
 use super::AGENT_ID;
@@ -77,25 +76,11 @@ async fn cmd(caller: ScopedAgent<SendCmd>, req: HttpRequest, Json(body): Json<Cm
     let call = command::begin(&**db, agent, who.username(), auth::debug_info(&req, state), call).await?;
     // No pooled connection is held while the agent runs the command.
     drop(db);
-    let hist = call.history_id.unwrap_or_default();
-    let timeout = Duration::from_secs(body.timeout as u64 + 2);
-    let shown = QueuedShown::Command {
-        cmd: body.cmd.clone(),
-        shell: call.shell.clone(),
-    };
-    let queued = body.queue_if_offline.then_some(|command| QueuedRun {
-        history_id: hist,
-        timeout: body.timeout + 2,
-        description: format!("Run command: {}", body.cmd),
-        command,
-        shown,
-    });
-    let output = match state.ops().call_or_queue(agent, call, timeout, queued).await? {
-        Delivered::Done(output) => output,
-        Delivered::Queued(said) => return Ok(HttpResponse::Ok().json(said)),
-    };
-    record::text(&**state.conn().await?, hist, agent.pk, &output).await?;
-    Ok(HttpResponse::Ok().json(output))
+    Ok(
+        match state.ops().run_command(agent, call, body.queue_if_offline).await? {
+            Delivered::Done(output) | Delivered::Queued(output) => HttpResponse::Ok().json(output),
+        },
+    )
 }
 
 /// Sends `call` and expects the reply "ok"; anything else is upstream's "Unable to contact the agent".

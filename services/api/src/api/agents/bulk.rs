@@ -10,6 +10,7 @@ use trmm_db::bulk::{self, Selection, Target};
 use trmm_db::{scripts, ClientId, CustomFieldId, ScriptId, SiteId};
 use trmm_ops::bulk::{BulkOutput, Plan};
 use trmm_ops::command::CmdRequest;
+use trmm_ops::OpsError;
 
 use crate::api::audit::{self, Change};
 use crate::auth::perms::RunBulk;
@@ -54,10 +55,6 @@ struct BulkBody {
     save_to_agent_note: bool,
 }
 
-fn not_a_choice(field: &str, value: &str) -> ApiError {
-    ApiError::field(field, format!("\"{value}\" is not a valid choice."))
-}
-
 /// The agents the body selects, within what the user may see (403 for a client or site outside it).
 async fn selection(db: &impl trmm_db::GenericClient, who: &Identity, b: &BulkBody) -> ApiResult<Vec<AgentRef>> {
     let required = |field: &str| ApiError::field(field, "This field is required.");
@@ -73,7 +70,7 @@ async fn selection(db: &impl trmm_db::GenericClient, who: &Identity, b: &BulkBod
         }
         "agents" if b.agents.is_empty() => return Err(ApiError::BadRequest("Must select at least 1 agent".into())),
         "agents" => Target::Agents(b.agents.clone()),
-        other => return Err(not_a_choice("target", other)),
+        other => return Err(OpsError::not_a_choice("target", other).into()),
     };
     // Upstream ignores unknown monType/osType values (no filter); so does this.
     let monitoring_type = match b.mon_type.as_str() {
@@ -128,7 +125,7 @@ async fn bulk_action(caller: Authed<RunBulk>, req: HttpRequest, Json(body): Json
         "command" | "script" => {}
         // Windows Update management is not implemented, so bulk patch scans and installs are refused.
         "patch" => return Err(ApiError::BadRequest("Bulk patch management is not available.".into())),
-        other => return Err(not_a_choice("mode", other)),
+        other => return Err(OpsError::not_a_choice("mode", other).into()),
     }
     let mut db = state.conn().await?;
     let agents = selection(&**db, who, &body).await?;

@@ -75,10 +75,11 @@ async fn run_script(
     };
     let output = output.check(&**db).await?;
     let s = &row.fields;
-    let args = body.args.unwrap_or_else(|| s.args.clone());
-    let env_vars = body.env_vars.unwrap_or_else(|| s.env_vars.clone());
-    let inputs = templates::expand_script_inputs(&**db, agent, &s.shell, &args, &env_vars).await?;
-    let code = templates::expand_snippets(&**db, &s.script_body).await?;
+    let inputs = (body.args, body.env_vars);
+    let mut call =
+        script::library_call(&**db, &row, timeout, inputs, body.run_as_user.unwrap_or(s.run_as_user)).await?;
+    (call.args, call.env_vars) =
+        templates::expand_script_inputs(&**db, agent, &call.shell, &call.args, &call.env_vars).await?;
     let change = Change {
         action: "execute_script",
         object_type: "agent",
@@ -90,19 +91,12 @@ async fn run_script(
     audit::record(&**db, state, &req, who, change).await?;
     // No pooled connection is held while the script runs.
     drop(db);
-    let timeout = timeout.unwrap_or(i64::from(s.default_timeout));
     let run = ScriptRun {
         agent,
         script: row.id,
         name: &s.name,
         username: who.username(),
-        call: script::call(
-            code,
-            &s.shell,
-            timeout,
-            inputs,
-            body.run_as_user.unwrap_or(s.run_as_user),
-        ),
+        call,
         output,
         queue_if_offline: body.queue_if_offline,
     };
