@@ -91,6 +91,13 @@ impl GatewayClient {
         self.request(agent_id, call, timeout, false).await
     }
 
+    /// [`GatewayClient::call`] with the call's own timeout (upstream's wait for each function; a command's or
+    /// script's own timeout).
+    pub async fn call_default<C: Call>(&self, agent_id: &str, call: C) -> Result<C::Reply, GatewayError> {
+        let timeout = call.clone().into().default_timeout();
+        self.call(agent_id, call, timeout).await
+    }
+
     /// [`GatewayClient::call`] for work that is queued when the agent is offline: an absent agent is
     /// [`GatewayError::Offline`] at once, never a timeout (the gateway asks the agent itself only where it does
     /// not track presence).

@@ -1,8 +1,6 @@
 //! Agent services (TRMM services/views.py `GetServices`, `GetEditActionService`; server-api.md 3.12): the
 //! live list (also stored in `agents.services`), one service's detail, and start/stop/restart.
 
-use std::time::Duration;
-
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use trmm_db::services;
@@ -13,10 +11,6 @@ use crate::auth::perms::ManageWinSvcs;
 use crate::auth::ScopedAgent;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-
-/// Upstream's timeouts: 10 s for the list and detail, 32 s per start/stop (the agent waits up to 30 s).
-const LIST_TIMEOUT: Duration = Duration::from_secs(10);
-const ACTION_TIMEOUT: Duration = Duration::from_secs(32);
 
 /// Registers the routes of this module.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -29,7 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// `GET /services/<agent_id>/`: asks the agent, stores the answer, returns it.
 async fn list(caller: ScopedAgent<ManageWinSvcs>) -> ApiResult<HttpResponse> {
     let (state, agent) = (&caller.state, &caller.agent);
-    let list = state.gateway.call(&agent.agent_id, WinServices, LIST_TIMEOUT).await?;
+    let list = state.gateway.call_default(&agent.agent_id, WinServices).await?;
     let list = serde_json::to_value(list)?;
     let db = state.conn().await?;
     services::save(&**db, agent.pk, &list).await?;
@@ -42,7 +36,7 @@ async fn detail(caller: ScopedAgent<ManageWinSvcs>, path: web::Path<(String, Str
     let reply = caller
         .state
         .gateway
-        .call(&caller.agent.agent_id, WinSvcDetail { name }, LIST_TIMEOUT)
+        .call_default(&caller.agent.agent_id, WinSvcDetail { name })
         .await?;
     Ok(HttpResponse::Ok().json(reply))
 }
@@ -102,7 +96,7 @@ async fn send(state: &AppState, agent_id: &str, name: &str, action: &str) -> Api
         name: name.to_owned(),
         action: action.to_owned(),
     };
-    let reply = state.gateway.call(agent_id, call, ACTION_TIMEOUT).await?;
+    let reply = state.gateway.call_default(agent_id, call).await?;
     match (reply.success, reply.errormsg) {
         (true, _) => Ok(()),
         (false, msg) if !msg.is_empty() => Err(ApiError::BadRequest(msg)),

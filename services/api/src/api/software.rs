@@ -1,8 +1,6 @@
 //! Installed software (TRMM software/views.py `GetSoftware`; server-api.md 3.12): the stored lists, and a
 //! refresh that asks the agent for `softwarelist`.
 
-use std::time::Duration;
-
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 use trmm_db::software::{self, InstalledSoftware};
@@ -12,9 +10,6 @@ use crate::auth::perms::{ListSoftware, ManageSoftware};
 use crate::auth::{Authed, ScopedAgent};
 use crate::error::ApiResult;
 use trmm_protocol::calls::SoftwareList;
-
-/// How long the agent has to list its software (upstream `nats_cmd(..., timeout=15)`).
-const REFRESH_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Registers the routes of this module.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -52,7 +47,7 @@ async fn refresh(caller: ScopedAgent<ManageSoftware>) -> ApiResult<HttpResponse>
     let list = caller
         .state
         .gateway
-        .call(&caller.agent.agent_id, SoftwareList, REFRESH_TIMEOUT)
+        .call_default(&caller.agent.agent_id, SoftwareList)
         .await?;
     let db = caller.state.conn().await?;
     software::upsert(&**db, caller.agent.pk, &serde_json::to_value(list)?).await?;

@@ -9,7 +9,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The state and a connection for resolving the request's `Authorization` token.
-async fn prepare(req: &HttpRequest) -> Result<(AppState, trmm_db::Client), ApiError> {
+pub(super) async fn prepare(req: &HttpRequest) -> Result<(AppState, trmm_db::Client), ApiError> {
     let state = super::state_of(req)?;
     // No token is a 401 without touching Postgres.
     trmm_authz::bearer_token(req).ok_or(trmm_authz::Denial::NoCredentials)?;

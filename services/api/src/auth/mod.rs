@@ -16,8 +16,8 @@ macro_rules! from_request_by {
     ($ty:ident => $resolve:expr) => {
         from_request_by!(impl<> $ty => $resolve);
     };
-    (impl<$($param:ident: $bound:path)?> $ty:ty => $resolve:expr) => {
-        impl<$($param: $bound)?> actix_web::FromRequest for $ty {
+    (impl<$($param:ident: $bound:path),*> $ty:ty => $resolve:expr) => {
+        impl<$($param: $bound),*> actix_web::FromRequest for $ty {
             type Error = ApiError;
             type Future = super::Extracting<Self>;
 

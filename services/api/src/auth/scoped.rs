@@ -3,8 +3,7 @@
 use std::future::Future;
 use std::marker::PhantomData;
 
-use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest};
+use actix_web::HttpRequest;
 use trmm_authz::perms::Permission;
 use trmm_authz::Identity;
 use trmm_db::clients::ClientRow;
@@ -14,14 +13,14 @@ use trmm_db::roles::Scope;
 use trmm_db::sites::SiteRow;
 use trmm_db::{ClientId, DbError, SiteId};
 
-use super::{Authed, Extracting};
+use super::dashboard::prepare;
 use crate::error::ApiError;
 use crate::state::AppState;
 
 /// What a `{pk}` path segment may name: how it is loaded and how the caller's access to it is checked.
 pub trait Target: Sized + 'static {
     /// The object `pk` names, once `identity` may act on it: unknown is a 404, outside the scope a 403.
-    fn resolve(identity: &Identity, state: &AppState, pk: &str) -> impl Future<Output = Result<Self, ApiError>>;
+    fn resolve(identity: &Identity, db: &trmm_db::Client, pk: &str) -> impl Future<Output = Result<Self, ApiError>>;
 }
 
 /// An object that lives in one site of one client, so the role's client/site lists decide who may touch it.
@@ -34,9 +33,8 @@ pub trait ScopedObject: Sized + 'static {
 }
 
 impl<T: ScopedObject> Target for T {
-    async fn resolve(identity: &Identity, state: &AppState, pk: &str) -> Result<Self, ApiError> {
-        let db = state.conn().await?;
-        let target = T::load(&db, pk).await?.ok_or(ApiError::NotFound)?;
+    async fn resolve(identity: &Identity, db: &trmm_db::Client, pk: &str) -> Result<Self, ApiError> {
+        let target = T::load(db, pk).await?.ok_or(ApiError::NotFound)?;
         let (client, site) = target.place();
         identity.allow_site(client, site)?;
         Ok(target)
@@ -91,25 +89,22 @@ pub type ScopedClient<P> = Scoped<P, WholeClient>;
 /// A user with permission `P` and the client named by `{pk}` as that user's client tree shows it.
 pub type VisibleClient<P> = Scoped<P, ClientInTree>;
 
-impl<P: Permission, T: Target> FromRequest for Scoped<P, T> {
-    type Error = ApiError;
-    type Future = Extracting<Self>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let authed = Authed::<P>::from_request(req, payload);
-        let pk = pk(req);
-        Box::pin(async move {
-            let Authed { identity, state, .. } = authed.await?;
-            let target = T::resolve(&identity, &state, &pk?).await?;
-            Ok(Scoped {
-                identity,
-                state,
-                target,
-                _perm: PhantomData,
-            })
+impl<P: Permission, T: Target> Scoped<P, T> {
+    /// The session, the permission and the object, on one pooled connection.
+    async fn resolve(req: &HttpRequest) -> Result<Self, ApiError> {
+        let (state, db) = prepare(req).await?;
+        let identity = trmm_authz::authorize::<P>(&**db, trmm_authz::bearer_token(req), state.now()).await?;
+        let target = T::resolve(&identity, &db, &pk(req)?).await?;
+        Ok(Scoped {
+            identity,
+            state,
+            target,
+            _perm: PhantomData,
         })
     }
 }
+
+from_request_by!(impl<P: Permission, T: Target> Scoped<P, T> => Scoped::<P, T>::resolve);
 
 fn client_id(pk: &str) -> Result<ClientId, ApiError> {
     pk.parse().map(ClientId).map_err(|_| ApiError::NotFound)
@@ -121,11 +116,10 @@ fn client_id(pk: &str) -> Result<ClientId, ApiError> {
 pub struct WholeClient(pub ClientRow);
 
 impl Target for WholeClient {
-    async fn resolve(identity: &Identity, state: &AppState, pk: &str) -> Result<Self, ApiError> {
+    async fn resolve(identity: &Identity, db: &trmm_db::Client, pk: &str) -> Result<Self, ApiError> {
         let id = client_id(pk)?;
         identity.allow_client(id)?;
-        let db = state.conn().await?;
-        let client = trmm_db::clients::get(&**db, id, &Scope::all()).await?;
+        let client = trmm_db::clients::get(&***db, id, &Scope::all()).await?;
         client.map(WholeClient).ok_or(ApiError::NotFound)
     }
 }
@@ -135,13 +129,11 @@ impl Target for WholeClient {
 pub struct ClientInTree(pub ClientRow);
 
 impl Target for ClientInTree {
-    async fn resolve(identity: &Identity, state: &AppState, pk: &str) -> Result<Self, ApiError> {
+    async fn resolve(identity: &Identity, db: &trmm_db::Client, pk: &str) -> Result<Self, ApiError> {
         let id = client_id(pk)?;
-        let db = state.conn().await?;
-        let client = trmm_db::clients::get(&**db, id, &identity.visibility())
+        let client = trmm_db::clients::get(&***db, id, &identity.visibility())
             .await?
             .ok_or(ApiError::NotFound)?;
-        drop(db);
         if client.sites.is_empty() {
             identity.allow_client(id)?;
         }

@@ -84,8 +84,8 @@ async fn cmd(caller: ScopedAgent<SendCmd>, req: HttpRequest, Json(body): Json<Cm
 }
 
 /// Sends `call` and expects the reply "ok"; anything else is upstream's "Unable to contact the agent".
-async fn expect_ok<C: Call<Reply = String>>(state: &AppState, agent_id: &str, call: C, secs: u64) -> ApiResult<()> {
-    match state.gateway.call(agent_id, call, Duration::from_secs(secs)).await? {
+async fn expect_ok<C: Call<Reply = String>>(state: &AppState, agent_id: &str, call: C) -> ApiResult<()> {
+    match state.gateway.call_default(agent_id, call).await? {
         reply if reply == "ok" => Ok(()),
         _ => Err(ApiError::BadRequest(UNREACHABLE.into())),
     }
@@ -93,17 +93,13 @@ async fn expect_ok<C: Call<Reply = String>>(state: &AppState, agent_id: &str, ca
 
 /// `POST wmi/`: asks the agent to resend its system information.
 async fn refresh(caller: ScopedAgent<EditAgent>) -> ApiResult<HttpResponse> {
-    expect_ok(&caller.state, &caller.agent.agent_id, SysInfo, 20).await?;
+    expect_ok(&caller.state, &caller.agent.agent_id, SysInfo).await?;
     Ok(HttpResponse::Ok().json("ok"))
 }
 
 /// `GET processes/`.
 async fn processes(caller: ScopedAgent<ManageProcs>) -> ApiResult<HttpResponse> {
-    let procs = caller
-        .state
-        .gateway
-        .call(&caller.agent.agent_id, Procs, Duration::from_secs(5))
-        .await?;
+    let procs = caller.state.gateway.call_default(&caller.agent.agent_id, Procs).await?;
     Ok(HttpResponse::Ok().json(procs))
 }
 
@@ -113,7 +109,7 @@ async fn kill_process(caller: ScopedAgent<ManageProcs>, path: web::Path<(String,
     let reply = caller
         .state
         .gateway
-        .call(&caller.agent.agent_id, KillProc { pid }, Duration::from_secs(15))
+        .call_default(&caller.agent.agent_id, KillProc { pid })
         .await?;
     if reply == "ok" {
         Ok(HttpResponse::Ok().json(format!("Process with PID: {pid} was ended successfully")))
@@ -124,13 +120,13 @@ async fn kill_process(caller: ScopedAgent<ManageProcs>, path: web::Path<(String,
 
 /// `POST reboot/`: reboot now.
 async fn reboot(caller: ScopedAgent<RebootAgents>) -> ApiResult<HttpResponse> {
-    expect_ok(&caller.state, &caller.agent.agent_id, RebootNow, 10).await?;
+    expect_ok(&caller.state, &caller.agent.agent_id, RebootNow).await?;
     Ok(HttpResponse::Ok().json(format!("{} will now be restarted", caller.agent.hostname)))
 }
 
 /// `POST shutdown/`.
 async fn shutdown(caller: ScopedAgent<RebootAgents>) -> ApiResult<HttpResponse> {
-    expect_ok(&caller.state, &caller.agent.agent_id, Shutdown, 10).await?;
+    expect_ok(&caller.state, &caller.agent.agent_id, Shutdown).await?;
     Ok(HttpResponse::Ok().json(format!("{} will now be shutdown", caller.agent.hostname)))
 }
 
@@ -151,7 +147,7 @@ async fn recover(caller: ScopedAgent<RecoverAgents>, Json(body): Json<RecoverReq
         mode: body.mode.clone(),
     };
     if body.mode == "mesh" {
-        expect_ok(&caller.state, &caller.agent.agent_id, recover, 60).await?;
+        expect_ok(&caller.state, &caller.agent.agent_id, recover).await?;
     } else {
         caller.state.gateway.send(&caller.agent.agent_id, recover).await?;
     }
