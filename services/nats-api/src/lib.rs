@@ -10,7 +10,7 @@ pub mod natsconf;
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
-use trmm_runtime::clock::SystemClock;
+use trmm_runtime::clock::{SharedClock, SystemClock};
 use trmm_runtime::health::{self, Health};
 
 pub use config::Config;
@@ -40,53 +40,15 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         );
     }
     let (system_events, system_events_rx) = tokio::sync::mpsc::unbounded_channel();
-    let system = match &auth.nats_system_password {
-        Some(password) => Some(
-            disconnect::system_client(nats_url, &auth.nats_system_user, password, system_events)
-                .await
-                .context("connecting to the NATS system account")?,
-        ),
-        None => {
-            tracing::warn!(
-                "no NATS system account (TRMM_NATS_SYSTEM_PASSWORD unset): agent presence is not tracked, \
-                 the AgentGateway pings agents before work that must know they are there"
-            );
-            None
-        }
-    };
-    let presence = match &system {
-        Some(system) => {
-            let presence = gateway::Presence::tracked().with_clock(clock.clone());
-            // Not ready until the first snapshot: until then the gateway cannot tell who is connected.
-            health.set_ready(gateway::PRESENCE_DEPENDENCY, false);
-            let tracking = gateway::Tracking {
-                account: auth.nats_agent_account.clone(),
-                services: vec![
-                    auth.nats_user.clone(),
-                    auth.nats_auth_user.clone(),
-                    auth.nats_system_user.clone(),
-                ],
-            };
-            tokio::spawn(gateway::track(
-                presence.clone(),
-                system.clone(),
-                system_events_rx,
-                tracking,
-                health.clone(),
-                shutdown.clone(),
-            ));
-            presence
-        }
-        None => gateway::Presence::default().with_clock(clock.clone()),
-    };
-    // Watch streams end at shutdown, or the gateway's graceful shutdown would wait for them.
-    tokio::spawn({
-        let (presence, shutdown) = (presence.clone(), shutdown.clone());
-        async move {
-            shutdown.cancelled().await;
-            presence.stop();
-        }
-    });
+    let system = system_account(auth, nats_url, system_events).await?;
+    let presence = start_presence(
+        system.as_ref(),
+        system_events_rx,
+        auth,
+        clock.clone(),
+        &health,
+        &shutdown,
+    );
     let app_credentials = auth.nats_password.clone().map(|p| (auth.nats_user.clone(), p));
     let callout = async {
         match callout {
@@ -116,17 +78,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         let ingest = ingest::spawn(&nats, pool.clone(), ingest_options, ingest_metrics, ingest_stop.clone())
             .await
             .context("subscribing to agent telemetry on NATS")?;
-        let gateway = gateway::Gateway::new(nats, presence, move |agent_id| {
-            let system = system.clone();
-            Box::pin(async move {
-                match system {
-                    Some(system) => disconnect::agent(&system, &agent_id).await,
-                    None => {
-                        Err("disconnecting agents needs the NATS system account (TRMM_NATS_SYSTEM_PASSWORD)".into())
-                    }
-                }
-            })
-        });
+        let gateway = gateway::Gateway::new(nats, presence, disconnector(system));
         let served = gateway::serve(config.gateway_listen, gateway, shutdown.clone())
             .await
             .with_context(|| {
@@ -143,4 +95,82 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     tokio::try_join!(server, work, callout)?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The NATS system-account connection (presence events, CONNZ, KICK), when its password is set.
+async fn system_account(
+    auth: &config::NatsAuthArgs,
+    nats_url: &async_nats::ServerAddr,
+    events: tokio::sync::mpsc::UnboundedSender<async_nats::Event>,
+) -> anyhow::Result<Option<async_nats::Client>> {
+    let Some(password) = &auth.nats_system_password else {
+        tracing::warn!(
+            "no NATS system account (TRMM_NATS_SYSTEM_PASSWORD unset): agent presence is not tracked, \
+             the AgentGateway pings agents before work that must know they are there"
+        );
+        return Ok(None);
+    };
+    let client = disconnect::system_client(nats_url, &auth.nats_system_user, password, events)
+        .await
+        .context("connecting to the NATS system account")?;
+    Ok(Some(client))
+}
+
+/// Presence, tracked from the system account when there is one; its watch streams end at shutdown (or the
+/// gateway's graceful shutdown would wait for them).
+fn start_presence(
+    system: Option<&async_nats::Client>,
+    events: tokio::sync::mpsc::UnboundedReceiver<async_nats::Event>,
+    auth: &config::NatsAuthArgs,
+    clock: SharedClock,
+    health: &Health,
+    shutdown: &CancellationToken,
+) -> gateway::Presence {
+    let presence = match system {
+        Some(system) => {
+            let presence = gateway::Presence::tracked().with_clock(clock);
+            // Not ready until the first snapshot: until then the gateway cannot tell who is connected.
+            health.set_ready(gateway::PRESENCE_DEPENDENCY, false);
+            let tracking = gateway::Tracking {
+                account: auth.nats_agent_account.clone(),
+                services: vec![
+                    auth.nats_user.clone(),
+                    auth.nats_auth_user.clone(),
+                    auth.nats_system_user.clone(),
+                ],
+            };
+            let (system, health, shutdown) = (system.clone(), health.clone(), shutdown.clone());
+            tokio::spawn(gateway::track(
+                presence.clone(),
+                system,
+                events,
+                tracking,
+                health,
+                shutdown,
+            ));
+            presence
+        }
+        None => gateway::Presence::default().with_clock(clock),
+    };
+    let (stopping, shutdown) = (presence.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        shutdown.cancelled().await;
+        stopping.stop();
+    });
+    presence
+}
+
+/// How the gateway drops a deleted agent's connections: through the system account.
+fn disconnector(
+    system: Option<async_nats::Client>,
+) -> impl Fn(String) -> futures_util::future::BoxFuture<'static, Result<u32, String>> + Send + Sync + 'static {
+    move |agent_id| {
+        let system = system.clone();
+        Box::pin(async move {
+            match system {
+                Some(system) => disconnect::agent(&system, &agent_id).await,
+                None => Err("disconnecting agents needs the NATS system account (TRMM_NATS_SYSTEM_PASSWORD)".into()),
+            }
+        })
+    }
 }
