@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
-use trmm_protocol::rest::{CheckIntervalResponse, CheckRunnerResponse};
+use trmm_protocol::checks::CheckRunnerResponse;
+use trmm_protocol::rest::CheckIntervalResponse;
 
 use crate::svc::Agent;
 
@@ -56,8 +57,8 @@ pub async fn run_checks(agent: &Agent, all: bool) {
         Ok(resp) => {
             for check in &resp.checks {
                 tracing::warn!(
-                    id = %check.get("id").unwrap_or(&serde_json::Value::Null),
-                    check_type = %check.get("check_type").unwrap_or(&serde_json::Value::Null),
+                    id = check.id,
+                    check_type = check.check_type.as_str(),
                     "check type not supported by this agent; skipped"
                 );
             }

@@ -314,7 +314,7 @@ async fn count(db: &impl GenericClient, scope: &Scope, filter: &AgentFilter) -> 
 /// An agent's full record for the detail view.
 #[derive(Debug, Clone)]
 pub struct AgentDetail {
-    /// Every column of the row, as JSON (`to_jsonb`).
+    /// Every column of the row, as JSON (`to_jsonb`), plus the alert template in force (`alert_template_id`).
     pub columns: serde_json::Value,
     /// online / offline / overdue.
     pub status: String,
@@ -327,7 +327,9 @@ pub struct AgentDetail {
 /// Every column of one agent plus its computed status.
 pub async fn detail(db: &impl GenericClient, pk: AgentPk, now: DateTime<Utc>) -> Result<Option<AgentDetail>, DbError> {
     let sql = format!(
-        "SELECT to_jsonb(a) AS columns, {STATUS_SQL} AS status, c.name AS client_name, s.name AS site_name
+        "SELECT to_jsonb(a) || jsonb_build_object('alert_template_id',
+                    (SELECT t.template_id FROM agent_alert_template t WHERE t.agent_id = a.id)) AS columns,
+                {STATUS_SQL} AS status, c.name AS client_name, s.name AS site_name
          FROM agents a JOIN sites s ON s.id = a.site_id JOIN clients c ON c.id = s.client_id WHERE a.id = $2"
     );
     Ok(db.query_opt(&sql, &[&now, &pk.0]).await?.map(|r| AgentDetail {

@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (4, "bulk_pending", include_str!("../migrations/0004_bulk_pending.sql")),
     (5, "jobs", include_str!("../migrations/0005_jobs.sql")),
     (6, "bulk_lease", include_str!("../migrations/0006_bulk_lease.sql")),
+    (7, "monitoring", include_str!("../migrations/0007_monitoring.sql")),
 ];
 
 /// Arbitrary constant key for `pg_advisory_xact_lock`, shared by every trmm-rs process.

@@ -4,6 +4,7 @@
 
 mod agent_id;
 pub mod calls;
+pub mod checks;
 pub mod hardware;
 pub mod nats;
 pub mod rest;

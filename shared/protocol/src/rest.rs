@@ -93,17 +93,6 @@ pub struct CheckIntervalResponse {
     pub check_interval: i32,
 }
 
-/// `GET /api/v3/<agent_id>/checkrunner/` answer: the checks that are due.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct CheckRunnerResponse {
-    /// Integer agent key.
-    pub agent: i32,
-    /// Seconds until the next check run.
-    pub check_interval: i32,
-    /// Check definitions (agent-protocol.md 3.4).
-    pub checks: Vec<serde_json::Value>,
-}
-
 /// `PATCH /api/v3/checkrunner/` body: a check result. Only the identifying fields are typed here; the
 /// rest depends on the check type.
 #[derive(Debug, Clone, Deserialize)]

@@ -3,8 +3,9 @@
 use actix_web::HttpResponse;
 use rand::Rng;
 use serde_json::Value;
+use trmm_protocol::checks::CheckRunnerResponse;
 use trmm_protocol::rest::{
-    AgentCheckInConfig, CheckIntervalResponse, CheckResultIds, CheckRunnerResponse, SoftwareRequest, SyncMeshRequest,
+    AgentCheckInConfig, CheckIntervalResponse, CheckResultIds, SoftwareRequest, SyncMeshRequest,
 };
 
 use crate::auth::AgentAuth;
