@@ -83,6 +83,7 @@ impl From<trmm_ops::OpsError> for ApiError {
         match e {
             OpsError::Field { field, message } => ApiError::field(field, message),
             OpsError::Refused(message) => ApiError::BadRequest(message),
+            OpsError::NotFound => ApiError::NotFound,
             OpsError::Db(e) => e.into(),
             OpsError::Agent(e) => e.into(),
             OpsError::Internal(why) => ApiError::Internal(why),

@@ -46,3 +46,26 @@ pub async fn mail(db: &impl GenericClient) -> Result<MailSettings, DbError> {
         smtp_requires_auth: r.get(7),
     })
 }
+
+/// Which alert severities notify (upstream `notify_on_info_alerts`, `notify_on_warning_alerts`); errors always do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertGates {
+    /// Info alerts email, text and call webhooks.
+    pub notify_on_info_alerts: bool,
+    /// Warning alerts do.
+    pub notify_on_warning_alerts: bool,
+}
+
+/// The alert gates.
+pub async fn alert_gates(db: &impl GenericClient) -> Result<AlertGates, DbError> {
+    let r = db
+        .query_one(
+            "SELECT notify_on_info_alerts, notify_on_warning_alerts FROM core_settings WHERE id = 1",
+            &[],
+        )
+        .await?;
+    Ok(AlertGates {
+        notify_on_info_alerts: r.get(0),
+        notify_on_warning_alerts: r.get(1),
+    })
+}

@@ -1,5 +1,5 @@
 use serde::{Deserialize, Serialize};
-use tokio_postgres::types::{FromSql, Type};
+use tokio_postgres::types::{FromSql, IsNull, ToSql, Type};
 
 macro_rules! id_type {
     ($(#[$doc:meta] $name:ident),* $(,)?) => {$(
@@ -24,6 +24,22 @@ macro_rules! id_type {
             }
         }
 
+        impl ToSql for $name {
+            fn to_sql(
+                &self,
+                ty: &Type,
+                out: &mut tokio_postgres::types::private::BytesMut,
+            ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+                self.0.to_sql(ty, out)
+            }
+
+            fn accepts(ty: &Type) -> bool {
+                <i32 as ToSql>::accepts(ty)
+            }
+
+            tokio_postgres::types::to_sql_checked!();
+        }
+
         impl std::str::FromStr for $name {
             type Err = std::num::ParseIntError;
 
@@ -34,6 +50,16 @@ macro_rules! id_type {
     )*};
 }
 
+/// Primary key of `check_results`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ResultId(pub i64);
+
+/// Primary key of `alert_notifications`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct NotificationId(pub i64);
+
 /// Primary key of `jobs` (a job payload kept in Postgres; the queue entry in Redis carries it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -42,6 +68,12 @@ pub struct JobId(pub i64);
 id_type!(
     /// Primary key of `users`.
     UserId,
+    /// Primary key of `checks`.
+    CheckId,
+    /// Primary key of `alerts`.
+    AlertId,
+    /// Primary key of `alert_templates`.
+    AlertTemplateId,
     /// Primary key of `roles`.
     RoleId,
     /// Primary key of `clients`.

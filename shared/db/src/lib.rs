@@ -19,8 +19,10 @@ macro_rules! from_row {
 
 pub mod access;
 pub mod agents;
+pub mod alerts;
 pub mod audit;
 pub mod bulk;
+pub mod checks;
 pub mod clients;
 pub mod core_settings;
 pub mod custom_fields;
@@ -47,7 +49,10 @@ pub mod users;
 
 pub use deadpool_postgres::{Client, Pool};
 pub use error::DbError;
-pub use ids::{AgentPk, ClientId, CustomFieldId, JobId, KeyStoreId, RoleId, ScriptId, SiteId, SnippetId, UserId};
+pub use ids::{
+    AgentPk, AlertId, AlertTemplateId, ClientId, CustomFieldId, JobId, KeyStoreId, RoleId, ScriptId, SiteId, SnippetId,
+    UserId,
+};
 pub use tokio_postgres::{Error as PgError, GenericClient};
 
 use std::str::FromStr;

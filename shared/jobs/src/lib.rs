@@ -124,6 +124,14 @@ impl QueuedRun {
     }
 }
 
+/// Deliver one notification an alert state change owes (`alert_notifications`; the row holds everything, the
+/// queue entry only wakes a worker for it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notify {
+    /// `alert_notifications.id`.
+    pub notification_id: i64,
+}
+
 /// Why a job could not be queued.
 #[derive(Debug, thiserror::Error)]
 #[error("queueing the job in Redis failed: {0}")]
@@ -150,6 +158,10 @@ impl Job for ScriptEmail {
 
 impl Job for RunPending {
     const QUEUE: &'static str = "run_pending";
+}
+
+impl Job for Notify {
+    const QUEUE: &'static str = "notify";
 }
 
 /// The apalis storage of one job type, for pushing (trmm-api) and consuming (trmm-worker).

@@ -19,6 +19,9 @@ pub enum OpsError {
     /// The request is refused as a whole (upstream's bare-string 400).
     #[error("{0}")]
     Refused(String),
+    /// The object the request names does not exist (a 404).
+    #[error("not found")]
+    NotFound,
     /// Postgres.
     #[error(transparent)]
     Db(#[from] DbError),

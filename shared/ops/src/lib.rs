@@ -2,7 +2,9 @@
 //! command or script request is and how its run starts, sending it or queueing it for an offline agent, bulk
 //! runs, template expansion, and how an agent's result is recorded.
 
+pub mod alerts;
 pub mod bulk;
+pub mod checks;
 pub mod command;
 mod error;
 pub mod queue;
