@@ -94,3 +94,20 @@ permissions!(
     /// List, inspect and start/stop/restart services.
     ManageWinSvcs => "can_manage_winsvcs",
 );
+
+permissions!(
+    /// See checks and their history.
+    ListChecks => "can_list_checks",
+    /// Add, edit, delete and reset checks.
+    ManageChecks => "can_manage_checks",
+    /// Run checks now.
+    RunChecks => "can_run_checks",
+    /// See alerts.
+    ListAlerts => "can_list_alerts",
+    /// Resolve, snooze and delete alerts.
+    ManageAlerts => "can_manage_alerts",
+    /// See alert templates.
+    ListAlertTemplates => "can_list_alerttemplates",
+    /// Add, edit and delete alert templates.
+    ManageAlertTemplates => "can_manage_alerttemplates",
+);
