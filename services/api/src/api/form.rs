@@ -48,6 +48,11 @@ impl<'a> Form<'a> {
         self.map.contains_key(key)
     }
 
+    /// Whether the key is present as null.
+    pub fn is_null(&self, key: &str) -> bool {
+        self.map.get(key).is_some_and(Value::is_null)
+    }
+
     /// Records an error for `key`.
     pub fn error(&mut self, key: &str, message: impl Into<String>) {
         self.errors.insert(key.to_owned(), json!([message.into()]));
@@ -125,6 +130,76 @@ impl<'a> Form<'a> {
                 self.error(key, "A valid integer is required.");
                 None
             }
+        }
+    }
+
+    /// A nullable integer within `min..=max`: `Some(None)` for null, `None` when absent or invalid.
+    pub fn int_within(&mut self, key: &str, min: i64, max: i64, null: bool) -> Option<Option<i32>> {
+        let v = self.map.get(key)?;
+        if v.is_null() {
+            if null {
+                return Some(None);
+            }
+            self.error(key, "This field may not be null.");
+            return None;
+        }
+        let n = v.as_i64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()));
+        match n {
+            Some(n) if n < min => self.error(key, format!("Ensure this value is greater than or equal to {min}.")),
+            Some(n) if n > max => self.error(key, format!("Ensure this value is less than or equal to {max}.")),
+            Some(n) => return i32::try_from(n).ok().map(Some),
+            None => self.error(key, "A valid integer is required."),
+        }
+        None
+    }
+
+    /// A nullable boolean.
+    pub fn bool_or_null(&mut self, key: &str) -> Option<Option<bool>> {
+        match self.map.get(key)? {
+            Value::Null => Some(None),
+            Value::Bool(b) => Some(Some(*b)),
+            _ => {
+                self.error(key, "Must be a valid boolean.");
+                None
+            }
+        }
+    }
+
+    /// A list of integers of at least `min` (null reads as empty, as a nullable ArrayField).
+    pub fn int_list(&mut self, key: &str, min: i64) -> Option<Vec<i64>> {
+        let v = self.map.get(key)?;
+        let items = match v {
+            Value::Null => return Some(Vec::new()),
+            Value::Array(items) => items,
+            _ => {
+                self.error(
+                    key,
+                    format!("Expected a list of items but got type \"{}\".", py_type(v)),
+                );
+                return None;
+            }
+        };
+        let mut out = Vec::with_capacity(items.len());
+        let mut bad = Map::new();
+        for (i, item) in items.iter().enumerate() {
+            match item.as_i64() {
+                Some(n) if n >= min => out.push(n),
+                Some(_) => {
+                    bad.insert(
+                        i.to_string(),
+                        json!([format!("Ensure this value is greater than or equal to {min}.")]),
+                    );
+                }
+                None => {
+                    bad.insert(i.to_string(), json!(["A valid integer is required."]));
+                }
+            }
+        }
+        if bad.is_empty() {
+            Some(out)
+        } else {
+            self.item_errors(key, bad);
+            None
         }
     }
 

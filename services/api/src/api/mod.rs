@@ -4,6 +4,7 @@ mod accounts;
 mod agent_api;
 pub mod agents;
 mod audit;
+mod checks;
 mod clients;
 mod core;
 mod form;
@@ -25,6 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(accounts::configure)
         .configure(clients::configure)
         .configure(agents::configure)
+        .configure(checks::configure)
         .configure(agent_api::configure)
         .configure(scripts::configure)
         .configure(core::configure)
@@ -41,4 +43,14 @@ async fn root() -> HttpResponse {
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound)
+}
+
+/// A timestamp the way DRF renders it: ISO 8601, "Z", microseconds only when there are any.
+pub(crate) fn drf_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    let precision = if t.timestamp_subsec_nanos() == 0 {
+        chrono::SecondsFormat::Secs
+    } else {
+        chrono::SecondsFormat::Micros
+    };
+    t.to_rfc3339_opts(precision, true)
 }

@@ -63,6 +63,31 @@ scoped_by_id! {
     Action: trmm_db::pending::get, site;
 }
 
+/// A check, placed by its agent. Policy checks (the policies issue) have no agent: only unrestricted users
+/// reach them.
+impl ScopedObject for trmm_db::checks::Check {
+    async fn load(db: &trmm_db::Client, pk: &str) -> Result<Option<Self>, DbError> {
+        let Ok(id) = pk.parse() else { return Ok(None) };
+        trmm_db::checks::get(&***db, trmm_db::checks::CheckId(id)).await
+    }
+
+    fn place(&self) -> (ClientId, SiteId) {
+        (self.client.unwrap_or(ClientId(0)), self.site.unwrap_or(SiteId(0)))
+    }
+}
+
+/// A check's result on one agent (the `pk` of reset and history URLs).
+impl ScopedObject for trmm_db::checks::CheckResultRow {
+    async fn load(db: &trmm_db::Client, pk: &str) -> Result<Option<Self>, DbError> {
+        let Ok(id) = pk.parse() else { return Ok(None) };
+        trmm_db::checks::get_result(&***db, trmm_db::checks::ResultId(id)).await
+    }
+
+    fn place(&self) -> (ClientId, SiteId) {
+        (self.client, self.site)
+    }
+}
+
 /// The `{pk}` path segment (routes without one name nothing: 404).
 fn pk(req: &HttpRequest) -> Result<String, ApiError> {
     req.match_info().get("pk").map(str::to_owned).ok_or(ApiError::NotFound)

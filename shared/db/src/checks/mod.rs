@@ -16,8 +16,8 @@ pub use history::{history, prune_orphans as prune_orphaned_history, HistoryPoint
 pub use results::{get_result, lock, record, reset, reset_all, results_for_agent, CheckResultRow, Evaluated, ResultId};
 pub use summary::{get as summary, refresh as refresh_summary, CheckSummary};
 
-/// Everything about a check that a user sets (upstream's editable Check fields).
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Everything about a check that a user sets (upstream's editable Check fields, under their names).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct CheckFields {
     /// Display name (ping and event log checks).
     pub name: Option<String>,
@@ -154,7 +154,7 @@ pub(crate) fn from_row(row: &Row) -> Check {
     } }
 }
 
-/// The 33 values of [`COLUMNS`], in order, as query parameters starting at `$first`.
+/// The 33 values of [`COLUMNS`], in order.
 fn params(f: &CheckFields) -> [&(dyn tokio_postgres::types::ToSql + Sync); 33] {
     [
         &f.name,

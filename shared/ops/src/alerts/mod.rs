@@ -190,3 +190,24 @@ pub async fn resolve(
     owe(db, &alert, Owed::ResolvedAction, first(p.action), now, &mut owed).await?;
     Ok(owed)
 }
+
+/// Closes the subject's open alert without notifying anyone (upstream's check reset and dashboard resolve).
+pub async fn resolve_quietly(db: &impl GenericClient, subject: Subject, now: DateTime<Utc>) -> Result<(), OpsError> {
+    if let Some(alert) = alerts::open_for(db, subject).await? {
+        alerts::resolve(db, alert.id, now).await?;
+    }
+    Ok(())
+}
+
+impl crate::JobQueue {
+    /// Wakes a worker for each notification now owed (once their transaction is committed). A queue that is down
+    /// loses nothing: the rows stay owed and trmm-worker's sweep finds them.
+    pub async fn hand_over(&self, owed: &[NotificationId]) {
+        for id in owed {
+            let job = trmm_jobs::Notify { notification_id: id.0 };
+            if let Err(e) = self.push(job).await {
+                tracing::warn!(notification_id = id.0, error = %e, "notification left for the sweep");
+            }
+        }
+    }
+}

@@ -1,28 +1,16 @@
-//! Endpoints an enrolled agent calls: config, check-in hooks, software, check interval and check runner.
+//! Endpoints an enrolled agent calls: config, check-in hooks and software.
 
 use actix_web::HttpResponse;
 use rand::Rng;
 use serde_json::Value;
-use trmm_protocol::checks::CheckRunnerResponse;
-use trmm_protocol::rest::{
-    AgentCheckInConfig, CheckIntervalResponse, CheckResultIds, SoftwareRequest, SyncMeshRequest,
-};
+use trmm_protocol::rest::{AgentCheckInConfig, SoftwareRequest, SyncMeshRequest};
 
 use crate::auth::AgentAuth;
-use crate::error::{ApiError, ApiResult};
-use crate::json::{parse, Body, Json};
-
-/// Check runs are never scheduled closer than this (TRMM apiv3/views.py::CheckRunnerInterval floor).
-const MIN_CHECK_INTERVAL: i32 = 15;
+use crate::error::ApiResult;
+use crate::json::Json;
 
 fn between(lo: u32, hi: u32) -> u32 {
     rand::thread_rng().gen_range(lo..=hi)
-}
-
-/// Seconds to the next check run: the agent's interval plus 1–60 s of jitter so agents do not align
-/// (TRMM CHECK_INTERVAL_JITTER).
-fn jittered(interval: i32) -> i32 {
-    interval.max(MIN_CHECK_INTERVAL) + rand::thread_rng().gen_range(1..=60)
 }
 
 /// `GET /api/v3/<agentid>/config/`: intervals drawn afresh from upstream's ranges on every call
@@ -68,43 +56,4 @@ pub(super) async fn software(agent: AgentAuth, Json(body): Json<SoftwareRequest>
     let db = agent.state.conn().await?;
     trmm_db::software::upsert(&**db, agent.agent.pk, &Value::Array(body.software)).await?;
     Ok(HttpResponse::Ok().json("ok"))
-}
-
-/// `GET /api/v3/<agentid>/checkinterval/`.
-pub(super) async fn check_interval(agent: AgentAuth) -> HttpResponse {
-    HttpResponse::Ok().json(CheckIntervalResponse {
-        agent: agent.agent.pk.0,
-        check_interval: jittered(agent.agent.check_interval),
-    })
-}
-
-/// `GET /api/v3/<agentid>/checkrunner/`: the checks that are due. Checks arrive with the checks issue; until
-/// then no agent has any, so the list is empty.
-pub(super) async fn check_runner(agent: AgentAuth) -> HttpResponse {
-    HttpResponse::Ok().json(CheckRunnerResponse {
-        agent: agent.agent.pk.0,
-        check_interval: jittered(agent.agent.check_interval),
-        checks: Vec::new(),
-    })
-}
-
-/// `GET /api/v3/<agentid>/runchecks/`: every check, for an immediate run (`runchecks` command); the interval is
-/// the agent's own, without jitter.
-pub(super) async fn run_checks(agent: AgentAuth) -> HttpResponse {
-    HttpResponse::Ok().json(CheckRunnerResponse {
-        agent: agent.agent.pk.0,
-        check_interval: agent.agent.check_interval,
-        checks: Vec::new(),
-    })
-}
-
-/// `PATCH /api/v3/checkrunner/`: a check result. Validated as upstream does; since no check exists yet,
-/// every id is unknown and answered 404 like TRMM's `get_object_or_404(Check, ...)`.
-pub(super) async fn check_result(_agent: AgentAuth, Body(body): Body) -> ApiResult<HttpResponse> {
-    let raw: Value = parse(&body)?;
-    if raw.get("agent_id").is_none() {
-        return Err(ApiError::BadRequest("Agent upgrade required".into()));
-    }
-    let _ids: CheckResultIds = parse(&body)?;
-    Err(ApiError::NotFound)
 }

@@ -2,6 +2,7 @@
 //! the `<agentid>` segment is accepted but never trusted: the token names the agent.
 
 mod checkin;
+mod checks;
 mod install;
 mod results;
 
@@ -15,14 +16,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/v3/checkin/", web::post().to(checkin::checkin))
         .route("/api/v3/syncmesh/", web::post().to(checkin::sync_mesh))
         .route("/api/v3/software/", web::post().to(checkin::software))
-        .route("/api/v3/checkrunner/", web::patch().to(checkin::check_result))
+        .route("/api/v3/checkrunner/", web::patch().to(checks::check_result))
         .route("/api/v3/{agentid}/config/", web::get().to(checkin::config))
         .route(
             "/api/v3/{agentid}/checkinterval/",
-            web::get().to(checkin::check_interval),
+            web::get().to(checks::check_interval),
         )
-        .route("/api/v3/{agentid}/checkrunner/", web::get().to(checkin::check_runner))
-        .route("/api/v3/{agentid}/runchecks/", web::get().to(checkin::run_checks))
+        .route("/api/v3/{agentid}/checkrunner/", web::get().to(checks::check_runner))
+        .route("/api/v3/{agentid}/runchecks/", web::get().to(checks::run_checks))
         .route(
             "/api/v3/{histpk}/{agentid}/histresult/",
             web::patch().to(results::history_result),

@@ -1,12 +1,13 @@
 //! Agent history views (TRMM agents/views.py::AgentHistoryView and ScriptRunHistory).
 
 use actix_web::{web, HttpResponse};
-use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use trmm_db::history::{self, HistoryRow, ScriptHistoryFilter};
 
 use super::AGENT_ID;
+use crate::api::drf_time;
 use crate::auth::perms::ListAgentHistory;
 use crate::auth::{Authed, ScopedAgent};
 use crate::error::{ApiError, ApiResult};
@@ -16,16 +17,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/agents/history/", web::get().to(all_agents))
         .route("/agents/scripthistory/", web::get().to(script_runs))
         .route(&format!("/agents/{AGENT_ID}/history/"), web::get().to(one_agent));
-}
-
-/// A timestamp the way DRF renders it: ISO 8601, "Z", microseconds only when there are any.
-pub(super) fn drf_time(t: DateTime<Utc>) -> String {
-    let precision = if t.timestamp_subsec_nanos() == 0 {
-        SecondsFormat::Secs
-    } else {
-        SecondsFormat::Micros
-    };
-    t.to_rfc3339_opts(precision, true)
 }
 
 /// `AgentHistorySerializer` (`fields = "__all__"` plus `script_name`).

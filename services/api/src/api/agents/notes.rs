@@ -5,8 +5,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use trmm_db::notes::{self, Note};
 
-use super::history::drf_time;
 use super::AGENT_ID;
+use crate::api::drf_time;
 use crate::auth::perms::{ListNotes, ManageNotes};
 use crate::auth::{in_scope, Authed, Scoped, ScopedAgent};
 use crate::error::{ApiError, ApiResult};
