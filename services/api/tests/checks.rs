@@ -410,3 +410,59 @@ async fn reset_run_now_and_scope() {
     assert_eq!(status, StatusCode::OK, "{msg}");
     assert_eq!(count(&f.api, "SELECT count(*) FROM check_results").await, 0);
 }
+
+#[tokio::test]
+async fn the_agent_table_shows_the_check_summary_and_the_template_in_force() {
+    let f = fixture().await;
+    f.add(serde_json::from_str(DISK).unwrap()).await;
+    f.add(json!({"check_type": "cpuload", "warning_threshold": 50, "error_threshold": 90}))
+        .await;
+    f.add(json!({"check_type": "ping", "name": "gw", "ip": "10.0.0.1", "alert_severity": "info"}))
+        .await;
+    let row = |list: Value| list.as_array().unwrap()[0].clone();
+    let (_, list) = f.api.get("/agents/", &f.admin).await;
+    let table = row(list);
+    assert_eq!(
+        (&table["checks"], &table["alert_template"]),
+        (
+            &json!({"total": 3, "passing": 3, "failing": 0, "warning": 0, "info": 0, "has_failing_checks": false}),
+            &Value::Null
+        )
+    );
+    f.report(
+        f.check_id("diskspace").await,
+        json!({"more_info": "", "percent_used": 0.0, "exists": false}),
+    )
+    .await;
+    f.report(f.check_id("cpuload").await, json!({"percent": 60})).await;
+    f.report(f.check_id("ping").await, json!({"status": "failing", "output": "x"}))
+        .await;
+    let conn = f.api.db.pool().get().await.unwrap();
+    let template: i32 = conn
+        .query_one(
+            "INSERT INTO alert_templates (name, agent_always_email) VALUES ('T', true) RETURNING id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    conn.execute("UPDATE clients SET alert_template_id = $1", &[&template])
+        .await
+        .unwrap();
+    let (_, list) = f.api.get("/agents/", &f.admin).await;
+    let table = row(list);
+    assert_eq!(
+        table["checks"],
+        json!({"total": 3, "passing": 0, "failing": 1, "warning": 1, "info": 1, "has_failing_checks": true})
+    );
+    assert_eq!(
+        table["alert_template"],
+        json!({"name": "T", "always_email": true, "always_text": null, "always_alert": null})
+    );
+    // An inactive template is skipped.
+    conn.execute("UPDATE alert_templates SET is_active = false", &[])
+        .await
+        .unwrap();
+    let (_, list) = f.api.get("/agents/", &f.admin).await;
+    assert_eq!(row(list)["alert_template"], Value::Null);
+}

@@ -250,12 +250,23 @@ pub async fn table(
                 'block_policy_inheritance', a.block_policy_inheritance, 'plat', a.plat, 'goarch', a.goarch,
                 'version', a.version, 'operating_system', a.operating_system, 'public_ip', a.public_ip,
                 'site_name', s.name, 'client_name', c.name, 'policy', a.policy_id,
-                'logged_in_username', a.logged_in_username, 'last_logged_in_user', a.last_logged_in_user
+                'logged_in_username', a.logged_in_username, 'last_logged_in_user', a.last_logged_in_user,
+                'checks', jsonb_build_object(
+                    'total', COALESCE(cs.total, 0), 'passing', COALESCE(cs.passing, 0),
+                    'failing', COALESCE(cs.failing, 0), 'warning', COALESCE(cs.warning, 0),
+                    'info', COALESCE(cs.info, 0),
+                    'has_failing_checks', COALESCE(cs.failing, 0) + COALESCE(cs.warning, 0) > 0),
+                'alert_template', CASE WHEN t.id IS NULL THEN NULL ELSE jsonb_build_object(
+                    'name', t.name, 'always_email', t.agent_always_email, 'always_text', t.agent_always_text,
+                    'always_alert', t.agent_always_alert) END
             ) AS columns,
             (SELECT count(*) FROM pending_actions p WHERE p.agent_pk = a.id AND p.status = 'pending')
                 AS pending_actions_count,
             a.wmi_detail
          FROM page JOIN agents a ON a.id = page.id JOIN sites s ON s.id = a.site_id JOIN clients c ON c.id = s.client_id
+         LEFT JOIN agent_check_summary cs ON cs.agent_id = a.id
+         LEFT JOIN agent_alert_template aat ON aat.agent_id = a.id
+         LEFT JOIN alert_templates t ON t.id = aat.template_id
          ORDER BY {outer_sort} {direction}, a.id {direction}",
         sort = query.sort.sql(),
         outer_sort = if query.sort == SortKey::Status {

@@ -106,7 +106,6 @@ fn render(row: AgentTableRow) -> Value {
     super::drf_datetimes(&mut map, &["last_seen"]);
     map.insert("status".into(), json!(status));
     map.insert("pending_actions_count".into(), json!(pending_actions_count));
-    map.insert("alert_template".into(), Value::Null);
     map.insert("logged_username".into(), json!(logged_username));
     map.insert("italic".into(), json!(italic));
     map.insert("custom_fields".into(), json!([]));
