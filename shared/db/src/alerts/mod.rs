@@ -348,3 +348,38 @@ pub async fn agent_facts(db: &impl GenericClient, agent: AgentPk) -> Result<Opti
         } }
     }))
 }
+
+/// Overdue agents (upstream status `overdue`: not heard from for `overdue_time` minutes) that an availability
+/// alert could concern: someone listens (an overdue flag or a template in force) or one is already open. Agents
+/// never seen are offline, not overdue.
+pub async fn overdue_agents(db: &impl GenericClient, now: DateTime<Utc>) -> Result<Vec<AgentPk>, DbError> {
+    let rows = db
+        .query(
+            "SELECT a.id FROM agents a
+             WHERE a.last_seen < $1::timestamptz - make_interval(mins => a.overdue_time)
+               AND a.last_seen < $1::timestamptz - make_interval(mins => a.offline_time)
+               AND NOT a.maintenance_mode
+               AND (a.overdue_email_alert OR a.overdue_text_alert OR a.overdue_dashboard_alert
+                    OR EXISTS (SELECT 1 FROM agent_alert_template t WHERE t.agent_id = a.id AND t.template_id IS NOT NULL)
+                    OR EXISTS (SELECT 1 FROM alerts al WHERE al.agent_id = a.id AND al.alert_type = 'availability'
+                               AND NOT al.resolved))
+             ORDER BY a.id",
+            &[&now],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| AgentPk(r.get(0))).collect())
+}
+
+/// Online agents (heard from within `offline_time` minutes) with an open availability alert.
+pub async fn returned_agents(db: &impl GenericClient, now: DateTime<Utc>) -> Result<Vec<AgentPk>, DbError> {
+    let rows = db
+        .query(
+            "SELECT DISTINCT a.id FROM alerts al JOIN agents a ON a.id = al.agent_id
+             WHERE al.alert_type = 'availability' AND NOT al.resolved
+               AND a.last_seen >= $1::timestamptz - make_interval(mins => a.offline_time)
+             ORDER BY a.id",
+            &[&now],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| AgentPk(r.get(0))).collect())
+}

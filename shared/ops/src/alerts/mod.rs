@@ -2,6 +2,7 @@
 //! and records the notifications and actions each change owes, in the caller's transaction. Nothing is sent
 //! here: trmm-worker delivers what is owed ([`trmm_db::alerts::notifications`]).
 
+pub mod availability;
 pub mod messages;
 pub mod plan;
 
