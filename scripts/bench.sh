@@ -15,7 +15,9 @@
 #      trmm-agent quickstart enrolled; then as many real agent connections as TRMM_BENCH_REAL_AGENTS;
 #   3c. while those connections are up: a bulk command (POST /agents/actions/bulk/) to their site,
 #      from the request until trmm-worker has every agent's outcome in bulk_runs.summary;
-#   4. the idle footprint of that trmm-agent over TRMM_BENCH_IDLE_SECS.
+#   4. the idle footprint of that trmm-agent over TRMM_BENCH_IDLE_SECS;
+#   5. check results from the 10,000 agents of site A with eight checks each, at the real cadence
+#      and at ten times it (PATCH /api/v3/checkrunner/), then GET /agents/ with their check summaries.
 # Every load is bounded in count and time. At the end it stops everything it started, drops its
 # database and role and flushes its Redis database (the logs stay in a temp dir if it failed).
 #
@@ -26,6 +28,7 @@
 #   TRMM_BENCH_RATES_50K [10000 20000 40000 80000]  hellos/s tried over 50,000 agents, in order
 #   TRMM_BENCH_REAL_AGENTS [10000]          real NATS connections tried in step 3
 #   TRMM_BENCH_IDLE_SECS [60]               idle agent sampling window
+#   TRMM_BENCH_CHECK_SECS [60]              length of each check-result step
 #   TRMM_BENCH_REDIS_DB [12]                Redis database of the bench suite
 #   TRMM_SKIP_BUILD=1                       reuse the release binaries already built
 set -euo pipefail
@@ -44,6 +47,7 @@ read -r -a RATES_10K <<<"${TRMM_BENCH_RATES_10K:-5000 10000 20000 40000}"
 read -r -a RATES_50K <<<"${TRMM_BENCH_RATES_50K:-10000 20000 40000 80000}"
 REAL_AGENTS=${TRMM_BENCH_REAL_AGENTS:-10000}
 IDLE_SECS=${TRMM_BENCH_IDLE_SECS:-60}
+CHECK_SECS=${TRMM_BENCH_CHECK_SECS:-60}
 for n in "$FLOOD_SECS" "$REAL_AGENTS" "$IDLE_SECS" "${RATES_10K[@]}" "${RATES_50K[@]}"; do
   [[ $n =~ ^[1-9][0-9]*$ ]] || die "the TRMM_BENCH_* numbers must be positive integers (got '$n')"
 done
@@ -480,6 +484,45 @@ AGENT_UPTIME=$(awk -v tck="$(getconf CLK_TCK)" 'NR == 1 { up = $1 } NR == 2 { pr
   /proc/uptime "/proc/$AGENT_PROC/stat")
 info "  agent: $(usage idle agent), $AGENT_CPU CPU in ${IDLE_SECS}s, peak RSS ${AGENT_HWM} MiB, $AGENT_THREADS threads"
 
+# --- 5. check results ---------------------------------------------------------------------------
+# Site A's agents get eight checks each (two disks, cpu, memory, ping, service, event log, script);
+# their results go to PATCH /api/v3/checkrunner/ with each agent's own token, at the real cadence
+# (every check every 120 s: agents x 8 / 120 results/s) and at ten times that.
+CHECK_AGENTS=$SEED_A
+CHECK_DB_URL="postgres://$TRMM_DB_USER:$DB_PASSWORD@$PG_HOST:$PG_PORT/$TRMM_DB_NAME"
+info "giving $CHECK_AGENTS agents eight checks each"
+TRMM_DATABASE_URL=$CHECK_DB_URL loadgen checks --api "$API_URL" --creds "$CREDS" --limit "$CHECK_AGENTS" --setup \
+  >"$WORK/checks-setup.out" 2>&1 || { cat "$WORK/checks-setup.out" >&2; die "trmm-loadgen checks --setup failed"; }
+CHECK_SETUP=$(grep -E '^checks ready' "$WORK/checks-setup.out" | tail -n 1)
+info "  $CHECK_SETUP"
+CHECK_ROWS=()
+# check_step LABEL RATE: results at RATE/s for CHECK_SECS; appends a table row.
+check_step() {
+  local label=$1 rate=$2 step line re
+  step="checks-$rate"
+  SAMPLE_EXTRA=("api=pid:$(pidfile_pid "$TRMM_RUN_DIR/trmm-api.pid" trmm-api)")
+  sampler_start "$step"
+  TRMM_DATABASE_URL=$CHECK_DB_URL loadgen checks --api "$API_URL" --creds "$CREDS" --limit "$CHECK_AGENTS" \
+    --rate "$rate" --duration "$CHECK_SECS" --concurrency 64 >"$WORK/$step.out" 2>&1 ||
+    { cat "$WORK/$step.out" >&2; die "trmm-loadgen checks --rate $rate failed"; }
+  sampler_stop
+  SAMPLE_EXTRA=()
+  line=$(grep -E '^PATCH /api/v3/checkrunner/: ' "$WORK/$step.out" | tail -n 1)
+  re='sent=([0-9]+) ok=([0-9]+) failed=([0-9]+) behind=([0-9]+) rate=([0-9]+)/s n=[0-9]+ p50=([0-9.]+)ms p99=([0-9.]+)ms max=([0-9.]+)ms'
+  [[ $line =~ $re ]] || die "unexpected trmm-loadgen checks output: $line"
+  info "  $label: ${BASH_REMATCH[5]} results/s written, p99 ${BASH_REMATCH[7]} ms"
+  CHECK_ROWS+=("| $label | $rate | ${BASH_REMATCH[5]} | ${BASH_REMATCH[2]} / ${BASH_REMATCH[1]} | ${BASH_REMATCH[3]} | ${BASH_REMATCH[4]} | ${BASH_REMATCH[6]} ms | ${BASH_REMATCH[7]} ms | ${BASH_REMATCH[8]} ms | $(usage "$step" api) | $(usage "$step" postgres) | $(usage "$step" machine) |")
+}
+REAL_RATE=$(((CHECK_AGENTS * 8 + 119) / 120))
+check_step "real cadence" "$REAL_RATE"
+check_step "10x the real cadence" $((REAL_RATE * 10))
+CHECK_HISTORY=$(sql "SELECT count(*) FROM check_history")
+info "GET /agents/ with the check summary of $CHECK_AGENTS agents"
+http_step "full list with checks" "/agents/" 50 1
+SUM_CHECKS_FULL="p50 $P50 ms, p99 $P99 ms"
+http_step "page of 50 with checks" "/agents/?page=1&page_size=50" 500 1
+SUM_CHECKS_PAGE="p50 $P50 ms, p99 $P99 ms"
+
 # --- report -----------------------------------------------------------------------------------
 # best AGENTS TRIED_RATES...: the highest rate that passed, and whether it was the last one tried.
 best() {
@@ -542,6 +585,7 @@ $LOAD_START before the run and $LOAD_END at its end.
 | real agent connections | $REAL_CONNECTED of $REAL_AGENTS connected |
 | bulk command to the site of those agents | every agent accounted for in $BULK_SECS s: \`$BULK_SUMMARY\` |
 | idle trmm-agent | $(usage idle agent) over ${IDLE_SECS} s; $AGENT_CPU of CPU time in all |
+| check results, $CHECK_AGENTS agents × 8 checks | see section 5; GET /agents/ with check summaries: full list $SUM_CHECKS_FULL, page of 50 $SUM_CHECKS_PAGE |
 
 For scale: 50,000 real agents sending one hello every 30–60 s (the default of
 \`TRMM_CHECKIN_HELLO\`) produce about 1,100 hellos/s; 10,000 about 220/s.
@@ -636,6 +680,24 @@ longer intervals):
 | CPU time in the window | $AGENT_CPU |
 | peak RSS since start (VmHWM) | $AGENT_HWM MiB |
 | threads | $AGENT_THREADS |
+
+## 5. Check results
+
+\`trmm-loadgen checks\`: $CHECK_SETUP. Each result is a \`PATCH /api/v3/checkrunner/\` with the
+agent's own token and the Go agent's body for the check's type (mostly passing values), sent at a
+fixed rate for $CHECK_SECS s with at most 64 in flight; a result due while all 64 are busy is
+counted as *behind* and not sent. Each result is evaluated (cpu/memory over their last 15
+samples), stored with a history point, updates the agent's check summary and goes through the
+alert engine, in one transaction. $CHECK_HISTORY history points were written in all. The real
+cadence is every check once per 120 s (the default check interval).
+
+| case | target /s | written /s | ok / sent | failed | behind | p50 | p99 | max | trmm-api CPU, mem | Postgres CPU, mem | whole machine CPU, mem |
+|---|---|---|---|---|---|---|---|---|---|---|---|
+EOF
+  printf '%s\n' "${CHECK_ROWS[@]}"
+  cat <<EOF
+
+\`GET /agents/\` with those summaries in every row is in section 2 (rows *with checks*).
 
 ## Not measured
 

@@ -2,6 +2,7 @@
 //! Load goes only to the URLs given on the command line; every run is bounded in count and time.
 
 mod agents;
+mod checks;
 mod http;
 mod seed;
 mod stats;
@@ -29,6 +30,8 @@ enum Cmd {
     Flood(agents::FloodArgs),
     /// Measure request latency of an API path (p50/p99).
     Http(http::HttpArgs),
+    /// Give agents eight checks each and send their results at a fixed rate (p50/p99 of the agent API).
+    Checks(checks::ChecksArgs),
 }
 
 /// Reads the JSON-lines credentials file written by `seed`.
@@ -55,6 +58,7 @@ async fn main() -> ExitCode {
         Cmd::Agents(a) => agents::run_agents(a).await,
         Cmd::Flood(a) => agents::run_flood(a).await,
         Cmd::Http(a) => http::run(a).await,
+        Cmd::Checks(a) => checks::run(a).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
