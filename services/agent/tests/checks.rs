@@ -352,7 +352,7 @@ async fn eventlog_reads_the_journal_through_journalctl() {
     let args = std::fs::read_to_string(dir.join("args")).unwrap();
     assert_eq!(
         args.trim(),
-        "--no-pager --output=json --reverse --lines 10000 --since=@1796551200 SYSLOG_FACILITY=4 SYSLOG_FACILITY=10"
+        "--no-pager --output=json --reverse --lines=10000 --since=@1796551200 SYSLOG_FACILITY=4 SYSLOG_FACILITY=10"
     );
 
     let found = log_of(run(&exec, &evt("Security", "sshd", "")).await);
@@ -369,6 +369,21 @@ async fn eventlog_reads_the_journal_through_journalctl() {
         serde_json::to_value(&body).unwrap(),
         json!({"id": 11, "agent_id": AGENT_ID, "log": []})
     );
+}
+
+#[tokio::test]
+async fn the_real_journalctl_takes_the_arguments() {
+    let Some(journalctl) = trmm_agent::commands::interpreter::find_program("journalctl") else {
+        eprintln!("skipped: no journalctl here");
+        return;
+    };
+    use trmm_agent::checks::eventlog::{read, LogName};
+    for log in [LogName::Application, LogName::System, LogName::Security] {
+        let since = Utc::now() - chrono::Duration::days(1);
+        // With or without journal files, a bad argument would make journalctl fail.
+        let events = read(&journalctl, log, Some(since)).await;
+        assert!(events.is_ok(), "{log:?}: {events:?}");
+    }
 }
 
 #[tokio::test]

@@ -91,10 +91,9 @@ impl LogName {
 
 /// The `journalctl` arguments for reading `log` newest first since `since`.
 pub fn journal_args(log: LogName, since: Option<DateTime<Utc>>) -> Vec<String> {
-    let mut args: Vec<String> = ["--no-pager", "--output=json", "--reverse", "--lines"]
-        .map(String::from)
-        .to_vec();
-    args.push(MAX_ENTRIES.to_string());
+    // `--lines` takes its value only after "=": a separate word would be read as a journal match.
+    let mut args: Vec<String> = ["--no-pager", "--output=json", "--reverse"].map(String::from).to_vec();
+    args.push(format!("--lines={MAX_ENTRIES}"));
     if let Some(since) = since {
         args.push(format!("--since=@{}", since.timestamp()));
     }
