@@ -101,6 +101,7 @@ fn usage(m: &Mount) -> Option<Disk> {
         total: byte_count_si(u.total),
         used: byte_count_si(u.used),
         free: byte_count_si(u.free),
+        // Truncated like Go's int().
         percent: u.used_percent() as i64,
     })
 }
