@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{
-    DEFAULT_CONFIG_PATH, DEFAULT_PUBLIC_IP_URLS, DEFAULT_REBOOT_COMMAND, DEFAULT_SHUTDOWN_COMMAND, DEFAULT_SYSTEMCTL,
+    DEFAULT_CONFIG_PATH, DEFAULT_JOURNALCTL, DEFAULT_PUBLIC_IP_URLS, DEFAULT_REBOOT_COMMAND, DEFAULT_SHUTDOWN_COMMAND,
+    DEFAULT_SYSTEMCTL,
 };
 use crate::service::DEFAULT_SYSTEMD_DIR;
 
@@ -97,9 +98,12 @@ pub struct InstallArgs {
     /// Directory for scripts while they run (must allow execution); default: the agent binary's directory.
     #[arg(long, env = "TRMM_AGENT_SCRIPT_DIR")]
     pub script_dir: Option<PathBuf>,
-    /// systemctl used to list, start, stop and restart services (a name is looked up on PATH).
+    /// systemctl used to list, start, stop and restart services and by winsvc checks (a name is looked up on PATH).
     #[arg(long, env = "TRMM_AGENT_SYSTEMCTL", default_value = DEFAULT_SYSTEMCTL)]
     pub systemctl: PathBuf,
+    /// journalctl eventlog checks read the journal with (a name is looked up on PATH).
+    #[arg(long, env = "TRMM_AGENT_JOURNALCTL", default_value = DEFAULT_JOURNALCTL)]
+    pub journalctl: PathBuf,
     /// Never look up the public IP (reported as "error", as upstream does when the lookup fails).
     #[arg(long, env = "TRMM_AGENT_NO_PUBLIC_IP")]
     pub no_public_ip: bool,

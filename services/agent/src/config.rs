@@ -23,6 +23,8 @@ pub const DEFAULT_PUBLIC_IP_URLS: [&str; 3] = [
 pub const DEFAULT_PUBLIC_IPV4_URL: &str = "https://ifconfig.me/ip";
 /// Default systemctl used for the service list and start/stop/restart (looked up on PATH).
 pub const DEFAULT_SYSTEMCTL: &str = "systemctl";
+/// Default journalctl behind the eventlog check (looked up on PATH).
+pub const DEFAULT_JOURNALCTL: &str = "journalctl";
 /// Default location of the MeshCentral agent on Linux.
 pub const DEFAULT_MESH_AGENT: &str = "/opt/tacticalmesh/meshagent";
 
@@ -69,9 +71,12 @@ pub struct AgentConfig {
     /// Where scripts are written before they run; None: next to the agent binary, as the Go agent does.
     #[serde(default)]
     pub script_dir: Option<PathBuf>,
-    /// systemctl binary behind `winservices`/`winsvcaction` and the `agent-winsvc` telemetry.
+    /// systemctl binary behind `winservices`/`winsvcaction`, the `agent-winsvc` telemetry and winsvc checks.
     #[serde(default = "default_systemctl")]
     pub systemctl: PathBuf,
+    /// journalctl binary eventlog checks read the journal with.
+    #[serde(default = "default_journalctl")]
+    pub journalctl: PathBuf,
 }
 
 fn default_reboot() -> String {
@@ -104,6 +109,10 @@ fn default_systemd_dir() -> PathBuf {
 
 fn default_systemctl() -> PathBuf {
     PathBuf::from(DEFAULT_SYSTEMCTL)
+}
+
+fn default_journalctl() -> PathBuf {
+    PathBuf::from(DEFAULT_JOURNALCTL)
 }
 
 fn default_mesh_agent() -> PathBuf {
@@ -201,6 +210,7 @@ mod tests {
             mesh_agent: default_mesh_agent(),
             script_dir: None,
             systemctl: default_systemctl(),
+            journalctl: default_journalctl(),
         }
     }
 
@@ -214,6 +224,7 @@ mod tests {
         assert_eq!(cfg.public_ip_timeout_secs, 4);
         assert!(cfg.public_ip_enabled && cfg.manage_service);
         assert_eq!(cfg.systemctl, PathBuf::from("systemctl"));
+        assert_eq!(cfg.journalctl, PathBuf::from("journalctl"));
     }
 
     #[test]

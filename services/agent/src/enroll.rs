@@ -86,6 +86,7 @@ pub async fn install(args: &InstallArgs) -> anyhow::Result<AgentConfig> {
         mesh_agent: DEFAULT_MESH_AGENT.into(),
         script_dir: args.script_dir.clone(),
         systemctl: args.systemctl.clone(),
+        journalctl: args.journalctl.clone(),
     };
     config.save(&config_path)?;
     tracing::info!(path = %config_path.display(), "config written");

@@ -124,10 +124,13 @@ async fn dispatch(req: Request, call: AgentCall) {
                 Err(e) => req.respond(&e.to_string()).await,
             }
         }
-        AgentCall::RunChecks(_) => {
-            req.respond(&RunChecksReply::Ok).await;
-            crate::checks::run_checks(&agent, true).await;
-        }
+        AgentCall::RunChecks(_) => match crate::checks::try_start(&agent.checks_running) {
+            Some(guard) => {
+                req.respond(&RunChecksReply::Ok).await;
+                crate::checks::runner::run_started(&agent, true, guard).await;
+            }
+            None => req.respond(&RunChecksReply::Busy).await,
+        },
         AgentCall::RebootNow(_) => system::power_action(&req, &agent.config.reboot_command).await,
         AgentCall::Shutdown(_) => system::power_action(&req, &agent.config.shutdown_command).await,
         AgentCall::Recover(recover) => {
@@ -145,7 +148,7 @@ async fn dispatch(req: Request, call: AgentCall) {
             req.respond(&needs).await;
         }
         AgentCall::CpuLoadAvg(_) => {
-            let Some(percent) = system::cpu_load(&agent.shutdown).await else {
+            let Some(percent) = system::cpu_load(&agent.shutdown, system::CPU_SAMPLE).await else {
                 return;
             };
             req.respond(&percent).await;

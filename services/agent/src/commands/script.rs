@@ -64,10 +64,7 @@ pub async fn handle(req: &Request, script: Script, full: bool) {
     let agent = &req.agent;
     let max_output = reply_budget(agent.nats.server_info().max_payload);
     let result = run(&job, agent.config.script_dir.as_deref(), max_output, &agent.shutdown).await;
-    let (stdout, stderr, retcode) = match result {
-        Ok(out) => (out.stdout, out.stderr, i64::from(out.exit_code)),
-        Err(e) => (String::new(), e.message, e.code),
-    };
+    let (stdout, stderr, retcode) = streams(result);
     let response = RunScriptResponse {
         stdout,
         stderr,
@@ -86,6 +83,14 @@ pub async fn handle(req: &Request, script: Script, full: bool) {
         if let Err(e) = agent.api.send(Method::PATCH, &path, &body).await {
             tracing::warn!(error = %e, "script history not recorded");
         }
+    }
+}
+
+/// stdout, stderr and the return code of a run; a script that could not run has only stderr.
+pub fn streams(result: Result<exec::Output, ScriptError>) -> (String, String, i64) {
+    match result {
+        Ok(out) => (out.stdout, out.stderr, i64::from(out.exit_code)),
+        Err(e) => (String::new(), e.message, e.code),
     }
 }
 

@@ -9,8 +9,8 @@ use super::Request;
 
 /// How long a reboot/shutdown command may run.
 const POWER_COMMAND_TIMEOUT: i64 = 60;
-/// The CPU sample window of `cpuloadavg` (gopsutil `cpu.Percent(10s)`).
-const CPU_SAMPLE: Duration = Duration::from_secs(10);
+/// The CPU sample window of `cpuloadavg` and the cpuload check (gopsutil `cpu.Percent(10s)`).
+pub const CPU_SAMPLE: Duration = Duration::from_secs(10);
 
 /// Replies "ok" first (the server must hear back before the machine goes down), then runs `command`.
 pub async fn power_action(req: &Request, command: &str) {
@@ -70,8 +70,8 @@ pub fn busy_percent(before: (u64, u64), after: (u64, u64)) -> i64 {
     (busy / total * 100.0).round().clamp(0.0, 100.0) as i64
 }
 
-/// CPU use over a 10 s window; None if the agent is stopping or /proc/stat is unreadable.
-pub async fn cpu_load(shutdown: &CancellationToken) -> Option<i64> {
+/// CPU use over `window`; None if the agent is stopping or /proc/stat is unreadable.
+pub async fn cpu_load(shutdown: &CancellationToken, window: Duration) -> Option<i64> {
     let sample = || {
         std::fs::read_to_string("/proc/stat")
             .ok()
@@ -80,7 +80,7 @@ pub async fn cpu_load(shutdown: &CancellationToken) -> Option<i64> {
     let before = sample()?;
     tokio::select! {
         () = shutdown.cancelled() => return None,
-        () = tokio::time::sleep(CPU_SAMPLE) => {}
+        () = tokio::time::sleep(window) => {}
     }
     Some(busy_percent(before, sample()?))
 }

@@ -94,27 +94,48 @@ fn unescape(field: &str) -> String {
 }
 
 fn usage(m: &Mount) -> Option<Disk> {
-    let st = nix::sys::statvfs::statvfs(m.mountpoint.as_str()).ok()?;
-    let frsize = st.fragment_size() as u64;
-    let total = st.blocks() as u64 * frsize;
-    let free = st.blocks_available() as u64 * frsize;
-    let used = (st.blocks() as u64).saturating_sub(st.blocks_free() as u64) * frsize;
+    let u = Usage::of(m.mountpoint.as_str()).ok()?;
     Some(Disk {
         device: m.device.clone(),
         fstype: m.fstype.clone(),
-        total: byte_count_si(total),
-        used: byte_count_si(used),
-        free: byte_count_si(free),
-        percent: used_percent(used, free),
+        total: byte_count_si(u.total),
+        used: byte_count_si(u.used),
+        free: byte_count_si(u.free),
+        // Truncated like Go's int().
+        percent: u.used_percent() as i64,
     })
 }
 
-/// gopsutil's `UsedPercent` (used of what non-root users can use), truncated like Go's `int()`.
-pub fn used_percent(used: u64, free: u64) -> i64 {
-    if used + free == 0 {
-        return 0;
+/// gopsutil's `disk.Usage` of the file system holding a path, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    /// Size of the file system.
+    pub total: u64,
+    /// Available to non-root users.
+    pub free: u64,
+    /// In use (the root reserve counts as neither used nor free).
+    pub used: u64,
+}
+
+impl Usage {
+    /// statvfs of `path`.
+    pub fn of(path: &str) -> nix::Result<Usage> {
+        let st = nix::sys::statvfs::statvfs(path)?;
+        let frsize = st.fragment_size() as u64;
+        Ok(Usage {
+            total: st.blocks() as u64 * frsize,
+            free: st.blocks_available() as u64 * frsize,
+            used: (st.blocks() as u64).saturating_sub(st.blocks_free() as u64) * frsize,
+        })
     }
-    (used as f64 / (used + free) as f64 * 100.0) as i64
+
+    /// gopsutil's `UsedPercent`: used of what non-root users can use.
+    pub fn used_percent(&self) -> f64 {
+        if self.used + self.free == 0 {
+            return 0.0;
+        }
+        self.used as f64 / (self.used + self.free) as f64 * 100.0
+    }
 }
 
 /// The Go agent's `ByteCountSI`: 1024-based steps with k/M/G/T/P/E labels and one decimal.
@@ -167,9 +188,12 @@ mod tests {
     }
 
     #[test]
-    fn used_percent_truncates() {
-        assert_eq!(used_percent(1, 2), 33);
-        assert_eq!(used_percent(0, 0), 0);
-        assert_eq!(used_percent(5, 0), 100);
+    fn used_percent_is_of_what_users_can_use() {
+        let pct = |used, free| Usage { total: 0, free, used }.used_percent();
+        assert_eq!(pct(1, 3), 25.0);
+        assert_eq!(pct(0, 0), 0.0);
+        assert_eq!(pct(5, 0), 100.0);
+        // agent-disks truncates like Go's int().
+        assert_eq!(pct(1, 2) as i64, 33);
     }
 }

@@ -349,8 +349,10 @@ pub struct Reported<T> {
     pub result: T,
 }
 
-/// A result body read as its check's type.
-#[derive(Debug, Clone, PartialEq)]
+/// A result body read as its check's type. Sent as `Reported<CheckReport>`: the variant's fields beside `id` and
+/// `agent_id`, with no tag, as the Go agent sends them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
 pub enum CheckReport {
     /// `diskspace`.
     Disk(DiskResult),

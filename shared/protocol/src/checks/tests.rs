@@ -96,6 +96,51 @@ fn trmm_agent_sends_what_the_go_agent_sends() {
 }
 
 #[test]
+fn every_report_is_sent_untagged_beside_the_envelope() {
+    let sent = |result: CheckReport| {
+        serde_json::to_string(&Reported {
+            id: 7,
+            agent_id: AGENT.to_string(),
+            result,
+        })
+        .unwrap()
+    };
+    let percent = sent(CheckReport::Percent(PercentResult { percent: 42 }));
+    assert_eq!(percent, format!(r#"{{"id":7,"agent_id":"{AGENT}","percent":42}}"#));
+    let svc = sent(CheckReport::Service(StatusResult {
+        status: "failing".into(),
+        output: None,
+        more_info: Some("Status: stopped".into()),
+    }));
+    assert_eq!(
+        svc,
+        format!(r#"{{"id":7,"agent_id":"{AGENT}","status":"failing","more_info":"Status: stopped"}}"#)
+    );
+    let script = sent(CheckReport::Script(ScriptResult {
+        stdout: "ok\n".into(),
+        stderr: String::new(),
+        retcode: 2,
+        runtime: 0.5,
+    }));
+    assert_eq!(
+        script,
+        format!(r#"{{"id":7,"agent_id":"{AGENT}","stdout":"ok\n","stderr":"","retcode":2,"runtime":0.5}}"#)
+    );
+    let events = sent(CheckReport::EventLog(EventLogResult { log: Vec::new() }));
+    assert_eq!(events, format!(r#"{{"id":7,"agent_id":"{AGENT}","log":[]}}"#));
+    // What is sent reads back as the same report.
+    let disk = CheckReport::Disk(DiskResult {
+        more_info: "Total: 465.1 GB, Free: 120.0 GB".into(),
+        percent_used: 74.19,
+        exists: true,
+    });
+    assert_eq!(
+        CheckReport::parse(CheckType::Diskspace, sent(disk.clone()).as_bytes()).unwrap(),
+        disk
+    );
+}
+
+#[test]
 fn definitions_read_with_nulls_and_unknown_types() {
     let json = r#"{"agent":3,"check_interval":137,"checks":[
         {"id":1,"agent":3,"check_type":"diskspace","disk":"/","warning_threshold":25,"error_threshold":10,
