@@ -2,10 +2,14 @@
 //! travel on. A job only names work already recorded in Postgres, so losing Redis delays work but never
 //! loses what was asked for (docs/architecture: Postgres is the one source of truth).
 
+pub mod periodic;
+
 use apalis::prelude::TaskSink;
 use apalis_redis::{Config, RedisStorage};
 use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
+
+pub use periodic::{Periodic, PeriodicJob};
 
 /// A bulk command or script (`POST /agents/actions/bulk/`): the `bulk_runs` row and one history row per agent
 /// exist already; the worker sends the command to every agent still without a result.

@@ -49,6 +49,30 @@ impl Clock for OffsetClock {
     }
 }
 
+/// A clock that stands still until it is set or advanced, for tests that step through scheduled times.
+#[derive(Debug)]
+pub struct ManualClock {
+    now: Mutex<DateTime<Utc>>,
+}
+
+impl ManualClock {
+    /// A clock showing `now`.
+    pub fn at(now: DateTime<Utc>) -> Self {
+        Self { now: Mutex::new(now) }
+    }
+
+    /// Shows `now` from here on.
+    pub fn set(&self, now: DateTime<Utc>) {
+        *self.now.lock().unwrap_or_else(|e| e.into_inner()) = now;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.now.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +85,14 @@ mod tests {
         let ahead = clock.now() - SystemClock.now();
         assert!(ahead > Duration::minutes(119) && ahead <= Duration::hours(2), "{ahead}");
         assert!(SystemClock.now() >= before);
+    }
+
+    #[test]
+    fn manual_clock_shows_what_it_was_set_to() {
+        let start = DateTime::from_timestamp(1_900_000_000, 0).unwrap();
+        let clock = ManualClock::at(start);
+        assert_eq!(clock.now(), start);
+        clock.set(start + Duration::minutes(5));
+        assert_eq!(clock.now(), start + Duration::minutes(5));
     }
 }
