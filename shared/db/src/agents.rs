@@ -8,7 +8,7 @@ use crate::{AgentPk, ClientId, DbError, SiteId};
 
 /// Online/offline/overdue in SQL, from `last_seen` and the agent's own thresholds (upstream computes it
 /// per row in Python, agents/models.py::Agent.status); `$1` is the injectable "now".
-const STATUS_SQL: &str = "CASE
+pub(crate) const STATUS_SQL: &str = "CASE
         WHEN a.last_seen IS NULL THEN 'offline'
         WHEN a.last_seen >= $1::timestamptz - make_interval(mins => a.offline_time) THEN 'online'
         WHEN a.last_seen >= $1::timestamptz - make_interval(mins => a.overdue_time) THEN 'offline'

@@ -69,3 +69,34 @@ pub async fn alert_gates(db: &impl GenericClient) -> Result<AlertGates, DbError>
         notify_on_warning_alerts: r.get(1),
     })
 }
+
+/// How many days each kind of record is kept; 0 keeps it for ever (upstream core/models.py).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Check history (`check_history_prune_days`).
+    pub check_history_days: i32,
+    /// Resolved alerts (`resolved_alerts_prune_days`).
+    pub resolved_alerts_days: i32,
+    /// Agent history (`agent_history_prune_days`).
+    pub agent_history_days: i32,
+    /// Audit log (`audit_log_prune_days`).
+    pub audit_log_days: i32,
+}
+
+/// The retention settings.
+pub async fn retention(db: &impl GenericClient) -> Result<Retention, DbError> {
+    let r = db
+        .query_one(
+            "SELECT check_history_prune_days, resolved_alerts_prune_days, agent_history_prune_days,
+                    audit_log_prune_days
+             FROM core_settings WHERE id = 1",
+            &[],
+        )
+        .await?;
+    Ok(Retention {
+        check_history_days: r.get(0),
+        resolved_alerts_days: r.get(1),
+        agent_history_days: r.get(2),
+        audit_log_days: r.get(3),
+    })
+}

@@ -32,6 +32,7 @@ mod ids;
 pub mod installers;
 pub mod jobs;
 pub mod keystore;
+pub mod maintenance;
 pub mod migrate;
 pub mod notes;
 pub mod pending;

@@ -199,3 +199,16 @@ pub async fn expire(
         .await?;
     Ok(row.get::<_, i64>(0) as u64)
 }
+
+/// Completes every pending `agentupdate` whose agent now runs the version it was sent and is online at `now`
+/// (upstream `core.tasks.resolve_pending_actions`); returns how many.
+pub async fn resolve_agent_updates(db: &impl GenericClient, now: DateTime<Utc>) -> Result<u64, DbError> {
+    let sql = format!(
+        "UPDATE pending_actions p SET status = 'completed'
+         FROM agents a
+         WHERE a.id = p.agent_pk AND p.action_type = 'agentupdate' AND p.status = 'pending'
+           AND p.details->>'version' = a.version AND {} = 'online'",
+        crate::agents::STATUS_SQL
+    );
+    Ok(db.execute(&sql, &[&now]).await?)
+}

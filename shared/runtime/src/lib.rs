@@ -3,6 +3,7 @@
 
 pub mod backoff;
 pub mod clock;
+pub mod duration;
 #[cfg(feature = "health")]
 pub mod health;
 pub mod service;

@@ -1,0 +1,154 @@
+//! The periodic jobs trmm-beat enqueues (`trmm_jobs::Periodic`). Each run is idempotent, so two workers, or a
+//! run redelivered after a worker died, do no harm; a run whose entry has fallen due again since is skipped,
+//! so a queue that backed up while no worker ran collapses to the latest run of each entry.
+
+use std::time::Duration;
+
+use apalis::prelude::*;
+use chrono::{DateTime, TimeDelta, Utc};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use redis::aio::ConnectionManager;
+use tokio_util::sync::CancellationToken;
+use trmm_db::maintenance::{self, Prune};
+use trmm_db::{alerts, core_settings, pending, DbError};
+use trmm_jobs::{Periodic, PeriodicJob};
+use trmm_runtime::clock::SharedClock;
+use trmm_runtime::health::Health;
+
+/// Attempts at one run (a failed one is retried with backoff; the entry's next due time comes anyway).
+const MAX_ATTEMPTS: usize = 3;
+/// How often an idle worker looks for runs.
+const POLL: Duration = Duration::from_millis(500);
+/// Rows one prune statement deletes at most.
+const PRUNE_BATCH: i64 = 5000;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EntryLabel {
+    entry: &'static str,
+}
+
+/// Runs by entry: done, and skipped as superseded.
+#[derive(Clone, Default)]
+pub struct Metrics {
+    ran: Family<EntryLabel, Counter>,
+    superseded: Family<EntryLabel, Counter>,
+}
+
+impl Metrics {
+    /// The metrics, registered with the service's health state.
+    pub fn registered(health: &Health) -> Self {
+        let metrics = Metrics::default();
+        health.register(
+            "trmm_periodic_runs",
+            "Periodic jobs this worker ran, by schedule entry",
+            metrics.ran.clone(),
+        );
+        health.register(
+            "trmm_periodic_superseded",
+            "Periodic jobs this worker skipped because their entry had fallen due again, by schedule entry",
+            metrics.superseded.clone(),
+        );
+        metrics
+    }
+}
+
+/// What the periodic jobs need.
+#[derive(Clone)]
+pub struct PeriodicContext {
+    /// Postgres.
+    pub pool: trmm_db::Pool,
+    /// "Now" for snoozes, agent status and supersession.
+    pub clock: SharedClock,
+    /// Runs by entry.
+    pub metrics: Metrics,
+    /// Stops a long sweep between batches (the next run finishes it).
+    pub shutdown: CancellationToken,
+}
+
+/// Runs the periodic queue until `shutdown`; restarts the apalis worker when Redis drops it.
+pub async fn serve(ctx: PeriodicContext, redis: ConnectionManager, prefix: String, shutdown: CancellationToken) {
+    let name = crate::queue::worker_name("periodic");
+    crate::queue::supervise("periodic", shutdown, |backoff, stop| {
+        let policy = RetryPolicy::retries(MAX_ATTEMPTS - 1).with_backoff(backoff);
+        let storage = trmm_jobs::storage::<Periodic>(redis.clone(), &prefix).poll_with_interval(POLL);
+        WorkerBuilder::new(name.as_str())
+            .backend(storage)
+            .retry(policy)
+            .concurrency(PeriodicJob::ALL.len())
+            .data(ctx.clone())
+            .build(run_job)
+            .run_until(crate::queue::stopped(stop))
+    })
+    .await
+}
+
+async fn run_job(run: Periodic, ctx: Data<PeriodicContext>) -> Result<(), BoxDynError> {
+    let entry = EntryLabel { entry: run.job.name() };
+    let now = ctx.clock.now();
+    if run.superseded(now) {
+        tracing::info!(entry = entry.entry, due = %run.due, "superseded by a later due time; skipped");
+        ctx.metrics.superseded.get_or_create(&entry).inc();
+        return Ok(());
+    }
+    let outcome = match run.job {
+        PeriodicJob::UnsnoozeAlerts => unsnooze(&ctx, now).await,
+        PeriodicJob::CoreMaintenance => maintain(&ctx, run.due).await,
+        PeriodicJob::ResolvePendingActions => resolve_pending(&ctx, now).await,
+    };
+    if let Err(e) = outcome {
+        tracing::warn!(entry = entry.entry, due = %run.due, error = %e, "periodic job failed");
+        return Err(Box::new(e));
+    }
+    ctx.metrics.ran.get_or_create(&entry).inc();
+    Ok(())
+}
+
+async fn unsnooze(ctx: &PeriodicContext, now: DateTime<Utc>) -> Result<(), DbError> {
+    let n = alerts::unsnooze_due(&**ctx.pool.get().await?, now).await?;
+    tracing::info!(unsnoozed = n, "unsnooze alerts");
+    Ok(())
+}
+
+async fn resolve_pending(ctx: &PeriodicContext, now: DateTime<Utc>) -> Result<(), DbError> {
+    let n = pending::resolve_agent_updates(&**ctx.pool.get().await?, now).await?;
+    tracing::info!(completed = n, "resolve pending agent updates");
+    Ok(())
+}
+
+/// Every prune whose retention is set (days > 0), counted back from the run's due time, so that a late run
+/// deletes no more than an on-time one; then the check history of deleted agents.
+async fn maintain(ctx: &PeriodicContext, due: DateTime<Utc>) -> Result<(), DbError> {
+    let retention = core_settings::retention(&**ctx.pool.get().await?).await?;
+    let cutoff = |days: i32| due - TimeDelta::days(i64::from(days));
+    let kept = [
+        (retention.check_history_days, Prune::CheckHistory as fn(DateTime<Utc>) -> Prune),
+        (retention.resolved_alerts_days, Prune::ResolvedAlerts),
+        (retention.agent_history_days, Prune::AgentHistory),
+        (retention.audit_log_days, Prune::AuditLog),
+    ];
+    let prunes = kept
+        .into_iter()
+        .filter(|(days, _)| *days > 0)
+        .map(|(days, prune)| prune(cutoff(days)))
+        .chain([Prune::OrphanedCheckHistory]);
+    for prune in prunes {
+        sweep(ctx, prune).await?;
+    }
+    Ok(())
+}
+
+/// Deletes batch after batch until nothing is left or the worker shuts down.
+async fn sweep(ctx: &PeriodicContext, prune: Prune) -> Result<(), DbError> {
+    let mut total = 0;
+    while !ctx.shutdown.is_cancelled() {
+        let deleted = maintenance::prune_batch(&**ctx.pool.get().await?, prune, PRUNE_BATCH).await?;
+        total += deleted;
+        if deleted < PRUNE_BATCH as u64 {
+            break;
+        }
+    }
+    tracing::info!(job = prune.name(), deleted = total, "pruned");
+    Ok(())
+}
