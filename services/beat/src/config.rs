@@ -64,11 +64,19 @@ mod tests {
     #[test]
     fn parses_the_shared_redis_flags_and_lists_their_variables() {
         let args = ["trmm-beat", "--redis-url", "redis://r:6379/1", "--redis-prefix", "p1"];
-        let listed = ["TRMM_REDIS_URL", "TRMM_REDIS_PREFIX", "TRMM_BEAT_LEASE", "TRMM_BEAT_TICK"];
+        let listed = [
+            "TRMM_REDIS_URL",
+            "TRMM_REDIS_PREFIX",
+            "TRMM_BEAT_LEASE",
+            "TRMM_BEAT_TICK",
+        ];
         let config: Config = parse_with_help(&args, &listed, &["TRMM_DATABASE_URL"]);
         assert_eq!(config.redis.redis_url, "redis://r:6379/1");
         assert_eq!(config.redis_keys.redis_prefix, "p1");
-        assert_eq!((config.lease, config.tick), (Duration::from_secs(30), Duration::from_secs(1)));
+        assert_eq!(
+            (config.lease, config.tick),
+            (Duration::from_secs(30), Duration::from_secs(1))
+        );
         assert!(config.check().is_ok());
     }
 
@@ -76,7 +84,10 @@ mod tests {
     fn a_tick_over_a_third_of_the_lease_is_refused() {
         let config = Config::try_parse_from(["trmm-beat", "--lease", "2s", "--tick", "700ms"]).unwrap();
         let error = config.check().unwrap_err().to_string();
-        assert!(error.starts_with("TRMM_BEAT_TICK (700ms) must be at most a third of TRMM_BEAT_LEASE (2s)"), "{error}");
+        assert!(
+            error.starts_with("TRMM_BEAT_TICK (700ms) must be at most a third of TRMM_BEAT_LEASE (2s)"),
+            "{error}"
+        );
         let config = Config::try_parse_from(["trmm-beat", "--lease", "3s", "--tick", "1s"]).unwrap();
         assert!(config.check().is_ok());
     }

@@ -152,7 +152,11 @@ impl Beat {
         for job in PeriodicJob::ALL {
             let due = job.cadence().latest_due(now);
             let entry = job.name();
-            match self.schedule.enqueue(&mut self.conn, self.lease.token(), job, due).await {
+            match self
+                .schedule
+                .enqueue(&mut self.conn, self.lease.token(), job, due)
+                .await
+            {
                 Ok(Outcome::Enqueued) => {
                     tracing::info!(entry, %due, "enqueued");
                     self.metrics.enqueued.get_or_create(&EntryLabel { entry }).inc();

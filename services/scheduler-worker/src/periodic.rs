@@ -123,7 +123,10 @@ async fn maintain(ctx: &PeriodicContext, due: DateTime<Utc>) -> Result<(), DbErr
     let retention = core_settings::retention(&**ctx.pool.get().await?).await?;
     let cutoff = |days: i32| due - TimeDelta::days(i64::from(days));
     let kept = [
-        (retention.check_history_days, Prune::CheckHistory as fn(DateTime<Utc>) -> Prune),
+        (
+            retention.check_history_days,
+            Prune::CheckHistory as fn(DateTime<Utc>) -> Prune,
+        ),
         (retention.resolved_alerts_days, Prune::ResolvedAlerts),
         (retention.agent_history_days, Prune::AgentHistory),
         (retention.audit_log_days, Prune::AuditLog),

@@ -195,6 +195,21 @@ impl InProcess {
         .await;
     }
 
+    /// The body of a GET of `path` (e.g. `/metrics`).
+    pub async fn get(&self, path: &str) -> String {
+        let url = format!("{}{path}", self.base_url);
+        let response = self.http.get(&url).send().await.expect("GET on the service");
+        response.text().await.expect("reading the answer")
+    }
+
+    /// Ends the service as a kill would: its `run` future is dropped wherever it is, so nothing it does on a
+    /// graceful shutdown happens; only then are the helper tasks it spawned told to stop.
+    pub async fn kill(self) {
+        self.task.abort();
+        let _ = self.task.await;
+        self.shutdown.cancel();
+    }
+
     /// Cancels the service and fails unless `run` returns Ok within [`EXIT_DEADLINE`].
     pub async fn stop(self) {
         self.shutdown.cancel();
