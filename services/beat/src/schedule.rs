@@ -1,20 +1,24 @@
 //! Enqueueing each entry once per due time: a Redis hash holds, per entry, the latest due time enqueued, and a
 //! script advances it only for the lease holder and only forwards. Whoever advances it enqueues that due time;
-//! a beat that lost the lease, or a second beat seeing the same due time, advances nothing.
+//! a beat that lost the lease, or a second beat seeing the same due time, advances nothing. A recorded due
+//! time more than a period ahead of the leader's means the clock was set back: the entry restarts from the
+//! leader's due time rather than waiting for the clock to catch up.
 
 use chrono::{DateTime, Utc};
 use redis::aio::ConnectionManager;
 use redis::Script;
 use trmm_jobs::{Periodic, PeriodicJob};
 
-/// KEYS: lease, due hash; ARGV: token, entry, due (Unix seconds). Returns the previous due time (0 for none)
-/// when advanced, -1 when that due time was enqueued already, -2 when this beat does not hold the lease.
+/// KEYS: lease, due hash; ARGV: token, entry, due (Unix seconds), period (seconds). Returns the previous due
+/// time (0 for none) when advanced, -1 when that due time was enqueued already, -2 when this beat does not hold
+/// the lease.
 const ADVANCE: &str = r"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
     return -2
 end
 local last = tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or 0)
-if last >= tonumber(ARGV[3]) then
+local due = tonumber(ARGV[3])
+if last >= due and last - due <= tonumber(ARGV[4]) then
     return -1
 end
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
@@ -96,6 +100,7 @@ impl Schedule {
             .arg(token)
             .arg(job.name())
             .arg(due.timestamp())
+            .arg(job.cadence().period_secs())
             .invoke_async(conn)
             .await?;
         match previous {

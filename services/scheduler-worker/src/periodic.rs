@@ -107,35 +107,38 @@ async fn run_job(run: Periodic, ctx: Data<PeriodicContext>) -> Result<(), BoxDyn
 
 async fn unsnooze(ctx: &PeriodicContext, now: DateTime<Utc>) -> Result<(), DbError> {
     let n = alerts::unsnooze_due(&**ctx.pool.get().await?, now).await?;
-    tracing::info!(unsnoozed = n, "unsnooze alerts");
+    if n > 0 {
+        tracing::info!(alerts = n, "unsnoozed");
+    }
     Ok(())
 }
 
 async fn resolve_pending(ctx: &PeriodicContext, now: DateTime<Utc>) -> Result<(), DbError> {
     let n = pending::resolve_agent_updates(&**ctx.pool.get().await?, now).await?;
-    tracing::info!(completed = n, "resolve pending agent updates");
+    if n > 0 {
+        tracing::info!(actions = n, "pending agent updates completed");
+    }
     Ok(())
 }
 
 /// Every prune whose retention is set (days > 0), counted back from the run's due time, so that a late run
 /// deletes no more than an on-time one; then the check history of deleted agents.
 async fn maintain(ctx: &PeriodicContext, due: DateTime<Utc>) -> Result<(), DbError> {
-    let retention = core_settings::retention(&**ctx.pool.get().await?).await?;
+    let r = core_settings::retention(&**ctx.pool.get().await?).await?;
     let cutoff = |days: i32| due - TimeDelta::days(i64::from(days));
-    let kept = [
+    let prunes = [
+        (r.check_history_days, Prune::CheckHistory(cutoff(r.check_history_days))),
         (
-            retention.check_history_days,
-            Prune::CheckHistory as fn(DateTime<Utc>) -> Prune,
+            r.resolved_alerts_days,
+            Prune::ResolvedAlerts(cutoff(r.resolved_alerts_days)),
         ),
-        (retention.resolved_alerts_days, Prune::ResolvedAlerts),
-        (retention.agent_history_days, Prune::AgentHistory),
-        (retention.audit_log_days, Prune::AuditLog),
-    ];
-    let prunes = kept
-        .into_iter()
-        .filter(|(days, _)| *days > 0)
-        .map(|(days, prune)| prune(cutoff(days)))
-        .chain([Prune::OrphanedCheckHistory]);
+        (r.agent_history_days, Prune::AgentHistory(cutoff(r.agent_history_days))),
+        (r.audit_log_days, Prune::AuditLog(cutoff(r.audit_log_days))),
+    ]
+    .into_iter()
+    .filter(|(days, _)| *days > 0)
+    .map(|(_, prune)| prune)
+    .chain([Prune::OrphanedCheckHistory]);
     for prune in prunes {
         sweep(ctx, prune).await?;
     }
@@ -152,6 +155,8 @@ async fn sweep(ctx: &PeriodicContext, prune: Prune) -> Result<(), DbError> {
             break;
         }
     }
-    tracing::info!(job = prune.name(), deleted = total, "pruned");
+    if total > 0 {
+        tracing::info!(job = prune.name(), deleted = total, "pruned");
+    }
     Ok(())
 }

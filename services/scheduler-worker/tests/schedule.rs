@@ -1,6 +1,7 @@
 //! trmm-beat and trmm-worker replicas together over several due times of a stepped clock: each entry is
 //! enqueued and run once per due time, a standby beat takes over within one lease period of the leader being
-//! killed, and a job that fell due while no beat ran runs once on return, for its latest due time.
+//! killed, a job that fell due while no beat ran runs once on return, for its latest due time, and a clock set
+//! back does not stall the schedule.
 
 mod stack;
 
@@ -158,6 +159,27 @@ async fn a_job_due_while_every_beat_was_down_runs_once_on_return_for_its_latest_
         due_times("2030-01-01T13:10:00Z", "2030-01-01T13:15:00Z", "2030-01-01T13:20:00Z")
     );
     assert_eq!(s.text("SELECT string_agg(y::text, ',') FROM check_history").await, "1");
+    beat.stop().await;
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clock_set_back_restarts_the_schedule_from_the_new_due_times() {
+    let s = Stack::new("2031-06-01T12:00:00Z").await;
+    let worker = s.worker().await;
+    let beat = s.beat().await;
+    tally(&[&beat], &[&worker], [1, 1, 1]).await;
+
+    // Without the restart every entry would wait for the clock to reach 2031 again.
+    s.set_clock("2030-01-01T10:05:00Z");
+    tally(&[&beat], &[&worker], [2, 2, 2]).await;
+    s.set_clock("2030-01-01T10:06:40Z");
+    tally(&[&beat], &[&worker], [2, 2, 3]).await;
+
+    assert_eq!(
+        s.enqueued_due_times().await,
+        due_times("2030-01-01T09:10:00Z", "2030-01-01T09:15:00Z", "2030-01-01T10:06:40Z")
+    );
     beat.stop().await;
     worker.stop().await;
 }

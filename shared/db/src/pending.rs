@@ -201,7 +201,8 @@ pub async fn expire(
 }
 
 /// Completes every pending `agentupdate` whose agent now runs the version it was sent and is online at `now`
-/// (upstream `core.tasks.resolve_pending_actions`); returns how many.
+/// (upstream `core.tasks.resolve_pending_actions`, which compares with its one `LATEST_AGENT_VER` instead);
+/// returns how many.
 pub async fn resolve_agent_updates(db: &impl GenericClient, now: DateTime<Utc>) -> Result<u64, DbError> {
     let sql = format!(
         "UPDATE pending_actions p SET status = 'completed'

@@ -76,6 +76,14 @@ impl Cadence {
             }
         }
     }
+
+    /// Seconds from one due time to the next.
+    pub fn period_secs(self) -> i64 {
+        match self {
+            Cadence::Every(secs) => i64::from(secs.max(1)),
+            Cadence::Hourly { .. } => 3600,
+        }
+    }
 }
 
 /// One run of a periodic job: the entry and the due time it was enqueued for.
@@ -160,6 +168,7 @@ mod tests {
             at_ten.latest_due(at("2030-01-01T00:05:00Z")),
             at("2029-12-31T23:10:00Z")
         );
+        assert_eq!((at_ten.period_secs(), Cadence::Every(150).period_secs()), (3600, 150));
     }
 
     #[test]
