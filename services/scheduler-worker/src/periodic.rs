@@ -125,20 +125,20 @@ async fn resolve_pending(ctx: &PeriodicContext, now: DateTime<Utc>) -> Result<()
 /// deletes no more than an on-time one; then the check history of deleted agents.
 async fn maintain(ctx: &PeriodicContext, due: DateTime<Utc>) -> Result<(), DbError> {
     let r = core_settings::retention(&**ctx.pool.get().await?).await?;
-    let cutoff = |days: i32| due - TimeDelta::days(i64::from(days));
-    let prunes = [
-        (r.check_history_days, Prune::CheckHistory(cutoff(r.check_history_days))),
-        (
-            r.resolved_alerts_days,
-            Prune::ResolvedAlerts(cutoff(r.resolved_alerts_days)),
-        ),
-        (r.agent_history_days, Prune::AgentHistory(cutoff(r.agent_history_days))),
-        (r.audit_log_days, Prune::AuditLog(cutoff(r.audit_log_days))),
-    ]
-    .into_iter()
-    .filter(|(days, _)| *days > 0)
-    .map(|(_, prune)| prune)
-    .chain([Prune::OrphanedCheckHistory]);
+    type ByAge = fn(DateTime<Utc>) -> Prune;
+    let by_age: [(i32, ByAge); 4] = [
+        (r.check_history_days, Prune::CheckHistory),
+        (r.resolved_alerts_days, Prune::ResolvedAlerts),
+        (r.agent_history_days, Prune::AgentHistory),
+        (r.audit_log_days, Prune::AuditLog),
+    ];
+    // A retention so long that its cutoff precedes every representable time keeps everything.
+    let cutoff = |days: i32| due.checked_sub_signed(TimeDelta::try_days(i64::from(days))?);
+    let prunes = by_age
+        .into_iter()
+        .filter(|(days, _)| *days > 0)
+        .filter_map(|(days, prune)| Some(prune(cutoff(days)?)))
+        .chain([Prune::OrphanedCheckHistory]);
     for prune in prunes {
         sweep(ctx, prune).await?;
     }

@@ -85,13 +85,13 @@ async fn core_maintenance_deletes_what_is_past_each_retention_and_orphaned_histo
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_retention_of_zero_days_keeps_everything_but_orphaned_history_still_goes() {
+async fn a_retention_of_zero_days_or_beyond_the_calendar_keeps_everything_but_orphaned_history_still_goes() {
     let due = "2030-03-01T10:15:00Z";
     let s = Stack::new("2030-03-01T10:15:30Z").await;
     s.sql(AGENT).await;
     s.sql(
         "UPDATE core_settings SET check_history_prune_days = 0, resolved_alerts_prune_days = 0,
-             agent_history_prune_days = 0, audit_log_prune_days = 0",
+             agent_history_prune_days = 2147483647, audit_log_prune_days = 0",
     )
     .await;
     s.sql(&aged_rows(due, [900, 900, 900, 900])).await;
