@@ -4,14 +4,9 @@
 
 mod stack;
 
-use stack::{eventually, metric, runs, Stack};
+use stack::{eventually, metric, runs, Stack, AGENT};
 use trmm_jobs::PeriodicJob;
 use trmm_testkit::service::InProcess;
-
-/// A client, a site and the agent `agent-a` (pk 1).
-const AGENT: &str = "INSERT INTO clients (id, name) VALUES (1, 'Acme');
-    INSERT INTO sites (id, client_id, name) VALUES (1, 1, 'HQ');
-    INSERT INTO agents (id, agent_id, hostname, site_id) VALUES (1, 'agent-a', 'host-a', 1);";
 
 async fn ran(worker: &InProcess, job: PeriodicJob, times: u64) {
     eventually(&format!("{} ran {times} time(s)", job.name()), || async {
@@ -22,7 +17,7 @@ async fn ran(worker: &InProcess, job: PeriodicJob, times: u64) {
 }
 
 /// Rows tagged `old` sit one second past their cutoff, `new` one second inside it; 12,000 more old check
-/// history rows make the sweep take several batches.
+/// history rows make the sweep take several batches; one history point belongs to an agent that is gone.
 fn aged_rows(due: &str, days: [i32; 4]) -> String {
     let [check, alerts, history, audit] = days;
     format!(
@@ -41,7 +36,8 @@ fn aged_rows(due: &str, days: [i32; 4]) -> String {
              (1, 'new', '{due}'::timestamptz - interval '{history} days' + interval '1 second');
          INSERT INTO audit_logs (username, action, object_type, message, entry_time) VALUES
              ('admin', 'login', 'user', 'old', '{due}'::timestamptz - interval '{audit} days 1 second'),
-             ('admin', 'login', 'user', 'new', '{due}'::timestamptz - interval '{audit} days' + interval '1 second');"
+             ('admin', 'login', 'user', 'new', '{due}'::timestamptz - interval '{audit} days' + interval '1 second');
+         INSERT INTO check_history (check_id, agent_id, x, results) VALUES (1, 'deleted-agent', '{due}', '\"orphan\"');"
     )
 }
 
@@ -59,57 +55,46 @@ async fn left(s: &Stack) -> [String; 4] {
     ]
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn core_maintenance_deletes_what_is_past_each_retention_and_orphaned_history() {
+/// Sets the retention days (check history, resolved alerts, agent history, audit log), seeds rows aged by
+/// `ages` and an orphaned history point, and runs core maintenance for 10:15; returns what is left.
+async fn maintain(retention: [i64; 4], ages: [i32; 4]) -> (Stack, [String; 4]) {
     let due = "2030-03-01T10:15:00Z";
     let s = Stack::new("2030-03-01T10:15:30Z").await;
+    let [check, alerts, history, audit] = retention;
     s.sql(AGENT).await;
-    s.sql(
-        "UPDATE core_settings SET check_history_prune_days = 30, resolved_alerts_prune_days = 10,
-             agent_history_prune_days = 60, audit_log_prune_days = 5",
-    )
+    s.sql(&format!(
+        "UPDATE core_settings SET check_history_prune_days = {check}, resolved_alerts_prune_days = {alerts},
+             agent_history_prune_days = {history}, audit_log_prune_days = {audit}"
+    ))
     .await;
-    s.sql(&aged_rows(due, [30, 10, 60, 5])).await;
-    s.sql(
-        "INSERT INTO check_history (check_id, agent_id, x, results) VALUES (1, 'deleted-agent', now(), '\"orphan\"')",
-    )
-    .await;
+    s.sql(&aged_rows(due, ages)).await;
     let worker = s.worker().await;
 
     s.enqueue(PeriodicJob::CoreMaintenance, due).await;
     ran(&worker, PeriodicJob::CoreMaintenance, 1).await;
 
-    // Resolved alerts go by alert_time (upstream), however recently they were resolved; open ones stay.
-    assert_eq!(left(&s).await, ["new", "new,open", "new", "new"].map(String::from));
     worker.stop().await;
+    let left = left(&s).await;
+    (s, left)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn core_maintenance_deletes_what_is_past_each_retention_and_orphaned_history() {
+    let (_, left) = maintain([30, 10, 60, 5], [30, 10, 60, 5]).await;
+
+    // Resolved alerts go by alert_time (upstream), however recently they were resolved; open ones stay.
+    assert_eq!(left, ["new", "new,open", "new", "new"].map(String::from));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retention_of_zero_days_or_beyond_the_calendar_keeps_everything_but_orphaned_history_still_goes() {
-    let due = "2030-03-01T10:15:00Z";
-    let s = Stack::new("2030-03-01T10:15:30Z").await;
-    s.sql(AGENT).await;
-    s.sql(
-        "UPDATE core_settings SET check_history_prune_days = 0, resolved_alerts_prune_days = 0,
-             agent_history_prune_days = 2147483647, audit_log_prune_days = 0",
-    )
-    .await;
-    s.sql(&aged_rows(due, [900, 900, 900, 900])).await;
-    s.sql(
-        "INSERT INTO check_history (check_id, agent_id, x, results) VALUES (1, 'deleted-agent', now(), '\"orphan\"')",
-    )
-    .await;
-    let worker = s.worker().await;
-
-    s.enqueue(PeriodicJob::CoreMaintenance, due).await;
-    ran(&worker, PeriodicJob::CoreMaintenance, 1).await;
+    let (s, left) = maintain([0, 0, i64::from(i32::MAX), 0], [900, 900, 900, 900]).await;
 
     assert_eq!(
-        left(&s).await,
+        left,
         ["bulk,new,old", "new,old,open", "new,old", "new,old"].map(String::from)
     );
     assert_eq!(s.text("SELECT count(*)::text FROM check_history").await, "12002");
-    worker.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,7 @@ mod stack;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use stack::{at, enqueued, eventually, metric, runs, total, Stack, LEASE};
+use stack::{at, enqueued, eventually, metric, runs, total, Stack, AGENT, LEASE};
 use trmm_jobs::PeriodicJob;
 use trmm_testkit::service::InProcess;
 
@@ -119,11 +119,9 @@ async fn a_job_due_while_every_beat_was_down_runs_once_on_return_for_its_latest_
     let s = Stack::new("2030-01-01T10:05:00Z").await;
     // Check history either side of the cutoff of 13:15's maintenance (30 days' retention by default); an
     // earlier due time's cutoff would keep both.
+    s.sql(AGENT).await;
     s.sql(
-        "INSERT INTO clients (id, name) VALUES (1, 'Acme');
-         INSERT INTO sites (id, client_id, name) VALUES (1, 1, 'HQ');
-         INSERT INTO agents (id, agent_id, hostname, site_id) VALUES (1, 'agent-a', 'host-a', 1);
-         INSERT INTO check_history (check_id, agent_id, x, y) VALUES
+        "INSERT INTO check_history (check_id, agent_id, x, y) VALUES
              (1, 'agent-a', '2030-01-01T13:15:00Z'::timestamptz - interval '30 days 1 second', 0),
              (1, 'agent-a', '2030-01-01T13:15:00Z'::timestamptz - interval '30 days' + interval '1 second', 1);",
     )

@@ -15,6 +15,10 @@ use trmm_testkit::{redis_url, RedisKeys, TestDb};
 
 /// Longest any wait here may take.
 pub const DEADLINE: Duration = Duration::from_secs(60);
+/// A client, a site and the agent `agent-a` (pk 1).
+pub const AGENT: &str = "INSERT INTO clients (id, name) VALUES (1, 'Acme');
+    INSERT INTO sites (id, client_id, name) VALUES (1, 1, 'HQ');
+    INSERT INTO agents (id, agent_id, hostname, site_id) VALUES (1, 'agent-a', 'host-a', 1);";
 /// The beats' lease and tick: short, so that a takeover is quick to see.
 pub const LEASE: Duration = Duration::from_secs(2);
 const TICK: &str = "100ms";
