@@ -28,6 +28,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let pool = config.postgres.pool()?;
     let redis = config.redis.client()?;
     let gateway = config.gateway.client()?;
+    let notifier = config.notify.notifier()?;
     let prefix = config.redis_keys.redis_prefix;
     let clock = SystemClock::shared();
 
@@ -60,6 +61,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             pool: pool.clone(),
             gateway: gateway.clone(),
             clock: clock.clone(),
+            notifier,
         };
         let recovery = recovery::serve(pool.clone(), redis.clone(), prefix.clone(), shutdown.clone());
         let runner = pending::Runner {

@@ -82,13 +82,8 @@ pub fn prepare(action: RestAction<'_>, expand: impl Fn(&str) -> String) -> Resul
     let method = reqwest::Method::from_bytes(action.method.to_uppercase().as_bytes())
         .map_err(|e| NotifyError::Permanent(e.to_string()))?;
     let url_text = expand(action.pattern);
-    let url = reqwest::Url::parse(url_text.trim())
-        .map_err(|e| NotifyError::Permanent(format!("the URL {url_text:?} is invalid: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(NotifyError::Permanent(format!(
-            "the URL {url_text:?} is not http or https"
-        )));
-    }
+    let url = http_url(&url_text)
+        .ok_or_else(|| NotifyError::Permanent(format!("the URL {url_text:?} is not a valid http or https URL")))?;
     let body = if matches!(action.method, "get" | "delete") || action.body.trim().is_empty() {
         None
     } else {
@@ -107,6 +102,14 @@ pub fn prepare(action: RestAction<'_>, expand: impl Fn(&str) -> String) -> Resul
         body,
         headers,
     })
+}
+
+/// `text` as an absolute http or https URL (spaces and other unsafe characters percent-encoded, as upstream's
+/// `requote_uri` does).
+pub fn http_url(text: &str) -> Option<reqwest::Url> {
+    reqwest::Url::parse(text.trim())
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
 }
 
 fn parse_headers(text: &str) -> Result<HeaderMap, NotifyError> {

@@ -73,7 +73,7 @@ fn bad_templates_are_permanent_errors_that_say_what() {
     assert!(prepare(bad_url, expand)
         .unwrap_err()
         .to_string()
-        .contains("not http or https"));
+        .contains("not a valid http or https URL"));
     let no_url = RestAction {
         pattern: "{{agent.nothing}}",
         ..action("get", "", "")
@@ -81,7 +81,7 @@ fn bad_templates_are_permanent_errors_that_say_what() {
     assert!(prepare(no_url, |_| String::new())
         .unwrap_err()
         .to_string()
-        .contains("invalid"));
+        .contains("not a valid"));
 }
 
 #[test]
