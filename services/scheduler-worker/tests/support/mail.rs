@@ -2,7 +2,6 @@
 
 use std::path::Path;
 
-pub use trmm_testkit::smtp::mails;
 use trmm_testkit::smtp::{wait_for_mails, SmtpSecurity, SmtpServer};
 
 use super::Suite;
