@@ -93,7 +93,8 @@ if [ "${#compose[@]}" -gt 0 ]; then
   mkdir -p "$WORK/compose/config/nats"
   cp docker-compose.yml "$WORK/compose/"
   cp config/nats/nats-server.conf "$WORK/compose/config/nats/"
-  sed 's/^POSTGRES_PASSWORD=.*/POSTGRES_PASSWORD=check0only/' .env.example >"$WORK/compose/.env"
+  sed 's/^POSTGRES_PASSWORD=.*/POSTGRES_PASSWORD=check0only/; s/^TRMM_SECRET_KEY=.*/TRMM_SECRET_KEY=00/' .env.example \
+    >"$WORK/compose/.env"
   if compose_config 2>"$WORK/err"; then
     ok "${compose[*]} config (with .env.example)"
   else
@@ -101,7 +102,7 @@ if [ "${#compose[@]}" -gt 0 ]; then
   fi
   # Without a password compose must refuse to start anything, and say why. Only the password is taken
   # out: compose names just one missing required variable, and which one is not fixed.
-  grep -v '^POSTGRES_PASSWORD=' .env.example >"$WORK/compose/.env"
+  grep -v '^POSTGRES_PASSWORD=' .env.example | sed 's/^TRMM_SECRET_KEY=.*/TRMM_SECRET_KEY=00/' >"$WORK/compose/.env"
   if compose_config >/dev/null 2>"$WORK/err"; then
     bad "${compose[*]} config accepts a missing POSTGRES_PASSWORD"
   elif grep -q 'POSTGRES_PASSWORD' "$WORK/err"; then

@@ -564,6 +564,11 @@ build_profile_args() {
 # --- small utilities -------------------------------------------------------------------------
 
 # Random [A-Za-z0-9] string of LENGTH (no characters that need escaping in URLs or shells).
+# random_hex BYTES: that many random bytes as lower-case hex (a TRMM_SECRET_KEY is 32).
+random_hex() {
+  head -c "$1" /dev/urandom | od -An -v -tx1 | tr -d ' \n'
+}
+
 random_alnum() {
   local out=""
   while ((${#out} < $1)); do

@@ -22,6 +22,7 @@
 #   TRMM_REDIS_HOST [127.0.0.1] TRMM_REDIS_PORT [6379] TRMM_REDIS_DB [0]
 #   TRMM_ADMIN_USER [admin] TRMM_ADMIN_EMAIL [admin@example.com]
 #   TRMM_ADMIN_PASSWORD, TRMM_ADMIN_TOTP_SECRET [kept from quickstart.env, else generated]
+#   TRMM_SECRET_KEY [kept from quickstart.env, else generated]  encrypts the SMTP password and Twilio token
 #   TRMM_PUBLIC_URL [http://<host>:<api port>]  TRMM_LOG, TRMM_LOG_FORMAT [the binaries' defaults]
 #   TRMM_READY_TIMEOUT [120]            seconds to wait for every /readyz, and for the agent
 #   TRMM_NATS_SERVER                    a nats-server 2.10+ to use instead of finding one
@@ -79,6 +80,8 @@ secret() { # secret OVERRIDE KEY GENERATOR...
 ADMIN_PASSWORD=$(secret "${TRMM_ADMIN_PASSWORD:-}" ADMIN_PASSWORD random_alnum 24)
 ADMIN_TOTP_SECRET=$(secret "${TRMM_ADMIN_TOTP_SECRET:-}" ADMIN_TOTP_SECRET random_totp_secret)
 DB_PASSWORD=$(secret "" DB_PASSWORD random_alnum 32)
+SECRET_KEY=$(secret "${TRMM_SECRET_KEY:-}" SECRET_KEY random_hex 32)
+[[ $SECRET_KEY =~ ^[0-9a-fA-F]{64}$ ]] || die "SECRET_KEY in $ENV_FILE must be 64 hex characters; delete the line to generate one"
 [[ $ADMIN_TOTP_SECRET =~ ^[A-Z2-7]{16,}$ ]] || die "the TOTP secret must be base32 (A-Z, 2-7), 16+ characters"
 [[ $DB_PASSWORD =~ ^[A-Za-z0-9]+$ ]] || die "DB_PASSWORD in $ENV_FILE must be alphanumeric; delete the line to generate one"
 
@@ -208,6 +211,7 @@ write_env_file() {
       DB_NAME "$DB_NAME" \
       DB_USER "$DB_USER" \
       DB_PASSWORD "$DB_PASSWORD" \
+      SECRET_KEY "$SECRET_KEY" \
       DATABASE_URL "$DATABASE_URL" \
       REDIS_URL "$REDIS_URL" \
       RUN_DIR "$RUN_DIR" \
@@ -279,6 +283,7 @@ wait_ready nats-server "$NATS_MONITOR_URL/healthz"
 export TRMM_DATABASE_URL=$DATABASE_URL TRMM_REDIS_URL=$REDIS_URL TRMM_NATS_URL=$NATS_URL
 export TRMM_AGENT_NATS_URL=${TRMM_AGENT_NATS_URL:-$NATS_URL} TRMM_PUBLIC_URL=$PUBLIC_URL
 export TRMM_GATEWAY_LISTEN=127.0.0.1:$GATEWAY_PORT TRMM_GATEWAY_URL=$GATEWAY_URL
+export TRMM_SECRET_KEY=$SECRET_KEY
 
 info "applying database migrations"
 "$BIN_DIR/trmm-api" migrate </dev/null || die "trmm-api migrate failed"

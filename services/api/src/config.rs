@@ -81,6 +81,9 @@ pub struct ServeConfig {
     /// AgentGateway settings.
     #[command(flatten)]
     pub gateway: trmm_deps::GatewayArgs,
+    /// Notification settings (the key that encrypts the SMTP password and Twilio token).
+    #[command(flatten)]
+    pub notify: trmm_notify::NotifyArgs,
     /// Do not apply migrations at start (run `trmm-api migrate` separately).
     #[arg(long, env = "TRMM_NO_MIGRATE", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_migrate: bool,

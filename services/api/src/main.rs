@@ -39,6 +39,7 @@ async fn serve(cfg: ServeConfig, shutdown: CancellationToken) -> anyhow::Result<
         .min_agent_version
         .parse()
         .map_err(|e| anyhow::anyhow!("TRMM_MIN_AGENT_VERSION: {e}; use a dotted version such as 2.9.0"))?;
+    let notifier = cfg.notify.notifier()?;
     let db = pool(&cfg)?;
     let health = Health::new(trmm_api::SERVICE);
     health.set_ready(trmm_deps::postgres::DEPENDENCY, false);
@@ -68,6 +69,7 @@ async fn serve(cfg: ServeConfig, shutdown: CancellationToken) -> anyhow::Result<
         }),
         clock: SystemClock::shared(),
         gateway: cfg.gateway.client()?,
+        notifier,
     };
     let (addr, server) = trmm_api::bind(state, cfg.listen, health, cfg.workers, shutdown).with_context(|| {
         format!(

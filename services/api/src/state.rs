@@ -41,6 +41,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The AgentGateway, through which commands reach agents.
     pub gateway: trmm_rpc::client::GatewayClient,
+    /// Mail, SMS and webhook senders, and the key of the secrets they use.
+    pub notifier: trmm_notify::Notifier,
 }
 
 impl AppState {

@@ -35,6 +35,8 @@ pub struct Wiring {
     pub pool: Option<PoolBuilder>,
     /// Redis.
     pub redis_url: Option<String>,
+    /// PEM certificates the API trusts for SMTP STARTTLS (a test mail server's).
+    pub smtp_roots: Vec<Vec<u8>>,
 }
 
 pub struct TestApi {
@@ -156,6 +158,10 @@ impl TestApi {
             settings: Arc::new(settings),
             clock: clock.clone(),
             gateway: trmm_rpc::client::GatewayClient::lazy(&gateway_url).unwrap(),
+            notifier: trmm_notify::Notifier::new(
+                trmm_notify::SecretKey::from_hex(trmm_testkit::SECRET_KEY).unwrap(),
+                wiring.smtp_roots,
+            ),
         };
         let (addr, server) =
             crate::bind(state, "127.0.0.1:0".parse().unwrap(), health, Some(1), shutdown.clone()).unwrap();

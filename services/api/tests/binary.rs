@@ -50,6 +50,7 @@ async fn migrate_createsuperuser_serve_and_stop() {
         &[
             ("TRMM_DATABASE_URL", db.url().to_owned()),
             ("TRMM_REDIS_URL", trmm_testkit::redis_url()),
+            ("TRMM_SECRET_KEY", trmm_testkit::SECRET_KEY.to_owned()),
         ],
     );
     api.wait_for_status("/readyz", 200).await;

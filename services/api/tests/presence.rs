@@ -225,6 +225,8 @@ impl Rig {
             &prefix,
             "--gateway-url",
             &gateway,
+            "--secret-key",
+            trmm_testkit::SECRET_KEY,
         ];
         InProcess::start(&args, trmm_worker::run)
     }

@@ -23,6 +23,9 @@ pub struct Config {
     /// AgentGateway settings (jobs reach agents through it).
     #[command(flatten)]
     pub gateway: trmm_deps::GatewayArgs,
+    /// Notification settings (the key that decrypts the SMTP password).
+    #[command(flatten)]
+    pub notify: trmm_notify::NotifyArgs,
     /// How many agents of a bulk run are waited on at the same time (sent in PublishMany batches of up to 500).
     #[arg(long, env = "TRMM_BULK_CONCURRENCY", default_value_t = 1000, value_parser = clap::value_parser!(u16).range(1..))]
     pub bulk_concurrency: u16,

@@ -35,6 +35,7 @@ pub async fn run_with_clock(config: Config, clock: SharedClock, shutdown: Cancel
     let pool = config.postgres.pool()?;
     let redis = config.redis.client()?;
     let gateway = config.gateway.client()?;
+    let notifier = config.notify.notifier()?;
 
     let server = health::serve_setting(config.listen, "TRMM_WORKER_LISTEN", health.clone(), shutdown.clone());
     let server = async { anyhow::Ok(server.await?) };
@@ -47,7 +48,14 @@ pub async fn run_with_clock(config: Config, clock: SharedClock, shutdown: Cancel
             return anyhow::Ok(());
         };
         tracing::info!("connected to Postgres and Redis");
-        serve(&config, gateway, pool, redis, clock, &health, shutdown.clone()).await;
+        let parts = Parts {
+            gateway,
+            notifier,
+            pool,
+            redis,
+            clock,
+        };
+        serve(&config, parts, &health, shutdown.clone()).await;
         anyhow::Ok(())
     };
     tokio::try_join!(server, work)?;
@@ -55,16 +63,24 @@ pub async fn run_with_clock(config: Config, clock: SharedClock, shutdown: Cancel
     Ok(())
 }
 
-/// Consumes every queue until `shutdown`.
-async fn serve(
-    config: &Config,
+/// What the queues' consumers work with, once connected.
+struct Parts {
     gateway: trmm_rpc::client::GatewayClient,
+    notifier: trmm_notify::Notifier,
     pool: trmm_db::Pool,
     redis: ConnectionManager,
     clock: SharedClock,
-    health: &Health,
-    shutdown: CancellationToken,
-) {
+}
+
+/// Consumes every queue until `shutdown`.
+async fn serve(config: &Config, parts: Parts, health: &Health, shutdown: CancellationToken) {
+    let Parts {
+        gateway,
+        notifier,
+        pool,
+        redis,
+        clock,
+    } = parts;
     let prefix = config.redis_keys.redis_prefix.clone();
     let retries = prometheus_client::metrics::counter::Counter::default();
     health.register(
@@ -84,6 +100,7 @@ async fn serve(
         pool: pool.clone(),
         gateway: gateway.clone(),
         clock: clock.clone(),
+        notifier,
     };
     let periodic = periodic::PeriodicContext {
         pool: pool.clone(),

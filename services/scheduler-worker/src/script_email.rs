@@ -1,22 +1,19 @@
 //! Emailed script runs (`trmm_jobs::ScriptEmail`, upstream agents/tasks.py::run_script_email_results_task):
-//! the script runs through the AgentGateway, its result lands on the history row, then the mail goes out over
-//! SMTP with the core settings. A failed send is retried by apalis; a retry whose history row already holds the
+//! the script runs through the AgentGateway, its result lands on the history row, then the mail goes out through
+//! trmm-notify with the core settings. A failed send is retried by apalis; a retry whose history row already holds the
 //! result mails that result instead of running the script again.
 
 use std::time::Duration;
 
 use apalis::prelude::*;
-use lettre::message::header::ContentType;
-use lettre::message::Mailbox;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use redis::aio::ConnectionManager;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
-use trmm_db::core_settings::MailSettings;
 use trmm_db::{agents, history};
 use trmm_db::{jobs, JobId};
 use trmm_jobs::{ScriptEmail, ScriptEmailPayload};
+use trmm_notify::mail::{Email, SMTP_TIMEOUT};
+use trmm_notify::{Notifier, NotifyError};
 use trmm_rpc::client::{GatewayClient, GatewayError};
 use trmm_runtime::clock::SharedClock;
 
@@ -26,8 +23,6 @@ use crate::record;
 const MAX_ATTEMPTS: usize = 5;
 /// How often an idle worker looks for new jobs.
 const POLL: Duration = Duration::from_millis(500);
-/// Longest an SMTP conversation may take.
-const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long an attempt holds its job beyond the script's own timeout before another worker may take it.
 const LEASE_MARGIN: Duration = Duration::from_secs(600);
 
@@ -40,6 +35,8 @@ pub struct EmailContext {
     pub gateway: GatewayClient,
     /// Times the job leases.
     pub clock: SharedClock,
+    /// Sends the mail.
+    pub notifier: Notifier,
 }
 
 /// Why an attempt failed; every such failure is retried.
@@ -49,6 +46,15 @@ struct Retry(String);
 
 fn retry(e: impl std::fmt::Display) -> BoxDynError {
     Box::new(Retry(e.to_string()))
+}
+
+/// A failed send is retried only when it may pass.
+fn mail_error(e: NotifyError) -> BoxDynError {
+    if e.is_transient() {
+        retry(e)
+    } else {
+        Box::new(AbortError::new(e.to_string()))
+    }
 }
 
 fn is_retry(e: &BoxDynError) -> bool {
@@ -124,7 +130,7 @@ async fn attempt_job(job: &ScriptEmailPayload, ctx: &EmailContext) -> Result<&'s
         let Some(agent) = agents::find_by_agent_id(&**db, &row.agent_id).await.map_err(retry)? else {
             return Ok("dropped: the agent is gone");
         };
-        (row, agent, trmm_db::core_settings::mail(&**db).await.map_err(retry)?)
+        (row, agent, ctx.notifier.mailer(&**db).await.map_err(mail_error)?)
     };
     let results = match (row.script_results, row.results) {
         (Some(results), _) => results,
@@ -137,7 +143,7 @@ async fn attempt_job(job: &ScriptEmailPayload, ctx: &EmailContext) -> Result<&'s
     };
     let to = match job.email_mode.as_str() {
         "custom" => job.emails.clone(),
-        _ => mail.email_alert_recipients.clone(),
+        _ => mail.default_recipients().to_vec(),
     };
     if to.is_empty() {
         tracing::warn!(
@@ -148,8 +154,14 @@ async fn attempt_job(job: &ScriptEmailPayload, ctx: &EmailContext) -> Result<&'s
     }
     let script = row.script_name.as_deref().unwrap_or("Script");
     let subject = format!("{} {script} Results", agent.hostname);
-    let message = build(&mail, &to, &subject, body(&subject, &results)).map_err(|e| AbortError::new(e.to_string()))?;
-    transport(&mail).map_err(retry)?.send(message).await.map_err(retry)?;
+    let email = Email {
+        to: &to,
+        subject: &subject,
+        body: &body(&subject, &results),
+        idempotency_key: Some(&format!("script-email:{}", job.history_id)),
+        ..Email::default()
+    };
+    mail.send(&email).await.map_err(mail_error)?;
     tracing::info!(
         history_id = job.history_id,
         recipients = to.len(),
@@ -206,44 +218,6 @@ fn body(subject: &str, r: &Value) -> String {
         field("stdout"),
         field("stderr")
     )
-}
-
-fn build(mail: &MailSettings, to: &[String], subject: &str, body: String) -> Result<Message, lettre::error::Error> {
-    let from = mail.smtp_from_email.parse().map_err(|e| {
-        lettre::error::Error::Io(std::io::Error::other(format!("sender {:?}: {e}", mail.smtp_from_email)))
-    })?;
-    let mut builder = Message::builder()
-        .from(Mailbox::new(
-            mail.smtp_from_name.clone().filter(|n| !n.is_empty()),
-            from,
-        ))
-        .subject(subject)
-        .header(ContentType::TEXT_PLAIN);
-    for address in to {
-        let parsed = address
-            .parse()
-            .map_err(|e| lettre::error::Error::Io(std::io::Error::other(format!("recipient {address:?}: {e}"))))?;
-        builder = builder.to(Mailbox::new(None, parsed));
-    }
-    builder.body(body)
-}
-
-/// STARTTLS + login when the settings require auth, else a plain relay (upstream core/models.py send_mail;
-/// `smtp-relay.gmail.com` takes STARTTLS without a login there).
-fn transport(mail: &MailSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, lettre::transport::smtp::Error> {
-    let host = mail.smtp_host.as_str();
-    let port = u16::try_from(mail.smtp_port).unwrap_or(587);
-    let builder = if host == "smtp-relay.gmail.com" {
-        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)?
-    } else if mail.smtp_requires_auth {
-        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)?.credentials(Credentials::new(
-            mail.smtp_host_user.clone(),
-            mail.smtp_host_password.clone(),
-        ))
-    } else {
-        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-    };
-    Ok(builder.port(port).timeout(Some(SMTP_TIMEOUT)).build())
 }
 
 #[cfg(test)]

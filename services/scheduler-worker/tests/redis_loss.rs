@@ -6,9 +6,10 @@ mod support;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use support::mail::{mails, smtp_settings, wait_for_mail, Smtp};
+use support::mail::{smtp_settings, wait_for_mail, Smtp};
 use support::{responders, seed, suite_on, DEADLINE};
 use trmm_api::testing::wait_until;
+use trmm_testkit::smtp::mails;
 use trmm_testkit::{free_port, RedisServer};
 
 async fn one(api: &trmm_api::testing::TestApi, sql: &str) -> Option<Value> {

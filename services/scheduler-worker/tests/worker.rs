@@ -16,6 +16,7 @@ fn start(database_url: &str, redis_url: &str, keys: &RedisKeys) -> Service {
             ("TRMM_DATABASE_URL", database_url.to_owned()),
             ("TRMM_REDIS_URL", redis_url.to_owned()),
             ("TRMM_REDIS_PREFIX", keys.prefix().to_owned()),
+            ("TRMM_SECRET_KEY", trmm_testkit::SECRET_KEY.to_owned()),
         ],
     )
 }
@@ -74,8 +75,31 @@ async fn run_in_process_returns_ok_when_cancelled() {
         &redis_url(),
         "--redis-prefix",
         keys.prefix(),
+        "--secret-key",
+        trmm_testkit::SECRET_KEY,
     ];
     let worker = InProcess::start(&args, trmm_worker::run);
     worker.wait_ready().await;
     worker.stop().await;
+}
+
+#[test]
+fn refuses_to_start_without_a_usable_secret_key_and_says_how_to_make_one() {
+    for key in [None, Some("too short")] {
+        let mut command = std::process::Command::new(BIN);
+        for (name, _) in std::env::vars_os().filter(|(n, _)| n.to_string_lossy().starts_with("TRMM_")) {
+            command.env_remove(name);
+        }
+        if let Some(key) = key {
+            command.env("TRMM_SECRET_KEY", key);
+        }
+        let out = command
+            .env("TRMM_WORKER_LISTEN", format!("127.0.0.1:{}", free_port()))
+            .output()
+            .expect("running trmm-worker");
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("TRMM_SECRET_KEY"), "{stderr}");
+        assert!(stderr.contains("openssl rand -hex 32"), "{stderr}");
+    }
 }

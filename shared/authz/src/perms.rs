@@ -111,3 +111,12 @@ permissions!(
     /// Add, edit and delete alert templates.
     ManageAlertTemplates => "can_manage_alerttemplates",
 );
+
+permissions!(
+    /// See the global settings.
+    ViewCoreSettings => "can_view_core_settings",
+    /// Change the global settings, send test mail and SMS, and manage URL actions.
+    EditCoreSettings => "can_edit_core_settings",
+    /// List and run URL actions.
+    RunUrlActions => "can_run_urlactions",
+);

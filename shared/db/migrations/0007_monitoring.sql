@@ -1,5 +1,5 @@
 -- Monitoring: checks, their results and history, alerts, alert templates, URL actions, the notification outbox,
--- the per-agent check summary and encrypted notification secrets (server-api.md 1.4, 1.7, 5.1, 5.5).
+-- and the per-agent check summary (server-api.md 1.4, 1.7, 5.5).
 
 -- Webhooks and dashboard links (upstream core.URLAction).
 CREATE TABLE url_actions (

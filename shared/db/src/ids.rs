@@ -93,3 +93,8 @@ id_type!(
     /// Primary key of `agent_notes`.
     NoteId,
 );
+
+id_type!(
+    /// Primary key of `url_actions`.
+    UrlActionId,
+);

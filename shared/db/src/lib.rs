@@ -46,13 +46,14 @@ pub mod snippets;
 pub mod software;
 pub mod telemetry;
 pub mod templates;
+pub mod url_actions;
 pub mod users;
 
 pub use deadpool_postgres::{Client, Pool};
 pub use error::DbError;
 pub use ids::{
     AgentPk, AlertId, AlertTemplateId, ClientId, CustomFieldId, JobId, KeyStoreId, RoleId, ScriptId, SiteId, SnippetId,
-    UserId,
+    UrlActionId, UserId,
 };
 pub use tokio_postgres::{Error as PgError, GenericClient};
 

@@ -16,6 +16,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (5, "jobs", include_str!("../migrations/0005_jobs.sql")),
     (6, "bulk_lease", include_str!("../migrations/0006_bulk_lease.sql")),
     (7, "monitoring", include_str!("../migrations/0007_monitoring.sql")),
+    (
+        8,
+        "notify_secrets",
+        include_str!("../migrations/0008_notify_secrets.sql"),
+    ),
 ];
 
 /// Arbitrary constant key for `pg_advisory_xact_lock`, shared by every trmm-rs process.

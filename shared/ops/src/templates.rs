@@ -6,6 +6,7 @@
 //! * `{{agent.<custom field>}}`, `{{client.<custom field>}}`, `{{site.<custom field>}}`: the custom field's value
 //!   for this agent (or its client / site), else the field's default.
 //! * `{{global.<name>}}`: the global key store.
+//! * `{{alert.x}}`, `{{alert.get_result.x}}`: the alert a webhook runs for, and its check's result.
 //!
 //! The expansion itself is pure ([`Context`]); [`expand_args`], [`expand_env_vars`] and [`expand_script_inputs`]
 //! load a context from the database only when some input contains `{{`.
@@ -15,7 +16,8 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 use trmm_db::agents::AgentRef;
 use trmm_db::custom_fields::{FieldModel, TemplateField};
-use trmm_db::{DbError, GenericClient};
+use trmm_db::templates::TemplateObjects;
+use trmm_db::{AlertId, ClientId, DbError, GenericClient, SiteId};
 
 /// Shell names as scripts store them (TRMM ScriptShell).
 pub const SHELLS: [&str; 6] = ["powershell", "cmd", "python", "shell", "nushell", "deno"];
@@ -35,6 +37,8 @@ pub struct Context {
     fields: HashMap<(FieldModel, String), Value>,
     /// The global key store, values as JSON strings.
     globals: HashMap<String, Value>,
+    /// `{{alert.x}}`: the alert's columns, when expanding for an alert.
+    alert: Value,
 }
 
 /// What one `{{...}}` resolved to.
@@ -71,28 +75,71 @@ impl Context {
             client,
             fields,
             globals: globals.into_iter().map(|(k, v)| (k, Value::String(v))).collect(),
+            alert: Value::Null,
         }
     }
 
     /// Loads the context of one agent: its row, its site and client rows, every custom field that applies to
     /// them (value or default) and the key store.
     pub async fn load(db: &impl GenericClient, agent: &AgentRef) -> Result<Context, DbError> {
-        let objects = trmm_db::templates::objects(db, agent.pk).await?;
-        let fields = trmm_db::custom_fields::template_fields(db, agent.pk, agent.site, agent.client).await?;
-        let globals = trmm_db::keystore::list(db)
-            .await?
-            .into_iter()
-            .map(|k| (k.name, k.value))
-            .collect();
-        let (a, s, c) = match objects {
-            Some(o) => (o.agent, o.site, o.client),
-            None => Default::default(),
+        let objects = trmm_db::templates::objects(db, agent.pk).await?.unwrap_or_default();
+        let scope = (Some(agent.pk), Some(agent.site), agent.client);
+        Context::assemble(db, &agent.agent_id, objects, scope).await
+    }
+
+    /// Loads the context of a site (`{{agent.x}}` has no values); `None` if the site does not exist.
+    pub async fn load_site(db: &impl GenericClient, site: SiteId) -> Result<Option<Context>, DbError> {
+        let Some((client, objects)) = trmm_db::templates::site_objects(db, site).await? else {
+            return Ok(None);
         };
+        Ok(Some(
+            Context::assemble(db, "", objects, (None, Some(site), client)).await?,
+        ))
+    }
+
+    /// Loads the context of a client (only `{{client.x}}` and `{{global.x}}` have values); `None` if the client
+    /// does not exist.
+    pub async fn load_client(db: &impl GenericClient, client: ClientId) -> Result<Option<Context>, DbError> {
+        let Some(objects) = trmm_db::templates::client_objects(db, client).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Context::assemble(db, "", objects, (None, None, client)).await?))
+    }
+
+    /// Loads the context of an alert: the alert itself plus its agent's context; `None` if the alert does not
+    /// exist.
+    pub async fn load_alert(db: &impl GenericClient, alert: AlertId) -> Result<Option<Context>, DbError> {
+        let Some((object, agent)) = trmm_db::templates::alert_object(db, alert).await? else {
+            return Ok(None);
+        };
+        let agent = match agent {
+            Some(pk) => trmm_db::agents::find_by_pk(db, pk).await?,
+            None => None,
+        };
+        let mut ctx = match agent {
+            Some(agent) => Context::load(db, &agent).await?,
+            None => {
+                let globals = globals(db).await?;
+                Context::new("", Map::new(), Map::new(), Map::new(), HashMap::new(), globals)
+            }
+        };
+        ctx.alert = Value::Object(object);
+        Ok(Some(ctx))
+    }
+
+    async fn assemble(
+        db: &impl GenericClient,
+        agent_id: &str,
+        objects: TemplateObjects,
+        (agent, site, client): (Option<trmm_db::AgentPk>, Option<SiteId>, ClientId),
+    ) -> Result<Context, DbError> {
+        let fields = trmm_db::custom_fields::template_fields(db, agent, site, client).await?;
+        let globals = globals(db).await?;
         Ok(Context::new(
-            &agent.agent_id,
-            a,
-            s,
-            c,
+            agent_id,
+            objects.agent,
+            objects.site,
+            objects.client,
             fields.into_iter().map(resolve_field).collect(),
             globals,
         ))
@@ -106,6 +153,7 @@ impl Context {
             "global" => {
                 return self.globals.get(path).map_or(Lookup::Unknown, Lookup::Found);
             }
+            "alert" => return walk(&self.alert, path),
             "agent" => (FieldModel::Agent, &self.agent),
             "site" => (FieldModel::Site, &self.site),
             "client" => (FieldModel::Client, &self.client),
@@ -115,15 +163,7 @@ impl Context {
         if let Some(v) = self.fields.get(&(model, path.to_owned())) {
             return found(v);
         }
-        let mut value = root;
-        for segment in path.split('.') {
-            let key = if segment == "pk" { "id" } else { segment };
-            match value.get(key) {
-                Some(v) => value = v,
-                None => return Lookup::Unknown,
-            }
-        }
-        found(value)
+        walk(root, path)
     }
 
     /// Replaces every `{{...}}` in `text`; `quotes` wraps strings and lists in single quotes.
@@ -160,6 +200,12 @@ impl Context {
         self.expand(arg, shell, shell != "cmd")
     }
 
+    /// Expands a URL action's URL, body or headers: values as plain text, never quoted (upstream
+    /// core/utils.py::find_and_replace_db_values_str).
+    pub fn expand_text(&self, text: &str) -> String {
+        self.expand(text, "", false)
+    }
+
     /// Expands the value of one `KEY=VALUE` environment variable; values are never quoted. Everything after the
     /// first `=` is the value (upstream keeps only the text up to a second `=`).
     pub fn expand_env_var(&self, shell: &str, env_var: &str) -> String {
@@ -168,6 +214,24 @@ impl Context {
             None => env_var.to_owned(),
         }
     }
+}
+
+async fn globals(db: &impl GenericClient) -> Result<HashMap<String, String>, DbError> {
+    let entries = trmm_db::keystore::list(db).await?;
+    Ok(entries.into_iter().map(|k| (k.name, k.value)).collect())
+}
+
+/// Follows a dotted path through an object, as upstream's attribute lookup does (`pk` is the id).
+fn walk<'a>(root: &'a Value, path: &str) -> Lookup<'a> {
+    let mut value = root;
+    for segment in path.split('.') {
+        let key = if segment == "pk" { "id" } else { segment };
+        match value.get(key) {
+            Some(v) => value = v,
+            None => return Lookup::Unknown,
+        }
+    }
+    found(value)
 }
 
 fn found(v: &Value) -> Lookup<'_> {

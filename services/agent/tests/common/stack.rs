@@ -224,6 +224,8 @@ pub fn start_worker(stack: &Stack, extra: &[&str]) -> DropGuard {
         &stack.gateway_url,
         "--listen",
         &listen,
+        "--secret-key",
+        trmm_testkit::SECRET_KEY,
     ];
     let config = trmm_worker::Config::try_parse_from(args.iter().chain(extra)).expect("trmm-worker flags");
     let stop = CancellationToken::new();

@@ -118,6 +118,8 @@ impl Suite {
             &self.worker_listen,
             "--bulk-concurrency",
             "1000",
+            "--secret-key",
+            trmm_testkit::SECRET_KEY,
         ];
         let extra = self.worker_args.iter().map(String::as_str);
         let config = trmm_worker::Config::try_parse_from(args.into_iter().chain(extra)).unwrap();

@@ -154,13 +154,14 @@ pub struct TemplateField {
 }
 
 /// Every custom field with the value held by this agent (agent fields), its site (site fields) or its client
-/// (client fields), in one query.
+/// (client fields), in one query; without an agent (or site) those fields have their defaults only.
 pub async fn template_fields(
     db: &impl GenericClient,
-    agent: AgentPk,
-    site: SiteId,
+    agent: Option<AgentPk>,
+    site: Option<SiteId>,
     client: ClientId,
 ) -> Result<Vec<TemplateField>, DbError> {
+    let (agent, site) = (agent.map(|a| a.0), site.map(|s| s.0));
     let rows = db
         .query(
             "SELECT f.model, f.name, f.type, f.default_value_string, f.default_value_bool, f.default_values_multiple,
@@ -172,7 +173,7 @@ pub async fn template_fields(
              LEFT JOIN agent_custom_fields av ON f.model = 'agent' AND av.field_id = f.id AND av.agent_pk = $1
              LEFT JOIN site_custom_fields sv ON f.model = 'site' AND sv.field_id = f.id AND sv.site_id = $2
              LEFT JOIN client_custom_fields cv ON f.model = 'client' AND cv.field_id = f.id AND cv.client_id = $3",
-            &[&agent.0, &site.0, &client.0],
+            &[&agent, &site, &client.0],
         )
         .await?;
     Ok(rows

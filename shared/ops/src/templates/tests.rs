@@ -126,3 +126,19 @@ fn snippets_replace_known_names_only() {
     );
     assert_eq!(replace_snippets("no refs", &snippets), "no refs");
 }
+
+#[test]
+fn url_action_text_is_never_quoted_and_sees_the_alert() {
+    let mut c = ctx();
+    c.alert = json!({"id": 9, "severity": "error", "get_result": {"stdout": "C:\\temp", "retcode": 2}});
+    assert_eq!(
+        c.expand_text("https://x/{{agent.hostname}}?o={{agent.Owner}}&k={{global.api_key}}"),
+        "https://x/web-01?o=O'Brien&k=s3cr3t"
+    );
+    assert_eq!(
+        c.expand_text(r#"{"a": "{{alert.severity}}", "rc": {{alert.get_result.retcode}}, "id": {{alert.pk}}}"#),
+        r#"{"a": "error", "rc": 2, "id": 9}"#
+    );
+    assert_eq!(c.expand_text("{{alert.get_result.stdout}}|{{alert.nope}}"), "C:\\temp|");
+    assert_eq!(ctx().expand_text("{{alert.severity}}"), "", "no alert: empty");
+}

@@ -1,13 +1,20 @@
-//! `/core/customfields/` and `/core/keystore/` (TRMM core/views.py; server-api.md 3.7, 5.2, 5.4), plus the
-//! custom field values that agent, client and site edits carry.
+//! `/core/` (TRMM core/views.py; server-api.md 3.7, 5.1–5.5): global settings and test messages, custom
+//! fields, the key store and URL actions, plus the custom field values that agent, client and site edits carry.
 
 mod customfields;
 mod keystore;
+mod messaging;
+mod settings;
+mod urlactions;
 pub(crate) mod values;
 
 use actix_web::web;
 
 /// Registers the routes of this module.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.configure(customfields::configure).configure(keystore::configure);
+    cfg.configure(customfields::configure)
+        .configure(keystore::configure)
+        .configure(settings::configure)
+        .configure(messaging::configure)
+        .configure(urlactions::configure);
 }
