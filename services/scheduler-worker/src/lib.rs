@@ -4,6 +4,7 @@
 
 mod bulk;
 pub mod config;
+mod notify;
 mod pending;
 mod periodic;
 mod queue;
@@ -100,13 +101,23 @@ async fn serve(config: &Config, parts: Parts, health: &Health, shutdown: Cancell
         pool: pool.clone(),
         gateway: gateway.clone(),
         clock: clock.clone(),
-        notifier,
+        notifier: notifier.clone(),
     };
     let periodic = periodic::PeriodicContext {
         pool: pool.clone(),
         clock: clock.clone(),
         metrics: periodic::Metrics::registered(health),
         shutdown: shutdown.clone(),
+        jobs: trmm_ops::JobQueue {
+            redis: std::sync::Arc::new(tokio::sync::OnceCell::new_with(Some(redis.clone()))),
+            prefix: prefix.clone(),
+        },
+    };
+    let notify = notify::NotifyContext {
+        pool: pool.clone(),
+        gateway: gateway.clone(),
+        notifier,
+        clock: clock.clone(),
     };
     let recovery = recovery::serve(pool.clone(), redis.clone(), prefix.clone(), shutdown.clone());
     let runner = pending::Runner {
@@ -120,6 +131,7 @@ async fn serve(config: &Config, parts: Parts, health: &Health, shutdown: Cancell
         script_email::serve(email, redis.clone(), prefix.clone(), shutdown.clone()),
         pending::serve(runner, redis.clone(), prefix.clone(), shutdown.clone()),
         periodic::serve(periodic, redis.clone(), prefix.clone(), shutdown.clone()),
+        notify::serve(notify, redis.clone(), prefix.clone(), shutdown.clone()),
         recovery
     );
 }

@@ -65,6 +65,8 @@ pub struct PeriodicContext {
     pub metrics: Metrics,
     /// Stops a long sweep between batches (the next run finishes it).
     pub shutdown: CancellationToken,
+    /// Where the notifications owed by availability alerts go.
+    pub jobs: trmm_ops::JobQueue,
 }
 
 /// Runs the periodic queue until `shutdown`; restarts the apalis worker when Redis drops it.
@@ -92,16 +94,46 @@ async fn run_job(run: Periodic, ctx: Data<PeriodicContext>) -> Result<(), BoxDyn
         ctx.metrics.superseded.get_or_create(&entry).inc();
         return Ok(());
     }
-    let outcome = match run.job {
-        PeriodicJob::UnsnoozeAlerts => unsnooze(&ctx, now).await,
-        PeriodicJob::CoreMaintenance => maintain(&ctx, run.due).await,
-        PeriodicJob::ResolvePendingActions => resolve_pending(&ctx, now).await,
+    let outcome: Result<(), BoxDynError> = match run.job {
+        PeriodicJob::UnsnoozeAlerts => unsnooze(&ctx, now).await.map_err(Into::into),
+        PeriodicJob::CoreMaintenance => maintain(&ctx, run.due).await.map_err(Into::into),
+        PeriodicJob::ResolvePendingActions => resolve_pending(&ctx, now).await.map_err(Into::into),
+        PeriodicJob::AgentOutages => availability(&ctx, now, false).await.map_err(Into::into),
+        PeriodicJob::ResolveAlerts => availability(&ctx, now, true).await.map_err(Into::into),
+        PeriodicJob::NotificationSweep => sweep_notifications(&ctx, now).await.map_err(Into::into),
     };
     if let Err(e) = outcome {
         tracing::warn!(entry = entry.entry, due = %run.due, error = %e, "periodic job failed");
-        return Err(Box::new(e));
+        return Err(e);
     }
     ctx.metrics.ran.get_or_create(&entry).inc();
+    Ok(())
+}
+
+/// Overdue agents raise availability alerts (`resolve` false), agents back online resolve them (true).
+async fn availability(ctx: &PeriodicContext, now: DateTime<Utc>, resolve: bool) -> Result<(), trmm_ops::OpsError> {
+    use trmm_ops::alerts::availability;
+    let pass = if resolve {
+        availability::returns(&ctx.pool, &ctx.jobs, now).await?
+    } else {
+        availability::outages(&ctx.pool, &ctx.jobs, now).await?
+    };
+    if pass.owed > 0 || (resolve && pass.agents > 0) {
+        tracing::info!(
+            agents = pass.agents,
+            notifications = pass.owed,
+            resolve,
+            "availability alerts"
+        );
+    }
+    Ok(())
+}
+
+async fn sweep_notifications(ctx: &PeriodicContext, now: DateTime<Utc>) -> Result<(), trmm_ops::OpsError> {
+    let n = crate::notify::sweep(&ctx.pool, &ctx.jobs, now).await?;
+    if n > 0 {
+        tracing::info!(notifications = n, "stranded notifications handed to workers again");
+    }
     Ok(())
 }
 

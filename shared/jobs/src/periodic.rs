@@ -18,6 +18,13 @@ pub enum PeriodicJob {
     CoreMaintenance,
     /// Completes agent updates the agents have finished (upstream `core.tasks.resolve_pending_actions`).
     ResolvePendingActions,
+    /// Raises availability alerts for overdue agents (upstream `agents.tasks.agent_outages_task`).
+    AgentOutages,
+    /// Resolves availability alerts of agents back online (upstream `core.tasks.resolve_alerts_task`).
+    ResolveAlerts,
+    /// Hands stranded alert notifications to a worker again (trmm-rs: their queue entry was lost with Redis,
+    /// their worker died, or their retry is due).
+    NotificationSweep,
 }
 
 /// When an entry falls due.
@@ -34,10 +41,13 @@ pub enum Cadence {
 
 impl PeriodicJob {
     /// Every entry of the schedule.
-    pub const ALL: [PeriodicJob; 3] = [
+    pub const ALL: [PeriodicJob; 6] = [
         PeriodicJob::UnsnoozeAlerts,
         PeriodicJob::CoreMaintenance,
         PeriodicJob::ResolvePendingActions,
+        PeriodicJob::AgentOutages,
+        PeriodicJob::ResolveAlerts,
+        PeriodicJob::NotificationSweep,
     ];
 
     /// Upstream's beat entry name, used in logs, metrics and Redis keys.
@@ -46,6 +56,9 @@ impl PeriodicJob {
             PeriodicJob::UnsnoozeAlerts => "unsnooze-alerts",
             PeriodicJob::CoreMaintenance => "core-maintenance-tasks",
             PeriodicJob::ResolvePendingActions => "resolve-pending-actions",
+            PeriodicJob::AgentOutages => "agent-outages-task",
+            PeriodicJob::ResolveAlerts => "resolve-alerts-task",
+            PeriodicJob::NotificationSweep => "notification-sweep",
         }
     }
 
@@ -55,6 +68,9 @@ impl PeriodicJob {
             PeriodicJob::UnsnoozeAlerts => Cadence::Hourly { minute: 10 },
             PeriodicJob::CoreMaintenance => Cadence::Hourly { minute: 15 },
             PeriodicJob::ResolvePendingActions => Cadence::Every(100),
+            PeriodicJob::AgentOutages => Cadence::Every(150),
+            PeriodicJob::ResolveAlerts => Cadence::Every(80),
+            PeriodicJob::NotificationSweep => Cadence::Every(60),
         }
     }
 }
@@ -130,10 +146,13 @@ mod tests {
         for (job, text) in [
             (PeriodicJob::UnsnoozeAlerts, "\"unsnooze_alerts\""),
             (PeriodicJob::ResolvePendingActions, "\"resolve_pending_actions\""),
+            (PeriodicJob::AgentOutages, "\"agent_outages\""),
+            (PeriodicJob::ResolveAlerts, "\"resolve_alerts\""),
+            (PeriodicJob::NotificationSweep, "\"notification_sweep\""),
         ] {
             assert_eq!(serde_json::to_string(&job).unwrap(), text);
         }
-        assert!(serde_json::from_str::<Periodic>(r#"{"job":"agent_outages","due":"2030-01-01T10:15:00Z"}"#).is_err());
+        assert!(serde_json::from_str::<Periodic>(r#"{"job":"sync_mesh","due":"2030-01-01T10:15:00Z"}"#).is_err());
     }
 
     #[test]
@@ -180,6 +199,9 @@ mod tests {
                 ("unsnooze-alerts", Cadence::Hourly { minute: 10 }),
                 ("core-maintenance-tasks", Cadence::Hourly { minute: 15 }),
                 ("resolve-pending-actions", Cadence::Every(100)),
+                ("agent-outages-task", Cadence::Every(150)),
+                ("resolve-alerts-task", Cadence::Every(80)),
+                ("notification-sweep", Cadence::Every(60)),
             ]
         );
     }

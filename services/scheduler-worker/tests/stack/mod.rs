@@ -79,6 +79,8 @@ impl Stack {
             &redis_url(),
             "--redis-prefix",
             self.keys.prefix(),
+            "--secret-key",
+            trmm_testkit::SECRET_KEY,
         ];
         let clock = self.clock.clone();
         let worker = InProcess::start(&args, move |config, stop| {

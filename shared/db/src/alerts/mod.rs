@@ -383,3 +383,42 @@ pub async fn returned_agents(db: &impl GenericClient, now: DateTime<Utc>) -> Res
         .await?;
     Ok(rows.iter().map(|r| AgentPk(r.get(0))).collect())
 }
+
+/// Stores what the failure (or, with `resolved`, the resolve) action of an alert did.
+pub async fn set_action_output(
+    db: &impl GenericClient,
+    id: AlertId,
+    resolved: bool,
+    out: &ActionOutput,
+) -> Result<(), DbError> {
+    let prefix = if resolved { "resolved_" } else { "" };
+    db.execute(
+        &format!(
+            "UPDATE alerts SET {prefix}action_run = $2, {prefix}action_stdout = $3, {prefix}action_stderr = $4,
+                {prefix}action_retcode = $5, {prefix}action_execution_time = $6 WHERE id = $1"
+        ),
+        &[
+            &id.0,
+            &out.run,
+            &out.stdout,
+            &out.stderr,
+            &out.retcode,
+            &out.execution_time,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Up to `limit` agents heard from within their `offline_time`, most recent first: where an alert action runs
+/// when its own agent is not there (upstream `run_on_any`).
+pub async fn online_agents(db: &impl GenericClient, now: DateTime<Utc>, limit: i64) -> Result<Vec<String>, DbError> {
+    let rows = db
+        .query(
+            "SELECT agent_id FROM agents WHERE last_seen >= $1::timestamptz - make_interval(mins => offline_time)
+             ORDER BY last_seen DESC LIMIT $2",
+            &[&now, &limit],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
