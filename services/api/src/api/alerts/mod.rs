@@ -103,18 +103,16 @@ fn truthy(v: &Value) -> bool {
     }
 }
 
-/// A whole number upstream reads with `int()`: an integer or a string holding one, at least `min`.
-fn int(map: &Map<String, Value>, key: &str, min: i64) -> ApiResult<Option<i64>> {
-    let Some(v) = map.get(key) else { return Ok(None) };
-    let n = v.as_i64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()));
-    match n {
-        Some(n) if n >= min => Ok(Some(n)),
-        Some(_) => Err(ApiError::field(
-            key,
-            format!("Ensure this value is greater than or equal to {min}."),
-        )),
-        None => Err(ApiError::field(key, "A valid integer is required.")),
-    }
+fn invalid(errors: Map<String, Value>) -> ApiError {
+    ApiError::Invalid(Value::Object(errors))
+}
+
+/// The integer field `key` of at least `min` (upstream reads it with `int()`: a number or a string of one).
+fn integer(map: &Map<String, Value>, key: &str, min: i64) -> ApiResult<Option<i32>> {
+    let mut f = form::Form::new(map);
+    let n = f.integer(key, min);
+    f.finish().map_err(invalid)?;
+    Ok(n)
 }
 
 /// The filters of `PATCH /alerts/` as upstream reads them: a falsy resolved/snoozed filter keeps only the
@@ -123,8 +121,8 @@ fn filter(map: &Map<String, Value>, now: DateTime<Utc>) -> ApiResult<AlertFilter
     let mut f = form::Form::new(map);
     let clients = f.pk_list("clientFilter");
     let severities = f.string_list("severityFilter", |_| None);
-    f.finish().map_err(|e| ApiError::Invalid(Value::Object(e)))?;
-    let days = int(map, "timeFilter", 0)?;
+    let days = f.integer("timeFilter", 0);
+    f.finish().map_err(invalid)?;
     Ok(AlertFilter {
         clients: clients.map(|c| c.into_iter().map(ClientId).collect()),
         severities,
@@ -132,7 +130,7 @@ fn filter(map: &Map<String, Value>, now: DateTime<Utc>) -> ApiResult<AlertFilter
         unsnoozed_only: map.get("snoozedFilter").is_some_and(|v| !truthy(v)),
         // A window reaching before the calendar's start is no window.
         since: days
-            .and_then(TimeDelta::try_days)
+            .and_then(|d| TimeDelta::try_days(d.into()))
             .and_then(|d| now.checked_sub_signed(d)),
     })
 }
@@ -143,8 +141,8 @@ async fn list(caller: Authed<ListAlerts>, Json(body): Json<Value>) -> ApiResult<
     let map = form::object(&body)?;
     let scope = caller.identity.visibility();
     let db = caller.state.conn().await?;
-    if let Some(top) = int(map, "top", 0)? {
-        let (count, alerts) = alerts::top(&**db, &scope, top).await?;
+    if let Some(top) = integer(map, "top", 0)? {
+        let (count, alerts) = alerts::top(&**db, &scope, top.into()).await?;
         return Ok(HttpResponse::Ok().json(json!({ "alerts_count": count, "alerts": rendered(&alerts) })));
     }
     let f = if FILTERS.iter().any(|k| map.contains_key(*k)) {
@@ -161,16 +159,16 @@ async fn get(caller: Scoped<ListAlerts, Alert>) -> ApiResult<HttpResponse> {
 }
 
 /// The longest snooze, a century: beyond it a date overflows.
-const MAX_SNOOZE_DAYS: i64 = 36_500;
+const MAX_SNOOZE_DAYS: i32 = 36_500;
 
 /// The end of a snooze of `snooze_days` days from `now`; `missing` is the answer when there is none.
 fn snooze_until(map: &Map<String, Value>, now: DateTime<Utc>, missing: &str) -> ApiResult<DateTime<Utc>> {
-    let days = int(map, "snooze_days", 1)?.ok_or_else(|| ApiError::BadRequest(missing.into()))?;
+    let days = integer(map, "snooze_days", 1)?.ok_or_else(|| ApiError::BadRequest(missing.into()))?;
     if days > MAX_SNOOZE_DAYS {
         let msg = format!("Ensure this value is less than or equal to {MAX_SNOOZE_DAYS}.");
         return Err(ApiError::field("snooze_days", msg));
     }
-    Ok(now + TimeDelta::days(days))
+    Ok(now + TimeDelta::days(days.into()))
 }
 
 /// `PUT /alerts/<pk>/` `{type: resolve | snooze (+ snooze_days) | unsnooze}`.
