@@ -107,14 +107,6 @@ fn invalid(errors: Map<String, Value>) -> ApiError {
     ApiError::Invalid(Value::Object(errors))
 }
 
-/// The integer field `key` of at least `min` (upstream reads it with `int()`: a number or a string of one).
-fn integer(map: &Map<String, Value>, key: &str, min: i64) -> ApiResult<Option<i32>> {
-    let mut f = form::Form::new(map);
-    let n = f.integer(key, min);
-    f.finish().map_err(invalid)?;
-    Ok(n)
-}
-
 /// The filters of `PATCH /alerts/` as upstream reads them: a falsy resolved/snoozed filter keeps only the
 /// unresolved/unsnoozed alerts, anything else keeps all.
 fn filter(map: &Map<String, Value>, now: DateTime<Utc>) -> ApiResult<AlertFilter> {
@@ -141,16 +133,19 @@ async fn list(caller: Authed<ListAlerts>, Json(body): Json<Value>) -> ApiResult<
     let map = form::object(&body)?;
     let scope = caller.identity.visibility();
     let db = caller.state.conn().await?;
-    if let Some(top) = integer(map, "top", 0)? {
+    let mut f = form::Form::new(map);
+    let top = f.integer("top", 0);
+    f.finish().map_err(invalid)?;
+    if let Some(top) = top {
         let (count, alerts) = alerts::top(&**db, &scope, top.into()).await?;
         return Ok(HttpResponse::Ok().json(json!({ "alerts_count": count, "alerts": rendered(&alerts) })));
     }
-    let f = if FILTERS.iter().any(|k| map.contains_key(*k)) {
+    let filters = if FILTERS.iter().any(|k| map.contains_key(*k)) {
         filter(map, caller.state.now())?
     } else {
         AlertFilter::default()
     };
-    Ok(HttpResponse::Ok().json(rendered(&alerts::list(&**db, &scope, &f).await?)))
+    Ok(HttpResponse::Ok().json(rendered(&alerts::list(&**db, &scope, &filters).await?)))
 }
 
 /// `GET /alerts/<pk>/`.
@@ -159,15 +154,16 @@ async fn get(caller: Scoped<ListAlerts, Alert>) -> ApiResult<HttpResponse> {
 }
 
 /// The longest snooze, a century: beyond it a date overflows.
-const MAX_SNOOZE_DAYS: i32 = 36_500;
+const MAX_SNOOZE_DAYS: i64 = 36_500;
 
 /// The end of a snooze of `snooze_days` days from `now`; `missing` is the answer when there is none.
 fn snooze_until(map: &Map<String, Value>, now: DateTime<Utc>, missing: &str) -> ApiResult<DateTime<Utc>> {
-    let days = integer(map, "snooze_days", 1)?.ok_or_else(|| ApiError::BadRequest(missing.into()))?;
-    if days > MAX_SNOOZE_DAYS {
-        let msg = format!("Ensure this value is less than or equal to {MAX_SNOOZE_DAYS}.");
-        return Err(ApiError::field("snooze_days", msg));
-    }
+    let mut f = form::Form::new(map);
+    let days = f.int_within("snooze_days", 1, MAX_SNOOZE_DAYS, false);
+    f.finish().map_err(invalid)?;
+    let Some(Some(days)) = days else {
+        return Err(ApiError::BadRequest(missing.into()));
+    };
     Ok(now + TimeDelta::days(days.into()))
 }
 
