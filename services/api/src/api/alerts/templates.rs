@@ -62,7 +62,7 @@ fn kind_columns(map: &mut Map<String, Value>, kind: &str, k: &KindSettings) {
 }
 
 /// The template's own columns, exclusions as lists of ids (upstream AlertTemplateAuditSerializer without the
-/// bookkeeping columns); also its audit snapshot.
+/// bookkeeping columns).
 fn columns(id: AlertTemplateId, f: &TemplateFields) -> Map<String, Value> {
     let mut map = json!({
         "id": id,
@@ -84,6 +84,11 @@ fn columns(id: AlertTemplateId, f: &TemplateFields) -> Map<String, Value> {
     kind_columns(map_mut, "check", &f.check);
     kind_columns(map_mut, "task", &f.task);
     std::mem::take(map_mut)
+}
+
+/// A template's audit snapshot.
+fn snapshot(id: AlertTemplateId, f: &TemplateFields) -> Value {
+    Value::Object(columns(id, f))
 }
 
 /// Every column, the bookkeeping ones included.
@@ -179,23 +184,53 @@ async fn list(caller: Authed<ListAlertTemplates>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(rows))
 }
 
+/// Validates `body` onto the template `pk` names (a new one for `None`; upstream's serializer is partial for
+/// both) and stores it with its audit row in one transaction.
+async fn save(
+    caller: Authed<ManageAlertTemplates>,
+    req: &HttpRequest,
+    pk: Option<i32>,
+    body: &Value,
+) -> ApiResult<HttpResponse> {
+    let map = form::object(body)?;
+    allow_actions(&caller.identity, map)?;
+    let who = caller.identity.username();
+    let mut db = caller.state.conn().await?;
+    let tx = db.transaction().await?;
+    let before = match pk {
+        Some(pk) => Some(
+            templates::get(&*tx, AlertTemplateId(pk))
+                .await?
+                .ok_or(ApiError::NotFound)?,
+        ),
+        None => None,
+    };
+    let base = before
+        .as_ref()
+        .map_or_else(template_fields::defaults, |t| t.fields.clone());
+    let f = template_fields::apply(&*tx, map, base, before.is_none()).await?;
+    let change = match before {
+        None => {
+            let id = templates::create(&*tx, &f, who).await.unique_as(name_taken)?;
+            Change::add(OBJECT, format!("{who} added {OBJECT} {}", f.name), snapshot(id, &f))
+        }
+        Some(t) => {
+            templates::update(&*tx, t.id, &f, who).await.unique_as(name_taken)?;
+            let message = format!("{who} modified {OBJECT} {}", f.name);
+            Change::modify(OBJECT, message, snapshot(t.id, &t.fields), snapshot(t.id, &f))
+        }
+    };
+    audit::commit(tx, &caller.state, req, &caller.identity, change).await?;
+    Ok(HttpResponse::Ok().json("ok"))
+}
+
 /// `POST /alerts/templates/`.
 async fn create(
     caller: Authed<ManageAlertTemplates>,
     req: HttpRequest,
     Json(body): Json<Value>,
 ) -> ApiResult<HttpResponse> {
-    let map = form::object(&body)?;
-    allow_actions(&caller.identity, map)?;
-    let who = caller.identity.username();
-    let mut db = caller.state.conn().await?;
-    let tx = db.transaction().await?;
-    let f = template_fields::apply(&*tx, map, template_fields::defaults(), true).await?;
-    let id = templates::create(&*tx, &f, who).await.unique_as(name_taken)?;
-    let message = format!("{who} added {OBJECT} {}", f.name);
-    let change = Change::add(OBJECT, message, Value::Object(columns(id, &f)));
-    audit::commit(tx, &caller.state, &req, &caller.identity, change).await?;
-    Ok(HttpResponse::Ok().json("ok"))
+    save(caller, &req, None, &body).await
 }
 
 /// `GET /alerts/templates/<pk>/`.
@@ -205,33 +240,14 @@ async fn get(caller: Authed<ListAlertTemplates>, pk: web::Path<i32>) -> ApiResul
     Ok(HttpResponse::Ok().json(render(&template, &usage)))
 }
 
-/// `PUT /alerts/templates/<pk>/`: the fields sent replace the stored ones (upstream's partial update).
+/// `PUT /alerts/templates/<pk>/`: the fields sent replace the stored ones.
 async fn update(
     caller: Authed<ManageAlertTemplates>,
     req: HttpRequest,
     pk: web::Path<i32>,
     Json(body): Json<Value>,
 ) -> ApiResult<HttpResponse> {
-    let map = form::object(&body)?;
-    allow_actions(&caller.identity, map)?;
-    let who = caller.identity.username();
-    let mut db = caller.state.conn().await?;
-    let tx = db.transaction().await?;
-    let before = templates::get(&*tx, AlertTemplateId(*pk))
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let f = template_fields::apply(&*tx, map, before.fields.clone(), false).await?;
-    templates::update(&*tx, before.id, &f, who)
-        .await
-        .unique_as(name_taken)?;
-    let change = Change::modify(
-        OBJECT,
-        format!("{who} modified {OBJECT} {}", f.name),
-        Value::Object(columns(before.id, &before.fields)),
-        Value::Object(columns(before.id, &f)),
-    );
-    audit::commit(tx, &caller.state, &req, &caller.identity, change).await?;
-    Ok(HttpResponse::Ok().json("ok"))
+    save(caller, &req, Some(*pk), &body).await
 }
 
 /// `DELETE /alerts/templates/<pk>/`: clients, sites and the core default using it fall back to the next slot.
@@ -246,7 +262,7 @@ async fn delete(caller: Authed<ManageAlertTemplates>, req: HttpRequest, pk: web:
     let change = Change::delete(
         OBJECT,
         format!("{who} deleted {OBJECT} {}", template.fields.name),
-        Value::Object(columns(template.id, &template.fields)),
+        snapshot(template.id, &template.fields),
     );
     audit::commit(tx, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json("ok"))
