@@ -36,7 +36,7 @@ async fn clients_and_sites_take_templates_and_related_lists_them() {
     let site = json!({"id": hq, "name": "HQ", "client": acme, "client_name": "Acme", "alert_template": t});
     assert_eq!(body["sites"], json!([site]));
     assert_eq!(body["default_template"], false);
-    make_default(&api, t).await;
+    make_default(&api, &admin, t).await;
     assert_eq!(api.get(&related, &admin).await.1["default_template"], true);
     let listed = get(&api, &admin, t).await;
     assert_eq!(
@@ -95,7 +95,7 @@ async fn the_template_in_force_follows_what_the_endpoints_assign() {
     let for_client = create(&api, &admin, json!({"name": "Client"})).await;
     let for_site = create(&api, &admin, json!({"name": "Site"})).await;
     assert_eq!(in_force().await, None);
-    make_default(&api, default).await;
+    make_default(&api, &admin, default).await;
     assert_eq!(in_force().await.as_deref(), Some("Default"));
     let body = json!({"client": {"id": acme, "alert_template": for_client}});
     assert_eq!(

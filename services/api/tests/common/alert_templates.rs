@@ -33,9 +33,8 @@ pub async fn edit(api: &TestApi, token: &str, id: i64, body: Value) {
     assert_eq!(answer, (StatusCode::OK, json!("ok")), "{body}");
 }
 
-/// Makes template `id` the core default (core settings are another suite's endpoint).
-pub async fn make_default(api: &TestApi, id: i64) {
-    let db = api.db.pool().get().await.unwrap();
-    let sql = "UPDATE core_settings SET alert_template_id = $1";
-    db.execute(sql, &[&(id as i32)]).await.unwrap();
+/// Makes template `id` the core default through `PUT /core/settings/`.
+pub async fn make_default(api: &TestApi, token: &str, id: i64) {
+    let answer = api.put("/core/settings/", token, json!({ "alert_template": id })).await;
+    assert_eq!(answer.0, StatusCode::OK, "{answer:?}");
 }

@@ -63,15 +63,6 @@ fn severity_error(s: &str) -> Option<String> {
     (!SEVERITIES.contains(&s)).then(|| format!("\"{s}\" is not a valid choice."))
 }
 
-/// Django's EmailValidator in short: a local part, one `@`, a dotted domain (or localhost), no spaces.
-fn is_email(s: &str) -> bool {
-    let Some((local, domain)) = s.rsplit_once('@') else {
-        return false;
-    };
-    let dotted = domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.');
-    !local.is_empty() && !s.chars().any(char::is_whitespace) && (dotted || domain == "localhost")
-}
-
 /// The failure (`prefix` "") or resolve (`prefix` "resolved_") action.
 fn action(f: &mut Form, prefix: &str, a: &mut TemplateAction) {
     let key = |suffix: &str| format!("{prefix}action{suffix}");
@@ -143,7 +134,9 @@ fn general(f: &mut Form, t: &mut TemplateFields) {
         t.text_recipients = v;
     }
     match f.text("email_from", 254, true, true) {
-        Some(Some(v)) if !v.is_empty() && !is_email(&v) => f.error("email_from", "Enter a valid email address."),
+        Some(Some(v)) if !v.is_empty() && !trmm_notify::mail::valid_address(&v) => {
+            f.error("email_from", "Enter a valid email address.")
+        }
         Some(v) => t.email_from = v,
         None => {}
     }
