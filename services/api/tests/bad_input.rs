@@ -109,6 +109,34 @@ async fn every_endpoint_rejects_bad_bodies_with_a_json_400() {
             Some(json!({"status": "passing"})),
         ),
         (Method::POST, "/api/v3/checkin/".into(), &agent_token, json!([]), None),
+        (
+            Method::PUT,
+            format!("/clients/{client}/"),
+            &admin,
+            json!({"client": {"alert_template": "none"}}),
+            None,
+        ),
+        (
+            Method::PATCH,
+            "/alerts/".into(),
+            &admin,
+            json!({"clientFilter": "Acme"}),
+            None,
+        ),
+        (
+            Method::POST,
+            "/alerts/bulk/".into(),
+            &admin,
+            json!({"bulk_action": "resolve", "alerts": "all"}),
+            Some(json!({"bulk_action": "resolve"})),
+        ),
+        (
+            Method::POST,
+            "/alerts/templates/".into(),
+            &admin,
+            json!({"name": ["t"]}),
+            Some(json!({"is_active": true})),
+        ),
     ];
     let before = count(&api, CLIENTS).await;
 

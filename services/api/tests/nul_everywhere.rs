@@ -30,6 +30,8 @@ fn routes(id: &str, client: i64, site: i64) -> Vec<Route> {
     let field = json!({"model": "agent", "type": "text", "name": "f", "default_value_string": "x",
                        "options": ["a"], "default_values_multiple": ["b"]});
     let keystore = json!({"name": "k", "value": "v"});
+    let template = json!({"name": "t", "action_args": ["a"], "email_recipients": ["a@b.c"], "email_from": "a@b.c",
+                          "check_email_alert_severity": ["error"]});
     vec![
         Route(M::GET, "/", Nobody, None),
         Route(
@@ -208,6 +210,32 @@ fn routes(id: &str, client: i64, site: i64) -> Vec<Route> {
         Route(M::POST, "/core/keystore/", Admin, Some(keystore.clone())),
         Route(M::PUT, "/core/keystore/{pk}/", Admin, Some(keystore)),
         Route(M::DELETE, "/core/keystore/{pk}/", Admin, None),
+        Route(
+            M::PATCH,
+            "/alerts/",
+            Admin,
+            Some(json!({"severityFilter": ["error"], "timeFilter": "1"})),
+        ),
+        Route(
+            M::POST,
+            "/alerts/bulk/",
+            Admin,
+            Some(json!({"bulk_action": "snooze", "alerts": [1], "snooze_days": "1"})),
+        ),
+        Route(M::GET, "/alerts/{pk}/", Admin, None),
+        Route(
+            M::PUT,
+            "/alerts/{pk}/",
+            Admin,
+            Some(json!({"type": "snooze", "snooze_days": "1"})),
+        ),
+        Route(M::DELETE, "/alerts/{pk}/", Admin, None),
+        Route(M::GET, "/alerts/templates/", Admin, None),
+        Route(M::POST, "/alerts/templates/", Admin, Some(template.clone())),
+        Route(M::GET, "/alerts/templates/{pk}/", Admin, None),
+        Route(M::PUT, "/alerts/templates/{pk}/", Admin, Some(template)),
+        Route(M::DELETE, "/alerts/templates/{pk}/", Admin, None),
+        Route(M::GET, "/alerts/templates/{pk}/related/", Admin, None),
         Route(M::GET, "/api/v3/installer/", Installer, None),
         Route(
             M::POST,

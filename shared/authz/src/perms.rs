@@ -54,6 +54,8 @@ permissions!(
 permissions!(
     /// Run library scripts and test unsaved code on agents.
     RunScripts => "can_run_scripts",
+    /// Run scripts on the server (and set alert templates whose actions would).
+    RunServerScripts => "can_run_server_scripts",
     /// See agent history and script-run history.
     ListAgentHistory => "can_list_agent_history",
     /// See agent notes.

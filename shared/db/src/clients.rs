@@ -5,7 +5,7 @@ use tokio_postgres::{GenericClient, Row};
 
 use crate::roles::Scope;
 use crate::sites::{self, SiteRow};
-use crate::{ClientId, DbError};
+use crate::{AlertTemplateId, ClientId, DbError};
 
 /// A client as `ClientSerializer` renders it, with its visible sites.
 #[derive(Debug, Clone, Serialize)]
@@ -118,6 +118,21 @@ pub async fn update(
                 modified_by = $4, modified_time = now()
          WHERE id = $1",
         &[&id.0, &name, &block_policy_inheritance, &by],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Assigns the client's alert template (`None` removes it); an unknown template is a foreign-key violation.
+pub async fn set_alert_template(
+    db: &impl GenericClient,
+    id: ClientId,
+    template: Option<AlertTemplateId>,
+    by: &str,
+) -> Result<(), DbError> {
+    db.execute(
+        "UPDATE clients SET alert_template_id = $2, modified_by = $3, modified_time = now() WHERE id = $1",
+        &[&id.0, &template.map(|t| t.0), &by],
     )
     .await?;
     Ok(())

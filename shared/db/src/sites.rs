@@ -4,7 +4,7 @@ use serde::Serialize;
 use tokio_postgres::{GenericClient, Row};
 
 use crate::roles::Scope;
-use crate::{ClientId, DbError, SiteId};
+use crate::{AlertTemplateId, ClientId, DbError, SiteId};
 
 /// A site as `SiteSerializer` renders it.
 #[derive(Debug, Clone, Serialize)]
@@ -104,6 +104,21 @@ pub async fn update(db: &impl GenericClient, id: SiteId, changes: &SiteChanges, 
             &changes.block_policy_inheritance,
             &by,
         ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Assigns the site's alert template (`None` removes it); an unknown template is a foreign-key violation.
+pub async fn set_alert_template(
+    db: &impl GenericClient,
+    id: SiteId,
+    template: Option<AlertTemplateId>,
+    by: &str,
+) -> Result<(), DbError> {
+    db.execute(
+        "UPDATE sites SET alert_template_id = $2, modified_by = $3, modified_time = now() WHERE id = $1",
+        &[&id.0, &template.map(|t| t.0), &by],
     )
     .await?;
     Ok(())

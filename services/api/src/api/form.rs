@@ -1,6 +1,7 @@
 //! Field-by-field validation of a JSON object with DRF's messages, collecting every field's errors into one
 //! `{field: [msg]}` body the way a serializer's `is_valid(raise_exception=True)` does.
 
+use serde::{Deserialize, Deserializer};
 use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
@@ -32,6 +33,28 @@ pub fn object(body: &Value) -> Result<&Map<String, Value>, ApiError> {
             format!("Invalid data. Expected a dictionary, but got {}.", py_type(body)),
         )
     })
+}
+
+/// For `#[serde(default, deserialize_with = "form::present")]` on an `Option<Value>` field: a null the body
+/// sends is `Some(Value::Null)`, told apart from a field it leaves out (`None`).
+pub fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// DRF's message for a primary key that names nothing.
+pub fn invalid_pk(id: i32) -> String {
+    format!("Invalid pk \"{id}\" - object does not exist.")
+}
+
+/// A primary key as DRF's `PrimaryKeyRelatedField` reads it: an integer, or a string holding one.
+pub fn pk(v: &Value) -> Result<i32, String> {
+    let n = match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    };
+    n.and_then(|n| i32::try_from(n).ok())
+        .ok_or_else(|| format!("Incorrect type. Expected pk value, received {}.", py_type(v)))
 }
 
 impl<'a> Form<'a> {
@@ -111,6 +134,37 @@ impl<'a> Form<'a> {
             Value::Bool(b) => Some(*b),
             _ => {
                 self.error(key, "Must be a valid boolean.");
+                None
+            }
+        }
+    }
+
+    /// A foreign key (`Some(None)` for null); whether it exists is the caller's to check.
+    pub fn pk(&mut self, key: &str) -> Option<Option<i32>> {
+        match self.map.get(key)? {
+            Value::Null => Some(None),
+            v => match pk(v) {
+                Ok(id) => Some(Some(id)),
+                Err(msg) => {
+                    self.error(key, msg);
+                    None
+                }
+            },
+        }
+    }
+
+    /// A many-to-many field: a list of primary keys, reported by its first bad item as DRF does.
+    pub fn pk_list(&mut self, key: &str) -> Option<Vec<i32>> {
+        let v = self.map.get(key)?;
+        let Value::Array(items) = v else {
+            let msg = format!("Expected a list of items but got type \"{}\".", py_type(v));
+            self.error(key, msg);
+            return None;
+        };
+        match items.iter().map(pk).collect() {
+            Ok(ids) => Some(ids),
+            Err(msg) => {
+                self.error(key, msg);
                 None
             }
         }

@@ -3,6 +3,7 @@
 mod accounts;
 mod agent_api;
 pub mod agents;
+mod alerts;
 mod audit;
 mod checks;
 mod clients;
@@ -28,6 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(agents::configure)
         .configure(checks::configure)
         .configure(agent_api::configure)
+        .configure(alerts::configure)
         .configure(scripts::configure)
         .configure(core::configure)
         .configure(pending::configure)

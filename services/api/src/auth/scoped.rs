@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 use actix_web::HttpRequest;
 use trmm_authz::perms::Permission;
 use trmm_authz::Identity;
+use trmm_db::alerts::Alert;
 use trmm_db::clients::ClientRow;
 use trmm_db::notes::Note;
 use trmm_db::pending::Action;
@@ -85,6 +86,19 @@ impl ScopedObject for trmm_db::checks::CheckResultRow {
 
     fn place(&self) -> (ClientId, SiteId) {
         (self.client, self.site)
+    }
+}
+
+/// An alert is placed by its agent; custom alerts have none and are open to every role (upstream
+/// alerts/permissions.py::_has_perm_on_alert).
+impl Target for Alert {
+    async fn resolve(identity: &Identity, db: &trmm_db::Client, pk: &str) -> Result<Self, ApiError> {
+        let id = pk.parse().map_err(|_| ApiError::NotFound)?;
+        let alert = trmm_db::alerts::get(&***db, id).await?.ok_or(ApiError::NotFound)?;
+        if let (Some(client), Some(site)) = (alert.client, alert.site) {
+            identity.allow_site(client, site)?;
+        }
+        Ok(alert)
     }
 }
 

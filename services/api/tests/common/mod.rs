@@ -3,6 +3,7 @@
 // Each test binary uses a different subset.
 #![allow(dead_code)]
 
+pub mod alert_templates;
 pub mod gateway;
 
 use reqwest::StatusCode;

@@ -256,7 +256,10 @@ pub struct AlertFilter {
     pub since: Option<DateTime<Utc>>,
 }
 
-const SCOPE: &str = "($1::bool OR s.client_id = ANY($2::int[]) OR s.id = ANY($3::int[]))";
+/// [`Scope::FILTER`] for alerts: custom alerts (no agent, check or task) are visible to every role (upstream
+/// `PermissionQuerySet.filter_by_role`).
+const SCOPE: &str = "($1::bool OR s.client_id = ANY($2::int[]) OR s.id = ANY($3::int[])
+    OR (al.agent_id IS NULL AND al.assigned_check_id IS NULL AND al.assigned_task_id IS NULL))";
 
 /// Alerts in scope matching the filter, newest first.
 pub async fn list(db: &impl GenericClient, scope: &Scope, f: &AlertFilter) -> Result<Vec<Alert>, DbError> {
@@ -298,6 +301,18 @@ pub async fn top(db: &impl GenericClient, scope: &Scope, top: i64) -> Result<(i6
         )
         .await?;
     Ok((count.get(0), rows.iter().map(from_row).collect()))
+}
+
+/// The alerts among `ids` that `scope` may see, so that a bulk action touches no other.
+pub async fn visible(db: &impl GenericClient, scope: &Scope, ids: &[AlertId]) -> Result<Vec<AlertId>, DbError> {
+    let sql = format!(
+        "SELECT al.id FROM alerts al LEFT JOIN agents a ON a.id = al.agent_id LEFT JOIN sites s ON s.id = a.site_id
+         WHERE {SCOPE} AND al.id = ANY($4) ORDER BY al.id"
+    );
+    let ids: Vec<i32> = ids.iter().map(|a| a.0).collect();
+    let [a, b, c] = scope.params();
+    let rows = db.query(&sql, &[a, b, c, &ids]).await?;
+    Ok(rows.iter().map(|r| AlertId(r.get(0))).collect())
 }
 
 /// Ends the snoozes that are over (the hourly job); returns how many.

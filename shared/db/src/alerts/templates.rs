@@ -1,6 +1,10 @@
 //! Alert templates (upstream `alerts.AlertTemplate`): who is told what when an alert opens or resolves, and the
 //! action to run. The template in force for an agent comes from the `agent_alert_template` view.
 
+mod usage;
+
+pub use usage::{first_missing, usage, Reference, Usage};
+
 use tokio_postgres::{GenericClient, Row};
 
 use crate::{AgentPk, AlertTemplateId, ClientId, DbError, ScriptId, SiteId};
@@ -360,8 +364,8 @@ pub async fn delete(db: &impl GenericClient, id: AlertTemplateId) -> Result<bool
 pub struct Related {
     /// Clients using it: (id, name).
     pub clients: Vec<(ClientId, String)>,
-    /// Sites using it: (id, name, client name).
-    pub sites: Vec<(SiteId, String, String)>,
+    /// Sites using it: (id, name, client, client name).
+    pub sites: Vec<(SiteId, String, ClientId, String)>,
     /// Whether it is the core default.
     pub is_default: bool,
     /// Agents it applies to now.
@@ -378,7 +382,7 @@ pub async fn related(db: &impl GenericClient, id: AlertTemplateId) -> Result<Rel
         .await?;
     let sites = db
         .query(
-            "SELECT s.id, s.name, c.name FROM sites s JOIN clients c ON c.id = s.client_id
+            "SELECT s.id, s.name, c.id, c.name FROM sites s JOIN clients c ON c.id = s.client_id
              WHERE s.alert_template_id = $1 ORDER BY c.name, s.name",
             &[&id.0],
         )
@@ -392,7 +396,10 @@ pub async fn related(db: &impl GenericClient, id: AlertTemplateId) -> Result<Rel
         .await?;
     Ok(Related {
         clients: clients.iter().map(|r| (ClientId(r.get(0)), r.get(1))).collect(),
-        sites: sites.iter().map(|r| (SiteId(r.get(0)), r.get(1), r.get(2))).collect(),
+        sites: sites
+            .iter()
+            .map(|r| (SiteId(r.get(0)), r.get(1), ClientId(r.get(2)), r.get(3)))
+            .collect(),
         is_default: row.get(0),
         applied_count: row.get(1),
     })

@@ -4,12 +4,14 @@ mod sites;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
+use trmm_db::alerts::templates;
 use trmm_db::custom_fields::{FieldModel, Parent};
-use trmm_db::{clients, sites as site_db, SiteId};
+use trmm_db::{clients, sites as site_db, AlertTemplateId, GenericClient, SiteId};
 
 use super::audit::{self, Change};
 use super::core::values::{self, CustomFieldEdit};
+use super::form;
 use crate::auth::perms::{ListClients, ManageClients};
 use crate::auth::{in_scope, Authed, ScopedClient, VisibleClient};
 use crate::error::{ApiError, ApiResult, UniqueAs};
@@ -66,6 +68,9 @@ impl MoveTo {
 struct ClientFields {
     name: Option<String>,
     block_policy_inheritance: Option<bool>,
+    /// Set by the dashboard's "Assign Alert Template" (null removes it).
+    #[serde(default, deserialize_with = "form::present")]
+    alert_template: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -84,6 +89,20 @@ struct CreateClient {
 struct UpdateClient {
     client: ClientFields,
     custom_fields: Option<Vec<CustomFieldEdit>>,
+}
+
+/// The alert template a client or site edit assigns (`Some(None)` removes it; `None` leaves it alone), which
+/// must exist.
+async fn template_choice(db: &impl GenericClient, sent: Option<&Value>) -> ApiResult<Option<Option<AlertTemplateId>>> {
+    let id = match sent {
+        None => return Ok(None),
+        Some(Value::Null) => return Ok(Some(None)),
+        Some(v) => form::pk(v).map_err(|msg| ApiError::field("alert_template", msg))?,
+    };
+    if templates::get(db, AlertTemplateId(id)).await?.is_none() {
+        return Err(ApiError::field("alert_template", form::invalid_pk(id)));
+    }
+    Ok(Some(Some(AlertTemplateId(id))))
 }
 
 fn name_taken() -> ApiError {
@@ -140,18 +159,24 @@ async fn update(
         .transpose()?;
     let db = caller.state.conn().await?;
     let custom_fields = values::validate(&**db, FieldModel::Client, body.custom_fields.as_deref()).await?;
+    let template = template_choice(&**db, body.client.alert_template.as_ref()).await?;
     let who = caller.identity.username();
     clients::update(&**db, id, name.as_deref(), body.client.block_policy_inheritance, who)
         .await
         .unique_as(name_taken)?;
+    if let Some(template) = template {
+        clients::set_alert_template(&**db, id, template, who).await?;
+    }
     values::write(&**db, Parent::Client(id), &custom_fields).await?;
     let new_name = name.unwrap_or_else(|| before.name.clone());
     let change = Change::modify(
         "client",
         format!("{who} modified client {new_name}"),
-        json!({ "name": before.name, "block_policy_inheritance": before.block_policy_inheritance }),
+        json!({ "name": before.name, "block_policy_inheritance": before.block_policy_inheritance,
+                "alert_template": before.alert_template }),
         json!({ "name": new_name, "block_policy_inheritance": body.client.block_policy_inheritance
-            .unwrap_or(before.block_policy_inheritance) }),
+            .unwrap_or(before.block_policy_inheritance),
+                "alert_template": template.map_or(before.alert_template, |t| t.map(|t| t.0)) }),
     );
     audit::record(&**db, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json(format!("{new_name} was updated")))

@@ -2,13 +2,14 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 use trmm_db::custom_fields::{FieldModel, Parent};
 use trmm_db::{sites, ClientId};
 
-use super::{validate_name, MoveTo};
+use super::{template_choice, validate_name, MoveTo};
 use crate::api::audit::{self, Change};
 use crate::api::core::values::{self, CustomFieldEdit};
+use crate::api::form;
 use crate::auth::perms::{ListSites, ManageSites};
 use crate::auth::{in_scope, Authed, ScopedSite};
 use crate::error::{ApiError, ApiResult, UniqueAs};
@@ -38,6 +39,9 @@ struct SiteFields {
     name: Option<String>,
     client: Option<i32>,
     block_policy_inheritance: Option<bool>,
+    /// Set by the dashboard's "Assign Alert Template" (null removes it).
+    #[serde(default, deserialize_with = "form::present")]
+    alert_template: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -119,6 +123,7 @@ async fn update(
         }
     }
     let custom_fields = values::validate(&**db, FieldModel::Site, body.custom_fields.as_deref()).await?;
+    let template = template_choice(&**db, body.site.alert_template.as_ref()).await?;
     let changes = sites::SiteChanges {
         name: name.clone(),
         client: new_client,
@@ -131,13 +136,17 @@ async fn update(
         }
         other => other.unique_as(not_unique)?,
     }
+    if let Some(template) = template {
+        sites::set_alert_template(&**db, site.id, template, who).await?;
+    }
     values::write(&**db, Parent::Site(site.id), &custom_fields).await?;
     let new_name = name.unwrap_or_else(|| site.name.clone());
     let change = Change::modify(
         "site",
         format!("{who} modified site {new_name}"),
-        json!({ "name": site.name, "client": site.client }),
-        json!({ "name": new_name, "client": new_client.unwrap_or(site.client) }),
+        json!({ "name": site.name, "client": site.client, "alert_template": site.alert_template }),
+        json!({ "name": new_name, "client": new_client.unwrap_or(site.client),
+                "alert_template": template.map_or(site.alert_template, |t| t.map(|t| t.0)) }),
     );
     audit::record(&**db, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json(format!("{new_name} was updated")))
