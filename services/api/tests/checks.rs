@@ -466,3 +466,39 @@ async fn the_agent_table_shows_the_check_summary_and_the_template_in_force() {
     let (_, list) = f.api.get("/agents/", &f.admin).await;
     assert_eq!(row(list)["alert_template"], Value::Null);
 }
+
+#[tokio::test]
+async fn script_checks_reach_the_agent_with_their_inputs_templated_for_it() {
+    let f = fixture().await;
+    let script = json!({"name": "probe", "shell": "shell", "script_body": "echo {{snippet}}", "default_timeout": 30});
+    assert_eq!(f.api.post("/scripts/", &f.admin, script).await.0, StatusCode::OK);
+    let script = common::script_id(&f.api, &f.admin, "probe").await;
+    let (status, msg) = f
+        .add(
+            json!({"check_type": "script", "script": script, "script_args": ["-n", "{{agent.hostname}}"],
+                    "env_vars": ["HOST={{agent.hostname}}"], "timeout": 20, "info_return_codes": [3]}),
+        )
+        .await;
+    assert_eq!((status, msg), (StatusCode::OK, json!("Script Check: probe was added!")));
+    let all = f.runner("runchecks").await;
+    let check = &all["checks"][0];
+    assert_eq!(check["script_args"], json!(["-n", "'alpha'"]));
+    assert_eq!(check["env_vars"], json!(["HOST=alpha"]));
+    assert_eq!(
+        (&check["script"]["code"], &check["script"]["shell"]),
+        (&json!("echo {{snippet}}"), &json!("shell"))
+    );
+    assert_eq!(
+        (&check["timeout"], &check["info_return_codes"]),
+        (&json!(20), &json!([3]))
+    );
+    let id = check["id"].as_i64().unwrap();
+    f.report(id, json!({"stdout": "x", "stderr": "", "retcode": 3, "runtime": 0.25}))
+        .await;
+    let checks = f.checks().await;
+    let result = &checks[0]["check_result"];
+    assert_eq!(
+        (&result["status"], &result["alert_severity"], &result["execution_time"]),
+        (&json!("failing"), &json!("info"), &json!("0.2500"))
+    );
+}
