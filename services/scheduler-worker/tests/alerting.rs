@@ -8,7 +8,7 @@ mod stack;
 use std::path::Path;
 use std::time::Duration;
 
-use stack::{eventually, Stack, AGENT};
+use stack::{eventually, metric, runs, Stack, AGENT};
 use tokio::net::TcpListener;
 use trmm_db::core_settings::Secret;
 use trmm_jobs::PeriodicJob;
@@ -18,6 +18,7 @@ use trmm_testkit::smtp::{mails, wait_for_mails, SmtpSecurity, SmtpServer};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 const TWILIO_CREATED: &str = r#"{"sid": "SM0123456789abcdef", "status": "queued"}"#;
+const UNAVAILABLE: &str = r#"{"code": 20503, "message": "Service unavailable"}"#;
 
 /// The agent, overdue since 09:20 (its overdue time is 30 minutes), with email and text alerts on.
 async fn overdue_agent(stack: &Stack) {
@@ -159,7 +160,7 @@ async fn a_failing_twilio_and_an_absent_smtp_server_are_retried_until_each_messa
     let stack = Stack::new("2030-01-01T10:00:00Z").await;
     overdue_agent(&stack).await;
     let twilio = HttpReceiver::start(201, TWILIO_CREATED).await;
-    twilio.answer_next(503, r#"{"code": 20503, "message": "Service unavailable"}"#);
+    twilio.answer_next(503, UNAVAILABLE);
     let port = free_port();
     settings(&stack, port, Some(&twilio.url())).await;
     let _worker = stack.worker().await;
@@ -240,4 +241,61 @@ async fn a_worker_killed_while_sending_an_email_leaves_it_to_another_that_sends_
     .await;
     assert_eq!(wait_for_mails(&maildir.path().join("mail"), 1).await.len(), 1);
     assert_eq!(mails(&maildir.path().join("mail")).len(), 1);
+}
+
+#[tokio::test]
+async fn reminders_wait_for_the_last_round_and_a_failed_number_alone_is_texted_again() {
+    let stack = Stack::new("2030-01-01T10:00:00Z").await;
+    overdue_agent(&stack).await;
+    // A template that reminds every day and texts two numbers; no email.
+    stack
+        .sql(
+            "UPDATE agents SET overdue_email_alert = false WHERE id = 1;
+             INSERT INTO alert_templates (id, name, agent_periodic_alert_days, text_recipients)
+                VALUES (1, 'daily', 1, '{+15550001111,+15550002222}');
+             UPDATE core_settings SET alert_template_id = 1;",
+        )
+        .await;
+    let twilio = HttpReceiver::start(201, TWILIO_CREATED).await;
+    twilio.answer_next(201, TWILIO_CREATED);
+    twilio.answer_next(503, UNAVAILABLE);
+    settings(&stack, free_port(), Some(&twilio.url())).await;
+    let worker = stack.worker().await;
+    let outages = |n: u64| {
+        let worker = &worker;
+        async move { metric(worker, &runs(PeriodicJob::AgentOutages)).await == n }
+    };
+    stack.enqueue(PeriodicJob::AgentOutages, "2030-01-01T10:00:00Z").await;
+    // The second number failed: the SMS is retried for it alone.
+    eventually("both numbers texted", || async { twilio.received().len() == 3 }).await;
+    let to: Vec<String> = twilio.received().iter().map(|r| r.text()).collect();
+    assert!(
+        to[0].contains("To=%2B15550001111") && to[1].contains("To=%2B15550002222"),
+        "{to:?}"
+    );
+    assert!(
+        to[2].contains("To=%2B15550002222"),
+        "only the failed number again: {to:?}"
+    );
+
+    // A day on, the daily reminder is owed, and Twilio is down for all of its quick attempts.
+    for _ in 0..8 {
+        twilio.answer_next(503, UNAVAILABLE);
+    }
+    stack.set_clock("2030-01-02T11:00:00Z");
+    stack.enqueue(PeriodicJob::AgentOutages, "2030-01-02T11:00:00Z").await;
+    eventually("the reminder's failed attempts", || async {
+        twilio.received().len() == 11
+    })
+    .await;
+    // A further outage run owes nothing while that reminder is undelivered.
+    stack.set_clock("2030-01-02T11:02:30Z");
+    stack.enqueue(PeriodicJob::AgentOutages, "2030-01-02T11:02:30Z").await;
+    eventually("three outage runs", || outages(3)).await;
+    stack.set_clock("2030-01-02T11:30:00Z");
+    stack
+        .enqueue(PeriodicJob::NotificationSweep, "2030-01-02T11:30:00Z")
+        .await;
+    all_done(&stack, 2).await;
+    assert_eq!(twilio.received().len(), 13, "the reminder reached both numbers once");
 }

@@ -265,8 +265,7 @@ pub async fn table(
             a.wmi_detail
          FROM page JOIN agents a ON a.id = page.id JOIN sites s ON s.id = a.site_id JOIN clients c ON c.id = s.client_id
          LEFT JOIN agent_check_summary cs ON cs.agent_id = a.id
-         LEFT JOIN agent_alert_template aat ON aat.agent_id = a.id
-         LEFT JOIN alert_templates t ON t.id = aat.template_id
+         LEFT JOIN alert_templates t ON t.id = alert_template_for(a)
          ORDER BY {outer_sort} {direction}, a.id {direction}",
         sort = query.sort.sql(),
         outer_sort = if query.sort == SortKey::Status {
@@ -339,7 +338,7 @@ pub struct AgentDetail {
 pub async fn detail(db: &impl GenericClient, pk: AgentPk, now: DateTime<Utc>) -> Result<Option<AgentDetail>, DbError> {
     let sql = format!(
         "SELECT to_jsonb(a) || jsonb_build_object('alert_template_id',
-                    (SELECT t.template_id FROM agent_alert_template t WHERE t.agent_id = a.id)) AS columns,
+                    alert_template_for(a)) AS columns,
                 {STATUS_SQL} AS status, c.name AS client_name, s.name AS site_name
          FROM agents a JOIN sites s ON s.id = a.site_id JOIN clients c ON c.id = s.client_id WHERE a.id = $2"
     );

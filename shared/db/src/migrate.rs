@@ -21,6 +21,16 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "notify_secrets",
         include_str!("../migrations/0008_notify_secrets.sql"),
     ),
+    (
+        9,
+        "notification_progress",
+        include_str!("../migrations/0009_notification_progress.sql"),
+    ),
+    (
+        10,
+        "alert_template_function",
+        include_str!("../migrations/0010_alert_template_function.sql"),
+    ),
 ];
 
 /// Arbitrary constant key for `pg_advisory_xact_lock`, shared by every trmm-rs process.

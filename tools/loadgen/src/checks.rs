@@ -118,7 +118,8 @@ struct Target {
 }
 
 async fn setup(args: &ChecksArgs, creds: &[crate::seed::Creds]) -> anyhow::Result<Vec<Target>> {
-    let pool = trmm_db::connect(&args.database_url)?;
+    // A few connections: the suite under test holds most of the server's slots.
+    let pool = trmm_db::connect_sized(&args.database_url, 4)?;
     let db = pool.get().await.context("connecting to Postgres")?;
     let script = ScriptFields {
         name: "trmm-loadgen check".into(),
@@ -161,7 +162,7 @@ async fn setup(args: &ChecksArgs, creds: &[crate::seed::Creds]) -> anyhow::Resul
                 )
             }
         })
-        .buffer_unordered(16)
+        .buffer_unordered(4)
         .collect::<Vec<_>>()
         .await;
     let mut targets = Vec::new();

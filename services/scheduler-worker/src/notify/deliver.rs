@@ -1,7 +1,7 @@
 //! One delivery: the email, SMS or action a notification row stands for, with the words of
 //! `trmm_ops::alerts::messages` and the senders of trmm-notify.
 
-use trmm_db::alerts::notifications::{Kind, Leased};
+use trmm_db::alerts::notifications::{self, Kind, Leased};
 use trmm_db::alerts::templates::{self, AlertTemplate, TemplateAction};
 use trmm_db::alerts::{self, ActionOutput, Alert};
 use trmm_db::checks::{self, Check, CheckResultRow};
@@ -114,7 +114,7 @@ pub(super) async fn deliver(ctx: &NotifyContext, n: &Leased) -> Result<Done, Fai
     let key = format!("trmm-alert-{}-{}-{}", n.alert.0, n.kind.as_str(), n.round);
     match n.kind {
         Kind::Email | Kind::ResolvedEmail => email(ctx, &**db, &s, n.kind, &key).await,
-        Kind::Sms | Kind::ResolvedSms => sms(ctx, &**db, &s, n.kind).await,
+        Kind::Sms | Kind::ResolvedSms => sms(ctx, &**db, &s, n).await,
         Kind::Action | Kind::ResolvedAction => {
             let resolved = n.kind == Kind::ResolvedAction;
             let Some(t) = &s.template else {
@@ -126,7 +126,7 @@ pub(super) async fn deliver(ctx: &NotifyContext, n: &Leased) -> Result<Done, Fai
                 &t.fields.action
             };
             drop(db);
-            let out = action_run(ctx, &s.alert, action, resolved).await?;
+            let out = action_run(ctx, n, &s.alert, action, resolved).await?;
             let db = ctx.pool.get().await.map_err(DbError::from)?;
             alerts::set_action_output(&**db, s.alert.id, resolved, &out.output).await?;
             out.result
@@ -168,7 +168,9 @@ async fn email(
     }
 }
 
-async fn sms(ctx: &NotifyContext, db: &impl GenericClient, s: &Subject, kind: Kind) -> Result<Done, Failed> {
+/// Texts every number not reached yet; one failing number does not hold back the others (upstream logs and
+/// goes on). A retry texts only the numbers a transient failure left out.
+async fn sms(ctx: &NotifyContext, db: &impl GenericClient, s: &Subject, n: &Leased) -> Result<Done, Failed> {
     let twilio = ctx.notifier.twilio(db).await?;
     let to = match &s.template {
         Some(t) if !t.fields.text_recipients.is_empty() => t.fields.text_recipients.clone(),
@@ -177,15 +179,29 @@ async fn sms(ctx: &NotifyContext, db: &impl GenericClient, s: &Subject, kind: Ki
     if to.is_empty() {
         return done("skipped: no SMS recipients", false);
     }
-    let text = s.text(kind);
-    for number in &to {
+    let reached = notifications::sms_sent_to(db, n.id).await?;
+    let text = s.text(n.kind);
+    let (mut retry, mut refused) = (Vec::new(), Vec::new());
+    for number in to.iter().filter(|t| !reached.contains(t)) {
         match twilio.send(number, &text.sms).await {
-            Ok(_) => {}
+            Ok(_) => notifications::sms_reached(db, n.id, number).await?,
             Err(NotifyError::NotConfigured(why)) => return done(format!("skipped: {why}"), false),
-            Err(e) => return Err(e.into()),
+            Err(e) if e.is_transient() => retry.push(format!("{number}: {e}")),
+            Err(e) => refused.push(format!("{number}: {e}")),
         }
     }
-    done(format!("sent to {} numbers", to.len()), true)
+    if !retry.is_empty() {
+        return Err(transient(retry.join("; ")));
+    }
+    let sent = notifications::sms_sent_to(db, n.id).await?.len();
+    match (sent, refused.is_empty()) {
+        (0, false) => Err(Failed {
+            transient: false,
+            reason: refused.join("; "),
+        }),
+        (_, true) => done(format!("sent to {sent} numbers"), true),
+        (_, false) => done(format!("sent to {sent} numbers; refused: {}", refused.join("; ")), true),
+    }
 }
 
 /// An action's output to store on the alert, and what becomes of the row.
@@ -196,13 +212,14 @@ struct ActionRun {
 
 async fn action_run(
     ctx: &NotifyContext,
+    n: &Leased,
     alert: &Alert,
     action: &TemplateAction,
     resolved: bool,
 ) -> Result<ActionRun, Failed> {
     match (action.action_type.as_str(), action.rest, action.script) {
         ("rest", Some(rest), _) => rest_action(ctx, alert, UrlActionId(rest)).await,
-        ("script", _, Some(_)) => script_action(ctx, alert, action, resolved).await,
+        ("script", _, Some(_)) => script_action(ctx, n, alert, action, resolved).await,
         _ => Ok(ActionRun {
             output: ActionOutput::default(),
             // Server-side scripts are a later issue; the plan never owes them, a template edited since may.
@@ -250,6 +267,7 @@ async fn rest_action(ctx: &NotifyContext, alert: &Alert, id: UrlActionId) -> Res
 
 async fn script_action(
     ctx: &NotifyContext,
+    n: &Leased,
     alert: &Alert,
     action: &TemplateAction,
     resolved: bool,
@@ -294,11 +312,16 @@ async fn script_action(
     .await
     .map_err(|e| transient(e.to_string()))?;
     let target = target_agent(ctx, &**db, alert).await?;
-    drop(db);
     let Some(target) = target else {
         return Err(transient("no agent is connected to run the alert action on"));
     };
     let wait = trmm_ops::script::reply_wait(i64::from(action.timeout));
+    // The script may run its whole timeout: hold the row that long, or another worker would run it again.
+    let until = ctx.clock.now() + super::LEASE + chrono::TimeDelta::from_std(wait).unwrap_or(super::LEASE);
+    if !notifications::extend(&**db, n, until).await? {
+        return Err(transient("the notification was taken over"));
+    }
+    drop(db);
     let reply = ctx
         .gateway
         .call(&target, RunScriptFull(call), wait)

@@ -24,7 +24,7 @@ const QUEUE_ATTEMPTS: usize = 4;
 /// Attempts at one notification in all, across queue entries, workers and restarts.
 pub const MAX_TOTAL_ATTEMPTS: i32 = 12;
 /// How long a worker holds a notification while delivering it (longer than any send or action may take).
-const LEASE: TimeDelta = TimeDelta::seconds(180);
+pub(crate) const LEASE: TimeDelta = TimeDelta::seconds(180);
 /// How often an idle worker looks for entries.
 const POLL: Duration = Duration::from_millis(200);
 /// Entries delivered at once by one worker.

@@ -437,3 +437,14 @@ pub async fn online_agents(db: &impl GenericClient, now: DateTime<Utc>, limit: i
         .await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
+
+/// The agent's status now (online / offline / overdue), read afresh inside an availability pass so that an agent
+/// that checked in since the pass listed it is not alerted (or resolved) on stale data.
+pub async fn agent_status(
+    db: &impl GenericClient,
+    agent: AgentPk,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, DbError> {
+    let sql = format!("SELECT {} FROM agents a WHERE a.id = $2", crate::agents::STATUS_SQL);
+    Ok(db.query_opt(&sql, &[&now, &agent.0]).await?.map(|r| r.get(0)))
+}

@@ -72,15 +72,31 @@ pub async fn owe(
     Ok(row.map(|r| NotificationId(r.get(0))))
 }
 
+/// The latest round of a notification kind owed for an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Round {
+    /// Its number.
+    pub round: i32,
+    /// When it was owed.
+    pub created: DateTime<Utc>,
+    /// Whether it is done (delivered, skipped or failed for good).
+    pub done: bool,
+}
+
 /// The highest round of `kind` owed for the alert so far.
-pub async fn last_round(db: &impl GenericClient, alert: AlertId, kind: Kind) -> Result<Option<i32>, DbError> {
+pub async fn last_round(db: &impl GenericClient, alert: AlertId, kind: Kind) -> Result<Option<Round>, DbError> {
     let row = db
-        .query_one(
-            "SELECT max(round) FROM alert_notifications WHERE alert_id = $1 AND kind = $2",
+        .query_opt(
+            "SELECT round, created, done_at IS NOT NULL FROM alert_notifications
+             WHERE alert_id = $1 AND kind = $2 ORDER BY round DESC LIMIT 1",
             &[&alert.0, &kind.as_str()],
         )
         .await?;
-    Ok(row.get(0))
+    Ok(row.map(|r| Round {
+        round: r.get(0),
+        created: r.get(1),
+        done: r.get(2),
+    }))
 }
 
 /// A notification a worker now holds.
@@ -134,11 +150,17 @@ pub async fn finish(
     delivered: bool,
     now: DateTime<Utc>,
 ) -> Result<(), DbError> {
-    db.execute(
-        "UPDATE alert_notifications SET done_at = $2, outcome = $3, lease_until = NULL WHERE id = $1",
-        &[&n.id.0, &now, &outcome],
-    )
-    .await?;
+    // Only while the lease is still this attempt's: a worker whose lease ran out leaves the row to its taker.
+    let held = db
+        .execute(
+            "UPDATE alert_notifications SET done_at = $2, outcome = $3, lease_until = NULL
+             WHERE id = $1 AND attempts = $4 AND done_at IS NULL",
+            &[&n.id.0, &now, &outcome, &n.attempts],
+        )
+        .await?;
+    if held == 0 {
+        return Ok(());
+    }
     let column = match n.kind {
         Kind::Email => "email_sent",
         Kind::Sms => "sms_sent",
@@ -164,8 +186,39 @@ pub async fn release(
     next_attempt: DateTime<Utc>,
 ) -> Result<(), DbError> {
     db.execute(
-        "UPDATE alert_notifications SET lease_until = NULL, last_error = $2, next_attempt = $3 WHERE id = $1",
-        &[&n.id.0, &error, &next_attempt],
+        "UPDATE alert_notifications SET lease_until = NULL, last_error = $2, next_attempt = $3
+         WHERE id = $1 AND attempts = $4 AND done_at IS NULL",
+        &[&n.id.0, &error, &next_attempt, &n.attempts],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Holds a notification longer (an action that may run for its whole timeout); false when the lease is no
+/// longer this attempt's.
+pub async fn extend(db: &impl GenericClient, n: &Leased, until: DateTime<Utc>) -> Result<bool, DbError> {
+    Ok(db
+        .execute(
+            "UPDATE alert_notifications SET lease_until = $2 WHERE id = $1 AND attempts = $3 AND done_at IS NULL",
+            &[&n.id.0, &until, &n.attempts],
+        )
+        .await?
+        > 0)
+}
+
+/// Numbers an SMS notification has reached so far (a retry skips them).
+pub async fn sms_sent_to(db: &impl GenericClient, id: NotificationId) -> Result<Vec<String>, DbError> {
+    let row = db
+        .query_one("SELECT sent_to FROM alert_notifications WHERE id = $1", &[&id.0])
+        .await?;
+    Ok(row.get(0))
+}
+
+/// Records that an SMS notification reached `number`.
+pub async fn sms_reached(db: &impl GenericClient, id: NotificationId, number: &str) -> Result<(), DbError> {
+    db.execute(
+        "UPDATE alert_notifications SET sent_to = array_append(sent_to, $2) WHERE id = $1",
+        &[&id.0, &number],
     )
     .await?;
     Ok(())

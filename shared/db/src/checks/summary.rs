@@ -30,6 +30,19 @@ impl CheckSummary {
 /// Recounts one agent's checks. A check without a result counts as passing and a pending one only in the total,
 /// as upstream; the severity of a failure is the result's for disk/cpu/memory/script and the check's otherwise.
 pub async fn refresh(db: &impl GenericClient, agent: AgentPk) -> Result<(), DbError> {
+    // Results of one agent arrive in parallel: the row lock makes each recount start after the previous one's
+    // transaction committed, so its snapshot sees that result (counting first and locking on the upsert would
+    // let a stale count win).
+    db.execute(
+        "INSERT INTO agent_check_summary (agent_id) VALUES ($1) ON CONFLICT (agent_id) DO NOTHING",
+        &[&agent.0],
+    )
+    .await?;
+    db.execute(
+        "SELECT 1 FROM agent_check_summary WHERE agent_id = $1 FOR UPDATE",
+        &[&agent.0],
+    )
+    .await?;
     db.execute(
         "INSERT INTO agent_check_summary (agent_id, total, passing, failing, warning, info)
          SELECT $1, count(*),

@@ -3,6 +3,7 @@
 //! agent's failure does not hold back the others.
 
 use chrono::{DateTime, Utc};
+use trmm_db::alerts::notifications::NotificationId;
 use trmm_db::alerts::{self, Subject};
 use trmm_db::{AgentPk, Pool};
 
@@ -30,19 +31,30 @@ async fn each(
         owed: 0,
     };
     for agent in agents {
-        let mut db = pool.get().await.map_err(trmm_db::DbError::from)?;
-        let tx = db.transaction().await.map_err(trmm_db::DbError::from)?;
-        let subject = Subject::Availability(agent);
-        let owed = if resolve {
-            super::resolve(&*tx, subject, now).await?
-        } else {
-            super::failure(&*tx, subject, Cause::Availability, now).await?
-        };
-        tx.commit().await.map_err(trmm_db::DbError::from)?;
-        pass.owed += owed.len();
-        jobs.hand_over(&owed).await;
+        match one(pool, agent, now, resolve).await {
+            Ok(owed) => {
+                pass.owed += owed.len();
+                jobs.hand_over(&owed).await;
+            }
+            Err(e) => tracing::warn!(agent = agent.0, resolve, error = %e, "availability alert not updated"),
+        }
     }
     Ok(pass)
+}
+
+/// One agent, if it is still overdue (or, when resolving, online) now that its row is read again.
+async fn one(pool: &Pool, agent: AgentPk, now: DateTime<Utc>, resolve: bool) -> Result<Vec<NotificationId>, OpsError> {
+    let mut db = pool.get().await.map_err(trmm_db::DbError::from)?;
+    let tx = db.transaction().await.map_err(trmm_db::DbError::from)?;
+    let status = alerts::agent_status(&*tx, agent, now).await?;
+    let subject = Subject::Availability(agent);
+    let owed = match (resolve, status.as_deref()) {
+        (true, Some("online")) => super::resolve(&*tx, subject, now).await?,
+        (false, Some("overdue")) => super::failure(&*tx, subject, Cause::Availability, now).await?,
+        _ => Vec::new(),
+    };
+    tx.commit().await.map_err(trmm_db::DbError::from)?;
+    Ok(owed)
 }
 
 /// Raises (or refreshes) the availability alert of every overdue agent.

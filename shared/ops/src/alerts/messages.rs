@@ -159,7 +159,7 @@ pub fn text(alert: &Alert, kind: Kind, check: Option<CheckContext<'_>>) -> Text 
             let subject = format!("{} - {} Resolved", place(alert), readable_desc(c.check));
             let body = format!("{} - {} is now back to normal", place(alert), readable_desc(c.check));
             Text {
-                sms: body.clone(),
+                sms: subject.clone(),
                 subject,
                 body,
             }

@@ -79,9 +79,13 @@ async fn owe(
     let round = match send {
         Send::No => return Ok(()),
         Send::First => 0,
-        Send::Reminder => notifications::last_round(db, alert.id, kind)
-            .await?
-            .map_or(0, |r| r + 1),
+        // Reminders are timed from the outbox, not from delivery: while a round is undelivered (the other
+        // side is down) or was owed less than `days` ago, no further round piles up behind it.
+        Send::Reminder { days } => match notifications::last_round(db, alert.id, kind).await? {
+            Some(last) if last.done && last.created < now - chrono::Duration::days(i64::from(days)) => last.round + 1,
+            Some(_) => return Ok(()),
+            None => 0,
+        },
     };
     out.extend(notifications::owe(db, alert.id, kind, round, now).await?);
     Ok(())

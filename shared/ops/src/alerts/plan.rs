@@ -50,8 +50,11 @@ pub enum Send {
     No,
     /// The first send (round 0).
     First,
-    /// A periodic reminder (the next round).
-    Reminder,
+    /// A periodic reminder (the next round), due when the last round was owed this many days ago.
+    Reminder {
+        /// The template's periodic days.
+        days: i32,
+    },
 }
 
 /// What a failure does to an open alert.
@@ -158,7 +161,9 @@ fn send(wanted: bool, sent: Option<DateTime<Utc>>, periodic_days: i32, now: Date
     match (wanted, sent) {
         (false, _) => Send::No,
         (true, None) => Send::First,
-        (true, Some(at)) if periodic_days > 0 && at < now - Duration::days(i64::from(periodic_days)) => Send::Reminder,
+        (true, Some(at)) if periodic_days > 0 && at < now - Duration::days(i64::from(periodic_days)) => {
+            Send::Reminder { days: periodic_days }
+        }
         (true, Some(_)) => Send::No,
     }
 }

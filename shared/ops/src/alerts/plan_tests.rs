@@ -113,7 +113,7 @@ fn email_goes_once_then_as_a_periodic_reminder() {
     a.email_sent = Some(now - Duration::hours(2));
     assert_eq!(failure(&i, &a, now).email, Send::No);
     a.email_sent = Some(now - Duration::days(2));
-    assert_eq!(failure(&i, &a, now).email, Send::Reminder);
+    assert_eq!(failure(&i, &a, now).email, Send::Reminder { days: 1 });
     assert_eq!(failure(&i, &a, now).sms, Send::No);
 }
 

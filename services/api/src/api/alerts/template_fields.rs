@@ -81,8 +81,9 @@ fn action(f: &mut Form, prefix: &str, a: &mut TemplateAction) {
     if let Some(v) = list(f, &key("_env_vars"), usize::MAX) {
         a.env_vars = v;
     }
-    if let Some(v) = f.integer(&key("_timeout"), 1) {
-        a.timeout = v;
+    // The agent refuses longer scripts (trmm_ops::script::MAX_TIMEOUT); the action would never run.
+    if let Some(v) = f.int_within(&key("_timeout"), 1, trmm_ops::script::MAX_TIMEOUT, false) {
+        a.timeout = v.unwrap_or(15);
     }
 }
 
