@@ -491,7 +491,9 @@ info "  agent: $(usage idle agent), $AGENT_CPU CPU in ${IDLE_SECS}s, peak RSS ${
 CHECK_AGENTS=$SEED_A
 CHECK_DB_URL="postgres://$TRMM_DB_USER:$DB_PASSWORD@$PG_HOST:$PG_PORT/$TRMM_DB_NAME"
 info "giving $CHECK_AGENTS agents eight checks each"
+CHECK_TARGETS=$WORK/check-targets.jsonl
 TRMM_DATABASE_URL=$CHECK_DB_URL loadgen checks --api "$API_URL" --creds "$CREDS" --limit "$CHECK_AGENTS" --setup \
+  --targets "$CHECK_TARGETS" \
   >"$WORK/checks-setup.out" 2>&1 || { cat "$WORK/checks-setup.out" >&2; die "trmm-loadgen checks --setup failed"; }
 CHECK_SETUP=$(grep -E '^checks ready' "$WORK/checks-setup.out" | tail -n 1)
 info "  $CHECK_SETUP"
@@ -502,7 +504,7 @@ check_step() {
   step="checks-$rate"
   SAMPLE_EXTRA=("api=pid:$(pidfile_pid "$TRMM_RUN_DIR/trmm-api.pid" trmm-api)")
   sampler_start "$step"
-  TRMM_DATABASE_URL=$CHECK_DB_URL loadgen checks --api "$API_URL" --creds "$CREDS" --limit "$CHECK_AGENTS" \
+  loadgen checks --api "$API_URL" --creds "$CREDS" --limit "$CHECK_AGENTS" --targets "$CHECK_TARGETS" \
     --rate "$rate" --duration "$CHECK_SECS" --concurrency 64 >"$WORK/$step.out" 2>&1 ||
     { cat "$WORK/$step.out" >&2; die "trmm-loadgen checks --rate $rate failed"; }
   sampler_stop

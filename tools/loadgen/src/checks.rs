@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use rand::Rng;
 use serde_json::{json, Value};
 use tokio::sync::{Mutex, Semaphore};
-use trmm_db::checks::{CheckFields, CheckId};
+use trmm_db::checks::CheckFields;
 use trmm_db::scripts::ScriptFields;
 
 /// Options of `checks`.
@@ -20,9 +20,13 @@ pub struct ChecksArgs {
     /// API base URL (loopback only in benchmarks).
     #[arg(long)]
     api: String,
-    /// Postgres URL of the suite (the checks are created straight in the database).
+    /// Postgres URL of the suite (with `--setup`: the checks are created straight in the database).
     #[arg(long, env = "TRMM_DATABASE_URL")]
-    database_url: String,
+    database_url: Option<String>,
+    /// The checks to report on, one JSON object a line: written by `--setup`, read by the sending runs (which
+    /// then need no database connection: the suite under load holds the server's connection slots).
+    #[arg(long)]
+    targets: PathBuf,
     /// Credentials file written by `seed`.
     #[arg(long)]
     creds: PathBuf,
@@ -109,17 +113,21 @@ fn eight(script: trmm_db::ScriptId) -> Vec<(&'static str, CheckFields)> {
 }
 
 /// One check to report on: whose, which and what kind.
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 struct Target {
-    agent_id: Arc<str>,
-    token: Arc<str>,
-    check: CheckId,
-    kind: &'static str,
+    agent_id: String,
+    token: String,
+    check: i32,
+    kind: String,
 }
 
 async fn setup(args: &ChecksArgs, creds: &[crate::seed::Creds]) -> anyhow::Result<Vec<Target>> {
     // A few connections: the suite under test holds most of the server's slots.
-    let pool = trmm_db::connect_sized(&args.database_url, 4)?;
+    let url = args
+        .database_url
+        .as_deref()
+        .context("--setup needs --database-url (TRMM_DATABASE_URL)")?;
+    let pool = trmm_db::connect_sized(url, 4)?;
     let db = pool.get().await.context("connecting to Postgres")?;
     let script = ScriptFields {
         name: "trmm-loadgen check".into(),
@@ -145,7 +153,7 @@ async fn setup(args: &ChecksArgs, creds: &[crate::seed::Creds]) -> anyhow::Resul
                     }
                     existing = trmm_db::checks::for_agent(&**db, agent.pk).await?;
                 }
-                let (id, token): (Arc<str>, Arc<str>) = (c.agent_id.into(), c.token.into());
+                let (id, token) = (c.agent_id, c.token);
                 anyhow::Ok(
                     existing
                         .into_iter()
@@ -154,8 +162,8 @@ async fn setup(args: &ChecksArgs, creds: &[crate::seed::Creds]) -> anyhow::Resul
                             Some(Target {
                                 agent_id: id.clone(),
                                 token: token.clone(),
-                                check: check.id,
-                                kind,
+                                check: check.id.0,
+                                kind: kind.into(),
                             })
                         })
                         .collect::<Vec<_>>(),
@@ -175,7 +183,7 @@ async fn setup(args: &ChecksArgs, creds: &[crate::seed::Creds]) -> anyhow::Resul
 /// A plausible result body of the Go agent for a check of `kind`; mostly passing.
 fn body(t: &Target) -> Value {
     let mut rng = rand::thread_rng();
-    let fields = match t.kind {
+    let fields = match &*t.kind {
         "diskspace" => json!({"more_info": "Total: 465.1 GB, Free: 120.0 GB",
                               "percent_used": rng.gen_range(20.0..80.0), "exists": true}),
         "cpuload" | "memory" => json!({"percent": rng.gen_range(5..85)}),
@@ -184,7 +192,7 @@ fn body(t: &Target) -> Value {
         "eventlog" => json!({"log": []}),
         _ => json!({"stdout": "ok", "stderr": "", "retcode": 0, "runtime": 0.12}),
     };
-    let mut b = json!({"id": t.check.0, "agent_id": &*t.agent_id});
+    let mut b = json!({"id": t.check, "agent_id": &*t.agent_id});
     if let (Value::Object(b), Value::Object(f)) = (&mut b, fields) {
         b.extend(f);
     }
@@ -203,7 +211,22 @@ pub async fn run(args: ChecksArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.duration <= 600, "--duration is limited to 600 s");
     let creds = crate::read_creds(&args.creds, Some(args.limit))?;
     let t0 = Instant::now();
-    let targets = setup(&args, &creds).await?;
+    let targets = if args.setup {
+        let targets = setup(&args, &creds).await?;
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&args.targets)?);
+        for t in &targets {
+            serde_json::to_writer(&mut file, t)?;
+            std::io::Write::write_all(&mut file, b"\n")?;
+        }
+        std::io::Write::flush(&mut file)?;
+        targets
+    } else {
+        let text = std::fs::read_to_string(&args.targets)
+            .with_context(|| format!("reading {} (written by --setup)", args.targets.display()))?;
+        text.lines()
+            .map(serde_json::from_str)
+            .collect::<Result<Vec<Target>, _>>()?
+    };
     if args.setup {
         println!(
             "checks ready: {} on {} agents in {:.1}s",
