@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod alert_templates;
+pub mod checks;
 pub mod gateway;
 
 use reqwest::StatusCode;
