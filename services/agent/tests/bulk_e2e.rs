@@ -30,7 +30,7 @@ async fn seed(stack: &Stack, site: i64, hostname: &str, n: usize) -> Vec<(String
         .map(|(i, (id, token))| (id.clone(), format!("{hostname}-{i}"), trmm_auth::digest_token(token)))
         .collect();
     let db = stack.api.db.pool().get().await.unwrap();
-    trmm_db::agents::bulk_create_with_tokens(&**db, trmm_db::SiteId(site as i32), &rows, "test")
+    trmm_db::agents::bulk_create_with_tokens(&db, trmm_db::SiteId(site as i32), &rows, "test")
         .await
         .unwrap();
     agents

@@ -49,7 +49,7 @@ impl Running {
             script_body: body.into(),
             ..Default::default()
         };
-        scripts::create(&**self.db().await, scripts::USER_DEFINED, None, &fields, "admin")
+        scripts::create(&self.db().await, scripts::USER_DEFINED, None, &fields, "admin")
             .await
             .unwrap()
     }
@@ -61,7 +61,7 @@ impl Running {
             model: FieldModel::Agent,
             ..Default::default()
         };
-        let id = custom_fields::create(&**conn, &spec, "admin").await.unwrap();
+        let id = custom_fields::create(&conn, &spec, "admin").await.unwrap();
         if let Some(v) = value {
             let input = ValueInput {
                 field: id,
@@ -70,7 +70,7 @@ impl Running {
                 multiple_value: None,
             };
             let parent = Parent::Agent(AgentPk(self.agent_pk as i32));
-            custom_fields::set_value(&**conn, parent, &input).await.unwrap();
+            custom_fields::set_value(&conn, parent, &input).await.unwrap();
         }
         id
     }

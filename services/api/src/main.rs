@@ -52,6 +52,7 @@ async fn serve(cfg: ServeConfig, shutdown: CancellationToken) -> anyhow::Result<
             return Ok(());
         }
     }
+    trmm_deps::postgres::check_slots(&db).await;
     trmm_deps::postgres::watch(&db, &health, &shutdown);
     let redis = Arc::new(OnceCell::new());
     trmm_api::connect_redis(&cfg.redis, redis.clone(), &health, shutdown.clone());
@@ -116,7 +117,7 @@ async fn create_superuser(cfg: &ServeConfig, args: SuperuserArgs) -> anyhow::Res
     let hash = trmm_auth::hash_password(&password).context("hashing the password")?;
     let db = pool.get().await.context("connecting to Postgres")?;
     let outcome = users::upsert_superuser(
-        &**db,
+        &db,
         &username,
         &email,
         &hash,

@@ -186,7 +186,7 @@ impl TestApi {
     async fn create_admin(&self) {
         let hash = trmm_auth::hash_password(ADMIN_PASSWORD).unwrap();
         let conn = self.db.pool().get().await.unwrap();
-        trmm_db::users::upsert_superuser(&**conn, ADMIN, "admin@example.com", &hash, Some(TOTP_SECRET), false)
+        trmm_db::users::upsert_superuser(&conn, ADMIN, "admin@example.com", &hash, Some(TOTP_SECRET), false)
             .await
             .unwrap();
     }

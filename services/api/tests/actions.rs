@@ -62,7 +62,7 @@ async fn ping_and_cmd_round_trip_and_are_recorded() {
     assert_eq!(row.get::<_, String>(2), common::ADMIN);
     assert_eq!(row.get::<_, String>(3), "ran echo hello with /bin/bash");
     assert_eq!(
-        trmm_db::audit::count(&**conn, "execute_command", common::ADMIN)
+        trmm_db::audit::count(&conn, "execute_command", common::ADMIN)
             .await
             .unwrap(),
         1
@@ -176,7 +176,7 @@ async fn histresult_is_stored_for_the_tokens_agent_only_and_never_clobbered() {
     let (_, _, token_b) = s.agent(7, "bravo").await;
     let conn = s.api.db.pool().get().await.unwrap();
     let hist = trmm_db::history::create(
-        &**conn,
+        &conn,
         trmm_db::AgentPk(pk_a as i32),
         trmm_db::history::HistoryType::CmdRun,
         "ls",
@@ -199,7 +199,7 @@ async fn histresult_is_stored_for_the_tokens_agent_only_and_never_clobbered() {
         }
     }
     assert_eq!(
-        trmm_db::history::results(&**conn, hist).await.unwrap().as_deref(),
+        trmm_db::history::results(&conn, hist).await.unwrap().as_deref(),
         Some("first")
     );
 }

@@ -88,7 +88,7 @@ async fn the_template_in_force_follows_what_the_endpoints_assign() {
     let (pk, _) = api.enroll(&installer, &agent_id(1), "alpha", hq).await;
     let in_force = || async {
         let db = api.db.pool().get().await.unwrap();
-        let t = templates::for_agent(&**db, AgentPk(pk as i32)).await.unwrap();
+        let t = templates::for_agent(&db, AgentPk(pk as i32)).await.unwrap();
         t.map(|t| t.fields.name)
     };
     let default = create(&api, &admin, json!({"name": "Default"})).await;

@@ -25,7 +25,7 @@ async fn script(api: &TestApi, name: &str) -> i64 {
         default_timeout: 30,
         ..Default::default()
     };
-    let id = scripts::create(&**db, scripts::USER_DEFINED, None, &fields, "admin")
+    let id = scripts::create(&db, scripts::USER_DEFINED, None, &fields, "admin")
         .await
         .unwrap();
     i64::from(id.0)

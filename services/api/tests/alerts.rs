@@ -37,13 +37,13 @@ async fn check_alert(api: &TestApi, agent: AgentPk, severity: &str, age: TimeDel
         fails_b4_alert: 1,
         ..Default::default()
     };
-    let check = checks::create(&**db, agent, "ping", &ping, "admin").await.unwrap();
+    let check = checks::create(&db, agent, "ping", &ping, "admin").await.unwrap();
     let message = "has a ping check: Ping 10.0.0.1 that failed.";
     let subject = Subject::Check(agent, check);
-    let alert = alerts::open(&**db, subject, message, severity, Utc::now() - age)
+    let alert = alerts::open(&db, subject, message, severity, Utc::now() - age)
         .await
         .unwrap();
-    alerts::set_state(&**db, alert.id, severity, hidden).await.unwrap();
+    alerts::set_state(&db, alert.id, severity, hidden).await.unwrap();
     alert.id
 }
 
@@ -60,16 +60,16 @@ async fn world() -> World {
     let db = api.db.pool().get().await.unwrap();
     let message = "alpha in Acme, HQ is overdue.";
     let three_days = Utc::now() - TimeDelta::days(3);
-    let a = alerts::open(&**db, Subject::Availability(alpha), message, "error", three_days)
+    let a = alerts::open(&db, Subject::Availability(alpha), message, "error", three_days)
         .await
         .unwrap()
         .id;
-    alerts::set_state(&**db, a, "error", false).await.unwrap();
+    alerts::set_state(&db, a, "error", false).await.unwrap();
     let b = check_alert(&api, alpha, "warning", TimeDelta::hours(1), false).await;
     let c = check_alert(&api, bravo, "info", TimeDelta::days(10), false).await;
-    alerts::resolve_quietly(&**db, &[c], Utc::now()).await.unwrap();
+    alerts::resolve_quietly(&db, &[c], Utc::now()).await.unwrap();
     let d = check_alert(&api, bravo, "error", TimeDelta::hours(2), false).await;
-    alerts::snooze(&**db, &[d], Utc::now() + TimeDelta::days(1))
+    alerts::snooze(&db, &[d], Utc::now() + TimeDelta::days(1))
         .await
         .unwrap();
     let e = check_alert(&api, alpha, "warning", TimeDelta::minutes(30), true).await;
@@ -116,7 +116,7 @@ async fn search(api: &TestApi, token: &str, body: Value) -> (StatusCode, Value) 
 
 async fn stored(api: &TestApi, id: AlertId) -> alerts::Alert {
     let db = api.db.pool().get().await.unwrap();
-    alerts::get(&**db, id).await.unwrap().unwrap()
+    alerts::get(&db, id).await.unwrap().unwrap()
 }
 
 /// AlertSerializer's keys, sorted.

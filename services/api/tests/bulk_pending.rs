@@ -58,7 +58,7 @@ async fn bulk_runs_are_scoped_validated_and_recorded() {
         assert_eq!(r.get::<_, String>(1), "uptime");
         assert_eq!(r.get::<_, String>(2), "admin");
     }
-    assert_eq!(trmm_db::audit::count(&**conn, "bulk_action", "admin").await.unwrap(), 1);
+    assert_eq!(trmm_db::audit::count(&conn, "bulk_action", "admin").await.unwrap(), 1);
 
     // Upstream's answers for empty selections and bad input.
     let cases = [
@@ -116,7 +116,7 @@ async fn pending_actions_need_their_permissions_and_scope() {
     let (pk, _) = api.enroll(&installer, &agent_id(1), "host1", hq).await;
     let conn = api.db.pool().get().await.unwrap();
     let details = json!({"time": "2030-01-01 10:00", "taskname": "TacticalRMM_SchedReboot_x"});
-    let id = trmm_db::pending::create(&**conn, trmm_db::AgentPk(pk as i32), "schedreboot", &details)
+    let id = trmm_db::pending::create(&conn, trmm_db::AgentPk(pk as i32), "schedreboot", &details)
         .await
         .unwrap();
 

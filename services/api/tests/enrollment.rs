@@ -114,7 +114,7 @@ async fn full_enrollment_as_the_go_agent_does_it() {
     assert_eq!(detail["status"], "online");
     let conn = api.db.pool().get().await.unwrap();
     assert_eq!(
-        trmm_db::audit::count(&**conn, "agent_install", common::ADMIN)
+        trmm_db::audit::count(&conn, "agent_install", common::ADMIN)
             .await
             .unwrap(),
         1

@@ -26,15 +26,15 @@ async fn history_views_show_runs_within_the_users_scope() {
             ..Default::default()
         };
         let (a, b) = (AgentPk(alpha_pk as i32), AgentPk(bravo_pk as i32));
-        let cmd = history::create(&**conn, a, HistoryType::CmdRun, "uptime", ADMIN)
+        let cmd = history::create(&conn, a, HistoryType::CmdRun, "uptime", ADMIN)
             .await
             .unwrap();
-        let inv_alpha = history::create_script_run(&**conn, a, &run(inventory)).await.unwrap();
-        history::record_script_results(&**conn, inv_alpha, a, &results)
+        let inv_alpha = history::create_script_run(&conn, a, &run(inventory)).await.unwrap();
+        history::record_script_results(&conn, inv_alpha, a, &results)
             .await
             .unwrap();
-        let inv_bravo = history::create_script_run(&**conn, b, &run(inventory)).await.unwrap();
-        history::create_script_run(&**conn, b, &run(cleanup)).await.unwrap();
+        let inv_bravo = history::create_script_run(&conn, b, &run(inventory)).await.unwrap();
+        history::create_script_run(&conn, b, &run(cleanup)).await.unwrap();
         (cmd, inv_alpha, inv_bravo)
     };
     // One run happened two days ago, for the date filter.

@@ -118,7 +118,7 @@ async fn templates_expand_from_the_database() {
     .await;
 
     let conn = api.db.pool().get().await.unwrap();
-    let agent = trmm_db::agents::find_by_agent_id(&**conn, &id).await.unwrap().unwrap();
+    let agent = trmm_db::agents::find_by_agent_id(&conn, &id).await.unwrap().unwrap();
     let args: Vec<String> = [
         "-Host {{agent.hostname}}",
         "{{agent.Owner}}",
@@ -137,7 +137,7 @@ async fn templates_expand_from_the_database() {
         "TOKEN={{global.token}}".to_owned(),
         "HOST={{agent.hostname}}".to_owned(),
     ];
-    let (ps, ps_env) = trmm_ops::templates::expand_script_inputs(&**conn, &agent, "powershell", &args, &env)
+    let (ps, ps_env) = trmm_ops::templates::expand_script_inputs(&conn, &agent, "powershell", &args, &env)
         .await
         .unwrap();
     assert_eq!(
@@ -155,7 +155,7 @@ async fn templates_expand_from_the_database() {
         ]
     );
     assert_eq!(ps_env, ["TOKEN=it''s", "HOST=web-01"]);
-    let cmd = trmm_ops::templates::expand_args(&**conn, &agent, "cmd", &args)
+    let cmd = trmm_ops::templates::expand_args(&conn, &agent, "cmd", &args)
         .await
         .unwrap();
     assert_eq!(
@@ -172,14 +172,14 @@ async fn templates_expand_from_the_database() {
             "Acme"
         ]
     );
-    let env = trmm_ops::templates::expand_env_vars(&**conn, &agent, "shell", &env)
+    let env = trmm_ops::templates::expand_env_vars(&conn, &agent, "shell", &env)
         .await
         .unwrap();
     assert_eq!(env, ["TOKEN=it's", "HOST=web-01"]);
     // Nothing to expand: returned as is.
     let plain = vec!["a".to_owned(), "{b}".to_owned()];
     assert_eq!(
-        trmm_ops::templates::expand_args(&**conn, &agent, "shell", &plain)
+        trmm_ops::templates::expand_args(&conn, &agent, "shell", &plain)
             .await
             .unwrap(),
         plain

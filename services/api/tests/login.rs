@@ -14,7 +14,7 @@ async fn checkcreds(api: &TestApi, username: &str, password: &str) -> (StatusCod
 
 async fn audit_count(api: &TestApi, action: &str, username: &str) -> i64 {
     let conn = api.db.pool().get().await.unwrap();
-    trmm_db::audit::count(&**conn, action, username).await.unwrap()
+    trmm_db::audit::count(&conn, action, username).await.unwrap()
 }
 
 #[tokio::test]
@@ -53,7 +53,7 @@ async fn a_user_without_totp_gets_a_token_that_only_sets_up_totp() {
     let api = TestApi::start().await;
     let hash = trmm_auth::hash_password("another password").unwrap();
     let conn = api.db.pool().get().await.unwrap();
-    trmm_db::users::upsert_superuser(&**conn, "newbie", "n@example.com", &hash, None, false)
+    trmm_db::users::upsert_superuser(&conn, "newbie", "n@example.com", &hash, None, false)
         .await
         .unwrap();
 

@@ -116,7 +116,7 @@ async fn agent_field(s: &Suite, name: &str, value: Option<(i64, &str)>) -> Custo
         model: FieldModel::Agent,
         ..Default::default()
     };
-    let id = custom_fields::create(&**conn, &spec, ADMIN).await.unwrap();
+    let id = custom_fields::create(&conn, &spec, ADMIN).await.unwrap();
     if let Some((pk, v)) = value {
         let input = ValueInput {
             field: id,
@@ -125,7 +125,7 @@ async fn agent_field(s: &Suite, name: &str, value: Option<(i64, &str)>) -> Custo
             multiple_value: None,
         };
         let parent = Parent::Agent(AgentPk(pk as i32));
-        custom_fields::set_value(&**conn, parent, &input).await.unwrap();
+        custom_fields::set_value(&conn, parent, &input).await.unwrap();
     }
     id
 }
@@ -147,7 +147,7 @@ async fn a_script_runs_with_expanded_inputs_and_is_recorded_once() {
     agent_field(&s, "Serial", Some((pk, "SN-42"))).await;
     {
         let conn = s.db().await;
-        trmm_db::keystore::create(&**conn, "greeting", "hi there", ADMIN)
+        trmm_db::keystore::create(&conn, "greeting", "hi there", ADMIN)
             .await
             .unwrap();
         let snippet = SnippetFields {
@@ -156,7 +156,7 @@ async fn a_script_runs_with_expanded_inputs_and_is_recorded_once() {
             code: "echo from-snippet".into(),
             shell: "shell".into(),
         };
-        snippets::create(&**conn, &snippet).await.unwrap();
+        snippets::create(&conn, &snippet).await.unwrap();
     }
     let script = s
         .script("Inventory", "#!/bin/bash\n{{helper}}\necho \"$1\"\n", &["default"])
@@ -199,10 +199,7 @@ async fn a_script_runs_with_expanded_inputs_and_is_recorded_once() {
     assert_eq!(row.get::<_, Option<i32>>(1), Some(script.0));
     assert_eq!(row.get::<_, String>(2), ADMIN);
     assert_eq!(stored_results(&s, hist).await.unwrap()["stdout"], result["stdout"]);
-    assert_eq!(
-        trmm_db::audit::count(&**conn, "execute_script", ADMIN).await.unwrap(),
-        1
-    );
+    assert_eq!(trmm_db::audit::count(&conn, "execute_script", ADMIN).await.unwrap(), 1);
 
     // The agent's histresult report of the same run comes second: accepted, but the stored result stays.
     let late =

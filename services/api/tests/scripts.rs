@@ -181,7 +181,7 @@ async fn community_scripts_only_change_favorite_and_hidden_and_filters_apply() {
             script_body: "Get-Date".into(),
             ..Default::default()
         };
-        trmm_db::scripts::create(&**conn, trmm_db::scripts::BUILTIN, Some("guid-1"), &f, "loader")
+        trmm_db::scripts::create(&conn, trmm_db::scripts::BUILTIN, Some("guid-1"), &f, "loader")
             .await
             .unwrap();
     }

@@ -34,14 +34,14 @@ async fn agent() -> Agent {
 impl Agent {
     async fn history(&self, kind: HistoryType) -> i64 {
         let conn = self.api.db.pool().get().await.unwrap();
-        trmm_db::history::create(&**conn, self.pk, kind, "big", "admin")
+        trmm_db::history::create(&conn, self.pk, kind, "big", "admin")
             .await
             .unwrap()
     }
 
     async fn stored(&self, id: i64) -> trmm_db::history::HistoryRow {
         let conn = self.api.db.pool().get().await.unwrap();
-        trmm_db::history::get(&**conn, id).await.unwrap().unwrap()
+        trmm_db::history::get(&conn, id).await.unwrap().unwrap()
     }
 
     /// Creates a history row of `kind` and PATCHes its `histresult` with the body `result` makes of the row's id,
@@ -82,7 +82,7 @@ async fn a_5_mb_command_result_and_software_list_are_stored_whole() {
     let (status, _, text) = a.send(Method::POST, "/api/v3/software/", &body).await;
     assert_eq!((status, text.as_str()), (StatusCode::OK, "\"ok\""));
     let conn = a.api.db.pool().get().await.unwrap();
-    let stored = trmm_db::software::get(&**conn, a.pk).await.unwrap().unwrap();
+    let stored = trmm_db::software::get(&conn, a.pk).await.unwrap().unwrap();
     assert_eq!(stored.software, Value::Array(software));
 }
 

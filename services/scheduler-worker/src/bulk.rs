@@ -97,11 +97,11 @@ async fn run_bulk(job: BulkRun, ctx: Data<BulkContext>, attempt: Attempt) -> Res
     let now = ctx.clock.now();
     let run = {
         let db = ctx.pool.get().await.map_err(transient)?;
-        let Some(run) = bulk::get(&**db, job.run_id).await.map_err(transient)? else {
+        let Some(run) = bulk::get(&db, job.run_id).await.map_err(transient)? else {
             tracing::warn!(run_id = job.run_id, "bulk run not found; dropped");
             return Ok(());
         };
-        if !bulk::lease(&**db, run.id, now, now + LEASE).await.map_err(transient)? {
+        if !bulk::lease(&db, run.id, now, now + LEASE).await.map_err(transient)? {
             tracing::debug!(
                 run_id = run.id,
                 "bulk run finished or held by another attempt; entry dropped"
@@ -113,7 +113,7 @@ async fn run_bulk(job: BulkRun, ctx: Data<BulkContext>, attempt: Attempt) -> Res
     let run_id = run.id;
     let ran = holding_lease(&ctx, run_id, run_leased(run, &ctx, &attempt)).await;
     // Given back for a retry; a finished run keeps its summary, so later entries still do nothing.
-    if let Err(e) = bulk::release(&**ctx.pool.get().await.map_err(transient)?, run_id).await {
+    if let Err(e) = bulk::release(&ctx.pool.get().await.map_err(transient)?, run_id).await {
         tracing::warn!(run_id, error = %e, "bulk run lease not released; it expires by itself");
     }
     ran
@@ -129,7 +129,7 @@ async fn holding_lease<T>(ctx: &BulkContext, run_id: i64, work: impl Future<Outp
             out = &mut work => return out,
             _ = renew.tick() => {
                 let until = ctx.clock.now() + LEASE;
-                let renewed = async { bulk::extend(&**ctx.pool.get().await?, run_id, until).await }.await;
+                let renewed = async { bulk::extend(&ctx.pool.get().await?, run_id, until).await }.await;
                 if let Err(e) = renewed {
                     tracing::warn!(run_id, error = %e, "bulk run lease not renewed");
                 }
@@ -143,7 +143,7 @@ async fn holding_lease<T>(ctx: &BulkContext, run_id: i64, work: impl Future<Outp
 async fn run_leased(run: Run, ctx: &BulkContext, attempt: &Attempt) -> Result<(), BoxDynError> {
     let work = trmm_ops::bulk::work(&run)
         .map_err(|e| AbortError::new(format!("bulk run {} has an unreadable command: {e}", run.id)))?;
-    let todo = bulk::undispatched(&**ctx.pool.get().await.map_err(transient)?, run.id)
+    let todo = bulk::undispatched(&ctx.pool.get().await.map_err(transient)?, run.id)
         .await
         .map_err(transient)?;
     tracing::info!(
@@ -186,7 +186,7 @@ async fn run_leased(run: Run, ctx: &BulkContext, attempt: &Attempt) -> Result<()
             return Err(transient(format!("{} batches not delivered: {first}", failed.len())));
         }
         bulk::abandon(
-            &**db,
+            &db,
             run.id,
             &format!("not delivered after {MAX_ATTEMPTS} attempts: {first}"),
         )
@@ -194,11 +194,11 @@ async fn run_leased(run: Run, ctx: &BulkContext, attempt: &Attempt) -> Result<()
         .map_err(transient)?;
     }
     // Agents sent the command by an interrupted attempt are given until their deadline, then timed out.
-    if let Some(wait) = bulk::awaiting_secs(&**db, run.id).await.map_err(transient)? {
+    if let Some(wait) = bulk::awaiting_secs(&db, run.id).await.map_err(transient)? {
         tokio::time::sleep(Duration::from_secs_f64(wait.max(0.0))).await;
-        bulk::time_out_silent(&**db, run.id).await.map_err(transient)?;
+        bulk::time_out_silent(&db, run.id).await.map_err(transient)?;
     }
-    let s = bulk::finish(&**db, run.id).await.map_err(transient)?;
+    let s = bulk::finish(&db, run.id).await.map_err(transient)?;
     tracing::info!(
         run_id = run.id,
         total = s.total,
@@ -216,7 +216,7 @@ async fn run_leased(run: Run, ctx: &BulkContext, attempt: &Attempt) -> Result<()
 async fn claim(pool: trmm_db::Pool, chunk: Vec<Unanswered>) -> Result<Vec<Unanswered>, String> {
     let ids: Vec<i64> = chunk.iter().map(|u| u.history_id).collect();
     let db = pool.get().await.map_err(|e| e.to_string())?;
-    let mine = bulk::mark_dispatched(&**db, &ids).await.map_err(|e| e.to_string())?;
+    let mine = bulk::mark_dispatched(&db, &ids).await.map_err(|e| e.to_string())?;
     Ok(chunk.into_iter().filter(|u| mine.contains(&u.history_id)).collect())
 }
 
@@ -248,7 +248,7 @@ async fn write_outcomes(pool: trmm_db::Pool, mut rx: mpsc::Receiver<Write>) -> R
         loop {
             let stored = async {
                 let db = pool.get().await?;
-                bulk::record_many(&**db, &texts, &scripts).await
+                bulk::record_many(&db, &texts, &scripts).await
             }
             .await;
             match stored {
@@ -287,7 +287,7 @@ async fn one_batch(
             };
             let ids: Vec<i64> = batch.iter().map(|u| u.history_id).collect();
             if let Ok(db) = ctx.pool.get().await {
-                let _ = bulk::undo_dispatch(&**db, &ids).await;
+                let _ = bulk::undo_dispatch(&db, &ids).await;
             }
             return Err(e);
         }

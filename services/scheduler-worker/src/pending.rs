@@ -192,7 +192,7 @@ impl Runner {
     async fn queued_agents(&self) -> Vec<String> {
         let result = async {
             let db = self.pool.get().await?;
-            pending::agents_with_queued(&**db, self.cutoff(), self.clock.now()).await
+            pending::agents_with_queued(&db, self.cutoff(), self.clock.now()).await
         }
         .await;
         result.unwrap_or_else(|e| {
@@ -204,7 +204,7 @@ impl Runner {
     async fn expire(&self) {
         let result = async {
             let db = self.pool.get().await?;
-            pending::expire(&**db, self.cutoff(), self.clock.now(), EXPIRED).await
+            pending::expire(&db, self.cutoff(), self.clock.now(), EXPIRED).await
         }
         .await;
         match result {
@@ -233,7 +233,7 @@ impl Runner {
         while !shutdown.is_cancelled() {
             let claimed = {
                 let db = self.pool.get().await?;
-                pending::claim_next(&**db, agent_id, self.cutoff(), self.clock.now()).await?
+                pending::claim_next(&db, agent_id, self.cutoff(), self.clock.now()).await?
             };
             let Some(action) = claimed else { return Ok(()) };
             if !self.run(agent_id, action, shutdown).await? {
@@ -252,7 +252,7 @@ impl Runner {
     ) -> Result<bool, trmm_db::DbError> {
         let Ok(queued) = serde_json::from_value::<QueuedRun>(action.details.clone()) else {
             let db = self.pool.get().await?;
-            pending::complete(&**db, action.id, &json!({"error": "unreadable command"})).await?;
+            pending::complete(&db, action.id, &json!({"error": "unreadable command"})).await?;
             return Ok(true);
         };
         let (hist, timeout) = (queued.history_id, Duration::from_secs(queued.timeout.max(1) as u64));
@@ -263,7 +263,7 @@ impl Runner {
         };
         match &outcome {
             Err(GatewayError::Offline | GatewayError::Unavailable(_)) => {
-                pending::release(&**self.pool.get().await?, action.id).await?;
+                pending::release(&self.pool.get().await?, action.id).await?;
                 return Ok(false);
             }
             Ok(reply) => record::reply(&self.pool, hist, action.agent, reply).await?,
@@ -275,12 +275,7 @@ impl Runner {
         };
         tracing::info!(agent_id, action = action.id, kind = %action.action_type, %result, "queued action ran");
         let db = self.pool.get().await?;
-        pending::complete(
-            &**db,
-            action.id,
-            &json!({ "result": result, "ran_at": self.clock.now() }),
-        )
-        .await?;
+        pending::complete(&db, action.id, &json!({ "result": result, "ran_at": self.clock.now() })).await?;
         Ok(true)
     }
 }

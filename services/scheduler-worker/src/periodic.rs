@@ -138,7 +138,7 @@ async fn sweep_notifications(ctx: &PeriodicContext, now: DateTime<Utc>) -> Resul
 }
 
 async fn unsnooze(ctx: &PeriodicContext, now: DateTime<Utc>) -> Result<(), DbError> {
-    let n = alerts::unsnooze_due(&**ctx.pool.get().await?, now).await?;
+    let n = alerts::unsnooze_due(&ctx.pool.get().await?, now).await?;
     if n > 0 {
         tracing::info!(alerts = n, "unsnoozed");
     }
@@ -146,7 +146,7 @@ async fn unsnooze(ctx: &PeriodicContext, now: DateTime<Utc>) -> Result<(), DbErr
 }
 
 async fn resolve_pending(ctx: &PeriodicContext, now: DateTime<Utc>) -> Result<(), DbError> {
-    let n = pending::resolve_agent_updates(&**ctx.pool.get().await?, now).await?;
+    let n = pending::resolve_agent_updates(&ctx.pool.get().await?, now).await?;
     if n > 0 {
         tracing::info!(actions = n, "pending agent updates completed");
     }
@@ -156,7 +156,7 @@ async fn resolve_pending(ctx: &PeriodicContext, now: DateTime<Utc>) -> Result<()
 /// Every prune whose retention is set (days > 0), counted back from the run's due time, so that a late run
 /// deletes no more than an on-time one; then the check history of deleted agents.
 async fn maintain(ctx: &PeriodicContext, due: DateTime<Utc>) -> Result<(), DbError> {
-    let r = core_settings::retention(&**ctx.pool.get().await?).await?;
+    let r = core_settings::retention(&ctx.pool.get().await?).await?;
     type ByAge = fn(DateTime<Utc>) -> Prune;
     let by_age: [(i32, ByAge); 4] = [
         (r.check_history_days, Prune::CheckHistory),
@@ -181,7 +181,7 @@ async fn maintain(ctx: &PeriodicContext, due: DateTime<Utc>) -> Result<(), DbErr
 async fn sweep(ctx: &PeriodicContext, prune: Prune) -> Result<(), DbError> {
     let mut total = 0;
     while !ctx.shutdown.is_cancelled() {
-        let deleted = maintenance::prune_batch(&**ctx.pool.get().await?, prune, PRUNE_BATCH).await?;
+        let deleted = maintenance::prune_batch(&ctx.pool.get().await?, prune, PRUNE_BATCH).await?;
         total += deleted;
         if deleted < PRUNE_BATCH as u64 {
             break;

@@ -18,7 +18,7 @@ pub fn marker(error: &GatewayError) -> String {
 
 /// Stores a text result (command output, or a marker such as `offline`).
 pub async fn text(pool: &Pool, hist: i64, agent: AgentPk, text: &str) -> Result<(), DbError> {
-    trmm_ops::record::text(&**pool.get().await?, hist, agent, text).await
+    trmm_ops::record::text(&pool.get().await?, hist, agent, text).await
 }
 
 /// What an agent answered to a command or script, typed by the call.
@@ -57,7 +57,7 @@ pub async fn reply(pool: &Pool, hist: i64, agent: AgentPk, reply: &Reply) -> Res
         Reply::Script(results) => results,
     };
     let mut db = pool.get().await?;
-    if let Some(agent) = trmm_db::agents::find_by_pk(&**db, agent).await? {
+    if let Some(agent) = trmm_db::agents::find_by_pk(&db, agent).await? {
         trmm_ops::record::script_reply(&mut db, &agent, hist, results).await?;
     }
     Ok(())

@@ -38,8 +38,8 @@ pub async fn serve(pool: trmm_db::Pool, redis: ConnectionManager, prefix: String
 async fn requeue(pool: &trmm_db::Pool, redis: &ConnectionManager, prefix: &str) -> Result<(), String> {
     let (runs, mails) = {
         let db = pool.get().await.map_err(|e| e.to_string())?;
-        let runs = trmm_db::bulk::unfinished(&**db).await.map_err(|e| e.to_string())?;
-        let mails = trmm_db::jobs::unfinished(&**db, ScriptEmailPayload::KIND)
+        let runs = trmm_db::bulk::unfinished(&db).await.map_err(|e| e.to_string())?;
+        let mails = trmm_db::jobs::unfinished(&db, ScriptEmailPayload::KIND)
             .await
             .map_err(|e| e.to_string())?;
         (runs, mails)

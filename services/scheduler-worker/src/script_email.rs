@@ -88,7 +88,7 @@ async fn run_job(job: ScriptEmail, ctx: Data<EmailContext>, attempt: Attempt) ->
         let db = ctx.pool.get().await.map_err(retry)?;
         let now = ctx.clock.now();
         let until = now + LEASE_MARGIN;
-        let Some(job) = jobs::lease::<ScriptEmailPayload>(&**db, ScriptEmailPayload::KIND, id, now, until)
+        let Some(job) = jobs::lease::<ScriptEmailPayload>(&db, ScriptEmailPayload::KIND, id, now, until)
             .await
             .map_err(retry)?
         else {
@@ -96,20 +96,20 @@ async fn run_job(job: ScriptEmail, ctx: Data<EmailContext>, attempt: Attempt) ->
             return Ok(());
         };
         let run = trmm_ops::script::reply_wait(job.script.0.timeout) + SMTP_TIMEOUT;
-        jobs::extend(&**db, id, until + run).await.map_err(retry)?;
+        jobs::extend(&db, id, until + run).await.map_err(retry)?;
         job
     };
     let outcome = attempt_job(&job, &ctx).await;
     let db = ctx.pool.get().await.map_err(retry)?;
     match &outcome {
-        Ok(done) => jobs::finish(&**db, id, done).await.map_err(retry)?,
+        Ok(done) => jobs::finish(&db, id, done).await.map_err(retry)?,
         Err(e) => {
             let last = attempt.current() >= MAX_ATTEMPTS || !is_retry(e);
             tracing::warn!(history_id = job.history_id, attempt = attempt.current(), last, error = %e, "script email failed");
             if last {
-                jobs::finish(&**db, id, &format!("failed: {e}")).await.map_err(retry)?;
+                jobs::finish(&db, id, &format!("failed: {e}")).await.map_err(retry)?;
             } else {
-                jobs::release(&**db, id).await.map_err(retry)?;
+                jobs::release(&db, id).await.map_err(retry)?;
             }
         }
     }
@@ -120,17 +120,17 @@ async fn run_job(job: ScriptEmail, ctx: Data<EmailContext>, attempt: Attempt) ->
 async fn attempt_job(job: &ScriptEmailPayload, ctx: &EmailContext) -> Result<&'static str, BoxDynError> {
     let (row, agent, mail) = {
         let db = ctx.pool.get().await.map_err(retry)?;
-        let Some(row) = history::get(&**db, job.history_id).await.map_err(retry)? else {
+        let Some(row) = history::get(&db, job.history_id).await.map_err(retry)? else {
             tracing::warn!(
                 history_id = job.history_id,
                 "history entry of an emailed script run is gone; dropped"
             );
             return Ok("dropped: the run's history entry is gone");
         };
-        let Some(agent) = agents::find_by_agent_id(&**db, &row.agent_id).await.map_err(retry)? else {
+        let Some(agent) = agents::find_by_agent_id(&db, &row.agent_id).await.map_err(retry)? else {
             return Ok("dropped: the agent is gone");
         };
-        (row, agent, ctx.notifier.mailer(&**db).await.map_err(mail_error)?)
+        (row, agent, ctx.notifier.mailer(&db).await.map_err(mail_error)?)
     };
     let results = match (row.script_results, row.results) {
         (Some(results), _) => results,
@@ -192,7 +192,7 @@ async fn run_script(
                 ));
             }
             // The agent's histresult came first: that is the stored result.
-            let row = history::get(&**db, hist).await.map_err(retry)?;
+            let row = history::get(&db, hist).await.map_err(retry)?;
             Ok(row.and_then(|r| r.script_results))
         }
         Err(e @ GatewayError::Unavailable(_)) => Err(retry(e)),

@@ -48,7 +48,7 @@ async fn settings(stack: &Stack, smtp_port: u16, twilio: Option<&str>) {
     );
     let db = stack.db.pool().get().await.unwrap();
     notifier
-        .store_secret(&**db, Secret::TwilioToken, "twilio-token")
+        .store_secret(&db, Secret::TwilioToken, "twilio-token")
         .await
         .unwrap();
 }

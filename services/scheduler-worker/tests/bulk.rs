@@ -90,7 +90,7 @@ async fn five_thousand_agents_are_all_accounted_for() {
         assert_eq!(outcomes[id].as_deref(), Some(expected.as_str()), "agent #{i}");
     }
     let db = s.api.db.pool().get().await.unwrap();
-    assert_eq!(trmm_db::audit::count(&**db, "bulk_action", "admin").await.unwrap(), 1);
+    assert_eq!(trmm_db::audit::count(&db, "bulk_action", "admin").await.unwrap(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -225,7 +225,7 @@ async fn a_bulk_script_gets_per_agent_template_arguments() {
             script_body: "echo \"$@\"".into(),
             ..Default::default()
         };
-        trmm_db::scripts::create(&**db, "userdefined", None, &fields, "admin")
+        trmm_db::scripts::create(&db, "userdefined", None, &fields, "admin")
             .await
             .unwrap()
     };
@@ -276,7 +276,7 @@ async fn a_bulk_scripts_collector_and_note_outputs_are_recorded_from_the_reply()
             script_body: "echo \"$@\"".into(),
             ..Default::default()
         };
-        let script = trmm_db::scripts::create(&**db, "userdefined", None, &fields, "admin")
+        let script = trmm_db::scripts::create(&db, "userdefined", None, &fields, "admin")
             .await
             .unwrap();
         let spec = trmm_db::custom_fields::FieldSpec {
@@ -285,7 +285,7 @@ async fn a_bulk_scripts_collector_and_note_outputs_are_recorded_from_the_reply()
         };
         (
             script,
-            trmm_db::custom_fields::create(&**db, &spec, "admin").await.unwrap(),
+            trmm_db::custom_fields::create(&db, &spec, "admin").await.unwrap(),
         )
     };
     let (status, _) = bulk(

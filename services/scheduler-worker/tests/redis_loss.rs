@@ -94,10 +94,7 @@ async fn queued_work_survives_a_flushed_redis() {
     })
     .await;
     let db = s.api.db.pool().get().await.unwrap();
-    assert_eq!(trmm_db::bulk::unfinished(&**db).await.unwrap(), Vec::<i64>::new());
-    assert!(trmm_db::jobs::unfinished(&**db, "script_email")
-        .await
-        .unwrap()
-        .is_empty());
+    assert_eq!(trmm_db::bulk::unfinished(&db).await.unwrap(), Vec::<i64>::new());
+    assert!(trmm_db::jobs::unfinished(&db, "script_email").await.unwrap().is_empty());
     assert_eq!(mails(&maildir).len(), 1, "the mail was delivered once");
 }

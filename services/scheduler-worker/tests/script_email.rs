@@ -104,10 +104,7 @@ async fn results_are_mailed_to_the_default_recipients() {
     assert_eq!(stored["stdout"], "hello mail");
     assert_eq!(script_runs(&seen), 1);
     let db = s.api.db.pool().get().await.unwrap();
-    assert_eq!(
-        trmm_db::audit::count(&**db, "execute_script", "admin").await.unwrap(),
-        1
-    );
+    assert_eq!(trmm_db::audit::count(&db, "execute_script", "admin").await.unwrap(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

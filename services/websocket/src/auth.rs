@@ -62,5 +62,5 @@ pub async fn authorize<P: Permission>(
         return Err(Denial::NoCredentials.into());
     }
     let db = pool.get().await.map_err(trmm_db::DbError::from)?;
-    Ok(trmm_authz::authorize_agent::<P>(&**db, token, agent_id, now).await?)
+    Ok(trmm_authz::authorize_agent::<P>(&db, token, agent_id, now).await?)
 }

@@ -191,7 +191,7 @@ async fn start(ctx: &Ctx, who: &Identity, agent: &AgentRef, origin: &Value, text
         .unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()));
     let call = async {
         let db = ctx.pool.get().await?;
-        command::begin(&**db, agent, who.username(), origin.clone(), call).await
+        command::begin(&db, agent, who.username(), origin.clone(), call).await
     }
     .await
     .map_err(|e| Refusal::from(e).frame())?;
@@ -203,7 +203,7 @@ async fn start(ctx: &Ctx, who: &Identity, agent: &AgentRef, origin: &Value, text
             let frame = error_frame(&e);
             if let Ok(db) = ctx.pool.get().await {
                 let why = frame["error"].as_str().unwrap_or_default();
-                if let Err(e) = history::record_results(&**db, history_id, agent.pk, why).await {
+                if let Err(e) = history::record_results(&db, history_id, agent.pk, why).await {
                     tracing::warn!(error = %e, "failed command not recorded");
                 }
             }
@@ -247,7 +247,7 @@ async fn relay(ctx: Ctx, mut session: Session, agent: AgentRef, started: Started
                 results.push_str(&o.line);
                 if let Ok(db) = ctx.pool.get().await {
                     let text = results.trim_end_matches('\n');
-                    if let Err(e) = history::record_results(&**db, history_id, agent.pk, text).await {
+                    if let Err(e) = history::record_results(&db, history_id, agent.pk, text).await {
                         tracing::warn!(error = %e, "streamed command output not recorded");
                     }
                 }

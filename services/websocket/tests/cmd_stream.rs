@@ -44,15 +44,15 @@ async fn suite_with(tweak: impl FnOnce(&mut trmm_websocket::Config)) -> Suite {
     let gateway = start_gateway(&nats, &stop).await;
     let listen = start_websocket(db.url(), &gateway, &stop, tweak);
     let conn = db.pool().get().await.unwrap();
-    let client = trmm_db::clients::create(&**conn, "Acme", false, "test").await.unwrap();
-    let site = trmm_db::sites::create(&**conn, client, "HQ", false, "test")
+    let client = trmm_db::clients::create(&conn, "Acme", false, "test").await.unwrap();
+    let site = trmm_db::sites::create(&conn, client, "HQ", false, "test")
         .await
         .unwrap();
     let agents = [AGENT, OFFLINE_AGENT].map(|id| {
         let digest = trmm_auth::digest_token(id).to_vec();
         (id.to_owned(), format!("host-{}", &id[..6]), digest)
     });
-    trmm_db::agents::bulk_create_with_tokens(&**conn, site, &agents, "test")
+    trmm_db::agents::bulk_create_with_tokens(&conn, site, &agents, "test")
         .await
         .unwrap();
     let gates = Gates::default();
@@ -81,15 +81,15 @@ impl Suite {
     /// A session token for a new user; `superuser` false gives a role with only `flags`.
     async fn token(&self, username: &str, superuser: bool, flags: &[&str]) -> String {
         let conn = self.db.pool().get().await.unwrap();
-        trmm_db::users::upsert_superuser(&**conn, username, "u@example.com", "x", None, false)
+        trmm_db::users::upsert_superuser(&conn, username, "u@example.com", "x", None, false)
             .await
             .unwrap();
-        let user = trmm_db::users::find_by_username(&**conn, username)
+        let user = trmm_db::users::find_by_username(&conn, username)
             .await
             .unwrap()
             .unwrap();
         if !superuser {
-            let role = trmm_db::roles::create(&**conn, username, flags).await.unwrap();
+            let role = trmm_db::roles::create(&conn, username, flags).await.unwrap();
             conn.execute(
                 "UPDATE users SET is_superuser = false, role_id = $2 WHERE id = $1",
                 &[&user.id.0, &role.0],
@@ -100,7 +100,7 @@ impl Suite {
         let token = trmm_auth::generate_token();
         let expiry = chrono::Utc::now() + chrono::Duration::hours(1);
         let digest = trmm_auth::digest_token(&token);
-        trmm_db::sessions::create(&**conn, user.id, &digest, trmm_db::sessions::Scope::Full, expiry)
+        trmm_db::sessions::create(&conn, user.id, &digest, trmm_db::sessions::Scope::Full, expiry)
             .await
             .unwrap();
         token
@@ -214,9 +214,7 @@ async fn output_streams_line_by_line_then_the_exit_code() {
         Some("alpha 1\nalpha 2\nalpha 3\nalpha 4")
     );
     assert_eq!(
-        trmm_db::audit::count(&**conn, "execute_command", "admin")
-            .await
-            .unwrap(),
+        trmm_db::audit::count(&conn, "execute_command", "admin").await.unwrap(),
         1
     );
 

@@ -49,16 +49,14 @@ async fn both() -> Both {
     })
     .await;
     let conn = api.db.pool().get().await.unwrap();
-    let acme = trmm_db::clients::create(&**conn, "Acme", false, "test").await.unwrap();
-    let hq = trmm_db::sites::create(&**conn, acme, "HQ", false, "test")
-        .await
-        .unwrap();
-    let other = trmm_db::clients::create(&**conn, "Other", false, "test").await.unwrap();
-    trmm_db::sites::create(&**conn, other, "Main", false, "test")
+    let acme = trmm_db::clients::create(&conn, "Acme", false, "test").await.unwrap();
+    let hq = trmm_db::sites::create(&conn, acme, "HQ", false, "test").await.unwrap();
+    let other = trmm_db::clients::create(&conn, "Other", false, "test").await.unwrap();
+    trmm_db::sites::create(&conn, other, "Main", false, "test")
         .await
         .unwrap();
     let agent = [(AGENT.to_owned(), "refusal".to_owned(), trmm_auth::digest_token(AGENT))];
-    trmm_db::agents::bulk_create_with_tokens(&**conn, hq, &agent, "test")
+    trmm_db::agents::bulk_create_with_tokens(&conn, hq, &agent, "test")
         .await
         .unwrap();
     Both {
@@ -87,15 +85,12 @@ impl Both {
     async fn token(&self, u: User<'_>) -> String {
         let conn = self.api.db.pool().get().await.unwrap();
         let email = format!("{}@example.com", u.name);
-        trmm_db::users::upsert_superuser(&**conn, u.name, &email, "x", None, false)
+        trmm_db::users::upsert_superuser(&conn, u.name, &email, "x", None, false)
             .await
             .unwrap();
-        let user = trmm_db::users::find_by_username(&**conn, u.name)
-            .await
-            .unwrap()
-            .unwrap();
+        let user = trmm_db::users::find_by_username(&conn, u.name).await.unwrap().unwrap();
         if let Some(flags) = u.flags {
-            let role = trmm_db::roles::create(&**conn, u.name, flags).await.unwrap();
+            let role = trmm_db::roles::create(&conn, u.name, flags).await.unwrap();
             if let Some(client) = u.client {
                 let sql = "INSERT INTO role_clients (role_id, client_id) VALUES ($1, $2)";
                 conn.execute(sql, &[&role.0, &client.0]).await.unwrap();
@@ -107,7 +102,7 @@ impl Both {
         conn.execute(sql, &[&user.id.0, &u.blocked]).await.unwrap();
         let token = trmm_auth::generate_token();
         let expiry = chrono::Utc::now() + chrono::Duration::hours(1);
-        trmm_db::sessions::create(&**conn, user.id, &trmm_auth::digest_token(&token), u.session, expiry)
+        trmm_db::sessions::create(&conn, user.id, &trmm_auth::digest_token(&token), u.session, expiry)
             .await
             .unwrap();
         token

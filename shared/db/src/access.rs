@@ -1,8 +1,8 @@
 //! Who a dashboard session token belongs to and what that user may do. trmm-api's extractors and
 //! trmm-websocket's `?access_token=` check both go through here, so they apply the same rules.
 
+use crate::GenericClient;
 use chrono::{DateTime, Utc};
-use tokio_postgres::GenericClient;
 
 use crate::roles::{self, RolePermissions, Scope};
 use crate::sessions::{self, Session};

@@ -1,7 +1,8 @@
 //! Agents (Tactical RMM `agents.Agent`): enrollment, the agent table, detail, edits and token lookup.
 
+use crate::GenericClient;
 use chrono::{DateTime, Utc};
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
 
 use crate::roles::Scope;
 use crate::{AgentPk, ClientId, DbError, SiteId};
@@ -65,7 +66,10 @@ pub async fn find_by_pk(db: &impl GenericClient, pk: AgentPk) -> Result<Option<A
 /// The agent whose token hashes to `digest`.
 pub async fn find_by_token(db: &impl GenericClient, digest: &[u8]) -> Result<Option<AgentRef>, DbError> {
     let sql = format!("{REF_SELECT} JOIN agent_tokens t ON t.agent_pk = a.id WHERE t.digest = $1");
-    Ok(db.query_opt(&sql, &[&digest]).await?.as_ref().map(ref_from_row))
+    Ok(crate::prepared::query_opt(db, &sql, &[&digest])
+        .await?
+        .as_ref()
+        .map(ref_from_row))
 }
 
 /// What `/api/v3/newagent/` registers.

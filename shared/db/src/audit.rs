@@ -1,7 +1,7 @@
 //! The audit log (Tactical RMM `logs.AuditLog`): insert-only.
 
+use crate::GenericClient;
 use serde_json::Value;
-use tokio_postgres::GenericClient;
 
 use crate::DbError;
 

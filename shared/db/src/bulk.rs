@@ -1,10 +1,10 @@
 //! Bulk runs (`POST /agents/actions/bulk/`): which agents an action targets, the run with one AgentHistory
 //! row per agent, and the per-agent outcomes trmm-worker records.
 
+use crate::GenericClient;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio_postgres::GenericClient;
 
 use crate::agents::AgentRef;
 use crate::roles::Scope;

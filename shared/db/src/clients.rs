@@ -1,7 +1,8 @@
 //! Clients (Tactical RMM `clients.Client`), listed as the dashboard's client tree.
 
+use crate::GenericClient;
 use serde::Serialize;
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
 
 use crate::roles::Scope;
 use crate::sites::{self, SiteRow};

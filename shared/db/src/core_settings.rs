@@ -3,9 +3,10 @@
 //! The SMTP password and the Twilio token are stored encrypted: this module reads and writes their ciphertext
 //! only ([`Secret`]); the services hold the key and do the encryption.
 
+use crate::GenericClient;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
 
 use crate::{AlertTemplateId, DbError};
 

@@ -1,7 +1,7 @@
 //! Agent history (Tactical RMM `agents.AgentHistory`): every command and script run on an agent.
 
+use crate::GenericClient;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::GenericClient;
 
 use crate::roles::Scope;
 use crate::{AgentPk, CustomFieldId, DbError, ScriptId};

@@ -1,7 +1,7 @@
 //! Installer tokens: expiring, per-site credentials that open only the agent install endpoints.
 
+use crate::GenericClient;
 use chrono::{DateTime, Utc};
-use tokio_postgres::GenericClient;
 
 use crate::{DbError, SiteId};
 

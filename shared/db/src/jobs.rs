@@ -2,11 +2,11 @@
 //! and loses none of it. A worker leases a job before running it, so a duplicate queue entry (one re-queued
 //! after a loss while the original was running) does nothing.
 
+use crate::GenericClient;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio_postgres::types::Json;
-use tokio_postgres::GenericClient;
 
 use crate::{DbError, JobId};
 

@@ -1,8 +1,9 @@
 //! The global key store (Tactical RMM `core.GlobalKVStore`): name/value pairs used as `{{global.name}}`.
 
+use crate::GenericClient;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
 
 use crate::{DbError, KeyStoreId};
 

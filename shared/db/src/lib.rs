@@ -36,6 +36,7 @@ pub mod maintenance;
 pub mod migrate;
 pub mod notes;
 pub mod pending;
+mod prepared;
 pub mod roles;
 pub mod script_output;
 pub mod scripts;
@@ -49,20 +50,23 @@ pub mod templates;
 pub mod url_actions;
 pub mod users;
 
+pub use deadpool_postgres::GenericClient;
 pub use deadpool_postgres::{Client, Pool};
 pub use error::DbError;
 pub use ids::{
     AgentPk, AlertId, AlertTemplateId, ClientId, CustomFieldId, JobId, KeyStoreId, RoleId, ScriptId, SiteId, SnippetId,
     UrlActionId, UserId,
 };
-pub use tokio_postgres::{Error as PgError, GenericClient};
+pub use tokio_postgres::Error as PgError;
 
 use std::str::FromStr;
 
 use tokio_postgres::types::ToSql;
 
-/// Connections a pool holds at most unless told otherwise.
-pub const DEFAULT_POOL_SIZE: usize = 32;
+/// Connections a pool holds at most unless told otherwise: Postgres does its best work with a few busy
+/// connections per core, and the four services of one suite (64) then fit Postgres' default
+/// `max_connections` of 100 with room for psql and backups.
+pub const DEFAULT_POOL_SIZE: usize = 16;
 
 /// Builds a pool for `database_url` without connecting; connections are opened on first use.
 pub fn connect(database_url: &str) -> Result<Pool, DbError> {
@@ -93,6 +97,20 @@ pub fn connect_sized(database_url: &str, max_size: usize) -> Result<Pool, DbErro
 /// Deletes the row of `table` with primary key `id`; false when there was none.
 async fn delete_by_id(db: &impl GenericClient, table: &str, id: &(dyn ToSql + Sync)) -> Result<bool, DbError> {
     Ok(db.execute(&format!("DELETE FROM {table} WHERE id = $1"), &[id]).await? == 1)
+}
+
+/// Connection slots Postgres still gives ordinary clients: `max_connections` less the superuser-reserved
+/// ones and the client connections open now, the asking one counted as free.
+pub async fn free_connection_slots(db: &impl GenericClient) -> Result<i64, DbError> {
+    let row = db
+        .query_one(
+            "SELECT current_setting('max_connections')::bigint
+                  - current_setting('superuser_reserved_connections')::bigint
+                  - (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend') + 1",
+            &[],
+        )
+        .await?;
+    Ok(row.get(0))
 }
 
 /// Whether the database answers `SELECT 1` right now.

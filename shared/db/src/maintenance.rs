@@ -2,8 +2,8 @@
 //! starts): each prune deletes one bounded batch per call, so that a huge table is emptied in many short
 //! transactions rather than one long one; two workers pruning by age at once take different rows.
 
+use crate::GenericClient;
 use chrono::{DateTime, Utc};
-use tokio_postgres::GenericClient;
 
 use crate::DbError;
 

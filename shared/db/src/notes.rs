@@ -1,8 +1,9 @@
 //! Agent notes (Tactical RMM `agents.Note`): free text attached to an agent by a user, or by a script run
 //! whose output was sent to a note.
 
+use crate::GenericClient;
 use chrono::{DateTime, Utc};
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
 
 use crate::roles::Scope;
 use crate::{AgentPk, ClientId, DbError, SiteId, UserId};

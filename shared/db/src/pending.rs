@@ -2,9 +2,10 @@
 //! `queue_if_offline` to an offline agent wait here (`runcmd` / `runscript`) until trmm-worker sees the agent
 //! again, or until they expire.
 
+use crate::GenericClient;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
 
 use crate::roles::Scope;
 use crate::{AgentPk, ClientId, DbError, SiteId};

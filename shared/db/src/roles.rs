@@ -2,8 +2,8 @@
 
 use std::collections::BTreeSet;
 
+use crate::GenericClient;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::GenericClient;
 
 use crate::{ClientId, DbError, RoleId, SiteId};
 

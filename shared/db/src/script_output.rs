@@ -3,8 +3,8 @@
 //! note, so that happens exactly once whichever copy came first (Tactical RMM does it in
 //! agents/views.py::run_script for the reply and in apiv3/views.py::AgentHistoryResult for histresult).
 
+use crate::GenericClient;
 use serde_json::Value;
-use tokio_postgres::GenericClient;
 
 use crate::agents::AgentRef;
 use crate::custom_fields::{self, FieldModel, Parent, ValueInput};

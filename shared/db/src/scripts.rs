@@ -1,9 +1,10 @@
 //! The script library (Tactical RMM `scripts.Script`): user scripts and community (`builtin`) scripts.
 
+use crate::GenericClient;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
 
 use crate::{DbError, ScriptId};
 

@@ -1,6 +1,6 @@
 //! The service list an agent last reported (`agents.services`), read and written by the services views.
 
-use tokio_postgres::GenericClient;
+use crate::GenericClient;
 
 use crate::{AgentPk, DbError};
 

@@ -1,7 +1,7 @@
 //! Dashboard sessions (Tactical RMM's knox `AuthToken`): looked up by the SHA-256 digest of the bearer token.
 
+use crate::GenericClient;
 use chrono::{DateTime, Utc};
-use tokio_postgres::GenericClient;
 
 use crate::users::User;
 use crate::{DbError, UserId};

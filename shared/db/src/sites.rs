@@ -1,7 +1,8 @@
 //! Sites (Tactical RMM `clients.Site`): every agent belongs to one; a client has at least one.
 
+use crate::GenericClient;
 use serde::Serialize;
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
 
 use crate::roles::Scope;
 use crate::{AlertTemplateId, ClientId, DbError, SiteId};

@@ -2,8 +2,9 @@
 
 use std::collections::HashMap;
 
+use crate::GenericClient;
 use serde::Serialize;
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
 
 use crate::{DbError, SnippetId};
 

@@ -1,6 +1,6 @@
 //! Installed software lists reported by agents (`POST /api/v3/software/`, the `softwarelist` refresh).
 
-use tokio_postgres::GenericClient;
+use crate::GenericClient;
 
 use crate::roles::Scope;
 use crate::{AgentPk, DbError};

@@ -3,8 +3,8 @@
 //! Every function matches the row on `agents.agent_id` and returns how many rows it updated (0 for an agent
 //! that is not enrolled, which upstream ignores as well).
 
+use crate::GenericClient;
 use chrono::{DateTime, Utc};
-use tokio_postgres::GenericClient;
 
 use crate::DbError;
 
@@ -28,16 +28,16 @@ pub async fn write_heartbeats(db: &impl GenericClient, batch: &[Heartbeat]) -> R
     let ids: Vec<&str> = batch.iter().map(|h| h.agent_id.as_str()).collect();
     let seen: Vec<DateTime<Utc>> = batch.iter().map(|h| h.seen).collect();
     let versions: Vec<&str> = batch.iter().map(|h| h.version.as_str()).collect();
-    let updated = db
-        .execute(
-            "UPDATE agents a
+    let updated = crate::prepared::execute(
+        db,
+        "UPDATE agents a
                 SET last_seen = GREATEST(a.last_seen, v.seen),
                     version = CASE WHEN a.last_seen IS NULL OR v.seen >= a.last_seen THEN v.version ELSE a.version END
                FROM unnest($1::text[], $2::timestamptz[], $3::text[]) AS v(agent_id, seen, version)
               WHERE a.agent_id = v.agent_id",
-            &[&ids, &seen, &versions],
-        )
-        .await?;
+        &[&ids, &seen, &versions],
+    )
+    .await?;
     Ok(updated)
 }
 
@@ -86,40 +86,40 @@ pub async fn write_agent_info(db: &impl GenericClient, agent_id: &str, info: &Ag
     let total_ram = total_ram_column(info.total_ram);
     // boot_time is a double precision column (Django FloatField); unix seconds fit exactly.
     let boot_time = info.boot_time as f64;
-    let updated = db
-        .execute(
-            "UPDATE agents
+    let updated = crate::prepared::execute(
+        db,
+        "UPDATE agents
                 SET hostname = $2, operating_system = $3, plat = $4, total_ram = $5, boot_time = $6,
                     needs_reboot = $7, logged_in_username = $8, goarch = $9,
                     last_logged_in_user = COALESCE($10, last_logged_in_user)
               WHERE agent_id = $1",
-            &[
-                &agent_id,
-                &info.hostname,
-                &info.operating_system,
-                &info.plat,
-                &total_ram,
-                &boot_time,
-                &info.needs_reboot,
-                &info.logged_in_username,
-                &info.goarch,
-                &last_logged_in_user(info.logged_in_username),
-            ],
-        )
-        .await?;
+        &[
+            &agent_id,
+            &info.hostname,
+            &info.operating_system,
+            &info.plat,
+            &total_ram,
+            &boot_time,
+            &info.needs_reboot,
+            &info.logged_in_username,
+            &info.goarch,
+            &last_logged_in_user(info.logged_in_username),
+        ],
+    )
+    .await?;
     Ok(updated)
 }
 
 /// Records `agent-publicip` (`"error"` when the agent could not find out, stored as upstream does).
 pub async fn write_public_ip(db: &impl GenericClient, agent_id: &str, public_ip: &str) -> Result<u64, DbError> {
     let sql = "UPDATE agents SET public_ip = $2 WHERE agent_id = $1";
-    Ok(db.execute(sql, &[&agent_id, &public_ip]).await?)
+    crate::prepared::execute(db, sql, &[&agent_id, &public_ip]).await
 }
 
 /// Records `agent-disks` as jsonb.
 pub async fn write_disks(db: &impl GenericClient, agent_id: &str, disks: &serde_json::Value) -> Result<u64, DbError> {
     let sql = "UPDATE agents SET disks = $2 WHERE agent_id = $1";
-    Ok(db.execute(sql, &[&agent_id, disks]).await?)
+    crate::prepared::execute(db, sql, &[&agent_id, disks]).await
 }
 
 /// Records `agent-winsvc` as jsonb.
@@ -129,13 +129,13 @@ pub async fn write_services(
     services: &serde_json::Value,
 ) -> Result<u64, DbError> {
     let sql = "UPDATE agents SET services = $2 WHERE agent_id = $1";
-    Ok(db.execute(sql, &[&agent_id, services]).await?)
+    crate::prepared::execute(db, sql, &[&agent_id, services]).await
 }
 
 /// Records `agent-wmi` as jsonb (`wmi_detail`), in the shape the agent sent.
 pub async fn write_wmi(db: &impl GenericClient, agent_id: &str, wmi: &serde_json::Value) -> Result<u64, DbError> {
     let sql = "UPDATE agents SET wmi_detail = $2 WHERE agent_id = $1";
-    Ok(db.execute(sql, &[&agent_id, wmi]).await?)
+    crate::prepared::execute(db, sql, &[&agent_id, wmi]).await
 }
 
 /// True when Postgres rejected the values themselves (SQLSTATE class 22, e.g. a string too long for its

@@ -1,7 +1,7 @@
 //! The rows `{{agent.x}}`, `{{site.x}}` and `{{client.x}}` template variables read (server-api.md 5.3).
 
+use crate::GenericClient;
 use serde_json::{Map, Value};
-use tokio_postgres::GenericClient;
 
 use crate::{AgentPk, AlertId, ClientId, DbError, SiteId};
 

@@ -1,8 +1,9 @@
 //! URL actions (Tactical RMM `core.URLAction`): dashboard links (`web`) and webhooks (`rest`).
 
+use crate::GenericClient;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
 
 use crate::{DbError, UrlActionId};
 

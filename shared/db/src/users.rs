@@ -1,7 +1,8 @@
 //! Dashboard users (Tactical RMM `accounts.User`).
 
+use crate::GenericClient;
 use chrono::{DateTime, Utc};
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
 
 use crate::{DbError, RoleId, UserId};
 

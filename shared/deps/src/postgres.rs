@@ -36,8 +36,37 @@ impl PostgresArgs {
 pub async fn connect(pool: trmm_db::Pool, health: &Health, shutdown: &CancellationToken) -> Option<trmm_db::Pool> {
     connect_with_backoff(DEPENDENCY, shutdown, || async { pool.get().await.map(drop) }).await?;
     health.set_ready(DEPENDENCY, true);
+    check_slots(&pool).await;
     watch(&pool, health, shutdown);
     Some(pool)
+}
+
+/// Warns when this process's pool may open more connections than Postgres has left: under load the surplus
+/// would fail with "remaining connection slots are reserved" instead of waiting for a pooled connection.
+pub async fn check_slots(pool: &trmm_db::Pool) {
+    let size = pool.status().max_size;
+    let free = match pool.get().await {
+        Ok(db) => trmm_db::free_connection_slots(&db).await,
+        Err(e) => Err(e.into()),
+    };
+    match free {
+        Ok(free) => {
+            if let Some(advice) = slot_shortfall(free, size) {
+                tracing::warn!(free, pool_size = size, "{advice}");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not read Postgres' free connection slots"),
+    }
+}
+
+/// The advice to log when a pool of `size` may outgrow the `free` connection slots.
+fn slot_shortfall(free: i64, size: usize) -> Option<String> {
+    (i64::try_from(size).unwrap_or(i64::MAX) > free).then(|| {
+        format!(
+            "Postgres has {free} connection slots left and this process may open {size}: raise max_connections \
+             in postgresql.conf, or lower TRMM_DATABASE_POOL_SIZE so that the pools of every trmm-rs process fit"
+        )
+    })
 }
 
 /// Keeps Postgres's readiness current until shutdown.
@@ -47,4 +76,21 @@ pub fn watch(pool: &trmm_db::Pool, health: &Health, shutdown: &CancellationToken
         let pool = watched.clone();
         async move { trmm_db::ping(&pool).await }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pool_larger_than_the_free_slots_gets_advice_naming_both_fixes() {
+        assert_eq!(slot_shortfall(64, 16), None);
+        assert_eq!(slot_shortfall(16, 16), None);
+        let advice = slot_shortfall(10, 16).unwrap();
+        assert!(advice.contains("10 connection slots left"), "{advice}");
+        assert!(
+            advice.contains("max_connections") && advice.contains("TRMM_DATABASE_POOL_SIZE"),
+            "{advice}"
+        );
+    }
 }

@@ -108,7 +108,7 @@ impl Ops {
         let Err(e) = self.jobs.push(BulkRun { run_id }).await else {
             return Ok(());
         };
-        bulk::abandon(&**self.conn().await?, run_id, "the job queue (Redis) was unavailable").await?;
+        bulk::abandon(&self.conn().await?, run_id, "the job queue (Redis) was unavailable").await?;
         Err(e)
     }
 }

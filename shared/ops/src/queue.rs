@@ -108,7 +108,7 @@ impl Ops {
     }
 
     async fn queue_offline<R>(&self, agent: &AgentRef, run: &QueuedRun) -> Result<Delivered<R>, OpsError> {
-        let answer = queue_offline(&**self.conn().await?, &self.jobs, agent, run).await?;
+        let answer = queue_offline(&self.conn().await?, &self.jobs, agent, run).await?;
         Ok(Delivered::Queued(answer))
     }
 }

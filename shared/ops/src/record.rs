@@ -17,7 +17,7 @@ pub async fn text(db: &impl GenericClient, history_id: i64, agent: AgentPk, text
 /// what it feeds; returns whether this copy was the first.
 pub async fn script(db: &mut Client, agent: &AgentRef, history_id: i64, results: &Value) -> Result<bool, DbError> {
     let tx = db.transaction().await?;
-    let stored = trmm_db::script_output::record(&*tx, agent, history_id, results).await?;
+    let stored = trmm_db::script_output::record(&tx, agent, history_id, results).await?;
     tx.commit().await?;
     Ok(stored)
 }

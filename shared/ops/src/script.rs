@@ -231,7 +231,7 @@ impl Ops {
             collector_all_output: all_output,
             save_to_agent_note: output == Output::Note,
         };
-        let hist = history::create_script_run(&**self.conn().await?, agent.pk, &new).await?;
+        let hist = history::create_script_run(&self.conn().await?, agent.pk, &new).await?;
         let call = Script {
             history_id: Some(hist),
             ..call
@@ -284,13 +284,13 @@ impl Ops {
     /// entry, the job and the run are marked failed.
     async fn email(&self, agent: &AgentRef, payload: ScriptEmailPayload) -> Result<(), OpsError> {
         let hist = payload.history_id;
-        let job_id = jobs::create(&**self.conn().await?, ScriptEmailPayload::KIND, &payload).await?;
+        let job_id = jobs::create(&self.conn().await?, ScriptEmailPayload::KIND, &payload).await?;
         let Err(e) = self.jobs.push(ScriptEmail { job_id: job_id.0 }).await else {
             return Ok(());
         };
         let db = self.conn().await?;
-        jobs::finish(&**db, job_id, "failed: the job queue (Redis) was unavailable").await?;
-        history::record_results(&**db, hist, agent.pk, "error: the job queue (Redis) was unavailable").await?;
+        jobs::finish(&db, job_id, "failed: the job queue (Redis) was unavailable").await?;
+        history::record_results(&db, hist, agent.pk, "error: the job queue (Redis) was unavailable").await?;
         Err(e)
     }
 }

@@ -136,22 +136,22 @@ async fn setup(args: &ChecksArgs, creds: &[crate::seed::Creds]) -> anyhow::Resul
         default_timeout: 30,
         ..ScriptFields::default()
     };
-    let script = trmm_db::scripts::create(&**db, "userdefined", None, &script, "trmm-loadgen").await?;
+    let script = trmm_db::scripts::create(&db, "userdefined", None, &script, "trmm-loadgen").await?;
     drop(db);
     let made = futures_util::stream::iter(creds.iter().cloned())
         .map(|c| {
             let pool = pool.clone();
             async move {
                 let db = pool.get().await?;
-                let agent = trmm_db::agents::find_by_agent_id(&**db, &c.agent_id)
+                let agent = trmm_db::agents::find_by_agent_id(&db, &c.agent_id)
                     .await?
                     .with_context(|| format!("agent {} is not in the database", c.agent_id))?;
-                let mut existing = trmm_db::checks::for_agent(&**db, agent.pk).await?;
+                let mut existing = trmm_db::checks::for_agent(&db, agent.pk).await?;
                 if existing.is_empty() {
                     for (kind, fields) in eight(script) {
-                        trmm_db::checks::create(&**db, agent.pk, kind, &fields, "trmm-loadgen").await?;
+                        trmm_db::checks::create(&db, agent.pk, kind, &fields, "trmm-loadgen").await?;
                     }
-                    existing = trmm_db::checks::for_agent(&**db, agent.pk).await?;
+                    existing = trmm_db::checks::for_agent(&db, agent.pk).await?;
                 }
                 let (id, token) = (c.agent_id, c.token);
                 anyhow::Ok(

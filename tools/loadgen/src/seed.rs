@@ -57,7 +57,7 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
             .iter()
             .map(|(id, host, digest, _)| (id.clone(), host.clone(), digest.clone()))
             .collect();
-        trmm_db::agents::bulk_create_with_tokens(&**db, trmm_db::SiteId(args.site), &rows, "trmm-loadgen")
+        trmm_db::agents::bulk_create_with_tokens(&db, trmm_db::SiteId(args.site), &rows, "trmm-loadgen")
             .await
             .with_context(|| format!("inserting batch {n}"))?;
         for (agent_id, _, _, token) in batch {

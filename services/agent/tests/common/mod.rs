@@ -131,9 +131,7 @@ impl Fixture {
     pub async fn history(&self, kind: trmm_db::history::HistoryType, command: &str) -> i64 {
         let conn = self.api.db.pool().get().await.unwrap();
         let pk = trmm_db::AgentPk(self.config.agent_pk as i32);
-        trmm_db::history::create(&**conn, pk, kind, command, ADMIN)
-            .await
-            .unwrap()
+        trmm_db::history::create(&conn, pk, kind, command, ADMIN).await.unwrap()
     }
 
     /// The `results` and `script_results` columns of a history row.

@@ -63,7 +63,7 @@ async fn reject(state: &AppState, req: &HttpRequest, username: &str, reason: &st
     };
     match state.conn().await {
         Ok(db) => {
-            if let Err(e) = audit::insert(&**db, &entry).await {
+            if let Err(e) = audit::insert(&db, &entry).await {
                 return e.into();
             }
         }
@@ -91,7 +91,7 @@ async fn authenticate(
 /// Checks username and password; a user refused the dashboard is treated like a wrong password.
 async fn verify_user(state: &AppState, username: &str, password: &str) -> ApiResult<Option<User>> {
     let db = state.conn().await?;
-    let Some(user) = users::find_by_username(&**db, username).await? else {
+    let Some(user) = users::find_by_username(&db, username).await? else {
         // Hash anyway so response time does not reveal which usernames exist.
         let _ = trmm_auth::hash_password(password);
         return Ok(None);
@@ -104,7 +104,7 @@ async fn issue_token(state: &AppState, user: &User, scope: Scope, ttl: Duration)
     let token = trmm_auth::generate_token();
     let expiry = state.now() + ttl;
     let db = state.conn().await?;
-    sessions::create(&**db, user.id, &trmm_auth::digest_token(&token), scope, expiry).await?;
+    sessions::create(&db, user.id, &trmm_auth::digest_token(&token), scope, expiry).await?;
     Ok(TokenResponse { expiry, token })
 }
 
@@ -137,9 +137,9 @@ async fn login(
     }
     let TokenResponse { expiry, token } = issue_token(&state, &user, Scope::Full, crate::auth::SESSION_TTL).await?;
     let db = state.conn().await?;
-    users::record_login(&**db, user.id, now, auth::client_ip(&req, &state)).await?;
+    users::record_login(&db, user.id, now, auth::client_ip(&req, &state)).await?;
     audit::insert(
-        &**db,
+        &db,
         &AuditEntry {
             username: &user.username,
             action: "login",
@@ -155,7 +155,7 @@ async fn login(
 
 async fn logout(caller: TotpSetupUser) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    sessions::delete(&**db, &caller.identity.session_digest).await?;
+    sessions::delete(&db, &caller.identity.session_digest).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -166,7 +166,7 @@ async fn setup_totp(caller: TotpSetupUser) -> ApiResult<HttpResponse> {
     }
     let secret = trmm_auth::generate_totp_secret();
     let db = caller.state.conn().await?;
-    if !users::set_totp_key_if_unset(&**db, user.id, &secret).await? {
+    if !users::set_totp_key_if_unset(&db, user.id, &secret).await? {
         return Ok(HttpResponse::Ok().json(false));
     }
     let issuer = issuer(&caller.state.settings.public_url);

@@ -76,7 +76,7 @@ pub async fn commit(
     who: &Identity,
     change: Change<'_>,
 ) -> ApiResult<()> {
-    record(&*tx, state, req, who, change).await?;
+    record(&tx, state, req, who, change).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -62,23 +62,23 @@ fn render(a: &Action) -> Value {
 /// `GET /logs/pendingactions/`: every action (pending and completed) on agents the user may see.
 async fn list(caller: Authed<ListPendingActions>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    let actions = pending::list(&**db, &caller.identity.visibility()).await?;
+    let actions = pending::list(&db, &caller.identity.visibility()).await?;
     Ok(HttpResponse::Ok().json(actions.iter().map(render).collect::<Vec<_>>()))
 }
 
 /// `GET /agents/<agent_id>/pendingactions/`.
 async fn for_agent(caller: ScopedAgent<ListPendingActions>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    let actions = pending::for_agent(&**db, caller.agent.pk).await?;
+    let actions = pending::for_agent(&db, caller.agent.pk).await?;
     Ok(HttpResponse::Ok().json(actions.iter().map(render).collect::<Vec<_>>()))
 }
 
 /// `DELETE /logs/pendingactions/<pk>/`: cancels (deletes) the action; a queued command never runs afterwards.
 async fn cancel(caller: Scoped<ManagePendingActions, pending::Action>) -> ApiResult<HttpResponse> {
     let (db, action) = (caller.state.conn().await?, caller.target);
-    pending::delete(&**db, action.id).await?;
+    pending::delete(&db, action.id).await?;
     if let Some(hist) = action.details.get("history_id").and_then(Value::as_i64) {
-        trmm_db::history::record_results(&**db, hist, action.agent, CANCELLED).await?;
+        trmm_db::history::record_results(&db, hist, action.agent, CANCELLED).await?;
     }
     // Upstream also deletes the scheduled-reboot task on a Windows agent; no agent here keeps one.
     Ok(HttpResponse::Ok().json(format!("{}: {} was cancelled", action.hostname, description(&action))))

@@ -26,7 +26,7 @@ async fn list(caller: ScopedAgent<ManageWinSvcs>) -> ApiResult<HttpResponse> {
     let list = state.gateway.call_default(&agent.agent_id, WinServices).await?;
     let list = serde_json::to_value(list)?;
     let db = state.conn().await?;
-    services::save(&**db, agent.pk, &list).await?;
+    services::save(&db, agent.pk, &list).await?;
     Ok(HttpResponse::Ok().json(list))
 }
 
@@ -58,7 +58,7 @@ async fn action(
     let message = match body.0.sv_action.as_str() {
         "restart" => {
             let db = state.conn().await?;
-            let linux = services::platform(&**db, agent.pk).await?.as_deref() == Some("linux");
+            let linux = services::platform(&db, agent.pk).await?.as_deref() == Some("linux");
             drop(db);
             if linux {
                 // systemd restarts in one job: stop-then-start would never come back for a unit the agent

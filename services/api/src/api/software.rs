@@ -28,14 +28,14 @@ fn serialize(row: &InstalledSoftware) -> Value {
 /// `GET /software/`: every stored list the user's role can see.
 async fn list(caller: Authed<ListSoftware>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    let rows = software::list(&**db, &caller.identity.visibility()).await?;
+    let rows = software::list(&db, &caller.identity.visibility()).await?;
     Ok(HttpResponse::Ok().json(rows.iter().map(serialize).collect::<Vec<_>>()))
 }
 
 /// `GET /software/<agent_id>/`: the stored list, or `[]` when the agent never reported one (upstream).
 async fn get(caller: ScopedAgent<ListSoftware>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    Ok(match software::get(&**db, caller.agent.pk).await? {
+    Ok(match software::get(&db, caller.agent.pk).await? {
         Some(row) => HttpResponse::Ok().json(serialize(&row)),
         None => HttpResponse::Ok().json(json!([])),
     })
@@ -50,6 +50,6 @@ async fn refresh(caller: ScopedAgent<ManageSoftware>) -> ApiResult<HttpResponse>
         .call_default(&caller.agent.agent_id, SoftwareList)
         .await?;
     let db = caller.state.conn().await?;
-    software::upsert(&**db, caller.agent.pk, &serde_json::to_value(list)?).await?;
+    software::upsert(&db, caller.agent.pk, &serde_json::to_value(list)?).await?;
     Ok(HttpResponse::Ok().json("ok"))
 }

@@ -17,7 +17,7 @@ pub struct AgentAuth {
 
 async fn agent_auth(req: &HttpRequest) -> Result<AgentAuth, ApiError> {
     let (state, db, digest) = super::token_digest(req).await?;
-    let agent = trmm_db::agents::find_by_token(&**db, &digest).await?;
+    let agent = trmm_db::agents::find_by_token(&db, &digest).await?;
     let agent = agent.ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
     Ok(AgentAuth { agent, state })
 }
@@ -35,7 +35,7 @@ pub struct InstallerAuth {
 
 async fn installer_auth(req: &HttpRequest) -> Result<InstallerAuth, ApiError> {
     let (state, db, digest) = super::token_digest(req).await?;
-    let grant = trmm_db::installers::find_valid(&**db, &digest, state.now()).await?;
+    let grant = trmm_db::installers::find_valid(&db, &digest, state.now()).await?;
     let grant = grant.ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
     Ok(InstallerAuth { grant, state })
 }

@@ -48,7 +48,7 @@ macro_rules! scoped_by_id {
         impl ScopedObject for $ty {
             async fn load(db: &trmm_db::Client, pk: &str) -> Result<Option<Self>, DbError> {
                 let Ok(id) = pk.parse() else { return Ok(None) };
-                $get(&***db, id).await
+                $get(db, id).await
             }
 
             fn place(&self) -> (ClientId, SiteId) {
@@ -69,7 +69,7 @@ scoped_by_id! {
 impl ScopedObject for trmm_db::checks::Check {
     async fn load(db: &trmm_db::Client, pk: &str) -> Result<Option<Self>, DbError> {
         let Ok(id) = pk.parse() else { return Ok(None) };
-        trmm_db::checks::get(&***db, trmm_db::checks::CheckId(id)).await
+        trmm_db::checks::get(db, trmm_db::checks::CheckId(id)).await
     }
 
     fn place(&self) -> (ClientId, SiteId) {
@@ -81,7 +81,7 @@ impl ScopedObject for trmm_db::checks::Check {
 impl ScopedObject for trmm_db::checks::CheckResultRow {
     async fn load(db: &trmm_db::Client, pk: &str) -> Result<Option<Self>, DbError> {
         let Ok(id) = pk.parse() else { return Ok(None) };
-        trmm_db::checks::get_result(&***db, trmm_db::checks::ResultId(id)).await
+        trmm_db::checks::get_result(db, trmm_db::checks::ResultId(id)).await
     }
 
     fn place(&self) -> (ClientId, SiteId) {
@@ -94,7 +94,7 @@ impl ScopedObject for trmm_db::checks::CheckResultRow {
 impl Target for Alert {
     async fn resolve(identity: &Identity, db: &trmm_db::Client, pk: &str) -> Result<Self, ApiError> {
         let id = pk.parse().map_err(|_| ApiError::NotFound)?;
-        let alert = trmm_db::alerts::get(&***db, id).await?.ok_or(ApiError::NotFound)?;
+        let alert = trmm_db::alerts::get(db, id).await?.ok_or(ApiError::NotFound)?;
         if let (Some(client), Some(site)) = (alert.client, alert.site) {
             identity.allow_site(client, site)?;
         }
@@ -132,7 +132,7 @@ impl<P: Permission, T: Target> Scoped<P, T> {
     /// The session, the permission and the object, on one pooled connection.
     async fn resolve(req: &HttpRequest) -> Result<Self, ApiError> {
         let (state, db) = prepare(req).await?;
-        let identity = trmm_authz::authorize::<P>(&**db, trmm_authz::bearer_token(req), state.now()).await?;
+        let identity = trmm_authz::authorize::<P>(&db, trmm_authz::bearer_token(req), state.now()).await?;
         let target = T::resolve(&identity, &db, &pk(req)?).await?;
         Ok(Scoped {
             identity,
@@ -158,7 +158,7 @@ impl Target for WholeClient {
     async fn resolve(identity: &Identity, db: &trmm_db::Client, pk: &str) -> Result<Self, ApiError> {
         let id = client_id(pk)?;
         identity.allow_client(id)?;
-        let client = trmm_db::clients::get(&***db, id, &Scope::all()).await?;
+        let client = trmm_db::clients::get(db, id, &Scope::all()).await?;
         client.map(WholeClient).ok_or(ApiError::NotFound)
     }
 }
@@ -170,7 +170,7 @@ pub struct ClientInTree(pub ClientRow);
 impl Target for ClientInTree {
     async fn resolve(identity: &Identity, db: &trmm_db::Client, pk: &str) -> Result<Self, ApiError> {
         let id = client_id(pk)?;
-        let client = trmm_db::clients::get(&***db, id, &identity.visibility())
+        let client = trmm_db::clients::get(db, id, &identity.visibility())
             .await?
             .ok_or(ApiError::NotFound)?;
         if client.sites.is_empty() {

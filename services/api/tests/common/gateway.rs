@@ -71,7 +71,7 @@ impl Suite {
             default_timeout: 30,
             ..Default::default()
         };
-        scripts::create(&**self.db().await, scripts::USER_DEFINED, None, &fields, "admin")
+        scripts::create(&self.db().await, scripts::USER_DEFINED, None, &fields, "admin")
             .await
             .unwrap()
     }

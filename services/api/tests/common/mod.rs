@@ -65,7 +65,7 @@ pub async fn count(api: &TestApi, sql: &str) -> i64 {
 /// password and TOTP, and returns the dashboard token.
 pub async fn user(api: &TestApi, name: &str, flags: &[&str], client: Option<i64>) -> String {
     let conn = api.db.pool().get().await.unwrap();
-    let role = trmm_db::roles::create(&**conn, name, flags).await.unwrap();
+    let role = trmm_db::roles::create(&conn, name, flags).await.unwrap();
     if let Some(client) = client {
         let sql = "INSERT INTO role_clients (role_id, client_id) VALUES ($1, $2)";
         conn.execute(sql, &[&role.0, &(client as i32)]).await.unwrap();
@@ -73,7 +73,7 @@ pub async fn user(api: &TestApi, name: &str, flags: &[&str], client: Option<i64>
     let password = format!("{name} password");
     let hash = trmm_auth::hash_password(&password).unwrap();
     let email = format!("{name}@example.com");
-    trmm_db::users::upsert_superuser(&**conn, name, &email, &hash, Some(TOTP_SECRET), false)
+    trmm_db::users::upsert_superuser(&conn, name, &email, &hash, Some(TOTP_SECRET), false)
         .await
         .unwrap();
     let sql = "UPDATE users SET is_superuser = false, role_id = $1 WHERE username = $2";

@@ -71,11 +71,11 @@ pub async fn check(pool: &trmm_db::Pool, connect: &ConnectOpts) -> Result<String
         Denial::Database
     };
     let digest = trmm_auth::digest_token(token);
-    match trmm_db::agents::find_by_token(&**db, &digest).await.map_err(database)? {
+    match trmm_db::agents::find_by_token(&db, &digest).await.map_err(database)? {
         Some(agent) if agent.agent_id == agent_id => Ok(agent.agent_id),
         // Another agent's token: as wrong as any other password.
         Some(_) => Err(Denial::WrongToken),
-        None => match trmm_db::agents::find_by_agent_id(&**db, agent_id)
+        None => match trmm_db::agents::find_by_agent_id(&db, agent_id)
             .await
             .map_err(database)?
         {

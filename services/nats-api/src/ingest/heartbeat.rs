@@ -146,13 +146,13 @@ impl Batcher {
             Ok(db) => db,
             Err(e) => return Err((e.into(), batch)),
         };
-        match telemetry::write_heartbeats(&**db, &batch).await {
+        match telemetry::write_heartbeats(&db, &batch).await {
             Ok(_) => {
                 self.shared.metrics.on_batch(batch.len());
                 self.shared.metrics.on_written(TelemetryKind::Hello, batch.len() as u64);
                 Ok(())
             }
-            Err(e) if telemetry::is_data_error(&e) => self.write_one_by_one(&**db, batch).await,
+            Err(e) if telemetry::is_data_error(&e) => self.write_one_by_one(&db, batch).await,
             Err(e) => Err((e, batch)),
         }
     }

@@ -148,7 +148,7 @@ async fn write(pool: &trmm_db::Pool, mut job: Job, metrics: &Metrics, shutdown: 
 
 async fn write_once(pool: &trmm_db::Pool, telemetry: &Telemetry, received: DateTime<Utc>) -> Result<u64, DbError> {
     let db = pool.get().await?;
-    let db = &**db;
+    let db = &db;
     match telemetry {
         Telemetry::Hello(m) => {
             // The batcher handles hellos; this keeps the writer complete for any kind.

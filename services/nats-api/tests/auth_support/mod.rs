@@ -158,7 +158,7 @@ pub async fn enroll(pool: &trmm_db::Pool, site: i32) -> (String, String) {
         goarch: "amd64",
     };
     let digest = trmm_auth::digest_token(&token);
-    trmm_db::agents::create_with_token(&**conn, &agent, &digest, chrono::Utc::now(), "test")
+    trmm_db::agents::create_with_token(&conn, &agent, &digest, chrono::Utc::now(), "test")
         .await
         .unwrap();
     (agent_id, token)

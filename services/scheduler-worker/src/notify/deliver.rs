@@ -108,13 +108,13 @@ async fn subject(db: &impl GenericClient, n: &Leased) -> Result<Option<Subject>,
 /// Delivers the notification `n` holds.
 pub(super) async fn deliver(ctx: &NotifyContext, n: &Leased) -> Result<Done, Failed> {
     let db = ctx.pool.get().await.map_err(DbError::from)?;
-    let Some(s) = subject(&**db, n).await? else {
+    let Some(s) = subject(&db, n).await? else {
         return done("skipped: the alert is gone", false);
     };
     let key = format!("trmm-alert-{}-{}-{}", n.alert.0, n.kind.as_str(), n.round);
     match n.kind {
-        Kind::Email | Kind::ResolvedEmail => email(ctx, &**db, &s, n.kind, &key).await,
-        Kind::Sms | Kind::ResolvedSms => sms(ctx, &**db, &s, n).await,
+        Kind::Email | Kind::ResolvedEmail => email(ctx, &db, &s, n.kind, &key).await,
+        Kind::Sms | Kind::ResolvedSms => sms(ctx, &db, &s, n).await,
         Kind::Action | Kind::ResolvedAction => {
             let resolved = n.kind == Kind::ResolvedAction;
             let Some(t) = &s.template else {
@@ -128,7 +128,7 @@ pub(super) async fn deliver(ctx: &NotifyContext, n: &Leased) -> Result<Done, Fai
             drop(db);
             let out = action_run(ctx, n, &s.alert, action, resolved).await?;
             let db = ctx.pool.get().await.map_err(DbError::from)?;
-            alerts::set_action_output(&**db, s.alert.id, resolved, &out.output).await?;
+            alerts::set_action_output(&db, s.alert.id, resolved, &out.output).await?;
             out.result
         }
     }
@@ -230,13 +230,13 @@ async fn action_run(
 
 async fn rest_action(ctx: &NotifyContext, alert: &Alert, id: UrlActionId) -> Result<ActionRun, Failed> {
     let db = ctx.pool.get().await.map_err(DbError::from)?;
-    let Some(url_action) = trmm_db::url_actions::get(&**db, id).await? else {
+    let Some(url_action) = trmm_db::url_actions::get(&db, id).await? else {
         return Ok(ActionRun {
             output: ActionOutput::default(),
             result: done("skipped: the URL action is gone", false),
         });
     };
-    let Some(context) = Context::load_alert(&**db, alert.id).await? else {
+    let Some(context) = Context::load_alert(&db, alert.id).await? else {
         return Err(transient("the alert is gone"));
     };
     drop(db);
@@ -282,10 +282,10 @@ async fn script_action(
     let Some(script_id) = action.script else {
         return gone("script");
     };
-    let Some(script) = trmm_db::scripts::get(&**db, script_id).await? else {
+    let Some(script) = trmm_db::scripts::get(&db, script_id).await? else {
         return gone("script");
     };
-    let Some(context) = Context::load_alert(&**db, alert.id).await? else {
+    let Some(context) = Context::load_alert(&db, alert.id).await? else {
         return gone("alert");
     };
     let shell = script.fields.shell.clone();
@@ -303,7 +303,7 @@ async fn script_action(
         })
         .collect();
     let call = trmm_ops::script::library_call(
-        &**db,
+        &db,
         &script,
         Some(i64::from(action.timeout)),
         (Some(args), Some(env)),
@@ -311,14 +311,14 @@ async fn script_action(
     )
     .await
     .map_err(|e| transient(e.to_string()))?;
-    let target = target_agent(ctx, &**db, alert).await?;
+    let target = target_agent(ctx, &db, alert).await?;
     let Some(target) = target else {
         return Err(transient("no agent is connected to run the alert action on"));
     };
     let wait = trmm_ops::script::reply_wait(i64::from(action.timeout));
     // The script may run its whole timeout: hold the row that long, or another worker would run it again.
     let until = ctx.clock.now() + super::LEASE + chrono::TimeDelta::from_std(wait).unwrap_or(super::LEASE);
-    if !notifications::extend(&**db, n, until).await? {
+    if !notifications::extend(&db, n, until).await? {
         return Err(transient("the notification was taken over"));
     }
     drop(db);

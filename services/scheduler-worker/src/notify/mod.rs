@@ -88,7 +88,7 @@ async fn run_job(job: Notify, ctx: Data<NotifyContext>) -> Result<(), BoxDynErro
             .get()
             .await
             .map_err(|e| Box::new(Retry(e.to_string())) as BoxDynError)?;
-        notifications::lease(&**db, id, now, now + LEASE)
+        notifications::lease(&db, id, now, now + LEASE)
             .await
             .map_err(|e| Box::new(Retry(e.to_string())) as BoxDynError)?
     };
@@ -115,16 +115,16 @@ async fn settle(
     let result = match outcome {
         Ok(done) => {
             tracing::info!(notification_id = n.id.0, alert_id = n.alert.0, kind = n.kind.as_str(), outcome = %done.outcome, "notification done");
-            notifications::finish(&**db, n, &done.outcome, done.delivered, now).await
+            notifications::finish(&db, n, &done.outcome, done.delivered, now).await
         }
         Err(f) if f.transient && n.attempts < MAX_TOTAL_ATTEMPTS => {
             tracing::warn!(notification_id = n.id.0, attempt = n.attempts, error = %f.reason, "notification failed; will retry");
-            notifications::release(&**db, n, &f.reason, now + next_attempt_after(n.attempts)).await?;
+            notifications::release(&db, n, &f.reason, now + next_attempt_after(n.attempts)).await?;
             return Err(Box::new(Retry(f.reason)));
         }
         Err(f) => {
             tracing::error!(notification_id = n.id.0, attempt = n.attempts, error = %f.reason, "notification failed for good");
-            notifications::finish(&**db, n, &format!("failed: {}", f.reason), false, now).await
+            notifications::finish(&db, n, &format!("failed: {}", f.reason), false, now).await
         }
     };
     result.map_err(|e| Box::new(Retry(e.to_string())) as BoxDynError)
@@ -138,7 +138,7 @@ pub async fn sweep(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<usize, trmm_ops::OpsError> {
     let db = pool.get().await.map_err(trmm_db::DbError::from)?;
-    let ids = notifications::stranded(&**db, now, now - STRANDED_AFTER, 10_000).await?;
+    let ids = notifications::stranded(&db, now, now - STRANDED_AFTER, 10_000).await?;
     drop(db);
     jobs.hand_over(&ids).await;
     Ok(ids.len())

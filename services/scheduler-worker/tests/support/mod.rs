@@ -141,7 +141,7 @@ pub async fn seed(api: &TestApi, site: i64, first: u32, n: u32) -> Vec<String> {
         })
         .collect();
     let db = api.db.pool().get().await.unwrap();
-    trmm_db::agents::bulk_create_with_tokens(&**db, trmm_db::SiteId(site as i32), &rows, "test")
+    trmm_db::agents::bulk_create_with_tokens(&db, trmm_db::SiteId(site as i32), &rows, "test")
         .await
         .unwrap();
     rows.into_iter().map(|r| r.0).collect()

@@ -5,8 +5,9 @@
 pub mod notifications;
 pub mod templates;
 
+use crate::GenericClient;
 use chrono::{DateTime, Utc};
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
 
 use crate::checks::CheckId;
 use crate::roles::Scope;
@@ -153,7 +154,7 @@ pub async fn open_for(db: &impl GenericClient, subject: Subject) -> Result<Optio
     );
     let p: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
         [&subject.agent().0, &subject.alert_type(), &subject.check()];
-    Ok(db.query_opt(&sql, &p).await?.as_ref().map(from_row))
+    Ok(crate::prepared::query_opt(db, &sql, &p).await?.as_ref().map(from_row))
 }
 
 /// Opens a hidden alert for the subject (the dashboard flags unhide it); if one opened meanwhile, that one.

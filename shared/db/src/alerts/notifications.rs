@@ -2,8 +2,8 @@
 //! transaction as the change and delivered by trmm-worker. One row per (alert, kind, round) makes each delivery
 //! happen once however many workers run; a lease lets another worker take over from one that died.
 
+use crate::GenericClient;
 use chrono::{DateTime, Utc};
-use tokio_postgres::GenericClient;
 
 use crate::{AlertId, DbError};
 

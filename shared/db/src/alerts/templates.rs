@@ -5,7 +5,8 @@ mod usage;
 
 pub use usage::{first_missing, usage, Reference, Usage};
 
-use tokio_postgres::{GenericClient, Row};
+use crate::GenericClient;
+use tokio_postgres::Row;
 
 use crate::{AgentPk, AlertTemplateId, ClientId, DbError, ScriptId, SiteId};
 

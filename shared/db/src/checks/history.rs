@@ -1,8 +1,8 @@
 //! Check history (upstream `CheckHistory`): one point per reported result, for the dashboard's graphs.
 
+use crate::GenericClient;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use tokio_postgres::GenericClient;
 
 use super::CheckId;
 use crate::DbError;

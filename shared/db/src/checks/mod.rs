@@ -5,8 +5,9 @@ mod history;
 mod results;
 mod summary;
 
+use crate::GenericClient;
 use chrono::{DateTime, Utc};
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
 
 use crate::roles::Scope;
 use crate::{AgentPk, ClientId, DbError, ScriptId, SiteId};
@@ -247,7 +248,10 @@ pub async fn delete(db: &impl GenericClient, check: &Check) -> Result<(), DbErro
 /// One check.
 pub async fn get(db: &impl GenericClient, id: CheckId) -> Result<Option<Check>, DbError> {
     let sql = format!("{SELECT} WHERE c.id = $1");
-    Ok(db.query_opt(&sql, &[&id.0]).await?.as_ref().map(from_row))
+    Ok(crate::prepared::query_opt(db, &sql, &[&id.0])
+        .await?
+        .as_ref()
+        .map(from_row))
 }
 
 /// The checks of one agent, in creation order.
@@ -312,8 +316,7 @@ pub async fn runnable(db: &impl GenericClient, agent: AgentPk) -> Result<Vec<Run
          LEFT JOIN scripts sc2 ON sc2.id = q.script_id
          ORDER BY q.id"
     );
-    Ok(db
-        .query(&sql, &[&agent.0])
+    Ok(crate::prepared::query(db, &sql, &[&agent.0])
         .await?
         .iter()
         .map(|row| RunnableCheck {

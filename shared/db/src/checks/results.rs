@@ -1,11 +1,13 @@
 //! Check results (upstream `CheckResult`, one row per agent and check) and what recording one writes: the result,
 //! a history point and the agent's check summary.
 
+use crate::GenericClient;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
 
 use super::{summary, CheckId};
+use crate::prepared;
 use crate::{AgentPk, ClientId, DbError, SiteId};
 
 pub use crate::ids::ResultId;
@@ -79,14 +81,19 @@ pub async fn results_for_agent(db: &impl GenericClient, agent: AgentPk) -> Resul
 /// The result row of (agent, check), created pending on first use and locked until the transaction ends, so
 /// two results of the same check are evaluated one after the other (the cpu/memory history needs that).
 pub async fn lock(db: &impl GenericClient, agent: AgentPk, check: CheckId) -> Result<CheckResultRow, DbError> {
-    db.execute(
+    let lock = format!("{SELECT} WHERE r.agent_id = $1 AND r.assigned_check_id = $2 FOR UPDATE OF r");
+    // The row exists from the second result on: one statement then, the insert only the first time.
+    if let Some(row) = prepared::query_opt(db, &lock, &[&agent.0, &check.0]).await? {
+        return Ok(from_row(&row));
+    }
+    prepared::execute(
+        db,
         "INSERT INTO check_results (agent_id, assigned_check_id) VALUES ($1, $2)
          ON CONFLICT (agent_id, assigned_check_id) DO NOTHING",
         &[&agent.0, &check.0],
     )
     .await?;
-    let sql = format!("{SELECT} WHERE r.agent_id = $1 AND r.assigned_check_id = $2 FOR UPDATE OF r");
-    Ok(from_row(&db.query_one(&sql, &[&agent.0, &check.0]).await?))
+    Ok(from_row(&prepared::query_one(db, &lock, &[&agent.0, &check.0]).await?))
 }
 
 /// What evaluating one agent report decided.
@@ -128,7 +135,8 @@ pub async fn record(
         "failing" => row.fail_count.saturating_add(1),
         _ => 0,
     };
-    db.execute(
+    prepared::execute(
+        db,
         "UPDATE check_results SET status = $2, alert_severity = COALESCE($3, alert_severity),
             more_info = COALESCE($4, more_info), last_run = $5, fail_count = $6, history = $7,
             extra_details = COALESCE($8, extra_details), stdout = COALESCE($9, stdout),
@@ -151,7 +159,8 @@ pub async fn record(
         ],
     )
     .await?;
-    db.execute(
+    prepared::execute(
+        db,
         "INSERT INTO check_history (check_id, agent_id, x, y, results) VALUES ($1, $2, $3, $4, $5)",
         &[&row.assigned_check.0, &row.agent_id, &now, &e.y, &e.results],
     )

@@ -1,9 +1,9 @@
 //! The agent table's `checks` column (upstream `calculate_agent_checks`), kept in `agent_check_summary` and
 //! refreshed whenever a check or a result of the agent changes, so reading the table never counts results.
 
-use tokio_postgres::GenericClient;
+use crate::GenericClient;
 
-use crate::{AgentPk, DbError};
+use crate::{prepared, AgentPk, DbError};
 
 /// An agent's check counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -33,17 +33,18 @@ pub async fn refresh(db: &impl GenericClient, agent: AgentPk) -> Result<(), DbEr
     // Results of one agent arrive in parallel: the row lock makes each recount start after the previous one's
     // transaction committed, so its snapshot sees that result (counting first and locking on the upsert would
     // let a stale count win).
-    db.execute(
-        "INSERT INTO agent_check_summary (agent_id) VALUES ($1) ON CONFLICT (agent_id) DO NOTHING",
-        &[&agent.0],
-    )
-    .await?;
-    db.execute(
-        "SELECT 1 FROM agent_check_summary WHERE agent_id = $1 FOR UPDATE",
-        &[&agent.0],
-    )
-    .await?;
-    db.execute(
+    const LOCK: &str = "SELECT 1 FROM agent_check_summary WHERE agent_id = $1 FOR UPDATE";
+    if prepared::query_opt(db, LOCK, &[&agent.0]).await?.is_none() {
+        prepared::execute(
+            db,
+            "INSERT INTO agent_check_summary (agent_id) VALUES ($1) ON CONFLICT (agent_id) DO NOTHING",
+            &[&agent.0],
+        )
+        .await?;
+        prepared::query_one(db, LOCK, &[&agent.0]).await?;
+    }
+    prepared::execute(
+        db,
         "INSERT INTO agent_check_summary (agent_id, total, passing, failing, warning, info)
          SELECT $1, count(*),
              count(*) FILTER (WHERE r.id IS NULL OR r.status = 'passing'),

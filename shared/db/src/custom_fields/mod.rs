@@ -7,10 +7,11 @@ pub use values::{set_value, template_fields, values, FieldValue, Parent, Templat
 
 use std::collections::HashMap;
 
+use crate::GenericClient;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
 
 use crate::{CustomFieldId, DbError};
 

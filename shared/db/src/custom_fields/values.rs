@@ -1,7 +1,7 @@
 //! Stored custom field values (agent/client/site) and the per-agent view template expansion reads.
 
+use crate::GenericClient;
 use serde_json::Value;
-use tokio_postgres::GenericClient;
 
 use super::FieldModel;
 use crate::{AgentPk, ClientId, CustomFieldId, DbError, SiteId};

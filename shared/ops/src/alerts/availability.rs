@@ -46,11 +46,11 @@ async fn each(
 async fn one(pool: &Pool, agent: AgentPk, now: DateTime<Utc>, resolve: bool) -> Result<Vec<NotificationId>, OpsError> {
     let mut db = pool.get().await.map_err(trmm_db::DbError::from)?;
     let tx = db.transaction().await.map_err(trmm_db::DbError::from)?;
-    let status = alerts::agent_status(&*tx, agent, now).await?;
+    let status = alerts::agent_status(&tx, agent, now).await?;
     let subject = Subject::Availability(agent);
     let owed = match (resolve, status.as_deref()) {
-        (true, Some("online")) => super::resolve(&*tx, subject, now).await?,
-        (false, Some("overdue")) => super::failure(&*tx, subject, Cause::Availability, now).await?,
+        (true, Some("online")) => super::resolve(&tx, subject, now).await?,
+        (false, Some("overdue")) => super::failure(&tx, subject, Cause::Availability, now).await?,
         _ => Vec::new(),
     };
     tx.commit().await.map_err(trmm_db::DbError::from)?;
@@ -59,12 +59,12 @@ async fn one(pool: &Pool, agent: AgentPk, now: DateTime<Utc>, resolve: bool) -> 
 
 /// Raises (or refreshes) the availability alert of every overdue agent.
 pub async fn outages(pool: &Pool, jobs: &JobQueue, now: DateTime<Utc>) -> Result<Pass, OpsError> {
-    let agents = alerts::overdue_agents(&**pool.get().await.map_err(trmm_db::DbError::from)?, now).await?;
+    let agents = alerts::overdue_agents(&pool.get().await.map_err(trmm_db::DbError::from)?, now).await?;
     each(pool, jobs, agents, now, false).await
 }
 
 /// Resolves the availability alert of every agent that is back online.
 pub async fn returns(pool: &Pool, jobs: &JobQueue, now: DateTime<Utc>) -> Result<Pass, OpsError> {
-    let agents = alerts::returned_agents(&**pool.get().await.map_err(trmm_db::DbError::from)?, now).await?;
+    let agents = alerts::returned_agents(&pool.get().await.map_err(trmm_db::DbError::from)?, now).await?;
     each(pool, jobs, agents, now, true).await
 }

@@ -47,13 +47,13 @@ pub(super) async fn checkin(_agent: AgentAuth, Json(_body): Json<Value>) -> Http
 /// `POST /api/v3/syncmesh/`: records the MeshCentral node id.
 pub(super) async fn sync_mesh(agent: AgentAuth, Json(body): Json<SyncMeshRequest>) -> ApiResult<HttpResponse> {
     let db = agent.state.conn().await?;
-    trmm_db::agents::set_mesh_node_id(&**db, agent.agent.pk, body.nodeid.trim()).await?;
+    trmm_db::agents::set_mesh_node_id(&db, agent.agent.pk, body.nodeid.trim()).await?;
     Ok(HttpResponse::Ok().json("ok"))
 }
 
 /// `POST /api/v3/software/`: replaces the installed-software list.
 pub(super) async fn software(agent: AgentAuth, Json(body): Json<SoftwareRequest>) -> ApiResult<HttpResponse> {
     let db = agent.state.conn().await?;
-    trmm_db::software::upsert(&**db, agent.agent.pk, &Value::Array(body.software)).await?;
+    trmm_db::software::upsert(&db, agent.agent.pk, &Value::Array(body.software)).await?;
     Ok(HttpResponse::Ok().json("ok"))
 }

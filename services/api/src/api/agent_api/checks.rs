@@ -13,7 +13,7 @@ use crate::json::{parse, Body};
 /// `GET /api/v3/<agentid>/checkinterval/`: the agent's interval, lowered to its quickest check, plus jitter.
 pub(super) async fn check_interval(agent: AgentAuth) -> ApiResult<HttpResponse> {
     let db = agent.state.conn().await?;
-    let checks = trmm_db::checks::runnable(&**db, agent.agent.pk).await?;
+    let checks = trmm_db::checks::runnable(&db, agent.agent.pk).await?;
     Ok(HttpResponse::Ok().json(CheckIntervalResponse {
         agent: agent.agent.pk.0,
         check_interval: ops_checks::run_interval(agent.agent.check_interval, &checks),
@@ -23,12 +23,12 @@ pub(super) async fn check_interval(agent: AgentAuth) -> ApiResult<HttpResponse> 
 /// The agent's checks as it runs them; only the due ones unless `all`.
 async fn definitions(agent: &AgentAuth, all: bool) -> ApiResult<(i32, CheckRunnerResponse)> {
     let db = agent.state.conn().await?;
-    let checks = trmm_db::checks::runnable(&**db, agent.agent.pk).await?;
+    let checks = trmm_db::checks::runnable(&db, agent.agent.pk).await?;
     let interval = agent.agent.check_interval;
     let now = agent.state.now();
     let mut out = Vec::new();
     for c in checks.iter().filter(|c| all || ops_checks::is_due(c, interval, now)) {
-        out.push(ops_checks::definition(&**db, &agent.agent, c).await?);
+        out.push(ops_checks::definition(&db, &agent.agent, c).await?);
     }
     let next = ops_checks::run_interval(interval, &checks);
     Ok((
@@ -69,8 +69,8 @@ pub(super) async fn check_result(agent: AgentAuth, Body(body): Body) -> ApiResul
     }
     let mut db = agent.state.conn().await?;
     let tx = db.transaction().await?;
-    let check = ops_checks::reported_check(&*tx, &agent.agent, ids.id).await?;
-    let recorded = ops_checks::record(&*tx, &agent.agent, &check, &body, agent.state.now()).await?;
+    let check = ops_checks::reported_check(&tx, &agent.agent, ids.id).await?;
+    let recorded = ops_checks::record(&tx, &agent.agent, &check, &body, agent.state.now()).await?;
     tx.commit().await?;
     agent.state.ops().jobs.hand_over(&recorded.owed).await;
     Ok(HttpResponse::Ok().json("ok"))

@@ -94,7 +94,7 @@ pub(super) async fn new_agent(
     let state = &installer.state;
     let mut db = state.conn().await?;
     let tx = db.transaction().await?;
-    let pk = match agents::create_with_token(&*tx, &new, &trmm_auth::digest_token(&token), state.now(), &installed_by)
+    let pk = match agents::create_with_token(&tx, &new, &trmm_auth::digest_token(&token), state.now(), &installed_by)
         .await
     {
         Err(e) if e.is_unique_violation() => {
@@ -105,7 +105,7 @@ pub(super) async fn new_agent(
         other => other?,
     };
     audit::insert(
-        &*tx,
+        &tx,
         &AuditEntry {
             username: &installed_by,
             agent: Some(&body.hostname),

@@ -40,12 +40,12 @@ pub(super) async fn history_result(
         truncate(&mut body);
     }
     let mut db = agent.state.conn().await?;
-    if !history::belongs_to(&**db, id, agent.agent.pk).await? {
+    if !history::belongs_to(&db, id, agent.agent.pk).await? {
         return Err(ApiError::NotFound);
     }
     match (body.results, body.script_results) {
         (Some(results), _) => {
-            history::record_results(&**db, id, agent.agent.pk, &results).await?;
+            history::record_results(&db, id, agent.agent.pk, &results).await?;
         }
         (None, Some(script)) if script.is_object() => {
             // Also fills the collector's custom field or the note, unless the reply got there first.

@@ -73,7 +73,7 @@ async fn cmd(caller: ScopedAgent<SendCmd>, req: HttpRequest, Json(body): Json<Cm
     let call = request.check().map_err(OpsError::from)?;
     let (state, agent, who) = (&caller.state, &caller.agent, &caller.identity);
     let db = state.conn().await?;
-    let call = command::begin(&**db, agent, who.username(), auth::debug_info(&req, state), call).await?;
+    let call = command::begin(&db, agent, who.username(), auth::debug_info(&req, state), call).await?;
     // No pooled connection is held while the agent runs the command.
     drop(db);
     Ok(

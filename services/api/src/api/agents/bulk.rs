@@ -128,8 +128,8 @@ async fn bulk_action(caller: Authed<RunBulk>, req: HttpRequest, Json(body): Json
         other => return Err(OpsError::not_a_choice("mode", other).into()),
     }
     let mut db = state.conn().await?;
-    let agents = selection(&**db, who, &body).await?;
-    let plan = plan(&**db, &body).await?;
+    let agents = selection(&db, who, &body).await?;
+    let plan = plan(&db, &body).await?;
     let ops = state.ops();
     // Nothing is written while the job queue is away.
     ops.jobs.require_connected()?;
@@ -140,7 +140,7 @@ async fn bulk_action(caller: Authed<RunBulk>, req: HttpRequest, Json(body): Json
     };
     let what = plan.what().to_owned();
     let tx = db.transaction().await?;
-    let run_id = ops.create_bulk(&*tx, who.username(), plan, &agents, output).await?;
+    let run_id = ops.create_bulk(&tx, who.username(), plan, &agents, output).await?;
     let change = Change {
         action: "bulk_action",
         object_type: "bulk",
@@ -149,7 +149,7 @@ async fn bulk_action(caller: Authed<RunBulk>, req: HttpRequest, Json(body): Json
         after: Some(json!(body)),
         agent: None,
     };
-    audit::record(&*tx, state, &req, who, change).await?;
+    audit::record(&tx, state, &req, who, change).await?;
     tx.commit().await?;
     ops.enqueue_bulk(run_id).await?;
     tracing::info!(run_id, agents = agents.len(), mode = %body.mode, "bulk run queued");

@@ -41,14 +41,14 @@ fn full_row(h: &HistoryRow) -> Value {
 /// `GET /agents/<agent_id>/history/`.
 async fn one_agent(caller: ScopedAgent<ListAgentHistory>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    let rows = history::for_agent(&**db, caller.agent.pk).await?;
+    let rows = history::for_agent(&db, caller.agent.pk).await?;
     Ok(HttpResponse::Ok().json(rows.iter().map(full_row).collect::<Vec<_>>()))
 }
 
 /// `GET /agents/history/`: every agent the user's role can see.
 async fn all_agents(caller: Authed<ListAgentHistory>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    let rows = history::in_scope(&**db, &caller.identity.visibility()).await?;
+    let rows = history::in_scope(&db, &caller.identity.visibility()).await?;
     Ok(HttpResponse::Ok().json(rows.iter().map(full_row).collect::<Vec<_>>()))
 }
 
@@ -108,7 +108,7 @@ async fn script_runs(
     }
     let db = caller.state.conn().await?;
     // Upstream does not filter this view by role; here it is, so a restricted role cannot read other clients' output.
-    let rows = history::script_runs(&**db, &caller.identity.visibility(), &filter).await?;
+    let rows = history::script_runs(&db, &caller.identity.visibility(), &filter).await?;
     let body: Vec<Value> = rows
         .iter()
         .map(|h| {

@@ -73,7 +73,7 @@ pub(super) async fn create(
         ));
     }
     let db = caller.state.conn().await?;
-    let site = in_scope::site(&**db, &caller.identity, SiteId(body.site)).await?;
+    let site = in_scope::site(&db, &caller.identity, SiteId(body.site)).await?;
     if site.client != ClientId(body.client) {
         return Err(ApiError::BadRequest("Site does not belong to that client".into()));
     }
@@ -88,7 +88,7 @@ pub(super) async fn create(
         created_by: caller.identity.username(),
         expiry,
     };
-    installers::create(&**db, &new, &trmm_auth::digest_token(&token)).await?;
+    installers::create(&db, &new, &trmm_auth::digest_token(&token)).await?;
 
     let settings = &caller.state.settings;
     let api = body

@@ -56,7 +56,7 @@ fn drf_datetimes(map: &mut Map<String, Value>, keys: &[&str]) {
 
 async fn detail(caller: ScopedAgent<ListAgents>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    let d = agents::detail(&**db, caller.agent.pk, caller.state.now())
+    let d = agents::detail(&db, caller.agent.pk, caller.state.now())
         .await?
         .ok_or(ApiError::NotFound)?;
     let Value::Object(mut map) = d.columns else {
@@ -82,7 +82,7 @@ async fn detail(caller: ScopedAgent<ListAgents>) -> ApiResult<HttpResponse> {
     map.insert("status".into(), json!(d.status));
     map.insert("client".into(), json!(d.client_name));
     map.insert("site_name".into(), json!(d.site_name));
-    let mut fields = values::render(&**db, FieldModel::Agent, &[caller.agent.pk.0]).await?;
+    let mut fields = values::render(&db, FieldModel::Agent, &[caller.agent.pk.0]).await?;
     map.insert(
         "custom_fields".into(),
         json!(fields.remove(&caller.agent.pk.0).unwrap_or_default()),
@@ -152,27 +152,27 @@ async fn update(
     };
     let db = caller.state.conn().await?;
     if let Some(site) = changes.site {
-        in_scope::site(&**db, &caller.identity, site)
+        in_scope::site(&db, &caller.identity, site)
             .await
             .map_err(|denial| match denial {
                 Denial::NotFound => ApiError::field("site", "Invalid pk - object does not exist."),
                 other => other.into(),
             })?;
     }
-    let custom_fields = values::validate(&**db, FieldModel::Agent, body.custom_fields.as_deref()).await?;
-    let before = agents::detail(&**db, caller.agent.pk, caller.state.now())
+    let custom_fields = values::validate(&db, FieldModel::Agent, body.custom_fields.as_deref()).await?;
+    let before = agents::detail(&db, caller.agent.pk, caller.state.now())
         .await?
         .map(|d| d.columns);
-    agents::update(&**db, caller.agent.pk, &changes, caller.identity.username()).await?;
-    values::write(&**db, Parent::Agent(caller.agent.pk), &custom_fields).await?;
-    let after = agents::detail(&**db, caller.agent.pk, caller.state.now())
+    agents::update(&db, caller.agent.pk, &changes, caller.identity.username()).await?;
+    values::write(&db, Parent::Agent(caller.agent.pk), &custom_fields).await?;
+    let after = agents::detail(&db, caller.agent.pk, caller.state.now())
         .await?
         .map(|d| d.columns);
     let a = &caller.agent;
     let message = format!("{} modified agent {}", caller.identity.username(), a.hostname);
     let change = Change::modify("agent", message, before.unwrap_or_default(), after.unwrap_or_default())
         .on_agent(&a.hostname, &a.agent_id);
-    audit::record(&**db, &caller.state, &req, &caller.identity, change).await?;
+    audit::record(&db, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json("The agent was updated successfully"))
 }
 
@@ -205,7 +205,7 @@ async fn delete(caller: ScopedAgent<UninstallAgents>, req: HttpRequest) -> ApiRe
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
     // Deleting the row cascades to its token, so the agent can no longer authenticate.
-    agents::delete(&*tx, a.pk).await?;
+    agents::delete(&tx, a.pk).await?;
     let message = format!("{} deleted agent {}", caller.identity.username(), a.hostname);
     let change = Change::delete(
         "agent",

@@ -32,14 +32,14 @@ fn render(n: &Note) -> Value {
 /// `GET /agents/<agent_id>/notes/`.
 async fn for_agent(caller: ScopedAgent<ListNotes>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    let rows = notes::for_agent(&**db, caller.agent.pk).await?;
+    let rows = notes::for_agent(&db, caller.agent.pk).await?;
     Ok(HttpResponse::Ok().json(rows.iter().map(render).collect::<Vec<_>>()))
 }
 
 /// `GET /agents/notes/`: notes of every agent the user's role can see.
 async fn list(caller: Authed<ListNotes>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    let rows = notes::in_scope(&**db, &caller.identity.visibility()).await?;
+    let rows = notes::in_scope(&db, &caller.identity.visibility()).await?;
     Ok(HttpResponse::Ok().json(rows.iter().map(render).collect::<Vec<_>>()))
 }
 
@@ -52,12 +52,12 @@ struct NewNote {
 /// `POST /agents/notes/` `{agent_id, note}`.
 async fn create(caller: Authed<ManageNotes>, Json(body): Json<NewNote>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    let agent = in_scope::agent(&**db, &caller.identity, &body.agent_id).await?;
+    let agent = in_scope::agent(&db, &caller.identity, &body.agent_id).await?;
     let note = body
         .note
         .ok_or_else(|| ApiError::BadRequest("Cannot add an empty note".into()))?;
     not_blank(&note)?;
-    notes::create(&**db, agent.pk, Some(caller.identity.user.id), &note).await?;
+    notes::create(&db, agent.pk, Some(caller.identity.user.id), &note).await?;
     Ok(HttpResponse::Ok().json("Note added!"))
 }
 
@@ -85,7 +85,7 @@ async fn update(caller: Scoped<ManageNotes, Note>, Json(body): Json<NoteEdit>) -
     let (db, note) = (caller.state.conn().await?, caller.target);
     if let Some(text) = body.note {
         not_blank(&text)?;
-        notes::update(&**db, note.id, &text).await?;
+        notes::update(&db, note.id, &text).await?;
     }
     Ok(HttpResponse::Ok().json("Note edited!"))
 }
@@ -93,6 +93,6 @@ async fn update(caller: Scoped<ManageNotes, Note>, Json(body): Json<NoteEdit>) -
 /// `DELETE /agents/notes/<pk>/`.
 async fn delete(caller: Scoped<ManageNotes, Note>) -> ApiResult<HttpResponse> {
     let (db, note) = (caller.state.conn().await?, caller.target);
-    notes::delete(&**db, note.id).await?;
+    notes::delete(&db, note.id).await?;
     Ok(HttpResponse::Ok().json("Note was deleted!"))
 }

@@ -60,7 +60,7 @@ async fn run_script(
     }
     let timeout = body.timeout.map(script::check_timeout).transpose()?;
     let db = state.conn().await?;
-    let row = scripts::get(&**db, ScriptId(body.script)).await?.ok_or_else(|| {
+    let row = scripts::get(&db, ScriptId(body.script)).await?.ok_or_else(|| {
         ApiError::field(
             "script",
             format!("Invalid pk \"{}\" - object does not exist.", body.script),
@@ -73,13 +73,12 @@ async fn run_script(
         email_mode: body.email_mode.as_deref(),
         emails: body.emails,
     };
-    let output = output.check(&**db).await?;
+    let output = output.check(&db).await?;
     let s = &row.fields;
     let inputs = (body.args, body.env_vars);
-    let mut call =
-        script::library_call(&**db, &row, timeout, inputs, body.run_as_user.unwrap_or(s.run_as_user)).await?;
+    let mut call = script::library_call(&db, &row, timeout, inputs, body.run_as_user.unwrap_or(s.run_as_user)).await?;
     (call.args, call.env_vars) =
-        templates::expand_script_inputs(&**db, agent, &call.shell, &call.args, &call.env_vars).await?;
+        templates::expand_script_inputs(&db, agent, &call.shell, &call.args, &call.env_vars).await?;
     let change = Change {
         action: "execute_script",
         object_type: "agent",
@@ -88,7 +87,7 @@ async fn run_script(
         after: None,
         agent: Some((&agent.hostname, &agent.agent_id)),
     };
-    audit::record(&**db, state, &req, who, change).await?;
+    audit::record(&db, state, &req, who, change).await?;
     // No pooled connection is held while the script runs.
     drop(db);
     let run = ScriptRun {
@@ -130,8 +129,8 @@ async fn test_script(
     let timeout = script::check_timeout(body.timeout)?;
     let db = state.conn().await?;
     let (args, env_vars) = (body.args.unwrap_or_default(), body.env_vars.unwrap_or_default());
-    let inputs = templates::expand_script_inputs(&**db, agent, &body.shell, &args, &env_vars).await?;
-    let code = templates::expand_snippets(&**db, &body.code).await?;
+    let inputs = templates::expand_script_inputs(&db, agent, &body.shell, &args, &env_vars).await?;
+    let code = templates::expand_snippets(&db, &body.code).await?;
     // Upstream keeps the tested body in the audit row's debug_info; here it is the row's after value.
     let change = Change {
         action: "execute_script",
@@ -141,7 +140,7 @@ async fn test_script(
         after: Some(json!({ "script_body": code, "shell": body.shell })),
         agent: Some((&agent.hostname, &agent.agent_id)),
     };
-    audit::record(&**db, state, &req, who, change).await?;
+    audit::record(&db, state, &req, who, change).await?;
     drop(db);
     let call = RunScriptFull(script::call(code, &body.shell, timeout, inputs, body.run_as_user));
     // Upstream waits exactly `timeout`, racing the agent's own kill; the grace lets a timed-out run report.

@@ -149,7 +149,7 @@ pub(super) async fn list(caller: Authed<ListAgents>, params: web::Query<TablePar
     let filter = params.filter()?;
     let query = params.query()?;
     let db = caller.state.conn().await?;
-    let (rows, total) = agents::table(&**db, &caller.identity.visibility(), &filter, query, caller.state.now()).await?;
+    let (rows, total) = agents::table(&db, &caller.identity.visibility(), &filter, query, caller.state.now()).await?;
     let short = params.detail.as_deref() == Some("false");
     let pks: Vec<i32> = if short {
         Vec::new()
@@ -157,7 +157,7 @@ pub(super) async fn list(caller: Authed<ListAgents>, params: web::Query<TablePar
         rows.iter().map(|r| r.pk.0).collect()
     };
     // One query for the custom field values of the whole page (upstream prefetch_related).
-    let mut fields = super::super::core::values::render(&**db, FieldModel::Agent, &pks).await?;
+    let mut fields = super::super::core::values::render(&db, FieldModel::Agent, &pks).await?;
     drop(db);
     let ids: Vec<String> = if short {
         Vec::new()

@@ -137,7 +137,7 @@ async fn list(caller: Authed<ListAlerts>, Json(body): Json<Value>) -> ApiResult<
     let top = f.integer("top", 0);
     f.finish().map_err(invalid)?;
     if let Some(top) = top {
-        let (count, alerts) = alerts::top(&**db, &scope, top.into()).await?;
+        let (count, alerts) = alerts::top(&db, &scope, top.into()).await?;
         return Ok(HttpResponse::Ok().json(json!({ "alerts_count": count, "alerts": rendered(&alerts) })));
     }
     let filters = if FILTERS.iter().any(|k| map.contains_key(*k)) {
@@ -145,7 +145,7 @@ async fn list(caller: Authed<ListAlerts>, Json(body): Json<Value>) -> ApiResult<
     } else {
         AlertFilter::default()
     };
-    Ok(HttpResponse::Ok().json(rendered(&alerts::list(&**db, &scope, &filters).await?)))
+    Ok(HttpResponse::Ok().json(rendered(&alerts::list(&db, &scope, &filters).await?)))
 }
 
 /// `GET /alerts/<pk>/`.
@@ -173,12 +173,12 @@ async fn update(caller: Scoped<ManageAlerts, Alert>, Json(body): Json<Value>) ->
     let (id, now) = (caller.target.id, caller.state.now());
     let db = caller.state.conn().await?;
     match map.get("type").and_then(Value::as_str) {
-        Some("resolve") => alerts::resolve_quietly(&**db, &[id], now).await?,
+        Some("resolve") => alerts::resolve_quietly(&db, &[id], now).await?,
         Some("snooze") => {
             let until = snooze_until(map, now, "Missing 'snoozed_days' when trying to snooze alert")?;
-            alerts::snooze(&**db, &[id], until).await?
+            alerts::snooze(&db, &[id], until).await?
         }
-        Some("unsnooze") => alerts::unsnooze(&**db, id).await?,
+        Some("unsnooze") => alerts::unsnooze(&db, id).await?,
         // Upstream also takes raw column edits without `type`; the dashboard never sends them.
         _ => return Err(ApiError::BadRequest("There was an error in the request data".into())),
     }
@@ -188,7 +188,7 @@ async fn update(caller: Scoped<ManageAlerts, Alert>, Json(body): Json<Value>) ->
 /// `DELETE /alerts/<pk>/`.
 async fn delete(caller: Scoped<ManageAlerts, Alert>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    alerts::delete(&**db, caller.target.id).await?;
+    alerts::delete(&db, caller.target.id).await?;
     Ok(HttpResponse::Ok().json("ok"))
 }
 
@@ -213,10 +213,10 @@ async fn bulk(caller: Authed<ManageAlerts>, Json(body): Json<Value>) -> ApiResul
         _ => return Err(ApiError::BadRequest(INVALID.into())),
     };
     let db = caller.state.conn().await?;
-    let ids = alerts::visible(&**db, &caller.identity.visibility(), &ids).await?;
+    let ids = alerts::visible(&db, &caller.identity.visibility(), &ids).await?;
     match until {
-        None => alerts::resolve_quietly(&**db, &ids, now).await?,
-        Some(until) => alerts::snooze(&**db, &ids, until).await?,
+        None => alerts::resolve_quietly(&db, &ids, now).await?,
+        Some(until) => alerts::snooze(&db, &ids, until).await?,
     }
     Ok(HttpResponse::Ok().json("ok"))
 }

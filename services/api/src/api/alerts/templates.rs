@@ -175,8 +175,8 @@ fn name_taken() -> ApiError {
 /// `GET /alerts/templates/`.
 async fn list(caller: Authed<ListAlertTemplates>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    let all = templates::list(&**db).await?;
-    let usage = templates::usage(&**db, None).await?;
+    let all = templates::list(&db).await?;
+    let usage = templates::usage(&db, None).await?;
     let rows: Vec<Value> = all
         .iter()
         .filter_map(|t| usage.get(&t.id).map(|u| render(t, u)))
@@ -199,7 +199,7 @@ async fn save(
     let tx = db.transaction().await?;
     let before = match pk {
         Some(pk) => Some(
-            templates::get(&*tx, AlertTemplateId(pk))
+            templates::get(&tx, AlertTemplateId(pk))
                 .await?
                 .ok_or(ApiError::NotFound)?,
         ),
@@ -208,14 +208,14 @@ async fn save(
     let base = before
         .as_ref()
         .map_or_else(template_fields::defaults, |t| t.fields.clone());
-    let f = template_fields::apply(&*tx, map, base, before.is_none()).await?;
+    let f = template_fields::apply(&tx, map, base, before.is_none()).await?;
     let change = match before {
         None => {
-            let id = templates::create(&*tx, &f, who).await.unique_as(name_taken)?;
+            let id = templates::create(&tx, &f, who).await.unique_as(name_taken)?;
             Change::add(OBJECT, format!("{who} added {OBJECT} {}", f.name), snapshot(id, &f))
         }
         Some(t) => {
-            templates::update(&*tx, t.id, &f, who).await.unique_as(name_taken)?;
+            templates::update(&tx, t.id, &f, who).await.unique_as(name_taken)?;
             let message = format!("{who} modified {OBJECT} {}", f.name);
             Change::modify(OBJECT, message, snapshot(t.id, &t.fields), snapshot(t.id, &f))
         }
@@ -236,7 +236,7 @@ async fn create(
 /// `GET /alerts/templates/<pk>/`.
 async fn get(caller: Authed<ListAlertTemplates>, pk: web::Path<i32>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    let (template, usage) = load(&**db, AlertTemplateId(*pk)).await?;
+    let (template, usage) = load(&db, AlertTemplateId(*pk)).await?;
     Ok(HttpResponse::Ok().json(render(&template, &usage)))
 }
 
@@ -254,10 +254,10 @@ async fn update(
 async fn delete(caller: Authed<ManageAlertTemplates>, req: HttpRequest, pk: web::Path<i32>) -> ApiResult<HttpResponse> {
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
-    let template = templates::get(&*tx, AlertTemplateId(*pk))
+    let template = templates::get(&tx, AlertTemplateId(*pk))
         .await?
         .ok_or(ApiError::NotFound)?;
-    templates::delete(&*tx, template.id).await?;
+    templates::delete(&tx, template.id).await?;
     let who = caller.identity.username();
     let change = Change::delete(
         OBJECT,
@@ -272,8 +272,8 @@ async fn delete(caller: Authed<ManageAlertTemplates>, req: HttpRequest, pk: web:
 /// and sites it is assigned to, whether it is the core default, and no policies until policies exist.
 async fn related(caller: Authed<ListAlertTemplates>, pk: web::Path<i32>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    let (template, usage) = load(&**db, AlertTemplateId(*pk)).await?;
-    let rel = templates::related(&**db, template.id).await?;
+    let (template, usage) = load(&db, AlertTemplateId(*pk)).await?;
+    let rel = templates::related(&db, template.id).await?;
     let clients: Vec<Value> = rel
         .clients
         .iter()

@@ -66,21 +66,21 @@ async fn render_all(db: &impl GenericClient, list: &[Check]) -> ApiResult<Vec<Va
 /// `GET /checks/`: every check the user's role can see.
 async fn list(caller: Authed<ListChecks>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    let all = checks::in_scope(&**db, &caller.identity.visibility()).await?;
-    Ok(HttpResponse::Ok().json(render_all(&**db, &all).await?))
+    let all = checks::in_scope(&db, &caller.identity.visibility()).await?;
+    Ok(HttpResponse::Ok().json(render_all(&db, &all).await?))
 }
 
 /// `GET /agents/<agent_id>/checks/`.
 async fn for_agent(caller: ScopedAgent<ListChecks>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    let all = checks::for_agent(&**db, caller.agent.pk).await?;
-    Ok(HttpResponse::Ok().json(render_all(&**db, &all).await?))
+    let all = checks::for_agent(&db, caller.agent.pk).await?;
+    Ok(HttpResponse::Ok().json(render_all(&db, &all).await?))
 }
 
 /// `GET /checks/<pk>/`.
 async fn get(caller: Scoped<ListChecks, Check>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    Ok(HttpResponse::Ok().json(render_all(&**db, std::slice::from_ref(&caller.target)).await?.remove(0)))
+    Ok(HttpResponse::Ok().json(render_all(&db, std::slice::from_ref(&caller.target)).await?.remove(0)))
 }
 
 /// Validates settings for a check of `kind` on `agent`: the field rules, the referenced script, and upstream's
@@ -159,12 +159,12 @@ async fn create(caller: Authed<ManageChecks>, req: HttpRequest, Json(body): Json
     };
     let f = fields::apply(map, fields::defaults()).map_err(|e| ApiError::Invalid(Value::Object(e)))?;
     let mut db = caller.state.conn().await?;
-    let agent = in_scope::agent(&**db, &caller.identity, &agent_id).await?;
-    validate(&**db, agent.pk, kind, &f, None).await?;
+    let agent = in_scope::agent(&db, &caller.identity, &agent_id).await?;
+    validate(&db, agent.pk, kind, &f, None).await?;
     let who = caller.identity.username();
     let tx = db.transaction().await?;
-    let id = checks::create(&*tx, agent.pk, kind.as_str(), &f, who).await?;
-    let check = checks::get(&*tx, id).await?.ok_or(ApiError::NotFound)?;
+    let id = checks::create(&tx, agent.pk, kind.as_str(), &f, who).await?;
+    let check = checks::get(&tx, id).await?.ok_or(ApiError::NotFound)?;
     let desc = rules::readable_desc(&check);
     let change =
         Change::add("check", format!("{who} added {desc}"), json!(f)).on_agent(&agent.hostname, &agent.agent_id);
@@ -185,11 +185,11 @@ async fn update(
     let mut db = caller.state.conn().await?;
     let agent = check.agent.ok_or(ApiError::NotFound)?;
     // Upstream skips these rules on edit (its validate() needs check_type, which edits drop); trmm-rs keeps them.
-    validate(&**db, agent, kind, &f, Some(&check)).await?;
+    validate(&db, agent, kind, &f, Some(&check)).await?;
     let who = caller.identity.username();
     let tx = db.transaction().await?;
-    checks::update(&*tx, check.id, &f, who).await?;
-    let after = checks::get(&*tx, check.id).await?.ok_or(ApiError::NotFound)?;
+    checks::update(&tx, check.id, &f, who).await?;
+    let after = checks::get(&tx, check.id).await?.ok_or(ApiError::NotFound)?;
     let desc = rules::readable_desc(&after);
     let change = Change::modify("check", format!("{who} modified {desc}"), json!(check.fields), json!(f));
     audit::commit(tx, &caller.state, &req, &caller.identity, change).await?;
@@ -203,7 +203,7 @@ async fn delete(caller: Scoped<ManageChecks, Check>, req: HttpRequest) -> ApiRes
     let who = caller.identity.username();
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
-    checks::delete(&*tx, &check).await?;
+    checks::delete(&tx, &check).await?;
     let change = Change::delete("check", format!("{who} deleted {desc}"), json!(check.fields));
     audit::commit(tx, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json(format!("{desc} was deleted!")))
@@ -214,9 +214,9 @@ async fn reset(caller: Scoped<ManageChecks, CheckResultRow>) -> ApiResult<HttpRe
     let r = caller.target;
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
-    checks::reset(&*tx, &r).await?;
+    checks::reset(&tx, &r).await?;
     trmm_ops::alerts::resolve_quietly(
-        &*tx,
+        &tx,
         trmm_db::alerts::Subject::Check(r.agent, r.assigned_check),
         caller.state.now(),
     )
@@ -230,9 +230,9 @@ async fn reset_all(caller: ScopedAgent<ManageChecks>) -> ApiResult<HttpResponse>
     let agent = caller.agent.pk;
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
-    checks::reset_all(&*tx, agent).await?;
-    for c in checks::for_agent(&*tx, agent).await? {
-        trmm_ops::alerts::resolve_quietly(&*tx, trmm_db::alerts::Subject::Check(agent, c.id), caller.state.now())
+    checks::reset_all(&tx, agent).await?;
+    for c in checks::for_agent(&tx, agent).await? {
+        trmm_ops::alerts::resolve_quietly(&tx, trmm_db::alerts::Subject::Check(agent, c.id), caller.state.now())
             .await?;
     }
     tx.commit().await?;
@@ -272,7 +272,7 @@ async fn history(
         _ => None,
     };
     let db = caller.state.conn().await?;
-    let points = checks::history(&**db, r.assigned_check, &r.agent_id, since).await?;
+    let points = checks::history(&db, r.assigned_check, &r.agent_id, since).await?;
     Ok(HttpResponse::Ok().json(points.iter().map(render::history).collect::<Vec<_>>()))
 }
 
@@ -283,7 +283,7 @@ async fn bulk_run(caller: Authed<RunChecksPerm>, path: web::Path<(String, String
     let db = caller.state.conn().await?;
     let target = match target.as_str() {
         "client" => Target::Client(in_scope::client(&caller.identity, ClientId(id))?),
-        "site" => Target::Site(in_scope::site(&**db, &caller.identity, SiteId(id)).await?.id),
+        "site" => Target::Site(in_scope::site(&db, &caller.identity, SiteId(id)).await?.id),
         _ => return Err(ApiError::NotFound),
     };
     let selection = Selection {
@@ -291,7 +291,7 @@ async fn bulk_run(caller: Authed<RunChecksPerm>, path: web::Path<(String, String
         monitoring_type: None,
         plat: None,
     };
-    let agents = trmm_db::bulk::resolve(&**db, &caller.identity.visibility(), &selection).await?;
+    let agents = trmm_db::bulk::resolve(&db, &caller.identity.visibility(), &selection).await?;
     drop(db);
     if agents.is_empty() {
         return Err(ApiError::BadRequest("No agents matched query".into()));

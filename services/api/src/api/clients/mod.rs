@@ -111,15 +111,15 @@ fn name_taken() -> ApiError {
 
 async fn list(caller: Authed<ListClients>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    let mut rows = clients::list(&**db, &caller.identity.visibility()).await?;
-    values::fill_clients(&**db, &mut rows).await?;
+    let mut rows = clients::list(&db, &caller.identity.visibility()).await?;
+    values::fill_clients(&db, &mut rows).await?;
     Ok(HttpResponse::Ok().json(rows))
 }
 
 async fn get(caller: VisibleClient<ListClients>) -> ApiResult<HttpResponse> {
     let mut client = caller.target.0;
     let db = caller.state.conn().await?;
-    values::fill_clients(&**db, std::slice::from_mut(&mut client)).await?;
+    values::fill_clients(&db, std::slice::from_mut(&mut client)).await?;
     Ok(HttpResponse::Ok().json(client))
 }
 
@@ -133,11 +133,11 @@ async fn create(
     let who = caller.identity.username();
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
-    let custom_fields = values::validate(&*tx, FieldModel::Client, body.custom_fields.as_deref()).await?;
+    let custom_fields = values::validate(&tx, FieldModel::Client, body.custom_fields.as_deref()).await?;
     let inherit = body.client.block_policy_inheritance.unwrap_or(false);
-    let id = clients::create(&*tx, &name, inherit, who).await.unique_as(name_taken)?;
-    site_db::create(&*tx, id, &site_name, false, who).await?;
-    values::write(&*tx, Parent::Client(id), &custom_fields).await?;
+    let id = clients::create(&tx, &name, inherit, who).await.unique_as(name_taken)?;
+    site_db::create(&tx, id, &site_name, false, who).await?;
+    values::write(&tx, Parent::Client(id), &custom_fields).await?;
     let after = json!({ "id": id, "name": name, "site": site_name });
     let message = format!("{who} added client {name}");
     let change = Change::add("client", message, after);
@@ -158,16 +158,16 @@ async fn update(
         .map(|n| validate_name("Client", n))
         .transpose()?;
     let db = caller.state.conn().await?;
-    let custom_fields = values::validate(&**db, FieldModel::Client, body.custom_fields.as_deref()).await?;
-    let template = template_choice(&**db, body.client.alert_template.as_ref()).await?;
+    let custom_fields = values::validate(&db, FieldModel::Client, body.custom_fields.as_deref()).await?;
+    let template = template_choice(&db, body.client.alert_template.as_ref()).await?;
     let who = caller.identity.username();
-    clients::update(&**db, id, name.as_deref(), body.client.block_policy_inheritance, who)
+    clients::update(&db, id, name.as_deref(), body.client.block_policy_inheritance, who)
         .await
         .unique_as(name_taken)?;
     if let Some(template) = template {
-        clients::set_alert_template(&**db, id, template, who).await?;
+        clients::set_alert_template(&db, id, template, who).await?;
     }
-    values::write(&**db, Parent::Client(id), &custom_fields).await?;
+    values::write(&db, Parent::Client(id), &custom_fields).await?;
     let new_name = name.unwrap_or_else(|| before.name.clone());
     let change = Change::modify(
         "client",
@@ -178,7 +178,7 @@ async fn update(
             .unwrap_or(before.block_policy_inheritance),
                 "alert_template": template.map_or(before.alert_template, |t| t.map(|t| t.0)) }),
     );
-    audit::record(&**db, &caller.state, &req, &caller.identity, change).await?;
+    audit::record(&db, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json(format!("{new_name} was updated")))
 }
 
@@ -191,7 +191,7 @@ async fn delete(
     let move_to = query.site()?;
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
-    let agents = clients::agent_count(&*tx, id).await?;
+    let agents = clients::agent_count(&tx, id).await?;
     if agents > 0 {
         let Some(target) = move_to else {
             return Err(ApiError::BadRequest(format!(
@@ -199,15 +199,15 @@ async fn delete(
                 client.name
             )));
         };
-        let site = in_scope::site(&*tx, &caller.identity, target).await?;
+        let site = in_scope::site(&tx, &caller.identity, target).await?;
         if site.client == id {
             return Err(ApiError::BadRequest(
                 "Cannot move agents to a site of the client being deleted".into(),
             ));
         }
-        clients::move_agents(&*tx, id, target).await?;
+        clients::move_agents(&tx, id, target).await?;
     }
-    clients::delete(&*tx, id).await?;
+    clients::delete(&tx, id).await?;
     let who = caller.identity.username();
     let before = json!({ "id": id, "name": client.name });
     let change = Change::delete("client", format!("{who} deleted client {}", client.name), before);

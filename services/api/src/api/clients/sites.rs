@@ -56,15 +56,15 @@ fn not_unique() -> ApiError {
 
 async fn list(caller: Authed<ListSites>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    let mut rows = sites::list(&**db, &caller.identity.visibility()).await?;
-    values::fill_sites(&**db, &mut rows.iter_mut().collect::<Vec<_>>()).await?;
+    let mut rows = sites::list(&db, &caller.identity.visibility()).await?;
+    values::fill_sites(&db, &mut rows.iter_mut().collect::<Vec<_>>()).await?;
     Ok(HttpResponse::Ok().json(rows))
 }
 
 async fn get(caller: ScopedSite<ListSites>) -> ApiResult<HttpResponse> {
     let mut site = caller.target;
     let db = caller.state.conn().await?;
-    values::fill_sites(&**db, &mut [&mut site]).await?;
+    values::fill_sites(&db, &mut [&mut site]).await?;
     Ok(HttpResponse::Ok().json(site))
 }
 
@@ -77,9 +77,9 @@ async fn create(
     let name = validate_name("Site", &body.site.name)?;
     let who = caller.identity.username();
     let db = caller.state.conn().await?;
-    let custom_fields = values::validate(&**db, FieldModel::Site, body.custom_fields.as_deref()).await?;
+    let custom_fields = values::validate(&db, FieldModel::Site, body.custom_fields.as_deref()).await?;
     let id = match sites::create(
-        &**db,
+        &db,
         client,
         &name,
         body.site.block_policy_inheritance.unwrap_or(false),
@@ -92,13 +92,13 @@ async fn create(
         }
         other => other.unique_as(not_unique)?,
     };
-    values::write(&**db, Parent::Site(id), &custom_fields).await?;
+    values::write(&db, Parent::Site(id), &custom_fields).await?;
     let change = Change::add(
         "site",
         format!("{who} added site {name}"),
         json!({ "id": id, "name": name, "client": client }),
     );
-    audit::record(&**db, &caller.state, &req, &caller.identity, change).await?;
+    audit::record(&db, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json(format!("{name} was added")))
 }
 
@@ -118,28 +118,28 @@ async fn update(
     let new_client = body.site.client.map(ClientId).filter(|c| *c != site.client);
     if let Some(client) = new_client {
         in_scope::client(&caller.identity, client)?;
-        if sites::count_for_client(&**db, site.client).await? <= 1 {
+        if sites::count_for_client(&db, site.client).await? <= 1 {
             return Err(ApiError::BadRequest("A client must have at least 1 site.".into()));
         }
     }
-    let custom_fields = values::validate(&**db, FieldModel::Site, body.custom_fields.as_deref()).await?;
-    let template = template_choice(&**db, body.site.alert_template.as_ref()).await?;
+    let custom_fields = values::validate(&db, FieldModel::Site, body.custom_fields.as_deref()).await?;
+    let template = template_choice(&db, body.site.alert_template.as_ref()).await?;
     let changes = sites::SiteChanges {
         name: name.clone(),
         client: new_client,
         block_policy_inheritance: body.site.block_policy_inheritance,
     };
     let who = caller.identity.username();
-    match sites::update(&**db, site.id, &changes, who).await {
+    match sites::update(&db, site.id, &changes, who).await {
         Err(e) if e.is_foreign_key_violation() => {
             return Err(ApiError::field("client", "Invalid pk - object does not exist."))
         }
         other => other.unique_as(not_unique)?,
     }
     if let Some(template) = template {
-        sites::set_alert_template(&**db, site.id, template, who).await?;
+        sites::set_alert_template(&db, site.id, template, who).await?;
     }
-    values::write(&**db, Parent::Site(site.id), &custom_fields).await?;
+    values::write(&db, Parent::Site(site.id), &custom_fields).await?;
     let new_name = name.unwrap_or_else(|| site.name.clone());
     let change = Change::modify(
         "site",
@@ -148,7 +148,7 @@ async fn update(
         json!({ "name": new_name, "client": new_client.unwrap_or(site.client),
                 "alert_template": template.map_or(site.alert_template, |t| t.map(|t| t.0)) }),
     );
-    audit::record(&**db, &caller.state, &req, &caller.identity, change).await?;
+    audit::record(&db, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json(format!("{new_name} was updated")))
 }
 
@@ -161,7 +161,7 @@ async fn delete(
     let move_to = query.site()?;
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
-    if sites::count_for_client(&*tx, site.client).await? <= 1 {
+    if sites::count_for_client(&tx, site.client).await? <= 1 {
         return Err(ApiError::BadRequest("A client must have at least 1 site.".into()));
     }
     if site.agent_count > 0 {
@@ -171,15 +171,15 @@ async fn delete(
                 site.name, site.agent_count
             )));
         };
-        let target = in_scope::site(&*tx, &caller.identity, target).await?;
+        let target = in_scope::site(&tx, &caller.identity, target).await?;
         if target.id == site.id {
             return Err(ApiError::BadRequest(
                 "Cannot move agents to the site being deleted".into(),
             ));
         }
-        sites::move_agents(&*tx, site.id, target.id).await?;
+        sites::move_agents(&tx, site.id, target.id).await?;
     }
-    sites::delete(&*tx, site.id).await?;
+    sites::delete(&tx, site.id).await?;
     let who = caller.identity.username();
     let change = Change::delete(
         "site",

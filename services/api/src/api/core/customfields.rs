@@ -78,8 +78,8 @@ async fn by_model(caller: &Authed<ViewCustomFields>, model: Option<&str>) -> Api
     let db = caller.state.conn().await?;
     let rows = match model.map(FieldModel::parse) {
         Some(None) => Vec::new(),
-        Some(Some(m)) => custom_fields::list(&**db, Some(m)).await?,
-        None => custom_fields::list(&**db, None).await?,
+        Some(Some(m)) => custom_fields::list(&db, Some(m)).await?,
+        None => custom_fields::list(&db, None).await?,
     };
     Ok(HttpResponse::Ok().json(rows))
 }
@@ -106,7 +106,7 @@ async fn create(
     let who = caller.identity.username();
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
-    let id = custom_fields::create(&*tx, &spec, who).await.unique_as(not_unique)?;
+    let id = custom_fields::create(&tx, &spec, who).await.unique_as(not_unique)?;
     let mut after = json!(spec);
     after["id"] = json!(id);
     let change = Change::add(OBJECT, format!("{who} added custom field {}", spec.name), after);
@@ -116,7 +116,7 @@ async fn create(
 
 async fn get(caller: Authed<ViewCustomFields>, pk: web::Path<i32>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    let field = custom_fields::get(&**db, CustomFieldId(*pk))
+    let field = custom_fields::get(&db, CustomFieldId(*pk))
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(field))
@@ -131,18 +131,18 @@ async fn update(
     let map = form::object(&body)?;
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
-    let before = custom_fields::get(&*tx, CustomFieldId(*pk))
+    let before = custom_fields::get(&tx, CustomFieldId(*pk))
         .await?
         .ok_or(ApiError::NotFound)?;
     let spec = apply(map, before.spec.clone(), false)?;
     // Upstream lets the model change and strands the stored values on objects of the old model; we refuse.
-    if spec.model != before.spec.model && custom_fields::value_count(&*tx, before.id, before.spec.model).await? > 0 {
+    if spec.model != before.spec.model && custom_fields::value_count(&tx, before.id, before.spec.model).await? > 0 {
         return Err(ApiError::BadRequest(
             "The model of a custom field that has values cannot be changed".into(),
         ));
     }
     let who = caller.identity.username();
-    custom_fields::update(&*tx, before.id, &spec, who)
+    custom_fields::update(&tx, before.id, &spec, who)
         .await
         .unique_as(not_unique)?;
     let change = Change::modify(
@@ -158,10 +158,10 @@ async fn update(
 async fn delete(caller: Authed<ManageCustomFields>, req: HttpRequest, pk: web::Path<i32>) -> ApiResult<HttpResponse> {
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
-    let field = custom_fields::get(&*tx, CustomFieldId(*pk))
+    let field = custom_fields::get(&tx, CustomFieldId(*pk))
         .await?
         .ok_or(ApiError::NotFound)?;
-    custom_fields::delete(&*tx, field.id).await?;
+    custom_fields::delete(&tx, field.id).await?;
     let who = caller.identity.username();
     let change = Change::delete(
         OBJECT,

@@ -42,7 +42,7 @@ fn name_taken() -> ApiError {
 
 async fn list(caller: Authed<ViewGlobalKeystore>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    Ok(HttpResponse::Ok().json(keystore::list(&**db).await?))
+    Ok(HttpResponse::Ok().json(keystore::list(&db).await?))
 }
 
 // Audit rows name the key but never carry its value: the store holds secrets.
@@ -57,7 +57,7 @@ async fn create(
     let who = caller.identity.username();
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
-    let id = keystore::create(&*tx, &name, &value, who).await.unique_as(name_taken)?;
+    let id = keystore::create(&tx, &name, &value, who).await.unique_as(name_taken)?;
     let change = Change::add(
         OBJECT,
         format!("{who} added key {name}"),
@@ -77,8 +77,8 @@ async fn update(
     let who = caller.identity.username();
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
-    let before = keystore::get(&*tx, KeyStoreId(*pk)).await?.ok_or(ApiError::NotFound)?;
-    keystore::update(&*tx, before.id, name.as_deref(), value.as_deref(), who)
+    let before = keystore::get(&tx, KeyStoreId(*pk)).await?.ok_or(ApiError::NotFound)?;
+    keystore::update(&tx, before.id, name.as_deref(), value.as_deref(), who)
         .await
         .unique_as(name_taken)?;
     let new_name = name.unwrap_or_else(|| before.name.clone());
@@ -95,8 +95,8 @@ async fn update(
 async fn delete(caller: Authed<EditGlobalKeystore>, req: HttpRequest, pk: web::Path<i32>) -> ApiResult<HttpResponse> {
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
-    let entry = keystore::get(&*tx, KeyStoreId(*pk)).await?.ok_or(ApiError::NotFound)?;
-    keystore::delete(&*tx, entry.id).await?;
+    let entry = keystore::get(&tx, KeyStoreId(*pk)).await?.ok_or(ApiError::NotFound)?;
+    keystore::delete(&tx, entry.id).await?;
     let who = caller.identity.username();
     let change = Change::delete(
         OBJECT,

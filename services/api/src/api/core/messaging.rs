@@ -29,7 +29,7 @@ fn failed(e: NotifyError) -> ApiError {
 async fn email_test(caller: Authed<EditCoreSettings>) -> ApiResult<HttpResponse> {
     let mailer = {
         let db = caller.state.conn().await?;
-        caller.state.notifier.mailer(&**db).await.map_err(failed)?
+        caller.state.notifier.mailer(&db).await.map_err(failed)?
     };
     if !mailer.is_configured() {
         // Upstream answers a test with this text whatever is missing.
@@ -49,7 +49,7 @@ async fn email_test(caller: Authed<EditCoreSettings>) -> ApiResult<HttpResponse>
 async fn sms_test(caller: Authed<EditCoreSettings>) -> ApiResult<HttpResponse> {
     let twilio = {
         let db = caller.state.conn().await?;
-        caller.state.notifier.twilio(&**db).await.map_err(failed)?
+        caller.state.notifier.twilio(&db).await.map_err(failed)?
     };
     if !twilio.is_configured() || twilio.default_recipients().is_empty() {
         return Err(ApiError::BadRequest(

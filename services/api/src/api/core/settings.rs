@@ -24,7 +24,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
 
 async fn get(caller: Authed<ViewCoreSettings>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    let settings = core_settings::get(&**db, false).await?;
+    let settings = core_settings::get(&db, false).await?;
     let mut body = serde_json::to_value(settings)?;
     let zones: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect();
     body["all_timezones"] = json!(zones);
@@ -42,10 +42,10 @@ async fn put(caller: Authed<EditCoreSettings>, req: HttpRequest, Json(body): Jso
     let who = caller.identity.username();
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
-    let before = core_settings::get(&*tx, true).await?.editable;
+    let before = core_settings::get(&tx, true).await?.editable;
     let mut after = before.clone();
     let secrets = validate(map, &mut after)?;
-    core_settings::update(&*tx, &after, who).await.map_err(|e| {
+    core_settings::update(&tx, &after, who).await.map_err(|e| {
         if e.is_foreign_key_violation() {
             let pk = after.alert_template.map(|t| t.0).unwrap_or_default();
             ApiError::field(
@@ -63,7 +63,7 @@ async fn put(caller: Authed<EditCoreSettings>, req: HttpRequest, Json(body): Jso
     ] {
         if let Some(value) = value {
             notifier
-                .store_secret(&*tx, secret, value)
+                .store_secret(&tx, secret, value)
                 .await
                 .map_err(|e| ApiError::Internal(e.to_string()))?;
         }

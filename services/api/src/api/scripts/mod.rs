@@ -40,7 +40,7 @@ async fn list(caller: Authed<ListScripts>, params: web::Query<ListParams>) -> Ap
         .is_none_or(|v| !v.is_empty() && v != "false");
     let hidden = params.show_hidden.as_deref() == Some("true");
     let db = caller.state.conn().await?;
-    Ok(HttpResponse::Ok().json(scripts::list(&**db, community, hidden).await?))
+    Ok(HttpResponse::Ok().json(scripts::list(&db, community, hidden).await?))
 }
 
 /// A script's audit snapshot: every field except the body, which can be large; the hash identifies it.
@@ -61,7 +61,7 @@ async fn create(caller: Authed<ManageScripts>, req: HttpRequest, Json(body): Jso
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
     // Uploads are always user scripts; community scripts cannot be created through the API.
-    let id = scripts::create(&*tx, scripts::USER_DEFINED, None, &f, who).await?;
+    let id = scripts::create(&tx, scripts::USER_DEFINED, None, &f, who).await?;
     let change = Change::add("script", format!("{who} added script {}", f.name), snapshot(id, &f));
     audit::commit(tx, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json(format!("{} was added!", f.name)))
@@ -69,7 +69,7 @@ async fn create(caller: Authed<ManageScripts>, req: HttpRequest, Json(body): Jso
 
 async fn get(caller: Authed<ListScripts>, pk: web::Path<i32>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    let script = scripts::get(&**db, ScriptId(*pk)).await?.ok_or(ApiError::NotFound)?;
+    let script = scripts::get(&db, ScriptId(*pk)).await?.ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(script))
 }
 
@@ -82,7 +82,7 @@ async fn update(
     let map = form::object(&body)?;
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
-    let script = scripts::get_for_update(&*tx, ScriptId(*pk))
+    let script = scripts::get_for_update(&tx, ScriptId(*pk))
         .await?
         .ok_or(ApiError::NotFound)?;
     let edit = if script.script_type == scripts::BUILTIN {
@@ -101,7 +101,7 @@ async fn update(
     };
     let f = fields::apply(&edit, script.fields.clone(), false).map_err(|e| ApiError::Invalid(Value::Object(e)))?;
     let who = caller.identity.username();
-    scripts::update(&*tx, script.id, &f, who).await?;
+    scripts::update(&tx, script.id, &f, who).await?;
     let change = Change::modify(
         "script",
         format!("{who} modified script {}", f.name),
@@ -115,13 +115,13 @@ async fn update(
 async fn delete(caller: Authed<ManageScripts>, req: HttpRequest, pk: web::Path<i32>) -> ApiResult<HttpResponse> {
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
-    let script = scripts::get_for_update(&*tx, ScriptId(*pk))
+    let script = scripts::get_for_update(&tx, ScriptId(*pk))
         .await?
         .ok_or(ApiError::NotFound)?;
     if script.script_type == scripts::BUILTIN {
         return Err(ApiError::BadRequest("Community scripts cannot be deleted".into()));
     }
-    scripts::delete(&*tx, script.id).await?;
+    scripts::delete(&tx, script.id).await?;
     let who = caller.identity.username();
     let name = &script.fields.name;
     let change = Change::delete(
@@ -157,13 +157,13 @@ async fn download(
     params: web::Query<DownloadParams>,
 ) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    let script = scripts::get(&**db, ScriptId(*pk)).await?.ok_or(ApiError::NotFound)?;
+    let script = scripts::get(&db, ScriptId(*pk)).await?.ok_or(ApiError::NotFound)?;
     let f = &script.fields;
     // Upstream expands snippets unless the parameter is exactly "false".
     let code = if params.with_snippets.as_deref() == Some("false") {
         f.script_body.clone()
     } else {
-        trmm_ops::templates::expand_snippets(&**db, &f.script_body).await?
+        trmm_ops::templates::expand_snippets(&db, &f.script_body).await?
     };
     Ok(HttpResponse::Ok().json(json!({
         "filename": format!("{}{}", f.name, extension(&f.shell)),

@@ -47,7 +47,7 @@ fn name_taken() -> ApiError {
 
 async fn list(caller: Authed<ListScripts>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    Ok(HttpResponse::Ok().json(snippets::list(&**db).await?))
+    Ok(HttpResponse::Ok().json(snippets::list(&db).await?))
 }
 
 async fn create(caller: Authed<ManageScripts>, Json(body): Json<Value>) -> ApiResult<HttpResponse> {
@@ -59,22 +59,22 @@ async fn create(caller: Authed<ManageScripts>, Json(body): Json<Value>) -> ApiRe
     };
     let f = apply(form::object(&body)?, empty, true)?;
     let db = caller.state.conn().await?;
-    snippets::create(&**db, &f).await.unique_as(name_taken)?;
+    snippets::create(&db, &f).await.unique_as(name_taken)?;
     Ok(HttpResponse::Ok().json(SAVED))
 }
 
 async fn get(caller: Authed<ListScripts>, pk: web::Path<i32>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    let snippet = snippets::get(&**db, SnippetId(*pk)).await?.ok_or(ApiError::NotFound)?;
+    let snippet = snippets::get(&db, SnippetId(*pk)).await?.ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(snippet))
 }
 
 async fn update(caller: Authed<ManageScripts>, pk: web::Path<i32>, Json(body): Json<Value>) -> ApiResult<HttpResponse> {
     let map = form::object(&body)?;
     let db = caller.state.conn().await?;
-    let snippet = snippets::get(&**db, SnippetId(*pk)).await?.ok_or(ApiError::NotFound)?;
+    let snippet = snippets::get(&db, SnippetId(*pk)).await?.ok_or(ApiError::NotFound)?;
     let f = apply(map, snippet.fields, false)?;
-    if !snippets::update(&**db, snippet.id, &f).await.unique_as(name_taken)? {
+    if !snippets::update(&db, snippet.id, &f).await.unique_as(name_taken)? {
         return Err(ApiError::NotFound);
     }
     Ok(HttpResponse::Ok().json(SAVED))
@@ -82,7 +82,7 @@ async fn update(caller: Authed<ManageScripts>, pk: web::Path<i32>, Json(body): J
 
 async fn delete(caller: Authed<ManageScripts>, pk: web::Path<i32>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    if !snippets::delete(&**db, SnippetId(*pk)).await? {
+    if !snippets::delete(&db, SnippetId(*pk)).await? {
         return Err(ApiError::NotFound);
     }
     Ok(HttpResponse::Ok().json("Script snippet was deleted successfully"))

@@ -33,7 +33,7 @@ struct Exported {
 
 async fn export(caller: Authed<ListScripts>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    let items: Vec<Exported> = scripts::list_user_scripts(&**db)
+    let items: Vec<Exported> = scripts::list_user_scripts(&db)
         .await?
         .into_iter()
         .map(|s| Exported {
@@ -155,19 +155,19 @@ async fn import(caller: Authed<ManageScripts>, req: HttpRequest, Json(body): Jso
     let who = caller.identity.username();
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
-    let plans = plan(&*tx, &body).await?;
+    let plans = plan(&tx, &body).await?;
     let (mut added, mut updated) = (0, 0);
     for p in &plans {
         let f = &p.fields;
         let change = match &p.existing {
             Some((id, before)) => {
-                scripts::update(&*tx, *id, f, who).await?;
+                scripts::update(&tx, *id, f, who).await?;
                 updated += 1;
                 let message = format!("{who} modified script {} (import)", f.name);
                 Change::modify("script", message, snapshot(*id, before), snapshot(*id, f))
             }
             None => {
-                let id = scripts::create(&*tx, scripts::USER_DEFINED, None, f, who).await?;
+                let id = scripts::create(&tx, scripts::USER_DEFINED, None, f, who).await?;
                 added += 1;
                 Change::add(
                     "script",
@@ -176,7 +176,7 @@ async fn import(caller: Authed<ManageScripts>, req: HttpRequest, Json(body): Jso
                 )
             }
         };
-        audit::record(&*tx, &caller.state, &req, &caller.identity, change).await?;
+        audit::record(&tx, &caller.state, &req, &caller.identity, change).await?;
     }
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(format!(

@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 
+use crate::GenericClient;
 use chrono::{DateTime, Utc};
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
 
 use crate::{AlertTemplateId, DbError};
 

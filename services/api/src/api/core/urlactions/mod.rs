@@ -58,7 +58,7 @@ fn apply(body: &Value, f: &mut UrlActionFields, creating: bool) -> ApiResult<()>
 
 async fn list(caller: Authed<RunUrlActions>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
-    Ok(HttpResponse::Ok().json(url_actions::list(&**db).await?))
+    Ok(HttpResponse::Ok().json(url_actions::list(&db).await?))
 }
 
 async fn create(
@@ -79,7 +79,7 @@ async fn create(
     let who = caller.identity.username();
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
-    let id = url_actions::create(&*tx, &fields, who).await?;
+    let id = url_actions::create(&tx, &fields, who).await?;
     let mut after = serde_json::to_value(&fields)?;
     after["id"] = json!(id);
     let change = Change::add(OBJECT, format!("{who} added url action {}", fields.name), after);
@@ -96,10 +96,10 @@ async fn update(
     let who = caller.identity.username();
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
-    let before = url_actions::get(&*tx, *pk).await?.ok_or(ApiError::NotFound)?;
+    let before = url_actions::get(&tx, *pk).await?.ok_or(ApiError::NotFound)?;
     let mut fields = before.fields();
     apply(&body, &mut fields, false)?;
-    url_actions::update(&*tx, before.id, &fields, who).await?;
+    url_actions::update(&tx, before.id, &fields, who).await?;
     let message = format!("{who} modified url action {}", fields.name);
     let change = Change::modify(
         OBJECT,
@@ -119,8 +119,8 @@ async fn delete(
     let who = caller.identity.username();
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
-    let action = url_actions::get(&*tx, *pk).await?.ok_or(ApiError::NotFound)?;
-    url_actions::delete(&*tx, action.id).await?;
+    let action = url_actions::get(&tx, *pk).await?.ok_or(ApiError::NotFound)?;
+    url_actions::delete(&tx, action.id).await?;
     let message = format!("{who} deleted url action {}", action.name);
     let change = Change::delete(OBJECT, message, serde_json::to_value(action.fields())?);
     audit::commit(tx, &caller.state, &req, &caller.identity, change).await?;

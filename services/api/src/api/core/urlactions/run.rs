@@ -39,8 +39,8 @@ async fn target(caller: &Authed<RunUrlActions>, kind: &str, id: &Value) -> ApiRe
     };
     match kind {
         "agent" => {
-            let agent = in_scope::agent(&**db, who, id.as_str().unwrap_or_default()).await?;
-            let context = Context::load(&**db, &agent).await?;
+            let agent = in_scope::agent(&db, who, id.as_str().unwrap_or_default()).await?;
+            let context = Context::load(&db, &agent).await?;
             let name = agent.hostname.clone();
             Ok(Target {
                 kind: "agent",
@@ -50,8 +50,8 @@ async fn target(caller: &Authed<RunUrlActions>, kind: &str, id: &Value) -> ApiRe
             })
         }
         "site" => {
-            let site = in_scope::site(&**db, who, SiteId(number().ok_or(ApiError::NotFound)?)).await?;
-            let context = Context::load_site(&**db, site.id).await?.ok_or(ApiError::NotFound)?;
+            let site = in_scope::site(&db, who, SiteId(number().ok_or(ApiError::NotFound)?)).await?;
+            let context = Context::load_site(&db, site.id).await?.ok_or(ApiError::NotFound)?;
             Ok(Target {
                 kind: "site",
                 name: site.name,
@@ -61,7 +61,7 @@ async fn target(caller: &Authed<RunUrlActions>, kind: &str, id: &Value) -> ApiRe
         }
         _ => {
             let client = in_scope::client(who, ClientId(number().ok_or(ApiError::NotFound)?))?;
-            let context = Context::load_client(&**db, client).await?.ok_or(ApiError::NotFound)?;
+            let context = Context::load_client(&db, client).await?.ok_or(ApiError::NotFound)?;
             let name = context.expand_text("{{client.name}}");
             Ok(Target {
                 kind: "client",
@@ -91,7 +91,7 @@ async fn run(caller: Authed<RunUrlActions>, req: HttpRequest, Json(body): Json<V
         .and_then(|n| i32::try_from(n).ok());
     let db = caller.state.conn().await?;
     let action = match action_id {
-        Some(id) => trmm_db::url_actions::get(&**db, UrlActionId(id)).await?,
+        Some(id) => trmm_db::url_actions::get(&db, UrlActionId(id)).await?,
         None => None,
     }
     .ok_or(ApiError::NotFound)?;
@@ -108,7 +108,7 @@ async fn run(caller: Authed<RunUrlActions>, req: HttpRequest, Json(body): Json<V
         after: None,
         agent: target.agent.as_ref().map(|(h, a)| (h.as_str(), a.as_str())),
     };
-    audit::record(&**db, &caller.state, &req, &caller.identity, change).await?;
+    audit::record(&db, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json(url))
 }
 
@@ -165,7 +165,7 @@ async fn test(caller: Authed<RunUrlActions>, req: HttpRequest, Json(body): Json<
             .map(|(h, a)| (h.as_str(), a.as_str())),
     };
     let db = caller.state.conn().await?;
-    audit::record(&**db, &caller.state, &req, &caller.identity, change).await?;
+    audit::record(&db, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json(json!({"url": request.url.as_str(), "result": result, "body": request.body})))
 }
 
