@@ -105,6 +105,10 @@ pub struct ServeConfig {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "TRMM_API_WORKERS")]
     pub workers: Option<usize>,
+    /// Token that monitoring tools send in the X-Mon-Token header to read GET /core/v2/status/ (upstream's
+    /// MON_TOKEN); without it that endpoint answers 404.
+    #[arg(long, env = "TRMM_MONITORING_TOKEN", hide_env_values = true)]
+    pub monitoring_token: Option<String>,
 }
 
 /// Parses "MIN,MAX" with 1 <= MIN <= MAX.

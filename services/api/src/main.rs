@@ -56,6 +56,15 @@ async fn serve(cfg: ServeConfig, shutdown: CancellationToken) -> anyhow::Result<
     trmm_deps::postgres::watch(&db, &health, &shutdown);
     let redis = Arc::new(OnceCell::new());
     trmm_api::connect_redis(&cfg.redis, redis.clone(), &health, shutdown.clone());
+    let gateway = cfg.gateway.client()?;
+    let clock = SystemClock::shared();
+    let events = trmm_ops::events::Events::spawn(gateway.clone(), clock.clone(), shutdown.clone());
+    health.register(
+        trmm_ops::events::DROPPED_METRIC,
+        "Dashboard events lost on the way to the AgentGateway",
+        events.dropped(),
+    );
+    let monitoring_token = cfg.monitoring_token.as_deref().filter(|t| !t.is_empty());
     let state = AppState {
         db,
         redis,
@@ -67,10 +76,12 @@ async fn serve(cfg: ServeConfig, shutdown: CancellationToken) -> anyhow::Result<
             trust_proxy_headers: cfg.proxy.trust_proxy_headers,
             login_rate_limit: cfg.login_rate_limit,
             redis_prefix: cfg.redis_keys.redis_prefix,
+            monitoring_token: monitoring_token.map(trmm_auth::digest_token),
         }),
-        clock: SystemClock::shared(),
-        gateway: cfg.gateway.client()?,
+        clock,
+        gateway,
         notifier,
+        events,
     };
     let (addr, server) = trmm_api::bind(state, cfg.listen, health, cfg.workers, shutdown).with_context(|| {
         format!(

@@ -26,6 +26,8 @@ pub struct Settings {
     pub login_rate_limit: u32,
     /// Prefix of Redis keys.
     pub redis_prefix: String,
+    /// Digest of the token `GET /core/v2/status/` wants in `X-Mon-Token`; None turns the endpoint off.
+    pub monitoring_token: Option<trmm_auth::TokenDigest>,
 }
 
 /// Everything handlers share.
@@ -43,6 +45,8 @@ pub struct AppState {
     pub gateway: trmm_rpc::client::GatewayClient,
     /// Mail, SMS and webhook senders, and the key of the secrets they use.
     pub notifier: trmm_notify::Notifier,
+    /// Dashboard events (alerts opened and resolved, finished runs).
+    pub events: trmm_ops::events::Events,
 }
 
 impl AppState {
@@ -60,6 +64,7 @@ impl AppState {
                 redis: self.redis.clone(),
                 prefix: self.settings.redis_prefix.clone(),
             },
+            events: self.events.clone(),
         }
     }
 

@@ -140,6 +140,7 @@ impl TestApi {
             login_rate_limit: 10,
             // A fresh prefix per test so parallel tests from 127.0.0.1 do not share rate-limit counters.
             redis_prefix: redis_keys.prefix().to_owned(),
+            monitoring_token: None,
         };
         tweak(&mut settings);
         assert_eq!(
@@ -152,16 +153,19 @@ impl TestApi {
             None => db.pool().clone(),
         };
         let gateway_url = wiring.gateway_url.unwrap_or_else(|| NO_GATEWAY.to_owned());
+        let gateway = trmm_rpc::client::GatewayClient::lazy(&gateway_url).unwrap();
+        let events = trmm_ops::events::Events::spawn(gateway.clone(), clock.clone(), shutdown.clone());
         let state = AppState {
             db: pool,
             redis: redis.clone(),
             settings: Arc::new(settings),
             clock: clock.clone(),
-            gateway: trmm_rpc::client::GatewayClient::lazy(&gateway_url).unwrap(),
+            gateway,
             notifier: trmm_notify::Notifier::new(
                 trmm_notify::SecretKey::from_hex(trmm_testkit::SECRET_KEY).unwrap(),
                 wiring.smtp_roots,
             ),
+            events,
         };
         let (addr, server) =
             crate::bind(state, "127.0.0.1:0".parse().unwrap(), health, Some(1), shutdown.clone()).unwrap();

@@ -1,6 +1,12 @@
-//! Agent version numbers, compared numerically as upstream does with packaging.version.
+//! Versions: this server's, the agent release it installs, and agent version numbers compared numerically as
+//! upstream does with packaging.version.
 
 use std::fmt;
+
+/// This server's version (`/core/version/`, `/core/dashinfo/`, `/core/v2/status/`).
+pub const TRMM_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Tactical RMM agent release whose installer the `manual` command for Windows downloads.
+pub const AGENT_VERSION: &str = "2.9.1";
 use std::str::FromStr;
 
 /// A dotted numeric version such as 2.9.1 (a pre-release suffix like `-dev` is ignored).

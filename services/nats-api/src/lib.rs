@@ -17,6 +17,8 @@ pub use config::Config;
 
 /// Name used in logs, metrics and as the NATS connection name.
 pub const SERVICE: &str = "trmm-nats-api";
+/// The metric counting dashboard events lost on the way (every service that publishes them has one).
+const EVENTS_DROPPED: &str = "trmm_events_dropped";
 
 /// Runs the service until `shutdown` is cancelled; fails only on unusable configuration or a
 /// listen address that cannot be bound (never because a dependency is down).
@@ -78,6 +80,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         let ingest = ingest::spawn(&nats, pool.clone(), ingest_options, ingest_metrics, ingest_stop.clone())
             .await
             .context("subscribing to agent telemetry on NATS")?;
+        let dropped = prometheus_client::metrics::counter::Counter::default();
+        health.register(
+            EVENTS_DROPPED,
+            "Presence changes not announced as dashboard events (Postgres or NATS unavailable, or too many at once)",
+            dropped.clone(),
+        );
+        let announce = gateway::announce(presence.clone(), nats.clone(), pool.clone(), dropped, shutdown.clone());
+        tokio::spawn(announce);
         let gateway = gateway::Gateway::new(nats, presence, disconnector(system));
         let served = gateway::serve(config.gateway_listen, gateway, shutdown.clone())
             .await

@@ -83,6 +83,12 @@ async fn serve(config: &Config, parts: Parts, health: &Health, shutdown: Cancell
         clock,
     } = parts;
     let prefix = config.redis_keys.redis_prefix.clone();
+    let events = trmm_ops::events::Events::spawn(gateway.clone(), clock.clone(), shutdown.clone());
+    health.register(
+        trmm_ops::events::DROPPED_METRIC,
+        "Dashboard events lost on the way to the AgentGateway",
+        events.dropped(),
+    );
     let retries = prometheus_client::metrics::counter::Counter::default();
     health.register(
         "trmm_bulk_retries",
@@ -102,6 +108,7 @@ async fn serve(config: &Config, parts: Parts, health: &Health, shutdown: Cancell
         gateway: gateway.clone(),
         clock: clock.clone(),
         notifier: notifier.clone(),
+        events: events.clone(),
     };
     let periodic = periodic::PeriodicContext {
         pool: pool.clone(),
@@ -112,6 +119,7 @@ async fn serve(config: &Config, parts: Parts, health: &Health, shutdown: Cancell
             redis: std::sync::Arc::new(tokio::sync::OnceCell::new_with(Some(redis.clone()))),
             prefix: prefix.clone(),
         },
+        events: events.clone(),
     };
     let notify = notify::NotifyContext {
         pool: pool.clone(),
@@ -125,6 +133,7 @@ async fn serve(config: &Config, parts: Parts, health: &Health, shutdown: Cancell
         gateway,
         ttl: config.pending_action_ttl,
         clock,
+        events,
     };
     tokio::join!(
         bulk::serve(bulk, redis.clone(), prefix.clone(), shutdown.clone()),

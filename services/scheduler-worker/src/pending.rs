@@ -47,6 +47,8 @@ pub struct Runner {
     pub ttl: Duration,
     /// Judges expiry and stamps claims and results.
     pub clock: SharedClock,
+    /// Where finished runs are announced.
+    pub events: trmm_ops::events::Events,
 }
 
 /// Why the runner should look at queues.
@@ -266,8 +268,8 @@ impl Runner {
                 pending::release(&self.pool.get().await?, action.id).await?;
                 return Ok(false);
             }
-            Ok(reply) => record::reply(&self.pool, hist, action.agent, reply).await?,
-            Err(e) => record::text(&self.pool, hist, action.agent, &record::marker(e)).await?,
+            Ok(reply) => record::reply(&self.pool, &self.events, hist, action.agent, reply).await?,
+            Err(e) => record::text(&self.pool, &self.events, hist, action.agent, &record::marker(e)).await?,
         }
         let result = match &outcome {
             Ok(_) => "replied".to_owned(),

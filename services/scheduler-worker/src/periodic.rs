@@ -67,6 +67,8 @@ pub struct PeriodicContext {
     pub shutdown: CancellationToken,
     /// Where the notifications owed by availability alerts go.
     pub jobs: trmm_ops::JobQueue,
+    /// Where opened and resolved availability alerts are announced.
+    pub events: trmm_ops::events::Events,
 }
 
 /// Runs the periodic queue until `shutdown`; restarts the apalis worker when Redis drops it.
@@ -114,9 +116,9 @@ async fn run_job(run: Periodic, ctx: Data<PeriodicContext>) -> Result<(), BoxDyn
 async fn availability(ctx: &PeriodicContext, now: DateTime<Utc>, resolve: bool) -> Result<(), trmm_ops::OpsError> {
     use trmm_ops::alerts::availability;
     let pass = if resolve {
-        availability::returns(&ctx.pool, &ctx.jobs, now).await?
+        availability::returns(&ctx.pool, &ctx.jobs, &ctx.events, now).await?
     } else {
-        availability::outages(&ctx.pool, &ctx.jobs, now).await?
+        availability::outages(&ctx.pool, &ctx.jobs, &ctx.events, now).await?
     };
     if pass.owed > 0 || (resolve && pass.agents > 0) {
         tracing::info!(

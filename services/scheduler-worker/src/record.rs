@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use trmm_db::{AgentPk, DbError, Pool};
+use trmm_ops::events::Events;
 use trmm_protocol::calls::{AgentCall, RunScriptResponse};
 use trmm_rpc::client::{GatewayClient, GatewayError};
 
@@ -17,8 +18,9 @@ pub fn marker(error: &GatewayError) -> String {
 }
 
 /// Stores a text result (command output, or a marker such as `offline`).
-pub async fn text(pool: &Pool, hist: i64, agent: AgentPk, text: &str) -> Result<(), DbError> {
-    trmm_ops::record::text(&pool.get().await?, hist, agent, text).await
+pub async fn text(pool: &Pool, events: &Events, hist: i64, agent: AgentPk, text: &str) -> Result<(), DbError> {
+    trmm_ops::record::text(&pool.get().await?, events, hist, agent, text).await?;
+    Ok(())
 }
 
 /// What an agent answered to a command or script, typed by the call.
@@ -51,14 +53,14 @@ pub async fn call(
 
 /// Stores the agent's reply: script results as such (filling the run's custom field or note, exactly once
 /// whichever copy of the result, this reply or the agent's `histresult`, comes first), anything else as text.
-pub async fn reply(pool: &Pool, hist: i64, agent: AgentPk, reply: &Reply) -> Result<(), DbError> {
+pub async fn reply(pool: &Pool, events: &Events, hist: i64, agent: AgentPk, reply: &Reply) -> Result<(), DbError> {
     let results = match reply {
-        Reply::Text(s) => return text(pool, hist, agent, s).await,
+        Reply::Text(s) => return text(pool, events, hist, agent, s).await,
         Reply::Script(results) => results,
     };
     let mut db = pool.get().await?;
     if let Some(agent) = trmm_db::agents::find_by_pk(&db, agent).await? {
-        trmm_ops::record::script_reply(&mut db, &agent, hist, results).await?;
+        trmm_ops::record::script_reply(&mut db, events, &agent, hist, results).await?;
     }
     Ok(())
 }

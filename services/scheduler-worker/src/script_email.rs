@@ -37,6 +37,8 @@ pub struct EmailContext {
     pub clock: SharedClock,
     /// Sends the mail.
     pub notifier: Notifier,
+    /// Where finished runs are announced.
+    pub events: trmm_ops::events::Events,
 }
 
 /// Why an attempt failed; every such failure is retried.
@@ -183,7 +185,7 @@ async fn run_script(
     match reply {
         Ok(results) => {
             let mut db = ctx.pool.get().await.map_err(retry)?;
-            if trmm_ops::record::script_reply(&mut db, agent, hist, &results)
+            if trmm_ops::record::script_reply(&mut db, &ctx.events, agent, hist, &results)
                 .await
                 .map_err(retry)?
             {
@@ -198,7 +200,7 @@ async fn run_script(
         Err(e @ GatewayError::Unavailable(_)) => Err(retry(e)),
         Err(e) => {
             let text = record::marker(&e);
-            record::text(&ctx.pool, hist, agent.pk, &text).await.map_err(retry)?;
+            record::text(&ctx.pool, &ctx.events, hist, agent.pk, &text).await.map_err(retry)?;
             Ok(None)
         }
     }

@@ -2,8 +2,9 @@
 //! permission and scope check is `trmm_authz`'s, the one trmm-api's extractors make; this module only renders
 //! its [`Denial`] as an error frame and a close code.
 
+use actix_ws::{CloseCode, CloseReason, Session};
 use serde_json::{json, Value};
-use trmm_authz::perms::Permission;
+use trmm_authz::perms::{Authenticated, Permission};
 use trmm_authz::{Denial, Identity};
 use trmm_db::agents::AgentRef;
 
@@ -48,6 +49,28 @@ impl From<trmm_db::DbError> for Refusal {
     fn from(e: trmm_db::DbError) -> Self {
         Denial::Db(e).into()
     }
+}
+
+/// Sends the refusal's error frame and closes the socket with its code.
+pub async fn refuse(mut session: Session, refusal: &Refusal) {
+    let _ = session.text(refusal.frame().to_string()).await;
+    let reason = CloseReason {
+        code: CloseCode::Other(refusal.close_code),
+        description: Some(refusal.message.clone()),
+    };
+    let _ = session.close(Some(reason)).await;
+}
+
+/// The user behind `query`'s token: a full session of a user allowed on the dashboard (upstream's dashinfo
+/// consumer refuses anonymous and `block_dashboard_login` users).
+pub async fn authenticate(
+    pool: &trmm_db::Pool,
+    query: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Identity, Refusal> {
+    let token = trmm_authz::query_token(query).ok_or(Denial::NoCredentials)?;
+    let db = pool.get().await.map_err(trmm_db::DbError::from)?;
+    Ok(trmm_authz::authorize::<Authenticated>(&db, Some(token), now).await?)
 }
 
 /// The user behind `query`'s token, if that user holds `P` and may see agent `agent_id`.

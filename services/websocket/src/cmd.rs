@@ -19,7 +19,7 @@
 use std::time::{Duration, Instant};
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use actix_ws::{CloseCode, CloseReason, Message, Session};
+use actix_ws::{Message, Session};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -27,12 +27,12 @@ use tokio_util::sync::CancellationToken;
 use trmm_authz::perms::SendCmd;
 use trmm_authz::Identity;
 use trmm_db::agents::AgentRef;
-use trmm_db::history;
 use trmm_ops::command::{self, CmdRequest};
-use trmm_rpc::client::{GatewayClient, GatewayError};
-use trmm_runtime::clock::SharedClock;
+use trmm_ops::record;
+use trmm_rpc::client::GatewayError;
 
 use crate::auth::{self, Refusal};
+use crate::Ctx;
 
 /// Upstream's default command timeout.
 const DEFAULT_TIMEOUT: i64 = 30;
@@ -41,19 +41,6 @@ const DEFAULT_SHELL: &str = "cmd";
 /// How often the server pings the browser, and how long it may stay silent.
 const HEARTBEAT: Duration = Duration::from_secs(10);
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// What the command socket needs.
-#[derive(Clone)]
-pub struct Ctx {
-    /// Postgres.
-    pub pool: trmm_db::Pool,
-    /// The AgentGateway.
-    pub gateway: GatewayClient,
-    /// Take the client IP from proxy headers.
-    pub trust_proxy_headers: bool,
-    /// Session expiry is judged against this clock.
-    pub clock: SharedClock,
-}
 
 #[derive(Deserialize)]
 struct CmdMessage {
@@ -83,19 +70,10 @@ pub async fn socket(
     actix_web::rt::spawn(async move {
         match auth::authorize::<SendCmd>(&ctx.pool, &query, &agent_id, ctx.clock.now()).await {
             Ok((who, agent)) => serve(ctx, session, messages, who, agent, origin).await,
-            Err(refusal) => refuse(session, &refusal).await,
+            Err(refusal) => auth::refuse(session, &refusal).await,
         }
     });
     Ok(response)
-}
-
-async fn refuse(mut session: Session, refusal: &Refusal) {
-    let _ = session.text(refusal.frame().to_string()).await;
-    let reason = CloseReason {
-        code: CloseCode::Other(refusal.close_code),
-        description: Some(refusal.message.clone()),
-    };
-    let _ = session.close(Some(reason)).await;
 }
 
 /// The socket's loop: commands in, heartbeats out, until the browser leaves.
@@ -203,7 +181,7 @@ async fn start(ctx: &Ctx, who: &Identity, agent: &AgentRef, origin: &Value, text
             let frame = error_frame(&e);
             if let Ok(db) = ctx.pool.get().await {
                 let why = frame["error"].as_str().unwrap_or_default();
-                if let Err(e) = history::record_results(&db, history_id, agent.pk, why).await {
+                if let Err(e) = record::text(&db, &ctx.events, history_id, agent.pk, why).await {
                     tracing::warn!(error = %e, "failed command not recorded");
                 }
             }
@@ -247,7 +225,7 @@ async fn relay(ctx: Ctx, mut session: Session, agent: AgentRef, started: Started
                 results.push_str(&o.line);
                 if let Ok(db) = ctx.pool.get().await {
                     let text = results.trim_end_matches('\n');
-                    if let Err(e) = history::record_results(&db, history_id, agent.pk, text).await {
+                    if let Err(e) = record::text(&db, &ctx.events, history_id, agent.pk, text).await {
                         tracing::warn!(error = %e, "streamed command output not recorded");
                     }
                 }

@@ -5,5 +5,5 @@ mod token;
 mod totp;
 
 pub use password::{hash_password, verify_password, PasswordError};
-pub use token::{digest_token, generate_agent_id, generate_agent_token, generate_token, TokenDigest};
+pub use token::{digest_token, generate_agent_id, generate_agent_token, generate_token, token_matches, TokenDigest};
 pub use totp::{generate_totp_secret, totp_code, verify_totp, TotpError};

@@ -32,6 +32,12 @@ pub fn digest_token(token: &str) -> TokenDigest {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+/// Whether `token` is the one whose digest is `digest`, compared in constant time.
+pub fn token_matches(token: &str, digest: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    digest_token(token).ct_eq(digest).into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,6 +58,15 @@ mod tests {
         assert_eq!(a.len(), 40);
         assert!(a.chars().all(|c| c.is_ascii_alphabetic()));
         assert_ne!(a, generate_agent_id());
+    }
+
+    #[test]
+    fn a_token_matches_only_its_own_digest() {
+        let digest = digest_token("s3cret");
+        assert!(token_matches("s3cret", &digest));
+        assert!(!token_matches("s3cre", &digest));
+        assert!(!token_matches("", &digest));
+        assert!(!token_matches("s3cret", &digest[..31]));
     }
 
     #[test]

@@ -41,10 +41,18 @@ pub struct AgentRef {
     pub check_interval: i32,
 }
 
-const REF_SELECT: &str = "SELECT a.id, a.agent_id, a.hostname, a.site_id, s.client_id, a.check_interval
-    FROM agents a JOIN sites s ON s.id = a.site_id";
+macro_rules! ref_columns {
+    () => {
+        "a.id, a.agent_id, a.hostname, a.site_id, s.client_id, a.check_interval"
+    };
+}
 
-fn ref_from_row(row: &Row) -> AgentRef {
+/// The columns of an [`AgentRef`] from `agents a` and `sites s`.
+pub(crate) const REF_COLUMNS: &str = ref_columns!();
+
+const REF_SELECT: &str = concat!("SELECT ", ref_columns!(), " FROM agents a JOIN sites s ON s.id = a.site_id");
+
+pub(crate) fn ref_from_row(row: &Row) -> AgentRef {
     from_row! { row, AgentRef {
         pk = "id", agent_id, hostname, site = "site_id", client = "client_id", check_interval,
     } }
@@ -56,7 +64,12 @@ pub async fn find_by_agent_id(db: &impl GenericClient, agent_id: &str) -> Result
     Ok(db.query_opt(&sql, &[&agent_id]).await?.as_ref().map(ref_from_row))
 }
 
-/// The agent owning the token with this digest.
+/// The agents among `agent_ids` that exist.
+pub async fn find_many_by_agent_id(db: &impl GenericClient, agent_ids: &[String]) -> Result<Vec<AgentRef>, DbError> {
+    let sql = format!("{REF_SELECT} WHERE a.agent_id = ANY($1)");
+    Ok(db.query(&sql, &[&agent_ids]).await?.iter().map(ref_from_row).collect())
+}
+
 /// The agent with this key.
 pub async fn find_by_pk(db: &impl GenericClient, pk: AgentPk) -> Result<Option<AgentRef>, DbError> {
     let sql = format!("{REF_SELECT} WHERE a.id = $1");

@@ -3,6 +3,7 @@
 use crate::GenericClient;
 use tokio_postgres::types::ToSql;
 
+use crate::agents::AgentRef;
 use crate::roles::Scope;
 use crate::{AgentPk, CustomFieldId, DbError, ScriptId};
 
@@ -57,9 +58,25 @@ pub async fn belongs_to(db: &impl GenericClient, id: i64, agent: AgentPk) -> Res
         .is_some())
 }
 
+/// A history entry that has just got its result.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// The entry.
+    pub id: i64,
+    /// `cmd_run`, `script_run` or `task_run`.
+    pub kind: String,
+    /// Its agent.
+    pub agent: AgentRef,
+}
+
 /// Stores a command's output unless a result is already there: the reply and the agent's `histresult`
-/// report the same run, and whichever arrives second must not clobber the first.
-pub async fn record_results(db: &impl GenericClient, id: i64, agent: AgentPk, results: &str) -> Result<bool, DbError> {
+/// report the same run, and whichever arrives second must not clobber the first. `Some` when this call stored it.
+pub async fn record_results(
+    db: &impl GenericClient,
+    id: i64,
+    agent: AgentPk,
+    results: &str,
+) -> Result<Option<Finished>, DbError> {
     record_once(db, "results", id, agent, &results).await
 }
 
@@ -69,7 +86,7 @@ pub async fn record_script_results(
     id: i64,
     agent: AgentPk,
     results: &serde_json::Value,
-) -> Result<bool, DbError> {
+) -> Result<Option<Finished>, DbError> {
     record_once(db, "script_results", id, agent, results).await
 }
 
@@ -80,9 +97,18 @@ async fn record_once(
     id: i64,
     agent: AgentPk,
     value: &(dyn ToSql + Sync),
-) -> Result<bool, DbError> {
-    let sql = format!("UPDATE agent_history SET {column} = $3 WHERE id = $1 AND agent_pk = $2 AND {column} IS NULL");
-    Ok(db.execute(&sql, &[&id, &agent.0, value]).await? == 1)
+) -> Result<Option<Finished>, DbError> {
+    let sql = format!(
+        "UPDATE agent_history h SET {column} = $3 FROM agents a JOIN sites s ON s.id = a.site_id
+         WHERE h.id = $1 AND h.agent_pk = $2 AND a.id = h.agent_pk AND h.{column} IS NULL
+         RETURNING h.id AS history_id, h.type, {}",
+        crate::agents::REF_COLUMNS
+    );
+    Ok(db.query_opt(&sql, &[&id, &agent.0, value]).await?.map(|row| Finished {
+        id: row.get("history_id"),
+        kind: row.get("type"),
+        agent: crate::agents::ref_from_row(&row),
+    }))
 }
 
 /// The stored output of a command run, if any.

@@ -25,6 +25,7 @@ pub mod bulk;
 pub mod checks;
 pub mod clients;
 pub mod core_settings;
+pub mod counts;
 pub mod custom_fields;
 mod error;
 pub mod history;

@@ -11,15 +11,20 @@ use crate::custom_fields::{self, FieldModel, Parent, ValueInput};
 use crate::{history, notes, CustomFieldId, DbError};
 
 /// Stores `results` (`{stdout, stderr, retcode, execution_time, id}`) on history entry `id` of `agent` unless a
-/// result is already there, then fills the entry's custom field and note; returns whether this call stored it.
+/// result is already there, then fills the entry's custom field and note; `Some` when this call stored it.
 /// Run it inside a transaction so the result and what it feeds are written together; a concurrent second
 /// copy then waits on the row lock and finds the result stored.
-pub async fn record(db: &impl GenericClient, agent: &AgentRef, id: i64, results: &Value) -> Result<bool, DbError> {
-    if !history::record_script_results(db, id, agent.pk, results).await? {
-        return Ok(false);
-    }
+pub async fn record(
+    db: &impl GenericClient,
+    agent: &AgentRef,
+    id: i64,
+    results: &Value,
+) -> Result<Option<history::Finished>, DbError> {
+    let Some(finished) = history::record_script_results(db, id, agent.pk, results).await? else {
+        return Ok(None);
+    };
     let Some(handling) = history::output_handling(db, id, agent.pk).await? else {
-        return Ok(true);
+        return Ok(Some(finished));
     };
     let stdout = results.get("stdout").and_then(Value::as_str).unwrap_or_default();
     if let Some(field_id) = handling.custom_field {
@@ -36,7 +41,7 @@ pub async fn record(db: &impl GenericClient, agent: &AgentRef, id: i64, results:
     if handling.save_to_agent_note {
         notes::create_as(db, agent.pk, &handling.username, &note_text(results)).await?;
     }
-    Ok(true)
+    Ok(Some(finished))
 }
 
 /// Stdout trimmed, or only its last line (TRMM: `r.strip()` or `r.strip().split("\n")[-1].strip()`).

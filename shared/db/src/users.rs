@@ -112,3 +112,56 @@ pub async fn record_login(
     .await?;
     Ok(())
 }
+
+/// A user's dashboard preferences (upstream's UI fields of `accounts.User`).
+#[derive(Debug, Clone)]
+pub struct UiPreferences {
+    /// Dark theme.
+    pub dark_mode: bool,
+    /// Community scripts listed in the script manager.
+    pub show_community_scripts: bool,
+    /// What double-clicking an agent does.
+    pub agent_dblclick_action: String,
+    /// The agent table's first tab.
+    pub default_agent_tbl_tab: String,
+    /// Order of the client tree.
+    pub client_tree_sort: String,
+    /// Width of the client tree.
+    pub client_tree_splitter: i16,
+    /// Colour of the loading bar.
+    pub loading_bar_color: String,
+    /// The agent table's search is cleared when another client is picked.
+    pub clear_search_when_switching: bool,
+    /// The user's own date format, if any.
+    pub date_format: Option<String>,
+    /// Notification colours.
+    pub dash_info_color: String,
+    /// Notification colours.
+    pub dash_positive_color: String,
+    /// Notification colours.
+    pub dash_negative_color: String,
+    /// Notification colours.
+    pub dash_warning_color: String,
+    /// The installer user, which has no dashboard.
+    pub is_installer_user: bool,
+}
+
+/// The user's dashboard preferences.
+pub async fn ui_preferences(db: &impl GenericClient, user: UserId) -> Result<Option<UiPreferences>, DbError> {
+    let row = db
+        .query_opt(
+            "SELECT dark_mode, show_community_scripts, agent_dblclick_action, default_agent_tbl_tab, client_tree_sort,
+                    client_tree_splitter, loading_bar_color, clear_search_when_switching, date_format, dash_info_color,
+                    dash_positive_color, dash_negative_color, dash_warning_color, is_installer_user
+             FROM users WHERE id = $1",
+            &[&user.0],
+        )
+        .await?;
+    Ok(row.map(|row| {
+        from_row! { row, UiPreferences {
+            dark_mode, show_community_scripts, agent_dblclick_action, default_agent_tbl_tab, client_tree_sort,
+            client_tree_splitter, loading_bar_color, clear_search_when_switching, date_format, dash_info_color,
+            dash_positive_color, dash_negative_color, dash_warning_color, is_installer_user,
+        } }
+    }))
+}

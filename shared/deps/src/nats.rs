@@ -56,7 +56,7 @@ pub const CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// server is hung (SIGSTOP, a dead link without RST) and commands time out, so readiness asks the server itself:
 /// a request on a subject nobody serves gets "no responders" back at once from a live server. The subject has
 /// three tokens so that the telemetry subscription on `*` does not see it.
-async fn answers(client: async_nats::Client, subject: String) -> bool {
+pub async fn answers(client: async_nats::Client, subject: String) -> bool {
     if client.connection_state() != State::Connected {
         return false;
     }

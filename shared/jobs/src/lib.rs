@@ -181,6 +181,26 @@ pub async fn enqueue<J: Job>(conn: ConnectionManager, prefix: &str, job: J) -> R
         .map_err(|e| EnqueueError(e.to_string()))
 }
 
+/// The name of every queue a deployment runs.
+pub const QUEUES: [&str; 5] = [
+    BulkRun::QUEUE,
+    ScriptEmail::QUEUE,
+    RunPending::QUEUE,
+    Notify::QUEUE,
+    Periodic::QUEUE,
+];
+
+/// How many jobs wait to be taken in each of [`QUEUES`], in that order (apalis's list of pending entries).
+pub async fn waiting(mut conn: ConnectionManager, prefix: &str) -> Result<Vec<(&'static str, u64)>, redis::RedisError> {
+    let mut pipe = redis::pipe();
+    for queue in QUEUES {
+        let list = Config::default().queue(queue_name(prefix, queue)).active_jobs_list();
+        pipe.cmd("LLEN").arg(list);
+    }
+    let lengths: Vec<u64> = pipe.query_async(&mut conn).await?;
+    Ok(QUEUES.into_iter().zip(lengths).collect())
+}
+
 /// Marks this deployment's queues as intact in Redis; true when the mark was missing, which means Redis lost
 /// its data since it was set (FLUSHALL, a restart without persistence) or it was never set: every job still
 /// unfinished in Postgres then needs its queue entry again.

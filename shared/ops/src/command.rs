@@ -150,7 +150,7 @@ impl Ops {
         let wait = reply_wait(call.timeout);
         let delivered = self.call_or_queue(agent, call, wait, queued).await?;
         if let Delivered::Done(output) = &delivered {
-            record::text(&self.conn().await?, hist, agent.pk, output).await?;
+            record::text(&self.conn().await?, &self.events, hist, agent.pk, output).await?;
         }
         Ok(delivered)
     }

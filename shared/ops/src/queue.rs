@@ -39,7 +39,7 @@ impl JobQueue {
     }
 }
 
-/// What agent work needs: Postgres, the AgentGateway and the job queues.
+/// What agent work needs: Postgres, the AgentGateway, the job queues and the dashboard events.
 #[derive(Clone)]
 pub struct Ops {
     /// Postgres.
@@ -48,6 +48,8 @@ pub struct Ops {
     pub gateway: GatewayClient,
     /// The job queues.
     pub jobs: JobQueue,
+    /// Where finished runs are announced.
+    pub events: crate::events::Events,
 }
 
 /// What became of a call that may be queued.

@@ -273,7 +273,7 @@ impl Ops {
         };
         match delivered {
             Delivered::Done(results) => {
-                record::script_reply(&mut self.conn().await?, agent, hist, &results).await?;
+                record::script_reply(&mut self.conn().await?, &self.events, agent, hist, &results).await?;
                 Ok(Ran::Results(results))
             }
             Delivered::Queued(said) => Ok(Ran::Said(said)),
@@ -290,7 +290,7 @@ impl Ops {
         };
         let db = self.conn().await?;
         jobs::finish(&db, job_id, "failed: the job queue (Redis) was unavailable").await?;
-        history::record_results(&db, hist, agent.pk, "error: the job queue (Redis) was unavailable").await?;
+        record::text(&db, &self.events, hist, agent.pk, "error: the job queue (Redis) was unavailable").await?;
         Err(e)
     }
 }

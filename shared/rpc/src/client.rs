@@ -10,10 +10,12 @@ use tonic::{Code, Status};
 
 use crate::gateway::agent_gateway_client::AgentGatewayClient;
 use trmm_protocol::calls::{self, AgentCall, Call, RawCmd};
+use trmm_protocol::events::Event;
 
 use crate::gateway::{
     AgentRequest, CommandOutput, ConnectedRequest, DeliveryOutcome, DisconnectRequest, PingRequest, PresenceEvent,
-    PublishManyRequest, PublishRequest, StreamCommandRequest, Targeted, WatchPresenceRequest,
+    PublishEventsRequest, PublishManyRequest, PublishRequest, StatusRequest, StreamCommandRequest, Targeted,
+    WatchEventsRequest, WatchPresenceRequest,
 };
 
 /// Why a call through the gateway did not produce the agent's answer.
@@ -234,6 +236,51 @@ impl GatewayClient {
             .await?
             .into_inner();
         Ok(stream.map(|item| item.map_err(GatewayError::from)))
+    }
+}
+
+/// What the gateway says of its own dependencies (`Status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GatewayStatus {
+    /// nats-server answered the gateway's round trip.
+    pub nats_reachable: bool,
+    /// Agent presence is tracked and synchronised.
+    pub presence_synced: bool,
+}
+
+impl GatewayClient {
+    /// Publishes dashboard events on their NATS subjects (all or none: an invalid one refuses the batch).
+    pub async fn publish_events(&self, events: &[Event]) -> Result<(), GatewayError> {
+        let req = PublishEventsRequest {
+            events: events.iter().map(Event::to_json).collect(),
+        };
+        self.inner.clone().publish_events(req).await?;
+        Ok(())
+    }
+
+    /// Every dashboard event published from now on; one that cannot be read is a [`GatewayError::BadReply`] item.
+    pub async fn watch_events(
+        &self,
+    ) -> Result<impl Stream<Item = Result<Event, GatewayError>> + Send + 'static, GatewayError> {
+        let stream = self
+            .inner
+            .clone()
+            .watch_events(WatchEventsRequest {})
+            .await?
+            .into_inner();
+        Ok(stream.map(|item| {
+            let message = item.map_err(GatewayError::from)?;
+            Event::from_json(&message.event).map_err(|e| GatewayError::BadReply(e.to_string()))
+        }))
+    }
+
+    /// Whether the gateway reaches nats-server and knows presence.
+    pub async fn status(&self) -> Result<GatewayStatus, GatewayError> {
+        let reply = self.inner.clone().status(StatusRequest {}).await?.into_inner();
+        Ok(GatewayStatus {
+            nats_reachable: reply.nats_reachable,
+            presence_synced: reply.presence_synced,
+        })
     }
 }
 

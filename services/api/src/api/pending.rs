@@ -78,7 +78,7 @@ async fn cancel(caller: Scoped<ManagePendingActions, pending::Action>) -> ApiRes
     let (db, action) = (caller.state.conn().await?, caller.target);
     pending::delete(&db, action.id).await?;
     if let Some(hist) = action.details.get("history_id").and_then(Value::as_i64) {
-        trmm_db::history::record_results(&db, hist, action.agent, CANCELLED).await?;
+        trmm_ops::record::text(&db, &caller.state.events, hist, action.agent, CANCELLED).await?;
     }
     // Upstream also deletes the scheduled-reboot task on a Windows agent; no agent here keeps one.
     Ok(HttpResponse::Ok().json(format!("{}: {} was cancelled", action.hostname, description(&action))))

@@ -1,6 +1,7 @@
 //! The gRPC AgentGateway (`proto/agent_gateway.proto`): how the API, worker and websocket services reach agents.
 
 mod envelope;
+mod events;
 mod many;
 mod presence;
 mod stream;
@@ -18,11 +19,12 @@ use trmm_protocol::nats;
 use trmm_rpc::gateway::agent_gateway_server::{AgentGateway, AgentGatewayServer};
 use trmm_rpc::gateway::{
     AgentReply, AgentRequest, CommandOutput, ConnectedReply, ConnectedRequest, DisconnectReply, DisconnectRequest,
-    PingReply, PingRequest, PresenceEvent, PublishManyReply, PublishManyRequest, PublishReply, PublishRequest,
-    StreamCommandRequest, WatchPresenceRequest,
+    PingReply, PingRequest, PresenceEvent, PublishEventsReply, PublishEventsRequest, PublishManyReply,
+    PublishManyRequest, PublishReply, PublishRequest, StatusReply, StatusRequest, StreamCommandRequest,
+    WatchEventsRequest, WatchPresenceRequest,
 };
 
-pub use presence::{track, Lookup, Presence, Tracking, DEPENDENCY as PRESENCE_DEPENDENCY};
+pub use presence::{announce, track, Lookup, Presence, Tracking, DEPENDENCY as PRESENCE_DEPENDENCY};
 
 /// Upstream pings with a 2 s timeout (agents/views.py ping).
 const DEFAULT_PING_TIMEOUT: Duration = Duration::from_secs(2);
@@ -30,12 +32,16 @@ const DEFAULT_PING_TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_CONNECTED_IDS: usize = 10_000;
 /// Longest request the gateway waits for (scripts may run for an hour).
 const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(3600);
+/// Where `Status` asks nats-server for a round trip (nobody answers it: "no responders" is the answer).
+const STATUS_PROBE: &str = "trmm.gateway.status";
 
 /// The gateway service state.
 pub struct Gateway {
     nats: async_nats::Client,
     presence: Presence,
     disconnect: Box<dyn Fn(String) -> futures_util::future::BoxFuture<'static, Result<u32, String>> + Send + Sync>,
+    /// Cancelled by [`serve`]'s shutdown: ends the event streams, which tonic's graceful shutdown waits for.
+    stopping: CancellationToken,
 }
 
 impl Gateway {
@@ -48,6 +54,7 @@ impl Gateway {
             nats,
             presence,
             disconnect: Box::new(disconnect),
+            stopping: CancellationToken::new(),
         }
     }
 
@@ -205,15 +212,41 @@ impl AgentGateway for Gateway {
         let output = stream::start(&self.nats, r).await?;
         Ok(Response::new(Box::pin(output)))
     }
+
+    async fn publish_events(
+        &self,
+        request: Request<PublishEventsRequest>,
+    ) -> Result<Response<PublishEventsReply>, Status> {
+        events::publish(&self.nats, request.into_inner().events).await?;
+        Ok(Response::new(PublishEventsReply {}))
+    }
+
+    type WatchEventsStream = events::Watch;
+
+    async fn watch_events(
+        &self,
+        _request: Request<WatchEventsRequest>,
+    ) -> Result<Response<Self::WatchEventsStream>, Status> {
+        Ok(Response::new(events::watch(&self.nats, self.stopping.clone()).await?))
+    }
+
+    async fn status(&self, _request: Request<StatusRequest>) -> Result<Response<StatusReply>, Status> {
+        let nats_reachable = trmm_deps::nats::answers(self.nats.clone(), STATUS_PROBE.to_owned()).await;
+        Ok(Response::new(StatusReply {
+            nats_reachable,
+            presence_synced: self.presence.is_synced(),
+        }))
+    }
 }
 
 /// Serves the gateway on `listen` until `shutdown`.
 pub async fn serve(
     listen: SocketAddr,
-    gateway: Gateway,
+    mut gateway: Gateway,
     shutdown: CancellationToken,
 ) -> Result<(), tonic::transport::Error> {
     tracing::info!(%listen, "AgentGateway listening");
+    gateway.stopping = shutdown.clone();
     tonic::transport::Server::builder()
         .add_service(AgentGatewayServer::new(gateway))
         .serve_with_shutdown(listen, shutdown.cancelled_owned())

@@ -4,6 +4,7 @@
 //!
 //! Without a system-account connection presence is untracked and the gateway asks NATS directly (pings).
 
+mod announce;
 mod state;
 mod track;
 
@@ -17,6 +18,7 @@ use tonic::Status;
 use trmm_rpc::gateway::PresenceEvent;
 use trmm_runtime::clock::{SharedClock, SystemClock};
 
+pub use announce::announce;
 pub use state::{ConnKey, Connections, Transition};
 pub use track::{track, Tracking, DEPENDENCY};
 
@@ -128,6 +130,13 @@ impl Presence {
         let mut sync = self.sync.subscribe();
         let synced = tokio::time::timeout(SYNC_WAIT, sync.wait_for(|s| *s != Sync::Syncing)).await;
         matches!(synced, Ok(Ok(s)) if *s == Sync::Synced)
+    }
+
+    /// Waits until presence is synchronised for the first time; false if it is not tracked at all.
+    async fn first_sync(&self) -> bool {
+        let mut sync = self.sync.subscribe();
+        let reached = sync.wait_for(|s| *s != Sync::Syncing).await.map(|s| *s);
+        matches!(reached, Ok(Sync::Synced))
     }
 
     /// Whether presence is currently synchronised with NATS.

@@ -1,4 +1,6 @@
 //! The browser's side of a dashboard websocket, and the services behind it, for the websocket suites.
+// Each test binary uses a different part of it.
+#![allow(dead_code)]
 
 use std::time::Duration;
 

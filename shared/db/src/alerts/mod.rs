@@ -225,16 +225,28 @@ pub async fn unsnooze(db: &impl GenericClient, id: AlertId) -> Result<(), DbErro
     Ok(())
 }
 
-/// Closes alerts without notifying anyone (dashboard resolve, check reset).
-pub async fn resolve_quietly(db: &impl GenericClient, ids: &[AlertId], now: DateTime<Utc>) -> Result<(), DbError> {
+/// Closes alerts without notifying anyone (dashboard resolve, check reset); returns the ones that were open.
+pub async fn resolve_quietly(
+    db: &impl GenericClient,
+    ids: &[AlertId],
+    now: DateTime<Utc>,
+) -> Result<Vec<Alert>, DbError> {
     let ids: Vec<i32> = ids.iter().map(|a| a.0).collect();
-    db.execute(
-        "UPDATE alerts SET resolved = true, resolved_on = $2, snoozed = false, snooze_until = NULL
-         WHERE id = ANY($1) AND NOT resolved",
-        &[&ids, &now],
-    )
-    .await?;
-    Ok(())
+    let resolved: Vec<i32> = db
+        .query(
+            "UPDATE alerts SET resolved = true, resolved_on = $2, snoozed = false, snooze_until = NULL
+             WHERE id = ANY($1) AND NOT resolved RETURNING id",
+            &[&ids, &now],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if resolved.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!("{SELECT} WHERE al.id = ANY($1)");
+    Ok(db.query(&sql, &[&resolved]).await?.iter().map(from_row).collect())
 }
 
 /// Deletes an alert.

@@ -1,6 +1,7 @@
 //! The alert engine (upstream `alerts/models.py`, jobs-and-realtime.md 4): opens, updates and resolves alerts
 //! and records the notifications and actions each change owes, in the caller's transaction. Nothing is sent
-//! here: trmm-worker delivers what is owed ([`trmm_db::alerts::notifications`]).
+//! here: trmm-worker delivers what is owed ([`trmm_db::alerts::notifications`]), and the dashboards hear of
+//! opened and resolved alerts, once the caller has committed ([`Changed::after_commit`]).
 
 pub mod availability;
 pub mod messages;
@@ -14,9 +15,31 @@ use trmm_db::checks::Check;
 use trmm_db::{core_settings, GenericClient};
 use trmm_protocol::checks::Severity;
 
+use trmm_protocol::events::Event;
+
 use crate::checks::readable_desc;
-use crate::OpsError;
+use crate::events::{alert_event, Events};
+use crate::{JobQueue, OpsError};
 use plan::{Flags, Inputs, Kind, Send};
+
+/// What an alert change leaves for after its transaction commits.
+#[derive(Debug, Clone, Default)]
+pub struct Changed {
+    /// Notifications now owed.
+    pub owed: Vec<NotificationId>,
+    /// Alerts opened or resolved.
+    pub events: Vec<Event>,
+}
+
+impl Changed {
+    /// Once committed: the notifications go to trmm-worker, the events to the dashboards.
+    pub async fn after_commit(self, jobs: &JobQueue, events: &Events) {
+        jobs.hand_over(&self.owed).await;
+        for event in self.events {
+            events.publish(event);
+        }
+    }
+}
 
 /// Why an alert opens.
 #[derive(Debug, Clone, Copy)]
@@ -100,19 +123,19 @@ fn first(wanted: bool) -> Send {
 }
 
 /// A failure of `subject` (upstream `handle_alert_failure`): opens the alert if anyone wants to hear of it,
-/// updates its severity and visibility, and owes the email, SMS and action the plan asks for. Returns what is
-/// now owed. In maintenance mode nothing happens.
+/// updates its severity and visibility, and owes the email, SMS and action the plan asks for. In maintenance mode
+/// nothing happens.
 pub async fn failure(
     db: &impl GenericClient,
     subject: Subject,
     cause: Cause<'_>,
     now: DateTime<Utc>,
-) -> Result<Vec<NotificationId>, OpsError> {
+) -> Result<Changed, OpsError> {
     let Some(f) = facts(db, subject).await? else {
-        return Ok(Vec::new());
+        return Ok(Changed::default());
     };
     if f.agent.maintenance_mode {
-        return Ok(Vec::new());
+        return Ok(Changed::default());
     }
     let (kind, flags, severity, message) = match cause {
         Cause::Availability => (
@@ -143,35 +166,40 @@ pub async fn failure(
         template: f.template.as_ref(),
         gates: f.gates,
     };
-    let alert = match alerts::open_for(db, subject).await? {
-        Some(a) => a,
-        None if inputs.should_create() => alerts::open(db, subject, &message, severity.as_str(), now).await?,
-        None => return Ok(Vec::new()),
+    let (alert, opened) = match alerts::open_for(db, subject).await? {
+        Some(a) => (a, false),
+        None if inputs.should_create() => (alerts::open(db, subject, &message, severity.as_str(), now).await?, true),
+        None => return Ok(Changed::default()),
     };
     let p = plan::failure(&inputs, &alert, now);
     alerts::set_state(db, alert.id, severity.as_str(), p.hidden).await?;
-    let mut owed = Vec::new();
-    owe(db, &alert, Owed::Email, p.email, now, &mut owed).await?;
-    owe(db, &alert, Owed::Sms, p.sms, now, &mut owed).await?;
-    owe(db, &alert, Owed::Action, first(p.action), now, &mut owed).await?;
-    Ok(owed)
+    let mut changed = Changed::default();
+    if opened {
+        let shown = Alert {
+            severity: severity.as_str().to_owned(),
+            hidden: p.hidden,
+            ..alert.clone()
+        };
+        changed.events.extend(alert_event(&shown, true, now));
+    }
+    let owed = &mut changed.owed;
+    owe(db, &alert, Owed::Email, p.email, now, owed).await?;
+    owe(db, &alert, Owed::Sms, p.sms, now, owed).await?;
+    owe(db, &alert, Owed::Action, first(p.action), now, owed).await?;
+    Ok(changed)
 }
 
 /// `subject` is fine again (upstream `handle_alert_resolve`): resolves its open alert and owes the resolved
 /// email, SMS and action. In maintenance mode the alert stays open.
-pub async fn resolve(
-    db: &impl GenericClient,
-    subject: Subject,
-    now: DateTime<Utc>,
-) -> Result<Vec<NotificationId>, OpsError> {
+pub async fn resolve(db: &impl GenericClient, subject: Subject, now: DateTime<Utc>) -> Result<Changed, OpsError> {
     let Some(alert) = alerts::open_for(db, subject).await? else {
-        return Ok(Vec::new());
+        return Ok(Changed::default());
     };
     let Some(f) = facts(db, subject).await? else {
-        return Ok(Vec::new());
+        return Ok(Changed::default());
     };
     if f.agent.maintenance_mode {
-        return Ok(Vec::new());
+        return Ok(Changed::default());
     }
     let (kind, flags) = match subject {
         Subject::Availability(_) => (Kind::Availability, availability_flags(&f.agent)),
@@ -189,19 +217,26 @@ pub async fn resolve(
     };
     let p = plan::resolve(&inputs, &alert);
     alerts::resolve(db, alert.id, now).await?;
-    let mut owed = Vec::new();
-    owe(db, &alert, Owed::ResolvedEmail, first(p.email), now, &mut owed).await?;
-    owe(db, &alert, Owed::ResolvedSms, first(p.sms), now, &mut owed).await?;
-    owe(db, &alert, Owed::ResolvedAction, first(p.action), now, &mut owed).await?;
-    Ok(owed)
+    let mut changed = Changed {
+        owed: Vec::new(),
+        events: alert_event(&alert, false, now).into_iter().collect(),
+    };
+    let owed = &mut changed.owed;
+    owe(db, &alert, Owed::ResolvedEmail, first(p.email), now, owed).await?;
+    owe(db, &alert, Owed::ResolvedSms, first(p.sms), now, owed).await?;
+    owe(db, &alert, Owed::ResolvedAction, first(p.action), now, owed).await?;
+    Ok(changed)
 }
 
-/// Closes the subject's open alert without notifying anyone (upstream's check reset and dashboard resolve).
-pub async fn resolve_quietly(db: &impl GenericClient, subject: Subject, now: DateTime<Utc>) -> Result<(), OpsError> {
+/// Closes the subject's open alert without notifying anyone (upstream's check reset and dashboard resolve); the
+/// dashboards still hear of it.
+pub async fn resolve_quietly(db: &impl GenericClient, subject: Subject, now: DateTime<Utc>) -> Result<Changed, OpsError> {
+    let mut changed = Changed::default();
     if let Some(alert) = alerts::open_for(db, subject).await? {
         alerts::resolve(db, alert.id, now).await?;
+        changed.events.extend(alert_event(&alert, false, now));
     }
-    Ok(())
+    Ok(changed)
 }
 
 impl crate::JobQueue {

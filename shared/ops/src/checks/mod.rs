@@ -7,7 +7,6 @@ mod rules;
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use trmm_db::agents::AgentRef;
-use trmm_db::alerts::notifications::NotificationId;
 use trmm_db::alerts::Subject;
 use trmm_db::checks::{self, Check, CheckId, RunnableCheck};
 use trmm_db::GenericClient;
@@ -110,8 +109,8 @@ pub struct Recorded {
     pub status: CheckStatus,
     /// Consecutive failures now.
     pub fail_count: i32,
-    /// Notifications the alert engine now owes (to hand to the worker once committed).
-    pub owed: Vec<NotificationId>,
+    /// What the alert engine did, for after the commit.
+    pub alerts: alerts::Changed,
 }
 
 /// The check a report names, refused unless it is one of the reporting agent's.
@@ -144,18 +143,18 @@ pub async fn record(
     let fail_count = checks::record(db, &prev, &evaluated, now).await?;
     let subject = Subject::Check(agent.pk, check.id);
     let status = CheckStatus::parse(&evaluated.status).unwrap_or(CheckStatus::Pending);
-    let owed = match status {
+    let alerts = match status {
         CheckStatus::Failing if fail_count >= check.fields.fails_b4_alert => {
             let severity = alert_severity(check, evaluated.alert_severity.as_deref());
             alerts::failure(db, subject, alerts::Cause::Check { check, severity }, now).await?
         }
         CheckStatus::Passing => alerts::resolve(db, subject, now).await?,
-        _ => Vec::new(),
+        _ => alerts::Changed::default(),
     };
     Ok(Recorded {
         status,
         fail_count,
-        owed,
+        alerts,
     })
 }
 

@@ -72,6 +72,7 @@ pub(super) async fn check_result(agent: AgentAuth, Body(body): Body) -> ApiResul
     let check = ops_checks::reported_check(&tx, &agent.agent, ids.id).await?;
     let recorded = ops_checks::record(&tx, &agent.agent, &check, &body, agent.state.now()).await?;
     tx.commit().await?;
-    agent.state.ops().jobs.hand_over(&recorded.owed).await;
+    let ops = agent.state.ops();
+    recorded.alerts.after_commit(&ops.jobs, &ops.events).await;
     Ok(HttpResponse::Ok().json("ok"))
 }

@@ -45,11 +45,11 @@ pub(super) async fn history_result(
     }
     match (body.results, body.script_results) {
         (Some(results), _) => {
-            history::record_results(&db, id, agent.agent.pk, &results).await?;
+            record::text(&db, &agent.state.events, id, agent.agent.pk, &results).await?;
         }
         (None, Some(script)) if script.is_object() => {
             // Also fills the collector's custom field or the note, unless the reply got there first.
-            record::script(&mut db, &agent.agent, id, &script).await?;
+            record::script(&mut db, &agent.state.events, &agent.agent, id, &script).await?;
         }
         (None, Some(_)) => return Err(ApiError::field("script_results", "Expected a dictionary of items.")),
         (None, None) => return Err(ApiError::BadRequest("Invalid data".into())),

@@ -11,9 +11,8 @@ use crate::auth::perms::InstallAgents;
 use crate::auth::{in_scope, Authed};
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
+use crate::version::AGENT_VERSION;
 
-/// Tactical RMM agent release whose installer the `manual` command for Windows downloads.
-const TACTICAL_AGENT_VERSION: &str = "2.9.1";
 /// Longest installer lifetime accepted, in hours (one year).
 const MAX_EXPIRY_HOURS: i64 = 24 * 365;
 
@@ -111,12 +110,12 @@ pub(super) async fn create(
     match (body.install_method.as_str(), body.plat.as_str()) {
         ("manual", "windows") => {
             // TRMM agents/views.py::install_agent "manual": Inno setup, then tacticalrmm.exe -m install.
-            let exe = format!("tacticalagent-v{TACTICAL_AGENT_VERSION}-windows-{}.exe", body.goarch);
+            let exe = format!("tacticalagent-v{AGENT_VERSION}-windows-{}.exe", body.goarch);
             let cmd = format!(
                 "{exe} /VERYSILENT /SUPPRESSMSGBOXES && ping 127.0.0.1 -n 5 && \"C:\\Program Files\\TacticalAgent\\tacticalrmm.exe\" -m install {common}{extra} -nomesh"
             );
             let url =
-                format!("https://github.com/amidaware/rmmagent/releases/download/v{TACTICAL_AGENT_VERSION}/{exe}");
+                format!("https://github.com/amidaware/rmmagent/releases/download/v{AGENT_VERSION}/{exe}");
             Ok(HttpResponse::Ok().json(json!({ "cmd": cmd, "url": url, "expiry": expiry })))
         }
         ("manual", _) => Ok(HttpResponse::Ok().json(json!({

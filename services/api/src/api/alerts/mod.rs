@@ -16,6 +16,7 @@ use crate::auth::perms::{ListAlerts, ManageAlerts};
 use crate::auth::{Authed, Scoped};
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
+use crate::state::AppState;
 
 /// Registers the routes of this module; fixed paths come before `{pk}`, which only matches digits.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -173,7 +174,7 @@ async fn update(caller: Scoped<ManageAlerts, Alert>, Json(body): Json<Value>) ->
     let (id, now) = (caller.target.id, caller.state.now());
     let db = caller.state.conn().await?;
     match map.get("type").and_then(Value::as_str) {
-        Some("resolve") => alerts::resolve_quietly(&db, &[id], now).await?,
+        Some("resolve") => resolved(&caller.state, alerts::resolve_quietly(&db, &[id], now).await?, now),
         Some("snooze") => {
             let until = snooze_until(map, now, "Missing 'snoozed_days' when trying to snooze alert")?;
             alerts::snooze(&db, &[id], until).await?
@@ -215,8 +216,15 @@ async fn bulk(caller: Authed<ManageAlerts>, Json(body): Json<Value>) -> ApiResul
     let db = caller.state.conn().await?;
     let ids = alerts::visible(&db, &caller.identity.visibility(), &ids).await?;
     match until {
-        None => alerts::resolve_quietly(&db, &ids, now).await?,
+        None => resolved(&caller.state, alerts::resolve_quietly(&db, &ids, now).await?, now),
         Some(until) => alerts::snooze(&db, &ids, until).await?,
     }
     Ok(HttpResponse::Ok().json("ok"))
+}
+
+/// Tells the dashboards of alerts a user resolved.
+fn resolved(state: &AppState, alerts: Vec<Alert>, now: DateTime<Utc>) {
+    for alert in &alerts {
+        state.events.alert(alert, false, now);
+    }
 }

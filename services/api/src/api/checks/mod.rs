@@ -215,13 +215,11 @@ async fn reset(caller: Scoped<ManageChecks, CheckResultRow>) -> ApiResult<HttpRe
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
     checks::reset(&tx, &r).await?;
-    trmm_ops::alerts::resolve_quietly(
-        &tx,
-        trmm_db::alerts::Subject::Check(r.agent, r.assigned_check),
-        caller.state.now(),
-    )
-    .await?;
+    let subject = trmm_db::alerts::Subject::Check(r.agent, r.assigned_check);
+    let changed = trmm_ops::alerts::resolve_quietly(&tx, subject, caller.state.now()).await?;
     tx.commit().await?;
+    let ops = caller.state.ops();
+    changed.after_commit(&ops.jobs, &ops.events).await;
     Ok(HttpResponse::Ok().json("The check status was reset"))
 }
 
@@ -231,11 +229,15 @@ async fn reset_all(caller: ScopedAgent<ManageChecks>) -> ApiResult<HttpResponse>
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
     checks::reset_all(&tx, agent).await?;
+    let mut changed = trmm_ops::alerts::Changed::default();
     for c in checks::for_agent(&tx, agent).await? {
-        trmm_ops::alerts::resolve_quietly(&tx, trmm_db::alerts::Subject::Check(agent, c.id), caller.state.now())
-            .await?;
+        let subject = trmm_db::alerts::Subject::Check(agent, c.id);
+        let more = trmm_ops::alerts::resolve_quietly(&tx, subject, caller.state.now()).await?;
+        changed.events.extend(more.events);
     }
     tx.commit().await?;
+    let ops = caller.state.ops();
+    changed.after_commit(&ops.jobs, &ops.events).await;
     Ok(HttpResponse::Ok().json("All checks status were reset"))
 }
 
