@@ -146,13 +146,13 @@ async fn the_status_reports_versions_counts_and_dependencies() {
         api.enroll(&installer, &agent_id(n), host, site).await;
     }
     let conn = api.db.pool().get().await.unwrap();
-    let seen = "UPDATE agents SET last_seen = now() - $2::interval WHERE hostname = $1";
+    let seen = "UPDATE agents SET last_seen = now() - $2::text::interval WHERE hostname = $1";
     for (host, ago) in [("online", "1 minute"), ("offline", "10 minutes"), ("overdue", "2 hours")] {
         conn.execute(seen, &[&host, &ago]).await.unwrap();
     }
-    conn.execute("UPDATE agents SET monitoring_type = 'workstation' WHERE hostname = 'overdue'", &[])
-        .await
-        .unwrap();
+    let sql = "UPDATE agents SET last_seen = NULL WHERE hostname = 'never';
+               UPDATE agents SET monitoring_type = 'workstation' WHERE hostname = 'overdue'";
+    conn.batch_execute(sql).await.unwrap();
 
     let (code, body) = status(&api, Some(MON_TOKEN)).await;
     assert_eq!(code, StatusCode::OK, "{body}");

@@ -56,6 +56,8 @@ pub struct BulkContext {
     pub retries: Counter,
     /// Times the run's lease.
     pub clock: SharedClock,
+    /// Where finished runs are announced.
+    pub events: trmm_ops::events::Events,
 }
 
 /// A failure worth retrying (gateway unreachable, database blip, shutdown); anything else is not retried.
@@ -153,7 +155,7 @@ async fn run_leased(run: Run, ctx: &BulkContext, attempt: &Attempt) -> Result<()
         "bulk run started"
     );
     let (writes, rx) = mpsc::channel(WRITE_BATCH);
-    let writer = tokio::spawn(write_outcomes(ctx.pool.clone(), rx));
+    let writer = tokio::spawn(write_outcomes(ctx.pool.clone(), ctx.events.clone(), rx));
     let run = Arc::new(run);
     let ctx = Arc::new(ctx.clone());
     let pool = ctx.pool.clone();
@@ -228,7 +230,11 @@ enum Write {
 
 /// Stores outcomes in batches (as many as have queued up while the previous batch was written), retrying a
 /// failed batch a few times; an error means some agents were left without their outcome.
-async fn write_outcomes(pool: trmm_db::Pool, mut rx: mpsc::Receiver<Write>) -> Result<(), String> {
+async fn write_outcomes(
+    pool: trmm_db::Pool,
+    events: trmm_ops::events::Events,
+    mut rx: mpsc::Receiver<Write>,
+) -> Result<(), String> {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < WRITE_BATCH {
@@ -252,7 +258,10 @@ async fn write_outcomes(pool: trmm_db::Pool, mut rx: mpsc::Receiver<Write>) -> R
             }
             .await;
             match stored {
-                Ok(()) => break,
+                Ok(finished) => {
+                    finished.iter().for_each(|f| events.history_finished(f));
+                    break;
+                }
                 Err(e) if tries < 3 => {
                     tries += 1;
                     tracing::warn!(error = %e, "storing bulk results failed; retrying");
@@ -315,7 +324,7 @@ async fn one_batch(
     let recorded = futures_util::future::join_all(
         handled
             .iter()
-            .map(|(u, reply)| record::reply(pool, u.history_id, u.agent, reply)),
+            .map(|(u, reply)| record::reply(pool, &ctx.events, u.history_id, u.agent, reply)),
     )
     .await;
     match recorded.into_iter().find_map(Result::err) {

@@ -102,6 +102,7 @@ async fn serve(config: &Config, parts: Parts, health: &Health, shutdown: Cancell
         shutdown: shutdown.clone(),
         retries,
         clock: clock.clone(),
+        events: events.clone(),
     };
     let email = script_email::EmailContext {
         pool: pool.clone(),

@@ -25,7 +25,7 @@ async fn enroll(s: &Stack, n: u32, hostname: &str, client: i64, site: i64) -> (S
 
 async fn set_seen(s: &Stack, hostname: &str, ago: &str, monitoring_type: &str) {
     let conn = s.api.db.pool().get().await.unwrap();
-    let sql = "UPDATE agents SET last_seen = now() - $2::interval, monitoring_type = $3 WHERE hostname = $1";
+    let sql = "UPDATE agents SET last_seen = now() - $2::text::interval, monitoring_type = $3 WHERE hostname = $1";
     conn.execute(sql, &[&hostname, &ago, &monitoring_type]).await.unwrap();
 }
 

@@ -41,15 +41,6 @@ pub struct AgentRef {
     pub check_interval: i32,
 }
 
-macro_rules! ref_columns {
-    () => {
-        "a.id, a.agent_id, a.hostname, a.site_id, s.client_id, a.check_interval"
-    };
-}
-
-/// The columns of an [`AgentRef`] from `agents a` and `sites s`.
-pub(crate) const REF_COLUMNS: &str = ref_columns!();
-
 const REF_SELECT: &str = concat!("SELECT ", ref_columns!(), " FROM agents a JOIN sites s ON s.id = a.site_id");
 
 pub(crate) fn ref_from_row(row: &Row) -> AgentRef {

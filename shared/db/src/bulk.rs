@@ -6,7 +6,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use tokio_postgres::types::ToSql;
+
 use crate::agents::AgentRef;
+use crate::history::Finished;
 use crate::roles::Scope;
 use crate::{AgentPk, ClientId, CustomFieldId, DbError, ScriptId, SiteId};
 
@@ -281,31 +284,39 @@ pub async fn mark_dispatched(db: &impl GenericClient, history_ids: &[i64]) -> Re
 }
 
 /// Stores many outcomes in two statements: `texts` as `results`, `scripts` (`runscriptfull` maps) as
-/// `script_results`; rows that already have a result are left alone.
+/// `script_results`; rows that already have a result are left alone. Returns the entries this stored.
 pub async fn record_many(
     db: &impl GenericClient,
     texts: &[(i64, String)],
     scripts: &[(i64, Value)],
-) -> Result<(), DbError> {
+) -> Result<Vec<Finished>, DbError> {
+    let mut finished = Vec::new();
     if !texts.is_empty() {
         let (ids, values): (Vec<i64>, Vec<&str>) = texts.iter().map(|(i, t)| (*i, t.as_str())).unzip();
-        db.execute(
-            "UPDATE agent_history h SET results = t.r FROM unnest($1::bigint[], $2::text[]) AS t(id, r)
-             WHERE h.id = t.id AND h.results IS NULL AND h.script_results IS NULL",
-            &[&ids, &values],
-        )
-        .await?;
+        finished.extend(store_many(db, "results", "text", &ids, &values).await?);
     }
     if !scripts.is_empty() {
         let (ids, values): (Vec<i64>, Vec<&Value>) = scripts.iter().map(|(i, v)| (*i, v)).unzip();
-        db.execute(
-            "UPDATE agent_history h SET script_results = t.r FROM unnest($1::bigint[], $2::jsonb[]) AS t(id, r)
-             WHERE h.id = t.id AND h.results IS NULL AND h.script_results IS NULL",
-            &[&ids, &values],
-        )
-        .await?;
+        finished.extend(store_many(db, "script_results", "jsonb", &ids, &values).await?);
     }
-    Ok(())
+    Ok(finished)
+}
+
+async fn store_many(
+    db: &impl GenericClient,
+    column: &str,
+    sql_type: &str,
+    ids: &[i64],
+    values: &(dyn ToSql + Sync),
+) -> Result<Vec<Finished>, DbError> {
+    let sql = format!(
+        "UPDATE agent_history h SET {column} = t.r FROM unnest($1::bigint[], $2::{sql_type}[]) AS t(id, r),
+             agents a JOIN sites s ON s.id = a.site_id
+         WHERE h.id = t.id AND a.id = h.agent_pk AND h.results IS NULL AND h.script_results IS NULL
+         RETURNING {}",
+        crate::history::FINISHED_COLUMNS
+    );
+    Ok(db.query(&sql, &[&ids, values]).await?.iter().map(crate::history::finished).collect())
 }
 
 /// Undoes [`mark_dispatched`] when the command provably never left (the gateway was unreachable).

@@ -101,14 +101,20 @@ async fn record_once(
     let sql = format!(
         "UPDATE agent_history h SET {column} = $3 FROM agents a JOIN sites s ON s.id = a.site_id
          WHERE h.id = $1 AND h.agent_pk = $2 AND a.id = h.agent_pk AND h.{column} IS NULL
-         RETURNING h.id AS history_id, h.type, {}",
-        crate::agents::REF_COLUMNS
+         RETURNING {FINISHED_COLUMNS}"
     );
-    Ok(db.query_opt(&sql, &[&id, &agent.0, value]).await?.map(|row| Finished {
+    Ok(db.query_opt(&sql, &[&id, &agent.0, value]).await?.as_ref().map(finished))
+}
+
+/// What an `UPDATE agent_history h ... FROM agents a JOIN sites s` returns for [`finished`].
+pub(crate) const FINISHED_COLUMNS: &str = concat!("h.id AS history_id, h.type, ", ref_columns!());
+
+pub(crate) fn finished(row: &tokio_postgres::Row) -> Finished {
+    Finished {
         id: row.get("history_id"),
         kind: row.get("type"),
-        agent: crate::agents::ref_from_row(&row),
-    }))
+        agent: crate::agents::ref_from_row(row),
+    }
 }
 
 /// The stored output of a command run, if any.

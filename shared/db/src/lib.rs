@@ -17,6 +17,13 @@ macro_rules! from_row {
     };
 }
 
+/// The columns of an `agents::AgentRef` from `agents a` and `sites s` (a macro, for `concat!`).
+macro_rules! ref_columns {
+    () => {
+        "a.id, a.agent_id, a.hostname, a.site_id, s.client_id, a.check_interval"
+    };
+}
+
 pub mod access;
 pub mod agents;
 pub mod alerts;

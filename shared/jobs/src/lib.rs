@@ -190,15 +190,18 @@ pub const QUEUES: [&str; 5] = [
     Periodic::QUEUE,
 ];
 
-/// How many jobs wait to be taken in each of [`QUEUES`], in that order (apalis's list of pending entries).
+/// How many jobs wait to be taken in each of [`QUEUES`], in that order: apalis keeps a new job in the queue's
+/// scheduled set until it is due, then in its active list until a worker takes it.
 pub async fn waiting(mut conn: ConnectionManager, prefix: &str) -> Result<Vec<(&'static str, u64)>, redis::RedisError> {
     let mut pipe = redis::pipe();
     for queue in QUEUES {
-        let list = Config::default().queue(queue_name(prefix, queue)).active_jobs_list();
-        pipe.cmd("LLEN").arg(list);
+        let config = Config::default().queue(queue_name(prefix, queue));
+        pipe.cmd("LLEN").arg(config.active_jobs_list());
+        pipe.cmd("ZCARD").arg(config.scheduled_jobs_set());
     }
-    let lengths: Vec<u64> = pipe.query_async(&mut conn).await?;
-    Ok(QUEUES.into_iter().zip(lengths).collect())
+    let counts: Vec<u64> = pipe.query_async(&mut conn).await?;
+    let per_queue = counts.chunks(2).map(|c| c.iter().sum());
+    Ok(QUEUES.into_iter().zip(per_queue).collect())
 }
 
 /// Marks this deployment's queues as intact in Redis; true when the mark was missing, which means Redis lost
