@@ -51,7 +51,9 @@ async fn dashinfo_has_the_users_preferences_and_the_servers_switches() {
     let sql = "UPDATE users SET dark_mode = false, date_format = 'YYYY-MM-DD', client_tree_splitter = 20
                WHERE username = 'viewer'";
     conn.execute(sql, &[]).await.unwrap();
-    let (status, body) = api.put("/core/settings/", &admin, json!({"date_format": "DD/MM/YYYY"})).await;
+    let (status, body) = api
+        .put("/core/settings/", &admin, json!({"date_format": "DD/MM/YYYY"}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, info) = api.get("/core/dashinfo/", &viewer).await;
     assert_eq!(status, StatusCode::OK, "{info}");
@@ -68,15 +70,15 @@ async fn dashinfo_has_the_users_preferences_and_the_servers_switches() {
         (json!(false), json!("YYYY-MM-DD"), json!(20), json!("DD/MM/YYYY"))
     );
     let (_, info) = api.get("/core/dashinfo/", &admin).await;
-    assert_eq!(
-        mine(&info),
-        (json!(true), json!(null), json!(11), json!("DD/MM/YYYY"))
-    );
+    assert_eq!(mine(&info), (json!(true), json!(null), json!(11), json!("DD/MM/YYYY")));
 
     // Upstream refuses the installer user with an empty 400; nobody without a session gets anything.
-    conn.execute("UPDATE users SET is_installer_user = true WHERE username = 'viewer'", &[])
-        .await
-        .unwrap();
+    conn.execute(
+        "UPDATE users SET is_installer_user = true WHERE username = 'viewer'",
+        &[],
+    )
+    .await
+    .unwrap();
     let (status, body) = api.get("/core/dashinfo/", &viewer).await;
     assert_eq!((status, body), (StatusCode::BAD_REQUEST, json!("")));
     let (status, _) = api.call(Method::GET, "/core/dashinfo/", None, None).await;
@@ -115,7 +117,11 @@ async fn the_status_endpoint_refuses_a_missing_or_wrong_token() {
     ];
     for (token, detail) in cases {
         let (code, body) = status(&api, token).await;
-        assert_eq!((code, body), (StatusCode::UNAUTHORIZED, json!({ "detail": detail })), "{token:?}");
+        assert_eq!(
+            (code, body),
+            (StatusCode::UNAUTHORIZED, json!({ "detail": detail })),
+            "{token:?}"
+        );
     }
     // A dashboard session is no monitoring token either.
     let (code, _) = api.get("/core/v2/status/", &admin).await;
@@ -147,7 +153,11 @@ async fn the_status_reports_versions_counts_and_dependencies() {
     }
     let conn = api.db.pool().get().await.unwrap();
     let seen = "UPDATE agents SET last_seen = now() - $2::text::interval WHERE hostname = $1";
-    for (host, ago) in [("online", "1 minute"), ("offline", "10 minutes"), ("overdue", "2 hours")] {
+    for (host, ago) in [
+        ("online", "1 minute"),
+        ("offline", "10 minutes"),
+        ("overdue", "2 hours"),
+    ] {
         conn.execute(seen, &[&host, &ago]).await.unwrap();
     }
     let sql = "UPDATE agents SET last_seen = NULL WHERE hostname = 'never';
@@ -174,13 +184,22 @@ async fn the_status_reports_versions_counts_and_dependencies() {
         .await
         .unwrap();
     let (_, body) = status(&api, Some(MON_TOKEN)).await;
-    assert_eq!((body["celery_queue_len"].clone(), body["job_queues"]["notify"].clone()), (json!(1), json!(1)));
+    assert_eq!(
+        (body["celery_queue_len"].clone(), body["job_queues"]["notify"].clone()),
+        (json!(1), json!(1))
+    );
 
     // The gateway gone: NATS is not known to be reachable any more; the rest still answers.
     stop.cancel();
     drop(nats);
     let (code, body) = status(&api, Some(MON_TOKEN)).await;
     assert_eq!(code, StatusCode::OK, "{body}");
-    let deps = |b: &Value| (b["nats_std_ping"].clone(), b["agent_gateway_ping"].clone(), b["postgres_ping"].clone());
+    let deps = |b: &Value| {
+        (
+            b["nats_std_ping"].clone(),
+            b["agent_gateway_ping"].clone(),
+            b["postgres_ping"].clone(),
+        )
+    };
     assert_eq!(deps(&body), (json!(false), json!(false), json!(true)));
 }

@@ -26,7 +26,10 @@ async fn next_event(sub: &mut Subscriber) -> Event {
 /// The agent's client and site, as the suite created them.
 async fn placement(suite: &Suite, agent_id: &str) -> (i32, i32) {
     let conn = suite.db.pool().get().await.unwrap();
-    let agent = trmm_db::agents::find_by_agent_id(&conn, agent_id).await.unwrap().unwrap();
+    let agent = trmm_db::agents::find_by_agent_id(&conn, agent_id)
+        .await
+        .unwrap()
+        .unwrap();
     (agent.client.0, agent.site.0)
 }
 

@@ -200,7 +200,9 @@ async fn run_script(
         Err(e @ GatewayError::Unavailable(_)) => Err(retry(e)),
         Err(e) => {
             let text = record::marker(&e);
-            record::text(&ctx.pool, &ctx.events, hist, agent.pk, &text).await.map_err(retry)?;
+            record::text(&ctx.pool, &ctx.events, hist, agent.pk, &text)
+                .await
+                .map_err(retry)?;
             Ok(None)
         }
     }

@@ -29,7 +29,7 @@ async fn serve(ctx: Ctx, mut live: Live, mut who: Identity) {
             }
         }
         match live.next(&ctx, std::future::pending::<()>()).await {
-            Next::Tick(again) => who = again,
+            Next::Tick(again) => who = *again,
             Next::Item(()) => {}
             Next::End => break,
         }

@@ -62,13 +62,16 @@ impl Audience {
 async fn serve(ctx: Ctx, mut live: Live, who: Identity) {
     let mut events = ctx.hub.subscribe();
     let mut audience = Audience::new(who);
-    if !live.send(json!({"action": "events.ready", "data": {}}).to_string()).await {
+    if !live
+        .send(json!({"action": "events.ready", "data": {}}).to_string())
+        .await
+    {
         return;
     }
     loop {
         let frame = match live.next(&ctx, events.recv()).await {
             Next::Tick(who) => {
-                audience = Audience::new(who);
+                audience = Audience::new(*who);
                 continue;
             }
             Next::Item(Ok(event)) if audience.hears(&event) => serde_json::to_string(&*event).unwrap_or_default(),

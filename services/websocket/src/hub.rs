@@ -38,10 +38,9 @@ impl Hub {
 async fn follow(gateway: GatewayClient, events: broadcast::Sender<Arc<Event>>, shutdown: CancellationToken) {
     let mut presence = Presence::default();
     loop {
-        let stream = trmm_runtime::backoff::connect_with_backoff("agent gateway (events)", &shutdown, || {
-            gateway.watch_events()
-        })
-        .await;
+        let stream =
+            trmm_runtime::backoff::connect_with_backoff("agent gateway (events)", &shutdown, || gateway.watch_events())
+                .await;
         let Some(stream) = stream else { return };
         let mut stream = Box::pin(stream);
         loop {
@@ -55,7 +54,9 @@ async fn follow(gateway: GatewayClient, events: broadcast::Sender<Arc<Event>>, s
                     let _ = events.send(Arc::new(event));
                 }
                 Some(Ok(_)) => {}
-                Some(Err(GatewayError::BadReply(e))) => tracing::warn!(error = %e, "unreadable dashboard event skipped"),
+                Some(Err(GatewayError::BadReply(e))) => {
+                    tracing::warn!(error = %e, "unreadable dashboard event skipped")
+                }
                 Some(Err(e)) => {
                     tracing::warn!(error = %e, "dashboard events stream broke; reconnecting");
                     break;

@@ -34,7 +34,7 @@ pub struct Live {
 /// What woke the socket's loop.
 pub enum Next<T> {
     /// A [`TICK`] passed; the session still stands, with this identity.
-    Tick(Identity),
+    Tick(Box<Identity>),
     /// The loop's own source produced this.
     Item(T),
     /// The socket is done (closed, timed out, refused or shutting down).
@@ -43,7 +43,12 @@ pub enum Next<T> {
 
 /// Upgrades the request, authenticates its token and runs `serve`; a refused socket gets an error frame and is
 /// closed with 4401 (no valid token) or 4003 (refused), as upstream.
-pub fn upgrade<F, Fut>(req: &HttpRequest, body: web::Payload, ctx: &web::Data<Ctx>, serve: F) -> actix_web::Result<HttpResponse>
+pub fn upgrade<F, Fut>(
+    req: &HttpRequest,
+    body: web::Payload,
+    ctx: &web::Data<Ctx>,
+    serve: F,
+) -> actix_web::Result<HttpResponse>
 where
     F: FnOnce(Ctx, Live, Identity) -> Fut + 'static,
     Fut: Future<Output = ()> + 'static,
@@ -96,7 +101,7 @@ impl Live {
                 }
                 _ = self.recheck.tick() => {
                     match auth::authenticate(&ctx.pool, &self.query, ctx.clock.now()).await {
-                        Ok(who) => return Next::Tick(who),
+                        Ok(who) => return Next::Tick(Box::new(who)),
                         // Postgres blinked: the user keeps the socket until the next check.
                         Err(refusal) if refusal.status == 500 => {}
                         Err(refusal) => {

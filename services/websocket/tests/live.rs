@@ -71,7 +71,11 @@ async fn sockets_without_valid_credentials_are_refused() {
         for (query, error, status, code) in &cases {
             let url = format!("{}{path}{query}", s.ws_url);
             let mut ws = tokio_tungstenite::connect_async(url).await.unwrap().0;
-            assert_eq!(next(&mut ws).await, json!({"error": error, "status": status}), "{path}{query}");
+            assert_eq!(
+                next(&mut ws).await,
+                json!({"error": error, "status": status}),
+                "{path}{query}"
+            );
             assert_eq!(next(&mut ws).await, json!({ "closed": code }), "{path}{query}");
         }
     }
@@ -146,30 +150,53 @@ async fn a_failing_check_result_pushes_the_alert_and_a_result_pushes_its_history
     let check_id = checks[0]["id"].as_i64().unwrap();
     let mut ws = s.events(&s.admin).await;
 
-    let report = |percent_used: f64| {
-        json!({"id": check_id, "agent_id": id, "more_info": "disk", "percent_used": percent_used, "exists": true})
-    };
+    let report = |percent_used: f64| json!({"id": check_id, "agent_id": id, "more_info": "disk", "percent_used": percent_used, "exists": true});
     let path = "/api/v3/checkrunner/";
     let (status, body) = s.api.call(Method::PATCH, path, Some(&token), Some(report(95.0))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let opened = next_within(&mut ws, DEADLINE).await;
     assert_eq!(opened["action"], "alert.opened", "{opened}");
     let data = &opened["data"];
-    let alert = (&data["agent_id"], &data["client"], &data["site"], &data["alert_type"], &data["severity"]);
-    assert_eq!(alert, (&json!(id), &json!(acme), &json!(hq), &json!("check"), &json!("error")));
-    assert_eq!((&data["assigned_check"], &data["hidden"]), (&json!(check_id), &json!(false)));
+    let alert = (
+        &data["agent_id"],
+        &data["client"],
+        &data["site"],
+        &data["alert_type"],
+        &data["severity"],
+    );
+    assert_eq!(
+        alert,
+        (&json!(id), &json!(acme), &json!(hq), &json!("check"), &json!("error"))
+    );
+    assert_eq!(
+        (&data["assigned_check"], &data["hidden"]),
+        (&json!(check_id), &json!(false))
+    );
 
     s.api.call(Method::PATCH, path, Some(&token), Some(report(20.0))).await;
     let resolved = next_within(&mut ws, DEADLINE).await;
-    assert_eq!((&resolved["action"], &resolved["data"]["id"]), (&json!("alert.resolved"), &data["id"]));
+    assert_eq!(
+        (&resolved["action"], &resolved["data"]["id"]),
+        (&json!("alert.resolved"), &data["id"])
+    );
 
     // The agent's report of a command's output finishes its history entry.
     let conn = s.api.db.pool().get().await.unwrap();
     let agent = trmm_db::agents::find_by_agent_id(&conn, &id).await.unwrap().unwrap();
     let kind = trmm_db::history::HistoryType::CmdRun;
-    let hist = trmm_db::history::create(&conn, agent.pk, kind, "uptime", "admin").await.unwrap();
+    let hist = trmm_db::history::create(&conn, agent.pk, kind, "uptime", "admin")
+        .await
+        .unwrap();
     let path = format!("/api/v3/{hist}/{id}/histresult/");
-    let (status, body) = s.api.call(Method::PATCH, &path, Some(&token), Some(json!({"results": "up 3 days"}))).await;
+    let (status, body) = s
+        .api
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&token),
+            Some(json!({"results": "up 3 days"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let finished = next_within(&mut ws, DEADLINE).await;
     assert_eq!(finished["action"], "history.finished", "{finished}");

@@ -41,7 +41,11 @@ pub struct AgentRef {
     pub check_interval: i32,
 }
 
-const REF_SELECT: &str = concat!("SELECT ", ref_columns!(), " FROM agents a JOIN sites s ON s.id = a.site_id");
+const REF_SELECT: &str = concat!(
+    "SELECT ",
+    ref_columns!(),
+    " FROM agents a JOIN sites s ON s.id = a.site_id"
+);
 
 pub(crate) fn ref_from_row(row: &Row) -> AgentRef {
     from_row! { row, AgentRef {

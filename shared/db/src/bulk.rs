@@ -316,7 +316,12 @@ async fn store_many(
          RETURNING {}",
         crate::history::FINISHED_COLUMNS
     );
-    Ok(db.query(&sql, &[&ids, values]).await?.iter().map(crate::history::finished).collect())
+    Ok(db
+        .query(&sql, &[&ids, values])
+        .await?
+        .iter()
+        .map(crate::history::finished)
+        .collect())
 }
 
 /// Undoes [`mark_dispatched`] when the command provably never left (the gateway was unreachable).

@@ -81,7 +81,10 @@ pub async fn agents(db: &impl GenericClient, scope: &Scope, now: DateTime<Utc>) 
 /// Every client and every site.
 pub async fn clients_and_sites(db: &impl GenericClient) -> Result<(i64, i64), DbError> {
     let row = db
-        .query_one("SELECT (SELECT count(*) FROM clients), (SELECT count(*) FROM sites)", &[])
+        .query_one(
+            "SELECT (SELECT count(*) FROM clients), (SELECT count(*) FROM sites)",
+            &[],
+        )
         .await?;
     Ok((row.get(0), row.get(1)))
 }

@@ -103,7 +103,11 @@ async fn record_once(
          WHERE h.id = $1 AND h.agent_pk = $2 AND a.id = h.agent_pk AND h.{column} IS NULL
          RETURNING {FINISHED_COLUMNS}"
     );
-    Ok(db.query_opt(&sql, &[&id, &agent.0, value]).await?.as_ref().map(finished))
+    Ok(db
+        .query_opt(&sql, &[&id, &agent.0, value])
+        .await?
+        .as_ref()
+        .map(finished))
 }
 
 /// What an `UPDATE agent_history h ... FROM agents a JOIN sites s` returns for [`finished`].

@@ -179,7 +179,11 @@ mod tests {
         }
         let start = Instant::now();
         while events.dropped().get() < n {
-            assert!(start.elapsed() < Duration::from_secs(20), "{} of {n} counted", events.dropped().get());
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{} of {n} counted",
+                events.dropped().get()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert_eq!(events.dropped().get(), n);

@@ -290,7 +290,14 @@ impl Ops {
         };
         let db = self.conn().await?;
         jobs::finish(&db, job_id, "failed: the job queue (Redis) was unavailable").await?;
-        record::text(&db, &self.events, hist, agent.pk, "error: the job queue (Redis) was unavailable").await?;
+        record::text(
+            &db,
+            &self.events,
+            hist,
+            agent.pk,
+            "error: the job queue (Redis) was unavailable",
+        )
+        .await?;
         Err(e)
     }
 }

@@ -234,7 +234,10 @@ mod tests {
                 "type": "cmd_run", "at": "2024-05-01T10:20:30.123Z"}}"#,
         );
         assert_eq!(finished.agent().site, 7);
-        assert_eq!((finished.topic(), finished.subject()), (Topic::History, "trmm.events.history"));
+        assert_eq!(
+            (finished.topic(), finished.subject()),
+            (Topic::History, "trmm.events.history")
+        );
     }
 
     #[test]

@@ -15,7 +15,9 @@ const MAX_EVENTS: usize = 10_000;
 /// Every event is checked before any is published, so a bad batch publishes nothing.
 pub async fn publish(nats: &async_nats::Client, events: Vec<Vec<u8>>) -> Result<(), Status> {
     if events.len() > MAX_EVENTS {
-        return Err(Status::invalid_argument(format!("at most {MAX_EVENTS} events per call")));
+        return Err(Status::invalid_argument(format!(
+            "at most {MAX_EVENTS} events per call"
+        )));
     }
     let subjects = events
         .iter()
@@ -39,6 +41,10 @@ pub async fn watch(nats: &async_nats::Client, stopping: CancellationToken) -> Re
         .subscribe(SUBJECTS)
         .await
         .map_err(|e| Status::unavailable(format!("subscribing to dashboard events: {e}")))?;
-    let events = subscription.map(|msg| Ok(EventMessage { event: msg.payload.to_vec() }));
+    let events = subscription.map(|msg| {
+        Ok(EventMessage {
+            event: msg.payload.to_vec(),
+        })
+    });
     Ok(Box::pin(events.take_until(stopping.cancelled_owned())))
 }

@@ -230,7 +230,11 @@ pub async fn resolve(db: &impl GenericClient, subject: Subject, now: DateTime<Ut
 
 /// Closes the subject's open alert without notifying anyone (upstream's check reset and dashboard resolve); the
 /// dashboards still hear of it.
-pub async fn resolve_quietly(db: &impl GenericClient, subject: Subject, now: DateTime<Utc>) -> Result<Changed, OpsError> {
+pub async fn resolve_quietly(
+    db: &impl GenericClient,
+    subject: Subject,
+    now: DateTime<Utc>,
+) -> Result<Changed, OpsError> {
     let mut changed = Changed::default();
     if let Some(alert) = alerts::open_for(db, subject).await? {
         alerts::resolve(db, alert.id, now).await?;

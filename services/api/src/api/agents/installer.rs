@@ -114,8 +114,7 @@ pub(super) async fn create(
             let cmd = format!(
                 "{exe} /VERYSILENT /SUPPRESSMSGBOXES && ping 127.0.0.1 -n 5 && \"C:\\Program Files\\TacticalAgent\\tacticalrmm.exe\" -m install {common}{extra} -nomesh"
             );
-            let url =
-                format!("https://github.com/amidaware/rmmagent/releases/download/v{AGENT_VERSION}/{exe}");
+            let url = format!("https://github.com/amidaware/rmmagent/releases/download/v{AGENT_VERSION}/{exe}");
             Ok(HttpResponse::Ok().json(json!({ "cmd": cmd, "url": url, "expiry": expiry })))
         }
         ("manual", _) => Ok(HttpResponse::Ok().json(json!({
