@@ -16,7 +16,7 @@ pub struct Config {
     /// Address the HTTP server (websockets and health endpoints) listens on.
     #[arg(long, env = "TRMM_WEBSOCKET_LISTEN", default_value = "0.0.0.0:8001")]
     pub listen: SocketAddr,
-    /// AgentGateway settings (command output is streamed through it).
+    /// AgentGateway settings (command output and the dashboard events come through it).
     #[command(flatten)]
     pub gateway: trmm_deps::GatewayArgs,
     /// Client-IP settings.

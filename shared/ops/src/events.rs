@@ -74,7 +74,7 @@ impl Events {
 }
 
 /// Where an agent sits, as events say it.
-pub fn tag(agent: &AgentRef) -> AgentTag {
+fn tag(agent: &AgentRef) -> AgentTag {
     AgentTag {
         agent_id: agent.agent_id.clone(),
         hostname: agent.hostname.clone(),
