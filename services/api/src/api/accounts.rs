@@ -11,6 +11,7 @@ use trmm_db::audit::{self, AuditEntry};
 use trmm_db::sessions::{self, Scope};
 use trmm_db::users::{self, User};
 
+use crate::api::routes::{self, Routes};
 use crate::auth::{self, TotpSetupUser};
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
@@ -22,11 +23,11 @@ const TOTP_SETUP_TTL: Duration = Duration::minutes(15);
 const BAD_CREDENTIALS: &str = "Bad credentials";
 
 /// Registers the routes of this module.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v2/checkcreds/", web::post().to(check_creds))
-        .route("/v2/login/", web::post().to(login))
-        .route("/logout/", web::post().to(logout))
-        .route("/accounts/users/setup_totp/", web::post().to(setup_totp));
+pub fn configure(cfg: &mut Routes) {
+    cfg.route("/v2/checkcreds/", routes::post().to(check_creds))
+        .route("/v2/login/", routes::post().to(login))
+        .route("/logout/", routes::post().to(logout))
+        .route("/accounts/users/setup_totp/", routes::post().to(setup_totp));
 }
 
 #[derive(Deserialize)]

@@ -12,13 +12,14 @@ use trmm_db::{clients, sites as site_db, AlertTemplateId, GenericClient, SiteId}
 use super::audit::{self, Change};
 use super::core::values::{self, CustomFieldEdit};
 use super::form;
+use crate::api::routes::Routes;
 use crate::auth::perms::{ListClients, ManageClients};
 use crate::auth::{in_scope, Authed, ScopedClient, VisibleClient};
 use crate::error::{ApiError, ApiResult, UniqueAs};
 use crate::json::Json;
 
 /// Registers the routes of this module.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut Routes) {
     // Sites first: "/clients/sites/" matches "/clients/{pk}/" too.
     resource_routes!(cfg.configure(sites::configure), "/clients/", "{pk}/");
 }

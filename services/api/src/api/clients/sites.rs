@@ -10,6 +10,7 @@ use super::{template_choice, validate_name, MoveTo};
 use crate::api::audit::{self, Change};
 use crate::api::core::values::{self, CustomFieldEdit};
 use crate::api::form;
+use crate::api::routes::Routes;
 use crate::auth::perms::{ListSites, ManageSites};
 use crate::auth::{in_scope, Authed, ScopedSite};
 use crate::error::{ApiError, ApiResult, UniqueAs};
@@ -17,7 +18,7 @@ use crate::json::Json;
 
 const NOT_UNIQUE: &str = "The fields client, name must make a unique set.";
 
-pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+pub(super) fn configure(cfg: &mut Routes) {
     resource_routes!(cfg, "/clients/sites/", "{pk}/");
 }
 
