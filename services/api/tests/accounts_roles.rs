@@ -85,7 +85,7 @@ async fn a_roles_lists_scope_its_users_from_their_next_request() {
                                                      "can_view_sites": sites});
     assert_eq!(api.put(&path, &admin, limit(json!([acme]), json!([]))).await.0, StatusCode::OK);
     assert_eq!(names(api.get("/clients/", &alice.token).await.1), ["Acme"]);
-    assert_eq!(api.get(&format!("/clients/{other}/"), &alice.token).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(api.get(&format!("/clients/{other}/"), &alice.token).await.0, StatusCode::FORBIDDEN);
     // A site of another client: its client shows with that site only.
     assert_eq!(api.put(&path, &admin, limit(json!([acme]), json!([main]))).await.0, StatusCode::OK);
     assert_eq!(names(api.get("/clients/", &alice.token).await.1), ["Acme", "Other"]);
