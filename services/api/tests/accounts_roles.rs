@@ -26,15 +26,29 @@ async fn roles_carry_every_flag_their_lists_and_user_count() {
     let (acme, hq) = api.client_with_site(&admin, "Acme", "HQ").await;
     let body = json!({"name": "Techs", "can_list_clients": true, "can_view_clients": [acme], "can_view_sites": [hq],
                       "user_count": 99, "id": 77});
-    assert_eq!(api.post("/accounts/roles/", &admin, body).await, (StatusCode::OK, json!("Role was added")));
+    assert_eq!(
+        api.post("/accounts/roles/", &admin, body).await,
+        (StatusCode::OK, json!("Role was added"))
+    );
     let techs = role_named(&api, &admin, "Techs").await;
-    let flags: Vec<&String> = techs.as_object().unwrap().keys().filter(|k| k.starts_with("can_")).collect();
+    let flags: Vec<&String> = techs
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| k.starts_with("can_"))
+        .collect();
     // 68 flags plus the two allow-lists, as upstream's Role.
     assert_eq!(flags.len(), 70);
     assert_eq!(techs["can_list_clients"], true);
     assert_eq!(techs["can_manage_clients"], false);
-    assert_eq!((&techs["can_view_clients"], &techs["can_view_sites"]), (&json!([acme]), &json!([hq])));
-    assert_eq!((&techs["user_count"], &techs["is_superuser"]), (&json!(0), &json!(false)));
+    assert_eq!(
+        (&techs["can_view_clients"], &techs["can_view_sites"]),
+        (&json!([acme]), &json!([hq]))
+    );
+    assert_eq!(
+        (&techs["user_count"], &techs["is_superuser"]),
+        (&json!(0), &json!(false))
+    );
     assert_ne!(techs["id"], 77);
     for key in ["created_by", "created_time", "modified_by", "modified_time"] {
         assert!(techs.get(key).is_some(), "{key}");
@@ -48,15 +62,31 @@ async fn roles_carry_every_flag_their_lists_and_user_count() {
 
     // A full update: what it leaves out stays as it was.
     let edit = json!({"name": "Field techs", "can_list_sites": true, "can_view_sites": []});
-    assert_eq!(api.put(&path, &admin, edit).await, (StatusCode::OK, json!("Role was edited")));
+    assert_eq!(
+        api.put(&path, &admin, edit).await,
+        (StatusCode::OK, json!("Role was edited"))
+    );
     let edited = role_named(&api, &admin, "Field techs").await;
-    assert_eq!((&edited["can_list_clients"], &edited["can_list_sites"]), (&json!(true), &json!(true)));
-    assert_eq!((&edited["can_view_clients"], &edited["can_view_sites"]), (&json!([acme]), &json!([])));
+    assert_eq!(
+        (&edited["can_list_clients"], &edited["can_list_sites"]),
+        (&json!(true), &json!(true))
+    );
+    assert_eq!(
+        (&edited["can_view_clients"], &edited["can_view_sites"]),
+        (&json!([acme]), &json!([]))
+    );
 
-    let held = bad(json!("Role Field techs is assigned to 1 user(s) and cannot be deleted. Give them another role first."));
+    let held = bad(json!(
+        "Role Field techs is assigned to 1 user(s) and cannot be deleted. Give them another role first."
+    ));
     assert_eq!(api.delete(&path, &admin).await, held);
     let bob = common::accounts::user_id(&api, "bob").await;
-    assert_eq!(api.put(&format!("/accounts/{bob}/users/"), &admin, json!({"role": null})).await.1, json!("ok"));
+    assert_eq!(
+        api.put(&format!("/accounts/{bob}/users/"), &admin, json!({"role": null}))
+            .await
+            .1,
+        json!("ok")
+    );
     common::assert_deleted(&api, &admin, &path, json!("Role was removed")).await;
 
     let conn = api.db.pool().get().await.unwrap();
@@ -65,8 +95,14 @@ async fn roles_carry_every_flag_their_lists_and_user_count() {
     let actions: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
     assert_eq!(actions, ["add", "modify", "delete"]);
     let (before, after): (Value, Value) = (rows[1].get(1), rows[1].get(2));
-    assert_eq!((&before["name"], &after["name"]), (&json!("Techs"), &json!("Field techs")));
-    assert_eq!((&before["can_list_sites"], &after["can_list_sites"]), (&json!(false), &json!(true)));
+    assert_eq!(
+        (&before["name"], &after["name"]),
+        (&json!("Techs"), &json!("Field techs"))
+    );
+    assert_eq!(
+        (&before["can_list_sites"], &after["can_list_sites"]),
+        (&json!(false), &json!(true))
+    );
 }
 
 #[tokio::test]
@@ -80,17 +116,31 @@ async fn a_roles_lists_scope_its_users_from_their_next_request() {
     let names = |body: Value| column(&body, "name").into_iter().map(str::to_owned).collect::<Vec<_>>();
 
     assert_eq!(names(api.get("/clients/", &alice.token).await.1), ["Acme", "Other"]);
-    let limit = |clients: Value, sites: Value| json!({"name": "alice", "can_list_clients": true,
+    let limit = |clients: Value, sites: Value| {
+        json!({"name": "alice", "can_list_clients": true,
                                                      "can_list_sites": true, "can_view_clients": clients,
-                                                     "can_view_sites": sites});
-    assert_eq!(api.put(&path, &admin, limit(json!([acme]), json!([]))).await.0, StatusCode::OK);
+                                                     "can_view_sites": sites})
+    };
+    assert_eq!(
+        api.put(&path, &admin, limit(json!([acme]), json!([]))).await.0,
+        StatusCode::OK
+    );
     assert_eq!(names(api.get("/clients/", &alice.token).await.1), ["Acme"]);
-    assert_eq!(api.get(&format!("/clients/{other}/"), &alice.token).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        api.get(&format!("/clients/{other}/"), &alice.token).await.0,
+        StatusCode::FORBIDDEN
+    );
     // A site of another client: its client shows with that site only.
-    assert_eq!(api.put(&path, &admin, limit(json!([acme]), json!([main]))).await.0, StatusCode::OK);
+    assert_eq!(
+        api.put(&path, &admin, limit(json!([acme]), json!([main]))).await.0,
+        StatusCode::OK
+    );
     assert_eq!(names(api.get("/clients/", &alice.token).await.1), ["Acme", "Other"]);
     assert_eq!(names(api.get("/clients/sites/", &alice.token).await.1), ["HQ", "Main"]);
-    assert_eq!(api.put(&path, &admin, limit(json!([]), json!([]))).await.0, StatusCode::OK);
+    assert_eq!(
+        api.put(&path, &admin, limit(json!([]), json!([]))).await.0,
+        StatusCode::OK
+    );
     assert_eq!(names(api.get("/clients/", &alice.token).await.1), ["Acme", "Other"]);
 }
 
@@ -99,7 +149,12 @@ async fn a_restricted_user_keeps_sight_of_the_clients_and_sites_it_creates() {
     let api = TestApi::start().await;
     let admin = api.admin_token().await;
     let (acme, hq) = api.client_with_site(&admin, "Acme", "HQ").await;
-    let flags = ["can_list_clients", "can_manage_clients", "can_list_sites", "can_manage_sites"];
+    let flags = [
+        "can_list_clients",
+        "can_manage_clients",
+        "can_list_sites",
+        "can_manage_sites",
+    ];
     let carol = member(&api, "carol", &flags).await;
     let open = member(&api, "open", &flags).await;
     let conn = api.db.pool().get().await.unwrap();
@@ -138,7 +193,10 @@ async fn role_endpoints_need_their_flags() {
     assert_eq!(api.get("/accounts/roles/", &viewer.token).await.0, StatusCode::OK);
     assert_eq!(api.get(&path, &viewer.token).await.0, StatusCode::OK);
     for token in [&manager.token, &nobody.token] {
-        assert_eq!(api.get("/accounts/roles/", token).await, (StatusCode::FORBIDDEN, detail.clone()));
+        assert_eq!(
+            api.get("/accounts/roles/", token).await,
+            (StatusCode::FORBIDDEN, detail.clone())
+        );
         assert_eq!(api.get(&path, token).await.0, StatusCode::FORBIDDEN);
     }
     for token in [&viewer.token, &nobody.token] {
@@ -147,7 +205,12 @@ async fn role_endpoints_need_their_flags() {
         assert_eq!(api.put(&path, token, edit.clone()).await.0, StatusCode::FORBIDDEN);
         assert_eq!(api.delete(&path, token).await.0, StatusCode::FORBIDDEN);
     }
-    assert_eq!(api.post("/accounts/roles/", &manager.token, json!({"name": "x"})).await.0, StatusCode::OK);
+    assert_eq!(
+        api.post("/accounts/roles/", &manager.token, json!({"name": "x"}))
+            .await
+            .0,
+        StatusCode::OK
+    );
     assert_eq!(api.put(&path, &manager.token, edit).await.0, StatusCode::OK);
 }
 
@@ -155,7 +218,10 @@ async fn role_endpoints_need_their_flags() {
 async fn bad_role_input_is_a_400_and_changes_nothing() {
     let api = TestApi::start().await;
     let admin = api.admin_token().await;
-    assert_eq!(api.post("/accounts/roles/", &admin, json!({"name": "Techs"})).await.0, StatusCode::OK);
+    assert_eq!(
+        api.post("/accounts/roles/", &admin, json!({"name": "Techs"})).await.0,
+        StatusCode::OK
+    );
     let techs = role_named(&api, &admin, "Techs").await;
     let path = format!("/accounts/roles/{}/", techs["id"]);
     let snapshot = "SELECT (SELECT count(*) FROM roles) + (SELECT count(*) FROM role_clients) \
@@ -166,11 +232,26 @@ async fn bad_role_input_is_a_400_and_changes_nothing() {
     let cases = [
         (json!({}), json!({"name": ["This field is required."]})),
         (json!({"name": " "}), json!({"name": ["This field may not be blank."]})),
-        (json!({"name": "Techs"}), json!({"name": ["role with this name already exists."]})),
-        (json!({"name": "N", "can_list_agents": "yes"}), json!({"can_list_agents": ["Must be a valid boolean."]})),
-        (json!({"name": "N", "is_superuser": "x"}), json!({"is_superuser": ["Must be a valid boolean."]})),
-        (json!({"name": "N", "can_view_clients": [999]}), invalid_pk("can_view_clients")),
-        (json!({"name": "N", "can_view_sites": [999]}), invalid_pk("can_view_sites")),
+        (
+            json!({"name": "Techs"}),
+            json!({"name": ["role with this name already exists."]}),
+        ),
+        (
+            json!({"name": "N", "can_list_agents": "yes"}),
+            json!({"can_list_agents": ["Must be a valid boolean."]}),
+        ),
+        (
+            json!({"name": "N", "is_superuser": "x"}),
+            json!({"is_superuser": ["Must be a valid boolean."]}),
+        ),
+        (
+            json!({"name": "N", "can_view_clients": [999]}),
+            invalid_pk("can_view_clients"),
+        ),
+        (
+            json!({"name": "N", "can_view_sites": [999]}),
+            invalid_pk("can_view_sites"),
+        ),
         (
             json!({"name": "N", "can_view_sites": "1"}),
             json!({"can_view_sites": ["Expected a list of items but got type \"str\"."]}),
@@ -185,13 +266,22 @@ async fn bad_role_input_is_a_400_and_changes_nothing() {
         assert_eq!(create, bad(expected.clone()), "create {body}");
         assert_eq!(api.put(&path, &admin, body.clone()).await, bad(expected), "edit {body}");
     }
-    assert_eq!(api.post("/accounts/roles/", &admin, json!({"name": "Other"})).await.0, StatusCode::OK);
+    assert_eq!(
+        api.post("/accounts/roles/", &admin, json!({"name": "Other"})).await.0,
+        StatusCode::OK
+    );
     let taken = json!({"name": ["role with this name already exists."]});
     assert_eq!(api.put(&path, &admin, json!({"name": "Other"})).await, bad(taken));
     assert_eq!(api.get("/accounts/roles/999/", &admin).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(api.delete("/accounts/roles/999/", &admin).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        api.delete("/accounts/roles/999/", &admin).await.0,
+        StatusCode::NOT_FOUND
+    );
     let other = role_named(&api, &admin, "Other").await;
-    assert_eq!(api.delete(&format!("/accounts/roles/{}/", other["id"]), &admin).await.0, StatusCode::OK);
+    assert_eq!(
+        api.delete(&format!("/accounts/roles/{}/", other["id"]), &admin).await.0,
+        StatusCode::OK
+    );
     // The role added and removed again (two audit rows) is all that changed.
     assert_eq!(count(&api, snapshot).await, before + 2);
 }

@@ -21,9 +21,17 @@ fn bad(body: Value) -> (StatusCode, Value) {
 
 /// Creates a role through the API; returns its id.
 async fn role(api: &TestApi, admin: &str, body: Value) -> i64 {
-    assert_eq!(api.post("/accounts/roles/", admin, body.clone()).await.1, json!("Role was added"));
+    assert_eq!(
+        api.post("/accounts/roles/", admin, body.clone()).await.1,
+        json!("Role was added")
+    );
     let (_, roles) = api.get("/accounts/roles/", admin).await;
-    let role = roles.as_array().unwrap().iter().find(|r| r["name"] == body["name"]).unwrap();
+    let role = roles
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == body["name"])
+        .unwrap();
     role["id"].as_i64().unwrap()
 }
 
@@ -43,7 +51,10 @@ async fn users_are_created_listed_edited_and_deleted_with_audit_rows() {
     let techs = role(&api, &admin, json!({"name": "Techs", "can_list_agents": true})).await;
     let body = json!({"username": "bob", "email": "bob@example.com", "password": PASSWORD, "first_name": "Bob",
                       "role": techs, "block_dashboard_login": true});
-    assert_eq!(api.post("/accounts/users/", &admin, body).await, (StatusCode::OK, json!("bob")));
+    assert_eq!(
+        api.post("/accounts/users/", &admin, body).await,
+        (StatusCode::OK, json!("bob"))
+    );
 
     let (status, list) = api.get("/accounts/users/", &admin).await;
     assert_eq!(status, StatusCode::OK);
@@ -52,12 +63,27 @@ async fn users_are_created_listed_edited_and_deleted_with_audit_rows() {
     assert_eq!(
         keys(bob),
         [
-            "block_dashboard_login", "date_format", "email", "first_name", "id", "is_active", "last_login",
-            "last_login_ip", "last_name", "role", "social_accounts", "username"
+            "block_dashboard_login",
+            "date_format",
+            "email",
+            "first_name",
+            "id",
+            "is_active",
+            "last_login",
+            "last_login_ip",
+            "last_name",
+            "role",
+            "social_accounts",
+            "username"
         ]
     );
     assert_eq!(
-        (&bob["role"], &bob["social_accounts"], &bob["block_dashboard_login"], &bob["is_active"]),
+        (
+            &bob["role"],
+            &bob["social_accounts"],
+            &bob["block_dashboard_login"],
+            &bob["is_active"]
+        ),
         (&json!(techs), &json!([]), &json!(true), &json!(true))
     );
     let (_, found) = api.get("/accounts/users/?search=BO", &admin).await;
@@ -69,9 +95,15 @@ async fn users_are_created_listed_edited_and_deleted_with_audit_rows() {
     assert_eq!(one["first_name"], "Bob");
     assert!(one.get("social_accounts").is_none());
     // A partial update changes only what it names.
-    assert_eq!(api.put(&path, &admin, json!({"last_name": "Builder"})).await.1, json!("ok"));
+    assert_eq!(
+        api.put(&path, &admin, json!({"last_name": "Builder"})).await.1,
+        json!("ok")
+    );
     let (_, one) = api.get(&path, &admin).await;
-    assert_eq!((&one["first_name"], &one["last_name"]), (&json!("Bob"), &json!("Builder")));
+    assert_eq!(
+        (&one["first_name"], &one["last_name"]),
+        (&json!("Bob"), &json!("Builder"))
+    );
 
     common::assert_deleted(&api, &admin, &path, json!("ok")).await;
     let rows = audit_rows(&api, "user").await;
@@ -80,10 +112,17 @@ async fn users_are_created_listed_edited_and_deleted_with_audit_rows() {
     assert_eq!(rows[0].1, "admin added user bob");
     assert_eq!(rows[0].3.as_ref().unwrap()["username"], "bob");
     let (before, after) = (rows[1].2.as_ref().unwrap(), rows[1].3.as_ref().unwrap());
-    assert_eq!((&before["last_name"], &after["last_name"]), (&json!(""), &json!("Builder")));
+    assert_eq!(
+        (&before["last_name"], &after["last_name"]),
+        (&json!(""), &json!("Builder"))
+    );
     // Never a password, its hash or a TOTP key.
-    let everything = count(&api, "SELECT count(*) FROM audit_logs WHERE concat(before_value, after_value, message) \
-                                   ~* '(password|argon2|totp)'").await;
+    let everything = count(
+        &api,
+        "SELECT count(*) FROM audit_logs WHERE concat(before_value, after_value, message) \
+                                   ~* '(password|argon2|totp)'",
+    )
+    .await;
     assert_eq!(everything, 0);
 }
 
@@ -113,23 +152,42 @@ async fn account_endpoints_need_their_flags() {
         let reset = json!({"id": manager.id});
         assert_eq!(api.put("/accounts/users/reset_totp/", token, reset).await, forbidden());
     }
-    assert_eq!(api.post("/accounts/users/", &manager.token, new_user).await.0, StatusCode::OK);
-    assert_eq!(api.put(&other, &manager.token, json!({"first_name": "N"})).await.1, json!("ok"));
+    assert_eq!(
+        api.post("/accounts/users/", &manager.token, new_user).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        api.put(&other, &manager.token, json!({"first_name": "N"})).await.1,
+        json!("ok")
+    );
 
     // Anyone may reset their own password and 2FA, and save their own preferences.
     let own = json!({"id": viewer.id, "password": PASSWORD});
-    assert_eq!(api.post("/accounts/users/reset/", &viewer.token, own).await.1, json!("ok"));
+    assert_eq!(
+        api.post("/accounts/users/reset/", &viewer.token, own).await.1,
+        json!("ok")
+    );
     let own = json!({"id": nobody.id});
     let (status, message) = api.put("/accounts/users/reset_totp/", &nobody.token, own).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(message, json!("nobody's Two-Factor key was reset. Have them sign in again to setup"));
+    assert_eq!(
+        message,
+        json!("nobody's Two-Factor key was reset. Have them sign in again to setup")
+    );
     let resetpw = json!({"password": PASSWORD});
     let (status, message) = api.put("/accounts/resetpw/", &nobody.token, resetpw).await;
     assert_eq!((status, message), (StatusCode::OK, json!("Password was reset.")));
-    let (status, message) = api.call(Method::PUT, "/accounts/reset2fa/", Some(&nobody.token), None).await;
-    assert_eq!((status, message), (StatusCode::OK, json!("2FA was reset. Log out and back in to setup.")));
+    let (status, message) = api
+        .call(Method::PUT, "/accounts/reset2fa/", Some(&nobody.token), None)
+        .await;
+    assert_eq!(
+        (status, message),
+        (StatusCode::OK, json!("2FA was reset. Log out and back in to setup."))
+    );
     let ui = json!({"dark_mode": false});
-    let (status, _) = api.call(Method::PATCH, "/accounts/users/ui/", Some(&nobody.token), Some(ui)).await;
+    let (status, _) = api
+        .call(Method::PATCH, "/accounts/users/ui/", Some(&nobody.token), Some(ui))
+        .await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -140,7 +198,9 @@ async fn bad_input_is_a_400_and_changes_nothing() {
     let good = json!({"username": "bob", "email": "bob@example.com", "password": PASSWORD});
     let with = |changes: Value| {
         let mut body = good.clone();
-        body.as_object_mut().unwrap().extend(changes.as_object().unwrap().clone());
+        body.as_object_mut()
+            .unwrap()
+            .extend(changes.as_object().unwrap().clone());
         body
     };
     for name in ["bob", "new1"] {
@@ -150,12 +210,21 @@ async fn bad_input_is_a_400_and_changes_nothing() {
     let bob = user_id(&api, "bob").await;
     let snapshot = "SELECT count(*) + sum(hashtext(concat_ws('|', username, email, first_name, role_id, \
                     password_hash, is_active, block_dashboard_login, dark_mode))) FROM users";
-    let before = (count(&api, snapshot).await, count(&api, "SELECT count(*) FROM audit_logs").await);
+    let before = (
+        count(&api, snapshot).await,
+        count(&api, "SELECT count(*) FROM audit_logs").await,
+    );
 
     let short = "This password is too short. It must contain at least 8 characters.";
     let cases = [
-        (with(json!({"username": "bob"})), bad(json!("ERROR: User bob already exists!"))),
-        (with(json!({"username": "new", "password": "short"})), bad(json!({"password": [short]}))),
+        (
+            with(json!({"username": "bob"})),
+            bad(json!("ERROR: User bob already exists!")),
+        ),
+        (
+            with(json!({"username": "new", "password": "short"})),
+            bad(json!({"password": [short]})),
+        ),
         (
             with(json!({"username": "new", "password": "12345678901"})),
             bad(json!({"password": ["This password is entirely numeric."]})),
@@ -174,8 +243,10 @@ async fn bad_input_is_a_400_and_changes_nothing() {
         ),
         (
             with(json!({"username": "bad name!"})),
-            bad(json!({"username": ["Enter a valid username. This value may contain only letters, numbers, and \
-                                     @/./+/-/_ characters."]})),
+            bad(
+                json!({"username": ["Enter a valid username. This value may contain only letters, numbers, and \
+                                     @/./+/-/_ characters."]}),
+            ),
         ),
         (
             with(json!({"username": "new", "email": "nope"})),
@@ -189,17 +260,36 @@ async fn bad_input_is_a_400_and_changes_nothing() {
             json!({"username": "new"}),
             bad(json!({"email": ["This field is required."], "password": ["This field is required."]})),
         ),
-        (json!([]), bad(json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]}))),
+        (
+            json!([]),
+            bad(json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]})),
+        ),
     ];
     for (body, expected) in cases {
-        assert_eq!(api.post("/accounts/users/", &admin, body.clone()).await, expected, "{body}");
+        assert_eq!(
+            api.post("/accounts/users/", &admin, body.clone()).await,
+            expected,
+            "{body}"
+        );
     }
     let path = format!("/accounts/{bob}/users/");
     let edits = [
-        (json!({"username": "new1"}), json!({"username": ["A user with that username already exists."]})),
-        (json!({"username": ""}), json!({"username": ["This field may not be blank."]})),
-        (json!({"role": 999}), json!({"role": ["Invalid pk \"999\" - object does not exist."]})),
-        (json!({"block_dashboard_login": 1}), json!({"block_dashboard_login": ["Must be a valid boolean."]})),
+        (
+            json!({"username": "new1"}),
+            json!({"username": ["A user with that username already exists."]}),
+        ),
+        (
+            json!({"username": ""}),
+            json!({"username": ["This field may not be blank."]}),
+        ),
+        (
+            json!({"role": 999}),
+            json!({"role": ["Invalid pk \"999\" - object does not exist."]}),
+        ),
+        (
+            json!({"block_dashboard_login": 1}),
+            json!({"block_dashboard_login": ["Must be a valid boolean."]}),
+        ),
     ];
     for (body, expected) in edits {
         assert_eq!(api.put(&path, &admin, body.clone()).await, bad(expected), "{body}");
@@ -208,19 +298,28 @@ async fn bad_input_is_a_400_and_changes_nothing() {
     let similar = json!({"password": ["The password is too similar to the username."]});
     assert_eq!(api.post("/accounts/users/reset/", &admin, weak).await, bad(similar));
     assert_eq!(
-        api.post("/accounts/users/reset/", &admin, json!({"password": PASSWORD})).await,
+        api.post("/accounts/users/reset/", &admin, json!({"password": PASSWORD}))
+            .await,
         bad(json!({"id": ["This field is required."]}))
     );
     let unknown = json!({"id": 999, "password": PASSWORD});
-    assert_eq!(api.post("/accounts/users/reset/", &admin, unknown).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        api.post("/accounts/users/reset/", &admin, unknown).await.0,
+        StatusCode::NOT_FOUND
+    );
     let ui = json!({"agent_dblclick_action": "explode", "client_tree_splitter": -1});
-    let (status, body) = api.call(Method::PATCH, "/accounts/users/ui/", Some(&admin), Some(ui)).await;
+    let (status, body) = api
+        .call(Method::PATCH, "/accounts/users/ui/", Some(&admin), Some(ui))
+        .await;
     assert_eq!(
         (status, body),
         bad(json!({"agent_dblclick_action": ["\"explode\" is not a valid choice."],
                    "client_tree_splitter": ["Ensure this value is greater than or equal to 0."]}))
     );
-    let after = (count(&api, snapshot).await, count(&api, "SELECT count(*) FROM audit_logs").await);
+    let after = (
+        count(&api, snapshot).await,
+        count(&api, "SELECT count(*) FROM audit_logs").await,
+    );
     assert_eq!(after, before, "nothing changed");
 }
 
@@ -233,14 +332,30 @@ async fn the_root_user_is_protected_from_other_users() {
     let path = format!("/accounts/{root}/users/");
     let modified = bad(json!("The root user cannot be modified from the UI"));
 
-    assert_eq!(api.put(&path, &manager.token, json!({"first_name": "x"})).await, modified);
-    assert_eq!(api.delete(&path, &manager.token).await, bad(json!("The root user cannot be deleted from the UI")));
+    assert_eq!(
+        api.put(&path, &manager.token, json!({"first_name": "x"})).await,
+        modified
+    );
+    assert_eq!(
+        api.delete(&path, &manager.token).await,
+        bad(json!("The root user cannot be deleted from the UI"))
+    );
     let reset = json!({"id": root, "password": PASSWORD});
-    assert_eq!(api.post("/accounts/users/reset/", &manager.token, reset).await, modified);
-    assert_eq!(api.put("/accounts/users/reset_totp/", &manager.token, json!({"id": root})).await, modified);
+    assert_eq!(
+        api.post("/accounts/users/reset/", &manager.token, reset).await,
+        modified
+    );
+    assert_eq!(
+        api.put("/accounts/users/reset_totp/", &manager.token, json!({"id": root}))
+            .await,
+        modified
+    );
     // Others may still read it, and the root user may change itself.
     assert_eq!(api.get(&path, &manager.token).await.0, StatusCode::OK);
-    assert_eq!(api.put(&path, &admin, json!({"first_name": "Root"})).await.1, json!("ok"));
+    assert_eq!(
+        api.put(&path, &admin, json!({"first_name": "Root"})).await.1,
+        json!("ok")
+    );
     // Other users are not protected.
     let path = format!("/accounts/{}/users/", manager.id);
     assert_eq!(api.put(&path, &admin, json!({"first_name": "M"})).await.1, json!("ok"));
@@ -259,7 +374,9 @@ async fn ui_preferences_are_saved_for_the_caller_only() {
                        "client_tree_splitter": 20, "loading_bar_color": "blue",
                        "clear_search_when_switching": false, "date_format": "YYYY-MM-DD",
                        "block_dashboard_login": true});
-    let (status, body) = api.call(Method::PATCH, "/accounts/users/ui/", Some(&admin), Some(prefs)).await;
+    let (status, body) = api
+        .call(Method::PATCH, "/accounts/users/ui/", Some(&admin), Some(prefs))
+        .await;
     assert_eq!((status, body), (StatusCode::OK, json!("ok")));
     let conn = api.db.pool().get().await.unwrap();
     let row = conn
@@ -276,10 +393,18 @@ async fn ui_preferences_are_saved_for_the_caller_only() {
     assert_eq!(row.get::<_, Option<i32>>(3).map(i64::from), Some(action));
     let texts: Vec<String> = [2, 4, 5, 7].iter().map(|&i| row.get(i)).collect();
     assert_eq!(texts, ["urlaction", "mixed", "alpha", "blue"]);
-    assert_eq!((row.get::<_, i16>(6), row.get::<_, Option<String>>(9)), (20, Some("YYYY-MM-DD".into())));
+    assert_eq!(
+        (row.get::<_, i16>(6), row.get::<_, Option<String>>(9)),
+        (20, Some("YYYY-MM-DD".into()))
+    );
     // Blocking oneself is an account manager's decision, not a preference.
     assert!(!row.get::<_, bool>(10));
     let unknown = json!({"url_action": 999});
-    let (status, body) = api.call(Method::PATCH, "/accounts/users/ui/", Some(&admin), Some(unknown)).await;
-    assert_eq!((status, body), bad(json!({"url_action": ["Invalid pk \"999\" - object does not exist."]})));
+    let (status, body) = api
+        .call(Method::PATCH, "/accounts/users/ui/", Some(&admin), Some(unknown))
+        .await;
+    assert_eq!(
+        (status, body),
+        bad(json!({"url_action": ["Invalid pk \"999\" - object does not exist."]}))
+    );
 }

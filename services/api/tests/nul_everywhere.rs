@@ -53,8 +53,10 @@ fn routes(id: &str, client: i64, site: i64) -> Vec<Route> {
             M::POST,
             "/accounts/users/",
             Admin,
-            Some(json!({"username": "u", "email": "u@example.com", "password": "a long phrase",
-                        "first_name": "f", "last_name": "l", "date_format": "d"})),
+            Some(
+                json!({"username": "u", "email": "u@example.com", "password": "a long phrase",
+                        "first_name": "f", "last_name": "l", "date_format": "d"}),
+            ),
         ),
         Route(M::GET, "/accounts/{pk}/users/", Admin, None),
         Route(
@@ -78,7 +80,12 @@ fn routes(id: &str, client: i64, site: i64) -> Vec<Route> {
             Some(json!({"id": "1", "password": "a long phrase"})),
         ),
         Route(M::PUT, "/accounts/users/reset_totp/", Admin, Some(json!({"id": "1"}))),
-        Route(M::PUT, "/accounts/resetpw/", Admin, Some(json!({"password": "a long phrase"}))),
+        Route(
+            M::PUT,
+            "/accounts/resetpw/",
+            Admin,
+            Some(json!({"password": "a long phrase"})),
+        ),
         Route(M::PUT, "/accounts/reset2fa/", Admin, None),
         Route(
             M::PATCH,

@@ -19,7 +19,9 @@ fn invalid_token() -> (StatusCode, Value) {
 
 /// Whether `token` still opens a session (an endpoint any signed-in user may call).
 async fn works(api: &TestApi, token: &str) -> bool {
-    let (status, body) = api.call(Method::PATCH, "/accounts/users/ui/", Some(token), Some(json!({}))).await;
+    let (status, body) = api
+        .call(Method::PATCH, "/accounts/users/ui/", Some(token), Some(json!({})))
+        .await;
     match status {
         StatusCode::OK => true,
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => false,
@@ -59,8 +61,14 @@ async fn sessions_are_listed_with_their_last_use_and_address() {
     assert_eq!(status, StatusCode::OK, "{list}");
     assert_eq!(list.as_array().unwrap().len(), 2);
     let entry = &list[1];
-    assert_eq!(keys(entry), ["created", "digest", "expiry", "ip_address", "last_used", "user"]);
-    assert_eq!((&entry["user"], &entry["ip_address"]), (&json!(ADMIN), &json!("127.0.0.1")));
+    assert_eq!(
+        keys(entry),
+        ["created", "digest", "expiry", "ip_address", "last_used", "user"]
+    );
+    assert_eq!(
+        (&entry["user"], &entry["ip_address"]),
+        (&json!(ADMIN), &json!("127.0.0.1"))
+    );
     let digests: Vec<&str> = common::column(&list, "digest");
     assert!(digests.contains(&hex::encode(trmm_auth::digest_token(&second)).as_str()));
 
@@ -122,7 +130,10 @@ async fn a_new_role_lost_access_or_a_2fa_reset_end_sessions_too() {
     let other = member(&api, "other", &[]).await;
     let path = format!("/accounts/{}/users/", bob.id);
 
-    assert_eq!(api.put(&path, &admin, json!({"first_name": "Bob"})).await.1, json!("ok"));
+    assert_eq!(
+        api.put(&path, &admin, json!({"first_name": "Bob"})).await.1,
+        json!("ok")
+    );
     assert!(works(&api, &bob.token).await, "a name change keeps sessions");
     let edits = [
         (path.as_str(), json!({ "role": other.role })),
@@ -161,7 +172,10 @@ async fn sessions_are_ended_one_at_a_time_or_all_together() {
     let bob = member(&api, "bob", &[]).await;
     let laptop = session(&api, bob.id).await;
     let all = format!("/accounts/users/{}/sessions/", bob.id);
-    let one = format!("/accounts/sessions/{}/", hex::encode(trmm_auth::digest_token(&bob.token)));
+    let one = format!(
+        "/accounts/sessions/{}/",
+        hex::encode(trmm_auth::digest_token(&bob.token))
+    );
 
     assert_eq!(api.delete(&one, &viewer.token).await.0, StatusCode::FORBIDDEN);
     assert_eq!(api.delete(&all, &viewer.token).await.0, StatusCode::FORBIDDEN);
@@ -169,14 +183,23 @@ async fn sessions_are_ended_one_at_a_time_or_all_together() {
     assert!(!works(&api, &bob.token).await);
     assert!(works(&api, &laptop).await);
     assert_eq!(api.delete(&one, &admin).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(api.delete("/accounts/sessions/zz/", &admin).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        api.delete("/accounts/sessions/zz/", &admin).await.0,
+        StatusCode::NOT_FOUND
+    );
 
     assert_eq!(api.get(&all, &viewer.token).await.1.as_array().unwrap().len(), 1);
     assert_eq!(api.delete(&all, &admin).await, (StatusCode::OK, json!("ok")));
     assert!(!works(&api, &laptop).await);
     assert_eq!(api.get(&all, &viewer.token).await, (StatusCode::OK, json!([])));
-    assert_eq!(api.get("/accounts/users/999/sessions/", &admin).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(api.delete("/accounts/users/999/sessions/", &admin).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        api.get("/accounts/users/999/sessions/", &admin).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        api.delete("/accounts/users/999/sessions/", &admin).await.0,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -188,13 +211,22 @@ async fn block_dashboard_login_refuses_checkcreds_login_and_sessions() {
     let bob_token = body["token"].as_str().unwrap().to_owned();
     let path = format!("/accounts/{bob}/users/");
 
-    assert_eq!(api.put(&path, &admin, json!({"block_dashboard_login": true})).await.1, json!("ok"));
+    assert_eq!(
+        api.put(&path, &admin, json!({"block_dashboard_login": true})).await.1,
+        json!("ok")
+    );
     assert!(!works(&api, &bob_token).await);
     let creds = json!({"username": "bob", "password": PASSWORD});
     let refused = (StatusCode::BAD_REQUEST, json!("Bad credentials"));
-    assert_eq!(api.call(Method::POST, "/v2/checkcreds/", None, Some(creds)).await, refused);
+    assert_eq!(
+        api.call(Method::POST, "/v2/checkcreds/", None, Some(creds)).await,
+        refused
+    );
     assert_eq!(login(&api, "bob", PASSWORD).await, refused);
 
-    assert_eq!(api.put(&path, &admin, json!({"block_dashboard_login": false})).await.1, json!("ok"));
+    assert_eq!(
+        api.put(&path, &admin, json!({"block_dashboard_login": false})).await.1,
+        json!("ok")
+    );
     assert_eq!(login(&api, "bob", PASSWORD).await.0, StatusCode::OK);
 }

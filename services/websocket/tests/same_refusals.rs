@@ -244,7 +244,11 @@ async fn a_user_blocked_through_the_api_is_refused_by_the_websocket() {
 
     let admin = s.api.admin_token().await;
     let conn = s.api.db.pool().get().await.unwrap();
-    let id = trmm_db::users::find_by_username(&conn, "operator").await.unwrap().unwrap().id;
+    let id = trmm_db::users::find_by_username(&conn, "operator")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
     let path = format!("/accounts/{id}/users/");
     let (status, body) = s.api.put(&path, &admin, json!({"block_dashboard_login": true})).await;
     assert_eq!((status, body), (StatusCode::OK, json!("ok")));

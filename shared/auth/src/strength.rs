@@ -6,13 +6,62 @@ pub const MIN_LENGTH: usize = 8;
 
 /// Passwords so common that length alone does not make them safe (lower-cased).
 const COMMON: &[&str] = &[
-    "password", "password1", "password12", "password123", "passw0rd", "p@ssw0rd", "p@ssword", "12345678",
-    "123456789", "1234567890", "87654321", "11111111", "00000000", "qwertyui", "qwerty12", "qwerty123",
-    "qwertyuiop", "1q2w3e4r", "1qaz2wsx", "zaq12wsx", "abcd1234", "abc12345", "iloveyou", "letmein1",
-    "welcome1", "welcome123", "sunshine", "princess", "football", "baseball", "superman", "trustno1",
-    "starwars", "whatever", "monkey123", "dragon123", "master123", "admin123", "administrator", "changeme",
-    "changeme123", "default1", "tactical", "tacticalrmm", "trmmadmin", "computer", "internet", "michelle",
-    "jennifer", "sandiego", "mustang1", "shadow12", "asdfghjk", "asdf1234", "zxcvbnm1", "zxcvbnmm",
+    "password",
+    "password1",
+    "password12",
+    "password123",
+    "passw0rd",
+    "p@ssw0rd",
+    "p@ssword",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "87654321",
+    "11111111",
+    "00000000",
+    "qwertyui",
+    "qwerty12",
+    "qwerty123",
+    "qwertyuiop",
+    "1q2w3e4r",
+    "1qaz2wsx",
+    "zaq12wsx",
+    "abcd1234",
+    "abc12345",
+    "iloveyou",
+    "letmein1",
+    "welcome1",
+    "welcome123",
+    "sunshine",
+    "princess",
+    "football",
+    "baseball",
+    "superman",
+    "trustno1",
+    "starwars",
+    "whatever",
+    "monkey123",
+    "dragon123",
+    "master123",
+    "admin123",
+    "administrator",
+    "changeme",
+    "changeme123",
+    "default1",
+    "tactical",
+    "tacticalrmm",
+    "trmmadmin",
+    "computer",
+    "internet",
+    "michelle",
+    "jennifer",
+    "sandiego",
+    "mustang1",
+    "shadow12",
+    "asdfghjk",
+    "asdf1234",
+    "zxcvbnm1",
+    "zxcvbnmm",
 ];
 
 /// Why `password` is too weak for `username`, in Django's words; empty when it is acceptable.
@@ -43,9 +92,15 @@ mod tests {
 
     #[test]
     fn weak_passwords_are_named_and_strong_ones_pass() {
-        assert_eq!(password_problems("correct horse battery", "admin"), Vec::<String>::new());
+        assert_eq!(
+            password_problems("correct horse battery", "admin"),
+            Vec::<String>::new()
+        );
         assert_eq!(password_problems("short1", "bob").len(), 1);
-        assert_eq!(password_problems("Password123", "bob"), ["This password is too common."]);
+        assert_eq!(
+            password_problems("Password123", "bob"),
+            ["This password is too common."]
+        );
         assert_eq!(
             password_problems("1234", "bob"),
             [

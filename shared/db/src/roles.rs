@@ -223,7 +223,12 @@ pub async fn update(db: &impl GenericClient, id: RoleId, f: &RoleFields, by: &st
     write(db, id, f, Some(by)).await
 }
 
-async fn write(db: &impl GenericClient, id: RoleId, f: &RoleFields, modified_by: Option<&str>) -> Result<bool, DbError> {
+async fn write(
+    db: &impl GenericClient,
+    id: RoleId,
+    f: &RoleFields,
+    modified_by: Option<&str>,
+) -> Result<bool, DbError> {
     let known = flag_names(db).await?;
     if let Some((unknown, _)) = f.flags.iter().find(|(flag, _)| !known.contains(flag)) {
         return Err(DbError::UnknownPermission(unknown.clone()));
@@ -243,7 +248,8 @@ async fn write(db: &impl GenericClient, id: RoleId, f: &RoleFields, modified_by:
         return Ok(false);
     }
     if let Some(clients) = &f.clients {
-        db.execute("DELETE FROM role_clients WHERE role_id = $1", &[&id]).await?;
+        db.execute("DELETE FROM role_clients WHERE role_id = $1", &[&id])
+            .await?;
         db.execute(
             "INSERT INTO role_clients (role_id, client_id) SELECT $1, unnest($2::int[]) ON CONFLICT DO NOTHING",
             &[&id, clients],
@@ -296,11 +302,7 @@ pub async fn missing_site(db: &impl GenericClient, ids: &[SiteId]) -> Result<Opt
     first_missing(db, "sites", &ids).await.map(|id| id.map(SiteId))
 }
 
-async fn first_missing(
-    db: &impl GenericClient,
-    table: &str,
-    ids: &(dyn ToSql + Sync),
-) -> Result<Option<i32>, DbError> {
+async fn first_missing(db: &impl GenericClient, table: &str, ids: &(dyn ToSql + Sync)) -> Result<Option<i32>, DbError> {
     let sql = format!(
         "SELECT x FROM unnest($1::int[]) WITH ORDINALITY AS t(x, n)
          WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE id = x) ORDER BY n LIMIT 1"

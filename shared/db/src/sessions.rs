@@ -178,8 +178,10 @@ pub async fn list_for_user(
         .await?;
     Ok(rows
         .iter()
-        .map(|row| from_row! { row, SessionInfo { digest, user: row.get("username"), created, expiry, last_used,
-                                                   ip_address } })
+        .map(|row| {
+            from_row! { row, SessionInfo { digest, user: row.get("username"), created, expiry, last_used,
+            ip_address } }
+        })
         .collect())
 }
 

@@ -151,7 +151,8 @@ async fn login(
     if !totp_ok {
         return Err(reject(&state, &req, &body.username, "Two Factor token rejected").await);
     }
-    let TokenResponse { expiry, token } = issue_token(&state, &req, &user, Scope::Full, crate::auth::SESSION_TTL).await?;
+    let TokenResponse { expiry, token } =
+        issue_token(&state, &req, &user, Scope::Full, crate::auth::SESSION_TTL).await?;
     let db = state.conn().await?;
     users::record_login(&db, user.id, now, auth::client_ip(&req, &state)).await?;
     audit::insert(

@@ -128,11 +128,17 @@ async fn ui_prefs(caller: Caller, Json(body): Json<Value>) -> ApiResult<HttpResp
     let prefs = UiPrefs {
         dark_mode: f.boolean("dark_mode"),
         show_community_scripts: f.boolean("show_community_scripts"),
-        agent_dblclick_action: f.choice("agent_dblclick_action", &["editagent", "takecontrol", "remotebg", "urlaction"]),
+        agent_dblclick_action: f.choice(
+            "agent_dblclick_action",
+            &["editagent", "takecontrol", "remotebg", "urlaction"],
+        ),
         url_action: url_action.map(|a| a.map(UrlActionId)),
         default_agent_tbl_tab: f.choice("default_agent_tbl_tab", &["server", "workstation", "mixed"]),
         client_tree_sort: f.choice("client_tree_sort", &["alphafail", "alpha"]),
-        client_tree_splitter: f.int_within("client_tree_splitter", 0, i16::MAX.into(), false).flatten().and_then(|n| i16::try_from(n).ok()),
+        client_tree_splitter: f
+            .int_within("client_tree_splitter", 0, i16::MAX.into(), false)
+            .flatten()
+            .and_then(|n| i16::try_from(n).ok()),
         loading_bar_color: f.string("loading_bar_color", 255, false),
         clear_search_when_switching: f.boolean("clear_search_when_switching"),
         date_format: f.text("date_format", 30, true, true),

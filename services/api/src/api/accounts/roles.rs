@@ -37,11 +37,15 @@ async fn fields(db: &impl GenericClient, body: &Value) -> ApiResult<RoleFields> 
             flags.push((flag, value));
         }
     }
-    let clients = f.pk_list("can_view_clients").map(|ids| ids.into_iter().map(ClientId).collect::<Vec<_>>());
+    let clients = f
+        .pk_list("can_view_clients")
+        .map(|ids| ids.into_iter().map(ClientId).collect::<Vec<_>>());
     if let Some(missing) = roles::missing_client(db, clients.as_deref().unwrap_or_default()).await? {
         f.error("can_view_clients", form::invalid_pk(missing.0));
     }
-    let sites = f.pk_list("can_view_sites").map(|ids| ids.into_iter().map(SiteId).collect::<Vec<_>>());
+    let sites = f
+        .pk_list("can_view_sites")
+        .map(|ids| ids.into_iter().map(SiteId).collect::<Vec<_>>());
     if let Some(missing) = roles::missing_site(db, sites.as_deref().unwrap_or_default()).await? {
         f.error("can_view_sites", form::invalid_pk(missing.0));
     }
@@ -102,11 +106,17 @@ async fn update(
     let before = roles::get(&tx, RoleId(*pk)).await?.ok_or(ApiError::NotFound)?;
     let fields = fields(&tx, &body).await?;
     let who = caller.identity.username();
-    roles::update(&tx, before.id, &fields, who).await.unique_as(name_taken)?;
+    roles::update(&tx, before.id, &fields, who)
+        .await
+        .unique_as(name_taken)?;
     let after = roles::get(&tx, before.id).await?.ok_or(ApiError::NotFound)?;
     let (before, after) = (snapshot(&before)?, snapshot(&after)?);
     let unchanged = |key: &str| key.starts_with("modified_");
-    let changed = before.as_object().into_iter().flatten().any(|(k, v)| !unchanged(k) && after[k] != *v);
+    let changed = before
+        .as_object()
+        .into_iter()
+        .flatten()
+        .any(|(k, v)| !unchanged(k) && after[k] != *v);
     if changed {
         let message = format!("{who} modified role {}", after["name"].as_str().unwrap_or_default());
         let change = Change::modify(ROLE, message, before, after);

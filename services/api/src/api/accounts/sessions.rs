@@ -40,7 +40,11 @@ async fn end_all(caller: Authed<ManageAccounts>, req: HttpRequest, pk: web::Path
 }
 
 /// `<digest>` is the hex digest the session list shows; anything else names no session (404).
-async fn end_one(caller: Authed<ManageAccounts>, req: HttpRequest, digest: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn end_one(
+    caller: Authed<ManageAccounts>,
+    req: HttpRequest,
+    digest: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let digest = hex::decode(digest.as_str()).map_err(|_| ApiError::NotFound)?;
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;

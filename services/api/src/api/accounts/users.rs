@@ -23,7 +23,8 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Django's `UnicodeUsernameValidator` message.
-const BAD_USERNAME: &str = "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.";
+const BAD_USERNAME: &str =
+    "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.";
 
 #[derive(Deserialize)]
 struct Search {
@@ -41,7 +42,10 @@ struct Listed {
 /// The `UserSerializer` fields of a create or an edit, validated into `f` (a role must exist).
 async fn changes(db: &impl GenericClient, f: &mut Form<'_>) -> ApiResult<UserChanges> {
     let username = f.string("username", 150, false).map(|u| u.trim().to_owned());
-    if username.as_deref().is_some_and(|u| !u.chars().all(|c| c.is_alphanumeric() || "@.+-_".contains(c))) {
+    if username
+        .as_deref()
+        .is_some_and(|u| !u.chars().all(|c| c.is_alphanumeric() || "@.+-_".contains(c)))
+    {
         f.error("username", BAD_USERNAME);
     }
     let email = f.string("email", 254, true).map(|e| e.trim().to_owned());
@@ -72,7 +76,9 @@ fn valid_email(email: &str) -> bool {
     let Some((local, domain)) = email.rsplit_once('@') else {
         return false;
     };
-    let labels_ok = domain.split('.').all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
+    let labels_ok = domain
+        .split('.')
+        .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
     !local.is_empty() && domain.contains('.') && labels_ok && !email.chars().any(char::is_whitespace)
 }
 
@@ -141,13 +147,19 @@ async fn update(
     f.finish().map_err(|e| ApiError::Invalid(Value::Object(e)))?;
     let tx = db.transaction().await?;
     let before = users::get(&tx, UserId(*pk)).await?.ok_or(ApiError::NotFound)?;
-    refuse_root(&caller.state, &caller.identity, &before.username, "The root user cannot be modified from the UI")?;
+    refuse_root(
+        &caller.state,
+        &caller.identity,
+        &before.username,
+        "The root user cannot be modified from the UI",
+    )?;
     let who = caller.identity.username();
     let taken = || ApiError::field("username", "A user with that username already exists.");
     users::update(&tx, before.id, &fields, who).await.unique_as(taken)?;
     let after = users::get(&tx, before.id).await?.ok_or(ApiError::NotFound)?;
     // A new role or lost access must not leave sessions running on the old grant.
-    let lost_access = (before.is_active && !after.is_active) || (!before.block_dashboard_login && after.block_dashboard_login);
+    let lost_access =
+        (before.is_active && !after.is_active) || (!before.block_dashboard_login && after.block_dashboard_login);
     if before.role != after.role || lost_access {
         revoke_sessions(&tx, &caller.identity, before.id).await?;
     }
@@ -164,7 +176,12 @@ async fn delete(caller: Authed<ManageAccounts>, req: HttpRequest, pk: web::Path<
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
     let user = users::get(&tx, UserId(*pk)).await?.ok_or(ApiError::NotFound)?;
-    refuse_root(&caller.state, &caller.identity, &user.username, "The root user cannot be deleted from the UI")?;
+    refuse_root(
+        &caller.state,
+        &caller.identity,
+        &user.username,
+        "The root user cannot be deleted from the UI",
+    )?;
     // Its sessions go with it (auth_tokens cascade).
     users::delete(&tx, user.id).await?;
     let who = caller.identity.username();
@@ -182,7 +199,16 @@ mod tests {
         for good in ["a@example.com", "first.last+tag@mail.example.org"] {
             assert!(valid_email(good), "{good}");
         }
-        for bad in ["", "a", "a@", "@example.com", "a@example", "a b@example.com", "a@-x.com", "a@x..com"] {
+        for bad in [
+            "",
+            "a",
+            "a@",
+            "@example.com",
+            "a@example",
+            "a b@example.com",
+            "a@-x.com",
+            "a@x..com",
+        ] {
             assert!(!valid_email(bad), "{bad}");
         }
     }
