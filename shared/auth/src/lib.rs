@@ -1,4 +1,5 @@
-//! Secrets handling: argon2id passwords and their minimum strength, random bearer tokens stored only as SHA-256 digests, and TOTP.
+//! Secrets handling: argon2id passwords and their minimum strength, random bearer tokens stored only as SHA-256
+//! digests, and TOTP.
 
 mod password;
 mod strength;

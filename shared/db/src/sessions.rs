@@ -87,8 +87,8 @@ pub async fn find_valid(
 ) -> Result<Option<Session>, DbError> {
     let row = db
         .query_opt(
-            "SELECT t.scope, t.expiry, t.last_used, u.id, u.username, u.password_hash, u.email, u.is_active, u.is_superuser,
-                    u.block_dashboard_login, u.totp_key, u.role_id
+            "SELECT t.scope, t.expiry, t.last_used, u.id, u.username, u.password_hash, u.email, u.is_active,
+                    u.is_superuser, u.block_dashboard_login, u.totp_key, u.role_id
              FROM auth_tokens t JOIN users u ON u.id = t.user_id WHERE t.digest = $1",
             &[&digest],
         )
