@@ -67,6 +67,7 @@ async fn serve(cfg: ServeConfig, shutdown: CancellationToken) -> anyhow::Result<
             trust_proxy_headers: cfg.proxy.trust_proxy_headers,
             login_rate_limit: cfg.login_rate_limit,
             redis_prefix: cfg.redis_keys.redis_prefix,
+            root_user: cfg.root_user.filter(|u| !u.is_empty()),
         }),
         clock: SystemClock::shared(),
         gateway: cfg.gateway.client()?,

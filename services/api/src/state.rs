@@ -26,6 +26,8 @@ pub struct Settings {
     pub login_rate_limit: u32,
     /// Prefix of Redis keys.
     pub redis_prefix: String,
+    /// The protected root user, whom other users cannot edit, delete or reset (upstream `ROOT_USER`).
+    pub root_user: Option<String>,
 }
 
 /// Everything handlers share.

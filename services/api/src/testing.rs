@@ -140,6 +140,7 @@ impl TestApi {
             login_rate_limit: 10,
             // A fresh prefix per test so parallel tests from 127.0.0.1 do not share rate-limit counters.
             redis_prefix: redis_keys.prefix().to_owned(),
+            root_user: None,
         };
         tweak(&mut settings);
         assert_eq!(

@@ -67,11 +67,16 @@ async fn session(api: &TestApi, name: &str, flags: &[&str], client: Option<i64>)
     let user: i32 = db.query_one(sql, &[&name, &role.0]).await.unwrap().get(0);
     let token = trmm_auth::generate_token();
     let digest = trmm_auth::digest_token(&token);
-    let expiry = chrono::Utc::now() + chrono::Duration::hours(1);
-    let full = trmm_db::sessions::Scope::Full;
-    trmm_db::sessions::create(&db, trmm_db::UserId(user), &digest, full, expiry)
-        .await
-        .unwrap();
+    let now = chrono::Utc::now();
+    let new = trmm_db::sessions::NewSession {
+        user: trmm_db::UserId(user),
+        digest: &digest,
+        scope: trmm_db::sessions::Scope::Full,
+        created: now,
+        expiry: now + chrono::Duration::hours(1),
+        ip: None,
+    };
+    trmm_db::sessions::create(&db, &new).await.unwrap();
     token
 }
 

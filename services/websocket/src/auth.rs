@@ -2,6 +2,8 @@
 //! permission and scope check is `trmm_authz`'s, the one trmm-api's extractors make; this module only renders
 //! its [`Denial`] as an error frame and a close code.
 
+use std::net::IpAddr;
+
 use serde_json::{json, Value};
 use trmm_authz::perms::Permission;
 use trmm_authz::{Denial, Identity};
@@ -50,10 +52,11 @@ impl From<trmm_db::DbError> for Refusal {
     }
 }
 
-/// The user behind `query`'s token, if that user holds `P` and may see agent `agent_id`.
+/// The user behind `query`'s token, connecting from `ip`, if that user holds `P` and may see agent `agent_id`.
 pub async fn authorize<P: Permission>(
     pool: &trmm_db::Pool,
     query: &str,
+    ip: Option<IpAddr>,
     agent_id: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(Identity, AgentRef), Refusal> {
@@ -62,5 +65,5 @@ pub async fn authorize<P: Permission>(
         return Err(Denial::NoCredentials.into());
     }
     let db = pool.get().await.map_err(trmm_db::DbError::from)?;
-    Ok(trmm_authz::authorize_agent::<P>(&db, token, agent_id, now).await?)
+    Ok(trmm_authz::authorize_agent::<P>(&db, token, ip, agent_id, now).await?)
 }
