@@ -102,6 +102,10 @@ pub struct ServeConfig {
     /// Redis key namespace.
     #[command(flatten)]
     pub redis_keys: trmm_deps::RedisPrefixArgs,
+    /// Username of the protected root user: other users cannot edit, delete or reset its password or 2FA
+    /// (usually the superuser created at install).
+    #[arg(long, env = "TRMM_ROOT_USER")]
+    pub root_user: Option<String>,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "TRMM_API_WORKERS")]
     pub workers: Option<usize>,

@@ -4,11 +4,11 @@
 /// `$list` + `$one`, served by the calling module's functions of those names.
 macro_rules! resource_routes {
     ($cfg:expr, $list:literal, $one:literal) => {
-        $cfg.route($list, web::get().to(list))
-            .route($list, web::post().to(create))
-            .route(concat!($list, $one), web::get().to(get))
-            .route(concat!($list, $one), web::put().to(update))
-            .route(concat!($list, $one), web::delete().to(delete))
+        $cfg.route($list, $crate::api::routes::get().to(list))
+            .route($list, $crate::api::routes::post().to(create))
+            .route(concat!($list, $one), $crate::api::routes::get().to(get))
+            .route(concat!($list, $one), $crate::api::routes::put().to(update))
+            .route(concat!($list, $one), $crate::api::routes::delete().to(delete))
     };
 }
 

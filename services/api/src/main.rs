@@ -77,6 +77,7 @@ async fn serve(cfg: ServeConfig, shutdown: CancellationToken) -> anyhow::Result<
             login_rate_limit: cfg.login_rate_limit,
             redis_prefix: cfg.redis_keys.redis_prefix,
             monitoring_token: monitoring_token.map(trmm_auth::digest_token),
+            root_user: cfg.root_user.filter(|u| !u.is_empty()),
         }),
         clock,
         gateway,

@@ -28,6 +28,8 @@ pub struct Settings {
     pub redis_prefix: String,
     /// Digest of the token `GET /core/v2/status/` wants in `X-Mon-Token`; None turns the endpoint off.
     pub monitoring_token: Option<trmm_auth::TokenDigest>,
+    /// The protected root user, whom other users cannot edit, delete or reset (upstream `ROOT_USER`).
+    pub root_user: Option<String>,
 }
 
 /// Everything handlers share.

@@ -141,6 +141,7 @@ impl TestApi {
             // A fresh prefix per test so parallel tests from 127.0.0.1 do not share rate-limit counters.
             redis_prefix: redis_keys.prefix().to_owned(),
             monitoring_token: None,
+            root_user: None,
         };
         tweak(&mut settings);
         assert_eq!(

@@ -2,6 +2,8 @@
 //! permission and scope check is `trmm_authz`'s, the one trmm-api's extractors make; this module only renders
 //! its [`Denial`] as an error frame and a close code.
 
+use std::net::IpAddr;
+
 use actix_ws::{CloseCode, CloseReason, Session};
 use serde_json::{json, Value};
 use trmm_authz::perms::{Authenticated, Permission};
@@ -61,22 +63,24 @@ pub async fn refuse(mut session: Session, refusal: &Refusal) {
     let _ = session.close(Some(reason)).await;
 }
 
-/// The user behind `query`'s token: a full session of a user allowed on the dashboard (upstream's dashinfo
-/// consumer refuses anonymous and `block_dashboard_login` users).
+/// The user behind `query`'s token, connecting from `ip`: a full session of a user allowed on the dashboard
+/// (upstream's dashinfo consumer refuses anonymous and `block_dashboard_login` users).
 pub async fn authenticate(
     pool: &trmm_db::Pool,
     query: &str,
+    ip: Option<IpAddr>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Identity, Refusal> {
     let token = trmm_authz::query_token(query).ok_or(Denial::NoCredentials)?;
     let db = pool.get().await.map_err(trmm_db::DbError::from)?;
-    Ok(trmm_authz::authorize::<Authenticated>(&db, Some(token), now).await?)
+    Ok(trmm_authz::authorize::<Authenticated>(&db, Some(token), ip, now).await?)
 }
 
-/// The user behind `query`'s token, if that user holds `P` and may see agent `agent_id`.
+/// The user behind `query`'s token, connecting from `ip`, if that user holds `P` and may see agent `agent_id`.
 pub async fn authorize<P: Permission>(
     pool: &trmm_db::Pool,
     query: &str,
+    ip: Option<IpAddr>,
     agent_id: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(Identity, AgentRef), Refusal> {
@@ -85,5 +89,5 @@ pub async fn authorize<P: Permission>(
         return Err(Denial::NoCredentials.into());
     }
     let db = pool.get().await.map_err(trmm_db::DbError::from)?;
-    Ok(trmm_authz::authorize_agent::<P>(&db, token, agent_id, now).await?)
+    Ok(trmm_authz::authorize_agent::<P>(&db, token, ip, agent_id, now).await?)
 }

@@ -64,11 +64,11 @@ pub async fn socket(
     ctx: web::Data<Ctx>,
 ) -> actix_web::Result<HttpResponse> {
     let (response, session, messages) = actix_ws::handle(&req, body)?;
-    let ip = trmm_authz::client_ip(&req, ctx.trust_proxy_headers).map(|ip| ip.to_string());
-    let origin = json!({ "ip": ip, "method": "GET", "url": req.path() });
+    let ip = trmm_authz::client_ip(&req, ctx.trust_proxy_headers);
+    let origin = json!({ "ip": ip.map(|ip| ip.to_string()), "method": "GET", "url": req.path() });
     let (ctx, query, agent_id) = (ctx.get_ref().clone(), req.query_string().to_owned(), path.into_inner());
     actix_web::rt::spawn(async move {
-        match auth::authorize::<SendCmd>(&ctx.pool, &query, &agent_id, ctx.clock.now()).await {
+        match auth::authorize::<SendCmd>(&ctx.pool, &query, ip, &agent_id, ctx.clock.now()).await {
             Ok((who, agent)) => serve(ctx, session, messages, who, agent, origin).await,
             Err(refusal) => auth::refuse(session, &refusal).await,
         }

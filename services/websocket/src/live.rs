@@ -3,6 +3,7 @@
 //! changed role takes effect), and the end of the socket at shutdown.
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -26,6 +27,7 @@ pub struct Live {
     pub session: Session,
     messages: MessageStream,
     query: String,
+    ip: Option<IpAddr>,
     heard: Instant,
     heartbeat: Interval,
     recheck: Interval,
@@ -54,14 +56,16 @@ where
     Fut: Future<Output = ()> + 'static,
 {
     let (response, session, messages) = actix_ws::handle(req, body)?;
+    let ip = trmm_authz::client_ip(req, ctx.trust_proxy_headers);
     let (ctx, query) = (ctx.get_ref().clone(), req.query_string().to_owned());
     actix_web::rt::spawn(async move {
-        match auth::authenticate(&ctx.pool, &query, ctx.clock.now()).await {
+        match auth::authenticate(&ctx.pool, &query, ip, ctx.clock.now()).await {
             Ok(who) => {
                 let live = Live {
                     session,
                     messages,
                     query,
+                    ip,
                     heard: Instant::now(),
                     heartbeat: tokio::time::interval(HEARTBEAT),
                     recheck: tokio::time::interval_at(tokio::time::Instant::now() + TICK, TICK),
@@ -100,7 +104,7 @@ impl Live {
                     }
                 }
                 _ = self.recheck.tick() => {
-                    match auth::authenticate(&ctx.pool, &self.query, ctx.clock.now()).await {
+                    match auth::authenticate(&ctx.pool, &self.query, self.ip, ctx.clock.now()).await {
                         Ok(who) => return Next::Tick(Box::new(who)),
                         // Postgres blinked: the user keeps the socket until the next check.
                         Err(refusal) if refusal.status == 500 => {}

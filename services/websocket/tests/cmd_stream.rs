@@ -98,11 +98,16 @@ impl Suite {
             .unwrap();
         }
         let token = trmm_auth::generate_token();
-        let expiry = chrono::Utc::now() + chrono::Duration::hours(1);
-        let digest = trmm_auth::digest_token(&token);
-        trmm_db::sessions::create(&conn, user.id, &digest, trmm_db::sessions::Scope::Full, expiry)
-            .await
-            .unwrap();
+        let now = chrono::Utc::now();
+        let session = trmm_db::sessions::NewSession {
+            user: user.id,
+            digest: &trmm_auth::digest_token(&token),
+            scope: trmm_db::sessions::Scope::Full,
+            created: now,
+            expiry: now + chrono::Duration::hours(1),
+            ip: None,
+        };
+        trmm_db::sessions::create(&conn, &session).await.unwrap();
         token
     }
 

@@ -14,8 +14,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 use trmm_api::testing::TestApi;
 use trmm_authz::{INVALID_TOKEN, NO_CREDENTIALS, NO_PERMISSION, TOTP_REQUIRED};
-use trmm_db::sessions::Scope;
-use trmm_db::ClientId;
+use trmm_db::sessions::{NewSession, Scope};
+use trmm_db::{ClientId, UserId};
 use trmm_testkit::NatsServer;
 
 /// Enrolled, never connected: an allowed command gets "offline", which is not a refusal.
@@ -100,11 +100,23 @@ impl Both {
         }
         let sql = "UPDATE users SET block_dashboard_login = $2 WHERE id = $1";
         conn.execute(sql, &[&user.id.0, &u.blocked]).await.unwrap();
+        self.session(user.id, u.session).await
+    }
+
+    /// A new session token of `user`.
+    async fn session(&self, user: UserId, scope: Scope) -> String {
+        let conn = self.api.db.pool().get().await.unwrap();
         let token = trmm_auth::generate_token();
-        let expiry = chrono::Utc::now() + chrono::Duration::hours(1);
-        trmm_db::sessions::create(&conn, user.id, &trmm_auth::digest_token(&token), u.session, expiry)
-            .await
-            .unwrap();
+        let now = chrono::Utc::now();
+        let session = NewSession {
+            user,
+            digest: &trmm_auth::digest_token(&token),
+            scope,
+            created: now,
+            expiry: now + chrono::Duration::hours(1),
+            ip: None,
+        };
+        trmm_db::sessions::create(&conn, &session).await.unwrap();
         token
     }
 
@@ -213,4 +225,35 @@ async fn api_and_websocket_refuse_the_same_users() {
         assert_eq!(api, expected, "trmm-api, {who}");
         assert_eq!(ws, expected, "trmm-websocket, {who}");
     }
+}
+
+/// Blocking a user through trmm-api's accounts endpoint ends its sessions, so its next socket is refused; a
+/// session it opens afterwards is refused as a blocked user's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_blocked_through_the_api_is_refused_by_the_websocket() {
+    let s = both().await;
+    let operator = User {
+        name: "operator",
+        flags: Some(&["can_send_cmd"][..]),
+        client: None,
+        blocked: false,
+        session: Scope::Full,
+    };
+    let before = s.token(operator).await;
+    assert_eq!(s.ws_verdict(Some(&before), AGENT).await, None);
+
+    let admin = s.api.admin_token().await;
+    let conn = s.api.db.pool().get().await.unwrap();
+    let id = trmm_db::users::find_by_username(&conn, "operator")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let path = format!("/accounts/{id}/users/");
+    let (status, body) = s.api.put(&path, &admin, json!({"block_dashboard_login": true})).await;
+    assert_eq!((status, body), (StatusCode::OK, json!("ok")));
+
+    assert_eq!(s.ws_verdict(Some(&before), AGENT).await, refused(401, INVALID_TOKEN));
+    let after = s.session(id, Scope::Full).await;
+    assert_eq!(s.ws_verdict(Some(&after), AGENT).await, refused(403, NO_PERMISSION));
 }

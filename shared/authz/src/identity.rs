@@ -1,20 +1,23 @@
 //! Session token -> [`Identity`], and what that identity may do.
 
+use std::net::IpAddr;
+
 use chrono::{DateTime, Duration, Utc};
 use trmm_db::access::{self, Access};
 use trmm_db::agents::AgentRef;
 use trmm_db::roles::{RolePermissions, Scope};
 use trmm_db::sessions::{self, Session};
 use trmm_db::users::User;
-use trmm_db::{ClientId, GenericClient, SiteId};
+use trmm_db::{ClientId, GenericClient, RoleId, SiteId};
 
 use crate::perms::Permission;
 use crate::Denial;
 
 /// Dashboard sessions live this long after their last use (TRMM settings.py REST_KNOX TOKEN_TTL = 5 h).
 pub const SESSION_TTL: Duration = Duration::hours(5);
-/// The expiry is written back only when it moves by more than this (knox MIN_REFRESH_INTERVAL).
-const MIN_REFRESH: Duration = Duration::minutes(10);
+/// A session's last use, client IP and sliding expiry are written back at most this often, so a busy dashboard
+/// does not write on every request (knox's MIN_REFRESH_INTERVAL is 10 min; last use shown to the minute needs 1).
+const TOUCH_INTERVAL: Duration = Duration::minutes(1);
 
 /// An authenticated dashboard user.
 #[derive(Debug, Clone)]
@@ -65,25 +68,38 @@ impl Identity {
         }
     }
 
+    /// The user's role with its id, when it limits the user to some clients or sites: what such a user creates
+    /// joins the role (TRMM clients/views.py), or the user could not see it.
+    pub fn restricting_role(&self) -> Option<(RoleId, &RolePermissions)> {
+        let (id, role) = (self.user.role_id?, self.role.as_ref()?);
+        let restricted = !self.is_superuser() && (!role.clients.is_empty() || !role.sites.is_empty());
+        restricted.then_some((id, role))
+    }
+
     /// The username recorded in audit rows and `created_by` columns.
     pub fn username(&self) -> &str {
         &self.user.username
     }
 }
 
-/// The live session named by `token`, refreshed (sliding expiry) when it is a full one.
+/// The live session named by `token`, used now from `ip`: its last use is recorded and, for a full session, its
+/// expiry slides.
 ///
 /// `block_dashboard_login` refuses every session of its user, in every service: upstream lets a blocked user's
 /// existing knox tokens keep working on REST while its websockets refuse them (server-api.md 2.6). Here
-/// sessions are only ever dashboard logins (there are no API keys, which are upstream's way to make an
-/// API-only user), so blocking a user ends its sessions at once everywhere instead of leaving them alive for
-/// REST only.
-pub async fn session(db: &impl GenericClient, token: Option<&str>, now: DateTime<Utc>) -> Result<Identity, Denial> {
+/// sessions are only ever dashboard logins (API keys are upstream's way to make an API-only user), so blocking
+/// a user ends its sessions everywhere instead of leaving them alive for REST only.
+pub async fn session(
+    db: &impl GenericClient,
+    token: Option<&str>,
+    ip: Option<IpAddr>,
+    now: DateTime<Utc>,
+) -> Result<Identity, Denial> {
     let token = token.filter(|t| !t.is_empty()).ok_or(Denial::NoCredentials)?;
     let digest = trmm_auth::digest_token(token);
     let Access {
         session: Session {
-            scope, expiry, user, ..
+            scope, last_used, user, ..
         },
         role,
     } = access::by_session(db, &digest, now)
@@ -92,8 +108,9 @@ pub async fn session(db: &impl GenericClient, token: Option<&str>, now: DateTime
     if user.block_dashboard_login {
         return Err(Denial::NoPermission);
     }
-    if scope == sessions::Scope::Full && now + SESSION_TTL - expiry > MIN_REFRESH {
-        sessions::extend(db, &digest, now + SESSION_TTL).await?;
+    if now - last_used >= TOUCH_INTERVAL {
+        let expiry = (scope == sessions::Scope::Full).then(|| now + SESSION_TTL);
+        sessions::touch(db, &digest, now, ip, expiry).await?;
     }
     Ok(Identity {
         user,
@@ -107,9 +124,10 @@ pub async fn session(db: &impl GenericClient, token: Option<&str>, now: DateTime
 pub async fn authorize<P: Permission>(
     db: &impl GenericClient,
     token: Option<&str>,
+    ip: Option<IpAddr>,
     now: DateTime<Utc>,
 ) -> Result<Identity, Denial> {
-    let identity = session(db, token, now).await?;
+    let identity = session(db, token, ip, now).await?;
     if identity.scope != sessions::Scope::Full {
         return Err(Denial::TotpRequired);
     }
@@ -124,10 +142,11 @@ pub async fn authorize<P: Permission>(
 pub async fn authorize_agent<P: Permission>(
     db: &impl GenericClient,
     token: Option<&str>,
+    ip: Option<IpAddr>,
     agent_id: &str,
     now: DateTime<Utc>,
 ) -> Result<(Identity, AgentRef), Denial> {
-    let identity = authorize::<P>(db, token, now).await?;
+    let identity = authorize::<P>(db, token, ip, now).await?;
     let agent = agent_in_scope(db, &identity, agent_id).await?;
     Ok((identity, agent))
 }

@@ -122,3 +122,14 @@ permissions!(
     /// List and run URL actions.
     RunUrlActions => "can_run_urlactions",
 );
+
+permissions!(
+    /// See dashboard users and their sessions.
+    ListAccounts => "can_list_accounts",
+    /// Add, edit and delete users, reset their passwords and 2FA, and end their sessions.
+    ManageAccounts => "can_manage_accounts",
+    /// See roles.
+    ListRoles => "can_list_roles",
+    /// Add, edit and delete roles.
+    ManageRoles => "can_manage_roles",
+);

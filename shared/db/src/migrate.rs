@@ -31,6 +31,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "alert_template_function",
         include_str!("../migrations/0010_alert_template_function.sql"),
     ),
+    (11, "accounts", include_str!("../migrations/0011_accounts.sql")),
 ];
 
 /// Arbitrary constant key for `pg_advisory_xact_lock`, shared by every trmm-rs process.

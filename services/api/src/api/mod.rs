@@ -10,6 +10,7 @@ mod clients;
 mod core;
 mod form;
 pub(crate) mod pending;
+pub mod routes;
 mod scripts;
 mod services;
 mod software;
@@ -18,12 +19,23 @@ use actix_web::{web, HttpResponse};
 use serde_json::json;
 
 use crate::error::ApiError;
+use routes::Routes;
 
 /// Registers every route, plus DRF-shaped errors for bad query strings, bad paths and unknown URLs.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::QueryConfig::default().error_handler(|e, _| ApiError::BadRequest(e.to_string()).into()))
         .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
-        .route("/", web::get().to(root))
+        .default_service(web::to(not_found));
+    every_route(&mut Routes::new(cfg));
+}
+
+/// Every method and path trmm-api serves.
+pub fn registered_routes() -> Vec<routes::Registered> {
+    routes::registered(every_route)
+}
+
+fn every_route(cfg: &mut Routes) {
+    cfg.route("/", routes::get().to(root))
         .configure(accounts::configure)
         .configure(clients::configure)
         .configure(agents::configure)
@@ -34,8 +46,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(core::configure)
         .configure(pending::configure)
         .configure(services::configure)
-        .configure(software::configure)
-        .default_service(web::to(not_found));
+        .configure(software::configure);
 }
 
 /// `GET /`: liveness probe kept from Tactical RMM.

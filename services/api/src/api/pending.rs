@@ -1,11 +1,12 @@
 //! Pending actions (TRMM logs/views.py PendingActions; server-api.md 3.8) and, beyond upstream, commands and
 //! scripts queued for offline agents (`queue_if_offline`), which trmm-worker runs when the agent is back.
 
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
 use serde_json::{json, Value};
 use trmm_db::pending::{self, Action};
 
 use super::agents::AGENT_ID;
+use crate::api::routes::{self, Routes};
 use crate::auth::perms::{ListPendingActions, ManagePendingActions};
 use crate::auth::{Authed, Scoped, ScopedAgent};
 use crate::error::ApiResult;
@@ -14,10 +15,13 @@ use crate::error::ApiResult;
 const CANCELLED: &str = "cancelled";
 
 /// Registers the routes of this module.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/logs/pendingactions/", web::get().to(list))
-        .route("/logs/pendingactions/{pk}/", web::delete().to(cancel))
-        .route(&format!("/agents/{AGENT_ID}/pendingactions/"), web::get().to(for_agent));
+pub fn configure(cfg: &mut Routes) {
+    cfg.route("/logs/pendingactions/", routes::get().to(list))
+        .route("/logs/pendingactions/{pk}/", routes::delete().to(cancel))
+        .route(
+            &format!("/agents/{AGENT_ID}/pendingactions/"),
+            routes::get().to(for_agent),
+        );
 }
 
 /// Upstream's derived `due` (logs/models.py::PendingAction.due).

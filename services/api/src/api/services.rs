@@ -7,17 +7,18 @@ use trmm_db::services;
 use trmm_protocol::calls::{WinServices, WinSvcAction, WinSvcDetail};
 
 use super::agents::AGENT_ID;
+use crate::api::routes::{self, Routes};
 use crate::auth::perms::ManageWinSvcs;
 use crate::auth::ScopedAgent;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// Registers the routes of this module.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut Routes) {
     let one = format!("/services/{AGENT_ID}/{{svcname}}/");
-    cfg.route(&format!("/services/{AGENT_ID}/"), web::get().to(list))
-        .route(&one, web::get().to(detail))
-        .route(&one, web::post().to(action));
+    cfg.route(&format!("/services/{AGENT_ID}/"), routes::get().to(list))
+        .route(&one, routes::get().to(detail))
+        .route(&one, routes::post().to(action));
 }
 
 /// `GET /services/<agent_id>/`: asks the agent, stores the answer, returns it.

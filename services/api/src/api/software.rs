@@ -1,22 +1,23 @@
 //! Installed software (TRMM software/views.py `GetSoftware`; server-api.md 3.12): the stored lists, and a
 //! refresh that asks the agent for `softwarelist`.
 
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
 use serde_json::{json, Value};
 use trmm_db::software::{self, InstalledSoftware};
 
 use super::agents::AGENT_ID;
+use crate::api::routes::{self, Routes};
 use crate::auth::perms::{ListSoftware, ManageSoftware};
 use crate::auth::{Authed, ScopedAgent};
 use crate::error::ApiResult;
 use trmm_protocol::calls::SoftwareList;
 
 /// Registers the routes of this module.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut Routes) {
     let one = format!("/software/{AGENT_ID}/");
-    cfg.route("/software/", web::get().to(list))
-        .route(&one, web::get().to(get))
-        .route(&one, web::put().to(refresh));
+    cfg.route("/software/", routes::get().to(list))
+        .route(&one, routes::get().to(get))
+        .route(&one, routes::put().to(refresh));
 }
 
 /// `InstalledSoftwareSerializer` (`fields = "__all__"`): `{id, software, agent}`. Rows are keyed by agent

@@ -37,7 +37,8 @@ impl<P: Permission> Authed<P> {
 
     async fn resolve(req: &HttpRequest) -> Result<Self, ApiError> {
         let (state, db) = prepare(req).await?;
-        let identity = trmm_authz::authorize::<P>(&db, trmm_authz::bearer_token(req), state.now()).await?;
+        let ip = super::client_ip(req, &state);
+        let identity = trmm_authz::authorize::<P>(&db, trmm_authz::bearer_token(req), ip, state.now()).await?;
         Ok(Authed::new(identity, state))
     }
 }
@@ -54,7 +55,8 @@ pub struct TotpSetupUser {
 
 async fn totp_setup_user(req: &HttpRequest) -> Result<TotpSetupUser, ApiError> {
     let (state, db) = prepare(req).await?;
-    let identity = trmm_authz::session(&db, trmm_authz::bearer_token(req), state.now()).await?;
+    let ip = super::client_ip(req, &state);
+    let identity = trmm_authz::session(&db, trmm_authz::bearer_token(req), ip, state.now()).await?;
     Ok(TotpSetupUser { identity, state })
 }
 
@@ -78,7 +80,8 @@ impl<P: Permission> ScopedAgent<P> {
         let (state, db) = prepare(req).await?;
         let token = trmm_authz::bearer_token(req);
         let agent_id = req.match_info().get("agent_id").ok_or(ApiError::NotFound)?;
-        let (identity, agent) = trmm_authz::authorize_agent::<P>(&db, token, agent_id, state.now()).await?;
+        let ip = super::client_ip(req, &state);
+        let (identity, agent) = trmm_authz::authorize_agent::<P>(&db, token, ip, agent_id, state.now()).await?;
         let _perm = PhantomData;
         Ok(ScopedAgent {
             identity,

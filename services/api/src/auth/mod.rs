@@ -23,7 +23,14 @@ macro_rules! from_request_by {
 
             fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
                 let req = req.clone();
-                Box::pin(async move { $resolve(&req).await })
+                let gate = $crate::auth::gate::Gate::of(&req);
+                Box::pin(async move {
+                    let resolved = $resolve(&req).await;
+                    if resolved.is_ok() {
+                        gate.open();
+                    }
+                    resolved
+                })
             }
         }
     };
@@ -31,6 +38,7 @@ macro_rules! from_request_by {
 
 mod agent;
 mod dashboard;
+pub(crate) mod gate;
 pub mod in_scope;
 mod scoped;
 

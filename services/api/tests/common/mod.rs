@@ -3,6 +3,7 @@
 // Each test binary uses a different subset.
 #![allow(dead_code)]
 
+pub mod accounts;
 pub mod alert_templates;
 pub mod checks;
 pub mod gateway;

@@ -6,26 +6,26 @@ mod checks;
 mod install;
 mod results;
 
-use actix_web::web;
+use crate::api::routes::{self, Routes};
 
 /// Registers the routes of this module.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/v3/installer/", web::get().to(install::check_token))
-        .route("/api/v3/installer/", web::post().to(install::check_version))
-        .route("/api/v3/newagent/", web::post().to(install::new_agent))
-        .route("/api/v3/checkin/", web::post().to(checkin::checkin))
-        .route("/api/v3/syncmesh/", web::post().to(checkin::sync_mesh))
-        .route("/api/v3/software/", web::post().to(checkin::software))
-        .route("/api/v3/checkrunner/", web::patch().to(checks::check_result))
-        .route("/api/v3/{agentid}/config/", web::get().to(checkin::config))
+pub fn configure(cfg: &mut Routes) {
+    cfg.route("/api/v3/installer/", routes::get().to(install::check_token))
+        .route("/api/v3/installer/", routes::post().to(install::check_version))
+        .route("/api/v3/newagent/", routes::post().to(install::new_agent))
+        .route("/api/v3/checkin/", routes::post().to(checkin::checkin))
+        .route("/api/v3/syncmesh/", routes::post().to(checkin::sync_mesh))
+        .route("/api/v3/software/", routes::post().to(checkin::software))
+        .route("/api/v3/checkrunner/", routes::patch().to(checks::check_result))
+        .route("/api/v3/{agentid}/config/", routes::get().to(checkin::config))
         .route(
             "/api/v3/{agentid}/checkinterval/",
-            web::get().to(checks::check_interval),
+            routes::get().to(checks::check_interval),
         )
-        .route("/api/v3/{agentid}/checkrunner/", web::get().to(checks::check_runner))
-        .route("/api/v3/{agentid}/runchecks/", web::get().to(checks::run_checks))
+        .route("/api/v3/{agentid}/checkrunner/", routes::get().to(checks::check_runner))
+        .route("/api/v3/{agentid}/runchecks/", routes::get().to(checks::run_checks))
         .route(
             "/api/v3/{histpk}/{agentid}/histresult/",
-            web::patch().to(results::history_result),
+            routes::patch().to(results::history_result),
         );
 }

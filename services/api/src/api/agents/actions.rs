@@ -10,6 +10,7 @@ use trmm_ops::{Delivered, OpsError};
 use trmm_protocol::calls::{Call, KillProc, Procs, RebootNow, Recover, Shutdown, SysInfo};
 
 use super::AGENT_ID;
+use crate::api::routes::{self, Routes};
 use crate::auth::perms::{EditAgent, ListAgents, ManageProcs, RebootAgents, RecoverAgents, SendCmd};
 use crate::auth::{self, ScopedAgent};
 use crate::error::{ApiError, ApiResult, UNREACHABLE};
@@ -17,16 +18,16 @@ use crate::json::Json;
 use crate::state::AppState;
 
 /// Registers the routes of this module.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut Routes) {
     let at = |tail: &str| format!("/agents/{AGENT_ID}/{tail}");
-    cfg.route(&at("ping/"), web::get().to(ping))
-        .route(&at("cmd/"), web::post().to(cmd))
-        .route(&at("wmi/"), web::post().to(refresh))
-        .route(&at("processes/"), web::get().to(processes))
-        .route(&at("processes/{pid}/"), web::delete().to(kill_process))
-        .route(&at("reboot/"), web::post().to(reboot))
-        .route(&at("shutdown/"), web::post().to(shutdown))
-        .route(&at("recover/"), web::post().to(recover));
+    cfg.route(&at("ping/"), routes::get().to(ping))
+        .route(&at("cmd/"), routes::post().to(cmd))
+        .route(&at("wmi/"), routes::post().to(refresh))
+        .route(&at("processes/"), routes::get().to(processes))
+        .route(&at("processes/{pid}/"), routes::delete().to(kill_process))
+        .route(&at("reboot/"), routes::post().to(reboot))
+        .route(&at("shutdown/"), routes::post().to(shutdown))
+        .route(&at("recover/"), routes::post().to(recover));
 }
 
 /// `GET ping/`: up to three tries, as upstream (2 s each).

@@ -2,7 +2,7 @@
 //! are resolved here, the run and one history row per agent are written, and a job on Redis hands the fan-out
 //! to trmm-worker, which records every agent's outcome (reply, `timeout` or `offline`).
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use trmm_db::agents::AgentRef;
@@ -13,14 +13,15 @@ use trmm_ops::command::CmdRequest;
 use trmm_ops::OpsError;
 
 use crate::api::audit::{self, Change};
+use crate::api::routes::{self, Routes};
 use crate::auth::perms::RunBulk;
 use crate::auth::{in_scope, Authed, Identity};
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
 
 /// Registers the routes of this module.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/agents/actions/bulk/", web::post().to(bulk_action));
+pub fn configure(cfg: &mut Routes) {
+    cfg.route("/agents/actions/bulk/", routes::post().to(bulk_action));
 }
 
 fn all() -> String {

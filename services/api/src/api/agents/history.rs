@@ -8,15 +8,16 @@ use trmm_db::history::{self, HistoryRow, ScriptHistoryFilter};
 
 use super::AGENT_ID;
 use crate::api::drf_time;
+use crate::api::routes::{self, Routes};
 use crate::auth::perms::ListAgentHistory;
 use crate::auth::{Authed, ScopedAgent};
 use crate::error::{ApiError, ApiResult};
 
 /// Registers the routes of this module.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/agents/history/", web::get().to(all_agents))
-        .route("/agents/scripthistory/", web::get().to(script_runs))
-        .route(&format!("/agents/{AGENT_ID}/history/"), web::get().to(one_agent));
+pub fn configure(cfg: &mut Routes) {
+    cfg.route("/agents/history/", routes::get().to(all_agents))
+        .route("/agents/scripthistory/", routes::get().to(script_runs))
+        .route(&format!("/agents/{AGENT_ID}/history/"), routes::get().to(one_agent));
 }
 
 /// `AgentHistorySerializer` (`fields = "__all__"` plus `script_name`).

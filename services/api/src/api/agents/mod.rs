@@ -8,7 +8,7 @@ mod notes;
 mod runscript;
 mod table;
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use trmm_authz::Denial;
@@ -19,6 +19,7 @@ use trmm_protocol::calls::Uninstall;
 
 use super::audit::{self, Change};
 use super::core::values::{self, CustomFieldEdit};
+use crate::api::routes::{self, Routes};
 use crate::auth::perms::{EditAgent, ListAgents, UninstallAgents};
 use crate::auth::{in_scope, ScopedAgent};
 use crate::error::{ApiError, ApiResult};
@@ -29,13 +30,13 @@ use crate::json::Json;
 pub const AGENT_ID: &str = "{agent_id:[^/]{21,}}";
 
 /// Registers the routes of this module.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut Routes) {
     let one = format!("/agents/{AGENT_ID}/");
-    cfg.route("/agents/", web::get().to(table::list))
-        .route("/agents/installer/", web::post().to(installer::create))
-        .route(&one, web::get().to(detail))
-        .route(&one, web::put().to(update))
-        .route(&one, web::delete().to(delete))
+    cfg.route("/agents/", routes::get().to(table::list))
+        .route("/agents/installer/", routes::post().to(installer::create))
+        .route(&one, routes::get().to(detail))
+        .route(&one, routes::put().to(update))
+        .route(&one, routes::delete().to(delete))
         .configure(actions::configure)
         .configure(bulk::configure)
         .configure(history::configure)

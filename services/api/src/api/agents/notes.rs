@@ -1,21 +1,22 @@
 //! Agent notes (TRMM agents/views.py::GetAddNotes and GetEditDeleteNote, permission AgentNotesPerms).
 
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use trmm_db::notes::{self, Note};
 
 use super::AGENT_ID;
 use crate::api::drf_time;
+use crate::api::routes::{self, Routes};
 use crate::auth::perms::{ListNotes, ManageNotes};
 use crate::auth::{in_scope, Authed, Scoped, ScopedAgent};
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
 
 /// Registers the routes of this module.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut Routes) {
     resource_routes!(cfg, "/agents/notes/", "{pk}/")
-        .route(&format!("/agents/{AGENT_ID}/notes/"), web::get().to(for_agent));
+        .route(&format!("/agents/{AGENT_ID}/notes/"), routes::get().to(for_agent));
 }
 
 /// `AgentNoteSerializer` (agent and user are write-only).

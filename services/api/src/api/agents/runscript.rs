@@ -1,7 +1,7 @@
 //! Running scripts on an agent: a library script (TRMM agents/views.py::run_script) and unsaved code from the
 //! script editor (scripts/views.py::TestScript). Every input is checked before anything is written or sent.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 use trmm_db::{scripts, ScriptId};
@@ -11,15 +11,16 @@ use trmm_protocol::calls::RunScriptFull;
 
 use super::AGENT_ID;
 use crate::api::audit::{self, Change};
+use crate::api::routes::{self, Routes};
 use crate::auth::perms::RunScripts;
 use crate::auth::ScopedAgent;
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
 
 /// Registers the routes of this module.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(&format!("/agents/{AGENT_ID}/runscript/"), web::post().to(run_script))
-        .route(&format!("/scripts/{AGENT_ID}/test/"), web::post().to(test_script));
+pub fn configure(cfg: &mut Routes) {
+    cfg.route(&format!("/agents/{AGENT_ID}/runscript/"), routes::post().to(run_script))
+        .route(&format!("/scripts/{AGENT_ID}/test/"), routes::post().to(test_script));
 }
 
 #[derive(Deserialize)]

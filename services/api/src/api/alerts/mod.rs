@@ -4,7 +4,7 @@
 mod template_fields;
 mod templates;
 
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{json, Map, Value};
 use trmm_db::alerts::{self, ActionOutput, Alert, AlertFilter};
@@ -12,6 +12,7 @@ use trmm_db::{AlertId, ClientId};
 
 use super::drf_time;
 use super::form;
+use crate::api::routes::{self, Routes};
 use crate::auth::perms::{ListAlerts, ManageAlerts};
 use crate::auth::{Authed, Scoped};
 use crate::error::{ApiError, ApiResult};
@@ -19,13 +20,13 @@ use crate::json::Json;
 use crate::state::AppState;
 
 /// Registers the routes of this module; fixed paths come before `{pk}`, which only matches digits.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut Routes) {
     cfg.configure(templates::configure)
-        .route("/alerts/", web::patch().to(list))
-        .route("/alerts/bulk/", web::post().to(bulk))
-        .route("/alerts/{pk:\\d+}/", web::get().to(get))
-        .route("/alerts/{pk:\\d+}/", web::put().to(update))
-        .route("/alerts/{pk:\\d+}/", web::delete().to(delete));
+        .route("/alerts/", routes::patch().to(list))
+        .route("/alerts/bulk/", routes::post().to(bulk))
+        .route("/alerts/{pk:\\d+}/", routes::get().to(get))
+        .route("/alerts/{pk:\\d+}/", routes::put().to(update))
+        .route("/alerts/{pk:\\d+}/", routes::delete().to(delete));
 }
 
 /// The keys that make `PATCH /alerts/` a filtered search.

@@ -11,6 +11,7 @@ use super::template_fields;
 use crate::api::audit::{self, Change};
 use crate::api::drf_time;
 use crate::api::form;
+use crate::api::routes::{self, Routes};
 use crate::auth::perms::{ListAlertTemplates, ManageAlertTemplates, RunServerScripts};
 use crate::auth::{Authed, Identity};
 use crate::error::{ApiError, ApiResult, UniqueAs};
@@ -20,9 +21,9 @@ use crate::json::Json;
 const OBJECT: &str = "alerttemplate";
 
 /// Registers the routes of this module.
-pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+pub(super) fn configure(cfg: &mut Routes) {
     resource_routes!(cfg, "/alerts/templates/", "{pk:\\d+}/")
-        .route("/alerts/templates/{pk:\\d+}/related/", web::get().to(related));
+        .route("/alerts/templates/{pk:\\d+}/related/", routes::get().to(related));
 }
 
 fn action_columns(map: &mut Map<String, Value>, prefix: &str, a: &TemplateAction) {

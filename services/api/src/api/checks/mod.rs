@@ -22,6 +22,7 @@ use trmm_protocol::checks::CheckType;
 use super::agents::AGENT_ID;
 use super::audit::{self, Change};
 use super::form;
+use crate::api::routes::{self, Routes};
 use crate::auth::perms::{ListChecks, ManageChecks, RunChecks as RunChecksPerm};
 use crate::auth::{in_scope, Authed, Scoped, ScopedAgent};
 use crate::error::{ApiError, ApiResult};
@@ -31,14 +32,14 @@ use crate::json::Json;
 const BULK_FANOUT: usize = 32;
 
 /// Registers the routes of this module.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut Routes) {
     resource_routes!(cfg, "/checks/", "{pk}/")
-        .route(&format!("/checks/{AGENT_ID}/resetall/"), web::post().to(reset_all))
-        .route(&format!("/checks/{AGENT_ID}/run/"), web::post().to(run_now))
-        .route("/checks/{pk}/reset/", web::post().to(reset))
-        .route("/checks/{pk}/history/", web::patch().to(history))
-        .route("/checks/{target}/{pk}/csbulkrun/", web::post().to(bulk_run))
-        .route(&format!("/agents/{AGENT_ID}/checks/"), web::get().to(for_agent));
+        .route(&format!("/checks/{AGENT_ID}/resetall/"), routes::post().to(reset_all))
+        .route(&format!("/checks/{AGENT_ID}/run/"), routes::post().to(run_now))
+        .route("/checks/{pk}/reset/", routes::post().to(reset))
+        .route("/checks/{pk}/history/", routes::patch().to(history))
+        .route("/checks/{target}/{pk}/csbulkrun/", routes::post().to(bulk_run))
+        .route(&format!("/agents/{AGENT_ID}/checks/"), routes::get().to(for_agent));
 }
 
 /// Renders checks with their results and their agents' templates.

@@ -7,18 +7,19 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use trmm_db::alerts::templates;
 use trmm_db::custom_fields::{FieldModel, Parent};
-use trmm_db::{clients, sites as site_db, AlertTemplateId, GenericClient, SiteId};
+use trmm_db::{clients, roles, sites as site_db, AlertTemplateId, GenericClient, SiteId};
 
 use super::audit::{self, Change};
 use super::core::values::{self, CustomFieldEdit};
 use super::form;
+use crate::api::routes::Routes;
 use crate::auth::perms::{ListClients, ManageClients};
 use crate::auth::{in_scope, Authed, ScopedClient, VisibleClient};
 use crate::error::{ApiError, ApiResult, UniqueAs};
 use crate::json::Json;
 
 /// Registers the routes of this module.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut Routes) {
     // Sites first: "/clients/sites/" matches "/clients/{pk}/" too.
     resource_routes!(cfg.configure(sites::configure), "/clients/", "{pk}/");
 }
@@ -137,6 +138,10 @@ async fn create(
     let inherit = body.client.block_policy_inheritance.unwrap_or(false);
     let id = clients::create(&tx, &name, inherit, who).await.unique_as(name_taken)?;
     site_db::create(&tx, id, &site_name, false, who).await?;
+    // Upstream adds it only to a non-empty client list; a role limited to sites alone would lose sight of it.
+    if let Some((role, _)) = caller.identity.restricting_role() {
+        roles::grant_client(&tx, role, id).await?;
+    }
     values::write(&tx, Parent::Client(id), &custom_fields).await?;
     let after = json!({ "id": id, "name": name, "site": site_name });
     let message = format!("{who} added client {name}");

@@ -4,12 +4,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use trmm_db::custom_fields::{FieldModel, Parent};
-use trmm_db::{sites, ClientId};
+use trmm_db::{roles, sites, ClientId};
 
 use super::{template_choice, validate_name, MoveTo};
 use crate::api::audit::{self, Change};
 use crate::api::core::values::{self, CustomFieldEdit};
 use crate::api::form;
+use crate::api::routes::Routes;
 use crate::auth::perms::{ListSites, ManageSites};
 use crate::auth::{in_scope, Authed, ScopedSite};
 use crate::error::{ApiError, ApiResult, UniqueAs};
@@ -17,7 +18,7 @@ use crate::json::Json;
 
 const NOT_UNIQUE: &str = "The fields client, name must make a unique set.";
 
-pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+pub(super) fn configure(cfg: &mut Routes) {
     resource_routes!(cfg, "/clients/sites/", "{pk}/");
 }
 
@@ -93,6 +94,12 @@ async fn create(
         other => other.unique_as(not_unique)?,
     };
     values::write(&db, Parent::Site(id), &custom_fields).await?;
+    // TRMM clients/views.py GetAddSites: a role with a site list gets the new site on it.
+    if let Some((role, perms)) = caller.identity.restricting_role() {
+        if !perms.sites.is_empty() {
+            roles::grant_site(&db, role, id).await?;
+        }
+    }
     let change = Change::add(
         "site",
         format!("{who} added site {name}"),

@@ -8,6 +8,7 @@ use trmm_db::CustomFieldId;
 
 use crate::api::audit::{self, Change};
 use crate::api::form::{self, Form};
+use crate::api::routes::{self, Routes};
 use crate::auth::perms::{ManageCustomFields, ViewCustomFields};
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult, UniqueAs};
@@ -16,8 +17,8 @@ use crate::json::Json;
 const OBJECT: &str = "customfield";
 const MODELS: [&str; 3] = ["client", "site", "agent"];
 
-pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    resource_routes!(cfg, "/core/customfields/", "{pk:\\d+}/").route("/core/customfields/", web::patch().to(search));
+pub(super) fn configure(cfg: &mut Routes) {
+    resource_routes!(cfg, "/core/customfields/", "{pk:\\d+}/").route("/core/customfields/", routes::patch().to(search));
 }
 
 /// Applies the fields present in `map` onto `base` (CustomFieldSerializer, `__all__`).

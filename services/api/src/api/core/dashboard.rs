@@ -1,18 +1,19 @@
 //! What the dashboard boots with and polls every few minutes (upstream core/views.py::version and
 //! dashboard_info): `GET /core/version/` and `GET /core/dashinfo/`.
 
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
 use serde_json::json;
 use trmm_db::{core_settings, users};
 
+use crate::api::routes::{self, Routes};
 use crate::auth::perms::Authenticated;
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
 use crate::version::TRMM_VERSION;
 
-pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/core/version/", web::get().to(version))
-        .route("/core/dashinfo/", web::get().to(dashinfo));
+pub(super) fn configure(cfg: &mut Routes) {
+    cfg.route("/core/version/", routes::get().to(version))
+        .route("/core/dashinfo/", routes::get().to(dashinfo));
 }
 
 /// The version as a bare JSON string; the dashboard asks "refresh the page" when it changes.
@@ -40,8 +41,7 @@ async fn dashinfo(caller: Authed<Authenticated>) -> ApiResult<HttpResponse> {
         "show_community_scripts": prefs.show_community_scripts,
         "dbl_click_action": prefs.agent_dblclick_action,
         "default_agent_tbl_tab": prefs.default_agent_tbl_tab,
-        // A user's default URL action is not stored in trmm-rs.
-        "url_action": null,
+        "url_action": prefs.url_action,
         "client_tree_sort": prefs.client_tree_sort,
         "client_tree_splitter": prefs.client_tree_splitter,
         "loading_bar_color": prefs.loading_bar_color,

@@ -7,6 +7,7 @@ use trmm_db::KeyStoreId;
 
 use crate::api::audit::{self, Change};
 use crate::api::form::{self, Form};
+use crate::api::routes::{self, Routes};
 use crate::auth::perms::{EditGlobalKeystore, ViewGlobalKeystore};
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult, UniqueAs};
@@ -16,11 +17,11 @@ use crate::json::Json;
 // dashboard's audit filter offers.
 const OBJECT: &str = "keystore";
 
-pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/core/keystore/", web::get().to(list))
-        .route("/core/keystore/", web::post().to(create))
-        .route("/core/keystore/{pk:\\d+}/", web::put().to(update))
-        .route("/core/keystore/{pk:\\d+}/", web::delete().to(delete));
+pub(super) fn configure(cfg: &mut Routes) {
+    cfg.route("/core/keystore/", routes::get().to(list))
+        .route("/core/keystore/", routes::post().to(create))
+        .route("/core/keystore/{pk:\\d+}/", routes::put().to(update))
+        .route("/core/keystore/{pk:\\d+}/", routes::delete().to(delete));
 }
 
 /// Validated `(name, value)`; either may be absent on an edit.

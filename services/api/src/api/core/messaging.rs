@@ -2,17 +2,18 @@
 //! test message through trmm-notify with the stored settings, sent within the request as upstream does; the
 //! answer is upstream's text, or a 400 with the reason the send failed.
 
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
 use trmm_notify::mail::Email;
 use trmm_notify::NotifyError;
 
+use crate::api::routes::{self, Routes};
 use crate::auth::perms::EditCoreSettings;
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
 
-pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/core/emailtest/", web::post().to(email_test))
-        .route("/core/smstest/", web::post().to(sms_test));
+pub(super) fn configure(cfg: &mut Routes) {
+    cfg.route("/core/emailtest/", routes::post().to(email_test))
+        .route("/core/smstest/", routes::post().to(sms_test));
 }
 
 /// A failed send as the answer upstream gives (its message, as a bare 400 string); a database outage stays a 503.

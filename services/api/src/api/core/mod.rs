@@ -11,10 +11,10 @@ mod status;
 mod urlactions;
 pub(crate) mod values;
 
-use actix_web::web;
+use crate::api::routes::Routes;
 
 /// Registers the routes of this module.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut Routes) {
     cfg.configure(customfields::configure)
         .configure(dashboard::configure)
         .configure(status::configure)

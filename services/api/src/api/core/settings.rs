@@ -2,13 +2,14 @@
 //! exist in trmm-rs. The SMTP password and the Twilio token are write-only: no answer ever contains them. In a
 //! PUT, an absent or null secret keeps the stored one, an empty string removes it, any other value replaces it.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 use trmm_db::core_settings::{self, Editable, Secret};
 use trmm_db::AlertTemplateId;
 
 use crate::api::audit::{self, Change};
 use crate::api::form::{self, Form};
+use crate::api::routes::{self, Routes};
 use crate::auth::perms::{EditCoreSettings, ViewCoreSettings};
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
@@ -17,9 +18,9 @@ use crate::json::Json;
 // Upstream's auto-audit names the model.
 const OBJECT: &str = "coresettings";
 
-pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/core/settings/", web::get().to(get))
-        .route("/core/settings/", web::put().to(put));
+pub(super) fn configure(cfg: &mut Routes) {
+    cfg.route("/core/settings/", routes::get().to(get))
+        .route("/core/settings/", routes::put().to(put));
 }
 
 async fn get(caller: Authed<ViewCoreSettings>) -> ApiResult<HttpResponse> {

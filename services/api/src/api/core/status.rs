@@ -12,6 +12,7 @@ use serde_json::json;
 use trmm_db::counts;
 use trmm_db::roles::Scope;
 
+use crate::api::routes::{self, Routes};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::version::{AGENT_VERSION, TRMM_VERSION};
@@ -21,8 +22,8 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Upstream calls the job queue unhealthy from this many waiting jobs on.
 const QUEUE_UNHEALTHY: u64 = 100;
 
-pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/core/v2/status/", web::get().to(status));
+pub(super) fn configure(cfg: &mut Routes) {
+    cfg.route("/core/v2/status/", routes::get().to(status));
 }
 
 /// Without a configured token the endpoint does not exist (404, as upstream's optional endpoints are not routed

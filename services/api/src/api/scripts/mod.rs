@@ -13,15 +13,16 @@ use trmm_db::ScriptId;
 
 use super::audit::{self, Change};
 use super::form;
+use crate::api::routes::{self, Routes};
 use crate::auth::perms::{ListScripts, ManageScripts};
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
 
 /// Registers the routes of this module. Fixed paths come before `{pk}`, which only matches digits.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut Routes) {
     let cfg = cfg.configure(snippets::configure).configure(transfer::configure);
-    resource_routes!(cfg, "/scripts/", "{pk:\\d+}/").route("/scripts/{pk:\\d+}/download/", web::get().to(download));
+    resource_routes!(cfg, "/scripts/", "{pk:\\d+}/").route("/scripts/{pk:\\d+}/download/", routes::get().to(download));
 }
 
 #[derive(Deserialize)]

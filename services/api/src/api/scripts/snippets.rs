@@ -6,6 +6,7 @@ use trmm_db::snippets::{self, SnippetFields};
 use trmm_db::SnippetId;
 
 use crate::api::form::{self, Form};
+use crate::api::routes::Routes;
 use crate::auth::perms::{ListScripts, ManageScripts};
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult, UniqueAs};
@@ -14,7 +15,7 @@ use trmm_ops::templates::SHELLS;
 
 const SAVED: &str = "Script snippet was saved successfully";
 
-pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+pub(super) fn configure(cfg: &mut Routes) {
     resource_routes!(cfg, "/scripts/snippets/", "{pk:\\d+}/");
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use trmm_db::scripts::{self, ScriptFields};
@@ -13,14 +13,15 @@ use trmm_db::ScriptId;
 use super::{fields, snapshot};
 use crate::api::audit::{self, Change};
 use crate::api::form;
+use crate::api::routes::{self, Routes};
 use crate::auth::perms::{ListScripts, ManageScripts};
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
 
-pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/scripts/export/", web::get().to(export))
-        .route("/scripts/import/", web::post().to(import));
+pub(super) fn configure(cfg: &mut Routes) {
+    cfg.route("/scripts/export/", routes::get().to(export))
+        .route("/scripts/import/", routes::post().to(import));
 }
 
 /// One exported script: its fields and the body's SHA-256, which import checks when present.

@@ -10,6 +10,7 @@ use trmm_db::UrlActionId;
 
 use crate::api::audit::{self, Change};
 use crate::api::form::{self, Form};
+use crate::api::routes::{self, Routes};
 use crate::auth::perms::{EditCoreSettings, RunUrlActions};
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
@@ -17,11 +18,11 @@ use crate::json::Json;
 
 const OBJECT: &str = "urlaction";
 
-pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/core/urlaction/", web::get().to(list))
-        .route("/core/urlaction/", web::post().to(create))
-        .route("/core/urlaction/{pk:\\d+}/", web::put().to(update))
-        .route("/core/urlaction/{pk:\\d+}/", web::delete().to(delete))
+pub(super) fn configure(cfg: &mut Routes) {
+    cfg.route("/core/urlaction/", routes::get().to(list))
+        .route("/core/urlaction/", routes::post().to(create))
+        .route("/core/urlaction/{pk:\\d+}/", routes::put().to(update))
+        .route("/core/urlaction/{pk:\\d+}/", routes::delete().to(delete))
         .configure(run::configure);
 }
 

@@ -2,7 +2,7 @@
 //! the browser to open, and `POST /core/urlaction/run/test/` sends a rest action (a webhook) from the dashboard
 //! (upstream core/views.py::RunURLAction, RunTestURLAction).
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 use trmm_db::{ClientId, SiteId, UrlActionId};
 use trmm_notify::webhook::{self, RestAction};
@@ -10,14 +10,15 @@ use trmm_ops::templates::Context;
 
 use crate::api::audit::{self, Change};
 use crate::api::form::{self, Form};
+use crate::api::routes::{self, Routes};
 use crate::auth::perms::RunUrlActions;
 use crate::auth::{in_scope, Authed};
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
 
-pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/core/urlaction/run/", web::patch().to(run))
-        .route("/core/urlaction/run/test/", web::post().to(test));
+pub(super) fn configure(cfg: &mut Routes) {
+    cfg.route("/core/urlaction/run/", routes::patch().to(run))
+        .route("/core/urlaction/run/test/", routes::post().to(test));
 }
 
 /// The object an action runs for, checked against the caller's scope, with its template context and a name

@@ -8,9 +8,10 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use trmm_db::audit::{self, AuditEntry};
-use trmm_db::sessions::{self, Scope};
+use trmm_db::sessions::{self, NewSession, Scope};
 use trmm_db::users::{self, User};
 
+use crate::api::routes::{self, Routes};
 use crate::auth::{self, TotpSetupUser};
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
@@ -21,12 +22,11 @@ use crate::state::AppState;
 const TOTP_SETUP_TTL: Duration = Duration::minutes(15);
 const BAD_CREDENTIALS: &str = "Bad credentials";
 
-/// Registers the routes of this module.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v2/checkcreds/", web::post().to(check_creds))
-        .route("/v2/login/", web::post().to(login))
-        .route("/logout/", web::post().to(logout))
-        .route("/accounts/users/setup_totp/", web::post().to(setup_totp));
+pub(super) fn configure(cfg: &mut Routes) {
+    cfg.route("/v2/checkcreds/", routes::post().to(check_creds))
+        .route("/v2/login/", routes::post().to(login))
+        .route("/logout/", routes::post().to(logout))
+        .route("/accounts/users/setup_totp/", routes::post().to(setup_totp));
 }
 
 #[derive(Deserialize)]
@@ -100,12 +100,29 @@ async fn verify_user(state: &AppState, username: &str, password: &str) -> ApiRes
     Ok((ok && user.is_active && !user.block_dashboard_login).then_some(user))
 }
 
-async fn issue_token(state: &AppState, user: &User, scope: Scope, ttl: Duration) -> ApiResult<TokenResponse> {
+async fn issue_token(
+    state: &AppState,
+    req: &HttpRequest,
+    user: &User,
+    scope: Scope,
+    ttl: Duration,
+) -> ApiResult<TokenResponse> {
     let token = trmm_auth::generate_token();
-    let expiry = state.now() + ttl;
+    let now = state.now();
+    let session = NewSession {
+        user: user.id,
+        digest: &trmm_auth::digest_token(&token),
+        scope,
+        created: now,
+        expiry: now + ttl,
+        ip: auth::client_ip(req, state),
+    };
     let db = state.conn().await?;
-    sessions::create(&db, user.id, &trmm_auth::digest_token(&token), scope, expiry).await?;
-    Ok(TokenResponse { expiry, token })
+    sessions::create(&db, &session).await?;
+    Ok(TokenResponse {
+        expiry: session.expiry,
+        token,
+    })
 }
 
 async fn check_creds(
@@ -117,7 +134,7 @@ async fn check_creds(
     if user.totp_key.is_some() {
         return Ok(HttpResponse::Ok().json(json!({ "totp": true })));
     }
-    let TokenResponse { expiry, token } = issue_token(&state, &user, Scope::TotpSetup, TOTP_SETUP_TTL).await?;
+    let TokenResponse { expiry, token } = issue_token(&state, &req, &user, Scope::TotpSetup, TOTP_SETUP_TTL).await?;
     Ok(HttpResponse::Ok().json(json!({ "expiry": expiry, "token": token, "totp": false })))
 }
 
@@ -135,7 +152,8 @@ async fn login(
     if !totp_ok {
         return Err(reject(&state, &req, &body.username, "Two Factor token rejected").await);
     }
-    let TokenResponse { expiry, token } = issue_token(&state, &user, Scope::Full, crate::auth::SESSION_TTL).await?;
+    let TokenResponse { expiry, token } =
+        issue_token(&state, &req, &user, Scope::Full, crate::auth::SESSION_TTL).await?;
     let db = state.conn().await?;
     users::record_login(&db, user.id, now, auth::client_ip(&req, &state)).await?;
     audit::insert(
