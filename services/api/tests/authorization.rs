@@ -115,7 +115,8 @@ fn denied(status: StatusCode) -> bool {
 
 #[tokio::test]
 async fn each_route_requires_its_flag_and_nothing_more() {
-    let api = TestApi::start().await;
+    // The monitoring endpoint exists only with a token configured.
+    let api = TestApi::start_with(|s| s.monitoring_token = Some(trmm_auth::digest_token("monitoring"))).await;
     let flags = all_flags(&api).await;
     let forbidden = json!({"detail": trmm_authz::NO_PERMISSION});
     let mut with: BTreeMap<&str, String> = BTreeMap::new();
@@ -157,6 +158,15 @@ async fn each_route_requires_its_flag_and_nothing_more() {
                 let (status, body) = call(&api, row, &path, Some(&token)).await;
                 if status != StatusCode::UNAUTHORIZED {
                     wrong.push(format!("{what} with a dashboard session: {status} {body}"));
+                }
+            }
+            Access::MonitoringToken => {
+                let token = session(&api, &format!("dashboard_{n}"), &flags_of(&flags), None).await;
+                for token in [Some(token.as_str()), None] {
+                    let (status, body) = call(&api, row, &path, token).await;
+                    if status != StatusCode::UNAUTHORIZED {
+                        wrong.push(format!("{what} without the monitoring token: {status} {body}"));
+                    }
                 }
             }
             Access::Public => {

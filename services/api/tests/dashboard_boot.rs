@@ -47,34 +47,32 @@ async fn dashinfo_has_the_users_preferences_and_the_servers_switches() {
     });
     assert_eq!(info, expected);
 
-    // Preferences are the caller's own; the default date format is the global setting.
+    // Preferences are the caller's own (as PATCH /accounts/users/ui/ stores them); the default date format is the
+    // global setting.
     let viewer = user(&api, "viewer", &[], None).await;
-    let conn = api.db.pool().get().await.unwrap();
-    let sql = "UPDATE users SET dark_mode = false, date_format = 'YYYY-MM-DD', client_tree_splitter = 20
-               WHERE username = 'viewer'";
-    conn.execute(sql, &[]).await.unwrap();
+    let action = json!({"name": "Open", "desc": "", "pattern": "https://example.com/{{agent.hostname}}"});
+    assert_eq!(api.post("/core/urlaction/", &admin, action).await.0, StatusCode::OK);
+    let action = common::count(&api, "SELECT max(id)::bigint FROM url_actions").await;
+    let prefs = json!({"dark_mode": false, "date_format": "YYYY-MM-DD", "client_tree_splitter": 20,
+                       "agent_dblclick_action": "urlaction", "url_action": action});
     let (status, body) = api
-        .put("/core/settings/", &admin, json!({"date_format": "DD/MM/YYYY"}))
+        .call(Method::PATCH, "/accounts/users/ui/", Some(&viewer), Some(prefs))
         .await;
+    assert_eq!((status, body), (StatusCode::OK, json!("ok")));
+    let (status, body) = api.put("/core/settings/", &admin, json!({"date_format": "DD/MM/YYYY"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    let mine = |info: &Value| {
+        json!([info["dark_mode"], info["date_format"], info["client_tree_splitter"], info["dbl_click_action"],
+               info["url_action"], info["default_date_format"]])
+    };
     let (status, info) = api.get("/core/dashinfo/", &viewer).await;
     assert_eq!(status, StatusCode::OK, "{info}");
-    let mine = |info: &Value| {
-        (
-            info["dark_mode"].clone(),
-            info["date_format"].clone(),
-            info["client_tree_splitter"].clone(),
-            info["default_date_format"].clone(),
-        )
-    };
-    assert_eq!(
-        mine(&info),
-        (json!(false), json!("YYYY-MM-DD"), json!(20), json!("DD/MM/YYYY"))
-    );
+    assert_eq!(mine(&info), json!([false, "YYYY-MM-DD", 20, "urlaction", action, "DD/MM/YYYY"]));
     let (_, info) = api.get("/core/dashinfo/", &admin).await;
-    assert_eq!(mine(&info), (json!(true), json!(null), json!(11), json!("DD/MM/YYYY")));
+    assert_eq!(mine(&info), json!([true, null, 11, "editagent", null, "DD/MM/YYYY"]));
 
     // Upstream refuses the installer user with an empty 400; nobody without a session gets anything.
+    let conn = api.db.pool().get().await.unwrap();
     conn.execute(
         "UPDATE users SET is_installer_user = true WHERE username = 'viewer'",
         &[],

@@ -12,6 +12,8 @@ pub enum Access {
     AgentToken,
     /// Only an installer token.
     InstallerToken,
+    /// Only the monitoring token in `X-Mon-Token` (tests/dashboard_boot.rs has the token's cases).
+    MonitoringToken,
     /// A dashboard user whose role holds this flag.
     Flag(&'static str),
 }
@@ -167,6 +169,9 @@ pub const ROUTES: &[Row] = &[
     flag("PUT", "/clients/sites/{pk}/", "can_manage_sites", Site),
     flag("DELETE", "/clients/sites/{pk}/", "can_manage_sites", Site),
     // core
+    row("GET", "/core/version/", Session, Global),
+    row("GET", "/core/dashinfo/", Session, Global),
+    row("GET", "/core/v2/status/", MonitoringToken, Global),
     flag("GET", "/core/customfields/", "can_view_customfields", Global),
     flag("PATCH", "/core/customfields/", "can_view_customfields", Global),
     flag("POST", "/core/customfields/", "can_manage_customfields", Global),
