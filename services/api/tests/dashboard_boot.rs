@@ -59,15 +59,26 @@ async fn dashinfo_has_the_users_preferences_and_the_servers_switches() {
         .call(Method::PATCH, "/accounts/users/ui/", Some(&viewer), Some(prefs))
         .await;
     assert_eq!((status, body), (StatusCode::OK, json!("ok")));
-    let (status, body) = api.put("/core/settings/", &admin, json!({"date_format": "DD/MM/YYYY"})).await;
+    let (status, body) = api
+        .put("/core/settings/", &admin, json!({"date_format": "DD/MM/YYYY"}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let mine = |info: &Value| {
-        json!([info["dark_mode"], info["date_format"], info["client_tree_splitter"], info["dbl_click_action"],
-               info["url_action"], info["default_date_format"]])
+        json!([
+            info["dark_mode"],
+            info["date_format"],
+            info["client_tree_splitter"],
+            info["dbl_click_action"],
+            info["url_action"],
+            info["default_date_format"]
+        ])
     };
     let (status, info) = api.get("/core/dashinfo/", &viewer).await;
     assert_eq!(status, StatusCode::OK, "{info}");
-    assert_eq!(mine(&info), json!([false, "YYYY-MM-DD", 20, "urlaction", action, "DD/MM/YYYY"]));
+    assert_eq!(
+        mine(&info),
+        json!([false, "YYYY-MM-DD", 20, "urlaction", action, "DD/MM/YYYY"])
+    );
     let (_, info) = api.get("/core/dashinfo/", &admin).await;
     assert_eq!(mine(&info), json!([true, null, 11, "editagent", null, "DD/MM/YYYY"]));
 
@@ -194,10 +205,14 @@ async fn the_status_reports_versions_counts_and_dependencies() {
     stop.cancel();
     drop(nats);
     let api = &api;
-    wait_until("the status to report the gateway down", Duration::from_secs(20), || async move {
-        let (code, b) = status(api, Some(MON_TOKEN)).await;
-        let deps = json!([b["nats_std_ping"], b["agent_gateway_ping"], b["postgres_ping"]]);
-        code == StatusCode::OK && deps == json!([false, false, true])
-    })
+    wait_until(
+        "the status to report the gateway down",
+        Duration::from_secs(20),
+        || async move {
+            let (code, b) = status(api, Some(MON_TOKEN)).await;
+            let deps = json!([b["nats_std_ping"], b["agent_gateway_ping"], b["postgres_ping"]]);
+            code == StatusCode::OK && deps == json!([false, false, true])
+        },
+    )
     .await;
 }
