@@ -63,7 +63,7 @@ async fn refuse_superuser(db: &impl GenericClient, caller: &Identity, target: Us
 /// Ends the sessions of `user` after its password, role or access changed, except the caller's own session
 /// when users act on themselves (they stay signed in; their other devices do not).
 async fn revoke_sessions(db: &impl GenericClient, caller: &Identity, user: UserId) -> ApiResult<()> {
-    let keep = (caller.user.id == user).then_some(caller.session_digest.as_slice());
+    let keep = caller.session_digest().filter(|_| caller.user.id == user);
     session_db::revoke_for_user(db, user, keep).await?;
     Ok(())
 }
