@@ -220,7 +220,15 @@ async fn keys_are_refused_by_login_totp_setup_logout_and_the_agent_api() {
 
     let credentials = json!({"username": ADMIN, "password": ADMIN_PASSWORD, "twofactor": api.totp_now()});
     let config = format!("/api/v3/{alpha}/config/");
+    let own_reset = json!({"id": admin_id, "password": "a brand new phrase"});
     let cases = [
+        (Method::POST, "/accounts/users/reset/", None, Some(own_reset)),
+        (
+            Method::PUT,
+            "/accounts/users/reset_totp/",
+            None,
+            Some(json!({"id": admin_id})),
+        ),
         (Method::POST, "/v2/checkcreds/", None, Some(credentials.clone())),
         (Method::POST, "/v2/login/", None, Some(credentials)),
         (Method::POST, "/accounts/users/setup_totp/", None, None),

@@ -45,7 +45,7 @@ mod dashboard;
 pub(crate) mod gate;
 pub mod in_scope;
 mod scoped;
-mod session_only;
+pub(crate) mod session_only;
 
 pub use agent::{AgentAuth, InstallerAuth};
 pub use dashboard::{Authed, ScopedAgent, SessionUser, TotpSetupUser};

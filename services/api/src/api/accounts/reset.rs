@@ -40,8 +40,13 @@ async fn named_user(caller: &Caller, db: &impl GenericClient, body: &Map<String,
         Some(v) => form::pk(v).map(UserId).map_err(|msg| ApiError::field("id", msg)),
     };
     let me = &caller.identity;
-    if id.as_ref().ok() != Some(&me.user.id) && !me.holds::<ManageAccounts>() {
+    let on_self = id.as_ref().ok() == Some(&me.user.id);
+    if !on_self && !me.holds::<ManageAccounts>() {
         return Err(Denial::NoPermission.into());
+    }
+    // As `/accounts/resetpw/`: a key's holder must not take over its user's dashboard login.
+    if on_self && matches!(me.via, trmm_authz::Via::ApiKey(_)) {
+        return Err(ApiError::Forbidden(crate::auth::session_only::REFUSED));
     }
     let user = users::get(db, id?).await?.ok_or(ApiError::NotFound)?;
     refuse_root(&caller.state, me, &user.username, ROOT_REFUSED)?;
