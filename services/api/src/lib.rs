@@ -72,6 +72,7 @@ pub fn bind(
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .wrap(middleware::from_fn(auth::refuse_api_keys))
             .wrap(middleware::from_fn(nul::reject_in_url))
             .wrap(
                 middleware::Logger::new("%a \"%r\" %s %b %Dms")

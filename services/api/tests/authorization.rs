@@ -1,7 +1,8 @@
 //! Who may call what, over every route trmm-api registers: the table below has a row per route (a route
 //! without one fails `every_registered_route_has_a_row`), each row names the permission flag that opens it
-//! (server-api.md 2.4 and section 3), and a role scoped to one client never reaches another client's objects
-//! (2.5).
+//! (server-api.md 2.4 and section 3), a role scoped to one client never reaches another client's objects
+//! (2.5), and an API key opens what its user's session opens, except logging in, the session's own routes and
+//! the agent API.
 
 mod common;
 
@@ -53,9 +54,8 @@ async fn all_flags(api: &TestApi) -> Vec<String> {
     db.query(sql, &[]).await.unwrap().iter().map(|r| r.get(0)).collect()
 }
 
-/// A dashboard session for a new non-superuser with a role holding `flags` (scoped to `client` if given).
-/// The session row is written directly: logging in ~90 users would only exercise the login rate limit.
-async fn session(api: &TestApi, name: &str, flags: &[&str], client: Option<i64>) -> String {
+/// A new non-superuser with a role holding `flags` (scoped to `client` if given).
+async fn member(api: &TestApi, name: &str, flags: &[&str], client: Option<i64>) -> i32 {
     let db = api.db.pool().get().await.unwrap();
     let role = trmm_db::roles::create(&db, name, flags).await.unwrap();
     if let Some(client) = client {
@@ -64,7 +64,14 @@ async fn session(api: &TestApi, name: &str, flags: &[&str], client: Option<i64>)
     }
     let sql = "INSERT INTO users (username, email, password_hash, is_superuser, role_id, totp_key)
                VALUES ($1::text, $1::text || '@example.com', 'unusable', false, $2, 'X') RETURNING id";
-    let user: i32 = db.query_one(sql, &[&name, &role.0]).await.unwrap().get(0);
+    db.query_one(sql, &[&name, &role.0]).await.unwrap().get(0)
+}
+
+/// A dashboard session for a new [`member`]. The session row is written directly: logging in ~90 users would
+/// only exercise the login rate limit.
+async fn session(api: &TestApi, name: &str, flags: &[&str], client: Option<i64>) -> String {
+    let user = member(api, name, flags, client).await;
+    let db = api.db.pool().get().await.unwrap();
     let token = trmm_auth::generate_token();
     let digest = trmm_auth::digest_token(&token);
     let now = chrono::Utc::now();
@@ -107,6 +114,35 @@ async fn call(api: &TestApi, row: &Row, path: &str, token: Option<&str>) -> (Sta
     let method = Method::from_bytes(row.0.as_bytes()).unwrap();
     let body = (method != Method::GET && method != Method::DELETE).then(|| json!({}));
     api.call(method, path, token, body).await
+}
+
+/// [`call`] with `X-API-KEY: key` instead of a session.
+async fn call_with_key(api: &TestApi, row: &Row, path: &str, key: &str) -> (StatusCode, Value) {
+    let method = Method::from_bytes(row.0.as_bytes()).unwrap();
+    let mut req = api.http.request(method.clone(), format!("{}{path}", api.url));
+    req = req.header("X-API-KEY", key);
+    if method != Method::GET && method != Method::DELETE {
+        req = req.json(&json!({}));
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// An API key of a new [`member`], stored as the create endpoint stores one.
+async fn api_key(api: &TestApi, name: &str, flags: &[&str]) -> String {
+    let user = member(api, name, flags, None).await;
+    let db = api.db.pool().get().await.unwrap();
+    let key = trmm_auth::generate_api_key();
+    let new = trmm_db::api_keys::NewKey {
+        name: &format!("key of {user}"),
+        digest: &trmm_auth::digest_token(&key),
+        prefix: &key[..8],
+        user: trmm_db::UserId(user),
+        expiration: None,
+    };
+    trmm_db::api_keys::create(&db, &new, "test").await.unwrap();
+    key
 }
 
 fn denied(status: StatusCode) -> bool {
@@ -175,6 +211,59 @@ async fn each_route_requires_its_flag_and_nothing_more() {
                     wrong.push(format!("{what} without credentials: {status} {body}"));
                 }
             }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} routes answered wrongly:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+
+/// Where an API key is refused although a session or a password is taken (trmm-api's auth/session_only.rs):
+/// logging in, the session's own endpoints and the user's own credentials.
+const SESSION_ONLY: [&str; 6] = [
+    "/v2/checkcreds/",
+    "/v2/login/",
+    "/logout/",
+    "/accounts/users/setup_totp/",
+    "/accounts/resetpw/",
+    "/accounts/reset2fa/",
+];
+
+#[tokio::test]
+async fn an_api_key_opens_what_a_session_opens_except_session_and_agent_routes() {
+    let api = TestApi::start().await;
+    let forbidden = json!({"detail": trmm_authz::NO_PERMISSION});
+    let refused = json!({"detail": "API keys cannot be used on this endpoint."});
+    let plain = api_key(&api, "plain", &[]).await;
+    let mut keys: BTreeMap<&str, String> = BTreeMap::new();
+    let mut wrong = Vec::new();
+    for row in ROUTES {
+        let path = fill(row.1, nowhere);
+        let what = format!("{} {}", row.0, row.1);
+        let key = match row.2 {
+            Access::Flag(flag) => {
+                if !keys.contains_key(flag) {
+                    keys.insert(flag, api_key(&api, &format!("key_{flag}"), &[flag]).await);
+                }
+                let (status, body) = call_with_key(&api, row, &path, &plain).await;
+                if (status, &body) != (StatusCode::FORBIDDEN, &forbidden) {
+                    wrong.push(format!("{what} with a key without {flag}: {status} {body}"));
+                }
+                &keys[flag]
+            }
+            _ => &plain,
+        };
+        let agents_only = matches!(row.2, Access::AgentToken | Access::InstallerToken);
+        let (status, body) = call_with_key(&api, row, &path, key).await;
+        if agents_only || SESSION_ONLY.contains(&row.1) {
+            if (status, &body) != (StatusCode::FORBIDDEN, &refused) {
+                wrong.push(format!("{what} took an API key: {status} {body}"));
+            }
+        } else if denied(status) {
+            wrong.push(format!("{what} refused its API key: {status} {body}"));
         }
     }
     assert!(

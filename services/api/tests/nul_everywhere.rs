@@ -30,6 +30,7 @@ fn routes(id: &str, client: i64, site: i64) -> Vec<Route> {
     let field = json!({"model": "agent", "type": "text", "name": "f", "default_value_string": "x",
                        "options": ["a"], "default_values_multiple": ["b"]});
     let keystore = json!({"name": "k", "value": "v"});
+    let apikey = json!({"name": "k", "user": 1, "expiration": "2030-01-01T00:00:00Z"});
     let template = json!({"name": "t", "action_args": ["a"], "email_recipients": ["a@b.c"], "email_from": "a@b.c",
                           "check_email_alert_severity": ["error"]});
     vec![
@@ -101,6 +102,10 @@ fn routes(id: &str, client: i64, site: i64) -> Vec<Route> {
         Route(M::GET, "/accounts/roles/{pk}/", Admin, None),
         Route(M::PUT, "/accounts/roles/{pk}/", Admin, Some(json!({"name": "r2"}))),
         Route(M::DELETE, "/accounts/roles/{pk}/", Admin, None),
+        Route(M::GET, "/accounts/apikeys/", Admin, None),
+        Route(M::POST, "/accounts/apikeys/", Admin, Some(apikey.clone())),
+        Route(M::PUT, "/accounts/apikeys/{pk}/", Admin, Some(apikey)),
+        Route(M::DELETE, "/accounts/apikeys/{pk}/", Admin, None),
         Route(M::GET, "/clients/", Admin, None),
         Route(
             M::POST,

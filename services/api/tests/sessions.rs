@@ -165,6 +165,45 @@ async fn an_own_password_change_keeps_this_session_and_ends_the_others() {
 }
 
 #[tokio::test]
+async fn an_own_2fa_reset_keeps_this_session_and_ends_the_others() {
+    let api = TestApi::start().await;
+    let bob = member(&api, "bob", &[]).await;
+    let laptop = session(&api, bob.id).await;
+    let (status, _) = api.put("/accounts/reset2fa/", &bob.token, json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(works(&api, &bob.token).await);
+    assert!(!works(&api, &laptop).await);
+}
+
+/// Beyond upstream: an account manager who is not a superuser cannot reset, edit or delete a superuser (upstream
+/// protects only its ROOT_USER, so a manager could reset the admin's password and 2FA and sign in as them).
+#[tokio::test]
+async fn only_a_superuser_acts_on_a_superuser() {
+    let api = TestApi::start().await;
+    let manager = member(&api, "manager", &["can_list_accounts", "can_manage_accounts"]).await;
+    let admin_id = user_id(&api, ADMIN).await;
+    let forbidden = (StatusCode::FORBIDDEN, json!({"detail": trmm_authz::NO_PERMISSION}));
+    let reset = json!({"id": admin_id, "password": "a brand new phrase"});
+    assert_eq!(
+        api.post("/accounts/users/reset/", &manager.token, reset).await,
+        forbidden
+    );
+    let totp = json!({"id": admin_id});
+    assert_eq!(
+        api.put("/accounts/users/reset_totp/", &manager.token, totp).await,
+        forbidden
+    );
+    let path = format!("/accounts/{admin_id}/users/");
+    assert_eq!(
+        api.put(&path, &manager.token, json!({"email": "x@example.com"})).await,
+        forbidden
+    );
+    assert_eq!(api.delete(&path, &manager.token).await, forbidden);
+    let (status, _) = api.login(ADMIN, common::ADMIN_PASSWORD, &api.totp_now()).await;
+    assert_eq!(status, StatusCode::OK, "the admin's password and 2FA are unchanged");
+}
+
+#[tokio::test]
 async fn sessions_are_ended_one_at_a_time_or_all_together() {
     let api = TestApi::start().await;
     let admin = api.admin_token().await;

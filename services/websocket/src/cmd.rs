@@ -16,6 +16,7 @@
 //! Every command is recorded like `POST /agents/<id>/cmd/`: an AgentHistory `cmd_run` row (its result is the
 //! streamed output) and an `execute_command` audit row.
 
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -69,11 +70,18 @@ pub async fn socket(
     let (ctx, query, agent_id) = (ctx.get_ref().clone(), req.query_string().to_owned(), path.into_inner());
     actix_web::rt::spawn(async move {
         match auth::authorize::<SendCmd>(&ctx.pool, &query, ip, &agent_id, ctx.clock.now()).await {
-            Ok((who, agent)) => serve(ctx, session, messages, who, agent, origin).await,
+            Ok((_, agent)) => serve(ctx, session, messages, Credentials { query, ip }, agent, origin).await,
             Err(refusal) => auth::refuse(session, &refusal).await,
         }
     });
     Ok(response)
+}
+
+/// What the socket was opened with, checked again before each command: a session ended (password reset,
+/// block, deletion) or a permission taken away since must stop a socket that is already open.
+struct Credentials {
+    query: String,
+    ip: Option<IpAddr>,
 }
 
 /// The socket's loop: commands in, heartbeats out, until the browser leaves.
@@ -81,7 +89,7 @@ async fn serve(
     ctx: Ctx,
     mut session: Session,
     mut messages: actix_ws::MessageStream,
-    who: Identity,
+    creds: Credentials,
     agent: AgentRef,
     origin: Value,
 ) {
@@ -111,6 +119,15 @@ async fn serve(
                     }
                     continue;
                 }
+                let now = ctx.clock.now();
+                let who =
+                    match auth::authorize::<SendCmd>(&ctx.pool, &creds.query, creds.ip, &agent.agent_id, now).await {
+                        Ok((who, _)) => who,
+                        Err(refusal) => {
+                            auth::refuse(session.clone(), &refusal).await;
+                            break;
+                        }
+                    };
                 match start(&ctx, &who, &agent, &origin, &text).await {
                     Ok(stream) => {
                         if session

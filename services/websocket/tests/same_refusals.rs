@@ -257,3 +257,42 @@ async fn a_user_blocked_through_the_api_is_refused_by_the_websocket() {
     let after = s.session(id, Scope::Full).await;
     assert_eq!(s.ws_verdict(Some(&after), AGENT).await, refused(403, NO_PERMISSION));
 }
+
+/// A socket that is already open stops at its next command once its user is blocked: the session is checked
+/// again before each command, not only when the socket opens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_socket_stops_at_its_next_command_once_its_user_is_blocked() {
+    let s = both().await;
+    let operator = User {
+        name: "operator",
+        flags: Some(&["can_send_cmd"][..]),
+        client: None,
+        blocked: false,
+        session: Scope::Full,
+    };
+    let token = s.token(operator).await;
+    let url = format!("{}/ws/agent/{AGENT}/cmd/?access_token={token}", s.ws_url);
+    let mut ws = tokio_tungstenite::connect_async(url).await.unwrap().0;
+    let cmd = json!({"cmd": "whoami", "shell": "cmd", "timeout": 30}).to_string();
+    ws.send(Message::Text(cmd.clone().into())).await.unwrap();
+    let first = next_frame(&mut ws).await;
+    assert!(first.get("cmd_id").is_some() || first["status"] == 400, "{first}");
+
+    let admin = s.api.admin_token().await;
+    let conn = s.api.db.pool().get().await.unwrap();
+    let id = trmm_db::users::find_by_username(&conn, "operator")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let path = format!("/accounts/{id}/users/");
+    let (status, body) = s.api.put(&path, &admin, json!({"block_dashboard_login": true})).await;
+    assert_eq!((status, body), (StatusCode::OK, json!("ok")));
+
+    ws.send(Message::Text(cmd.into())).await.unwrap();
+    assert_eq!(
+        next_frame(&mut ws).await,
+        json!({"error": INVALID_TOKEN, "status": 401})
+    );
+    assert_eq!(next_frame(&mut ws).await, json!({ "closed": 4401 }));
+}

@@ -5,9 +5,20 @@ use sha2::{Digest, Sha256};
 /// SHA-256 digest of a bearer token: the only form in which tokens are stored.
 pub type TokenDigest = Vec<u8>;
 
-/// A fresh 64-character alphanumeric bearer token for dashboard sessions, installers and API keys.
+/// A fresh 64-character alphanumeric bearer token for dashboard sessions and installers.
 pub fn generate_token() -> String {
     Alphanumeric.sample_string(&mut rand::rngs::OsRng, 64)
+}
+
+/// A fresh API key: 32 upper-case letters and digits, the shape of Tactical RMM's
+/// (`get_random_string(32).upper()`), drawn uniformly from the OS's CSPRNG (about 165 bits).
+pub fn generate_api_key() -> String {
+    use rand::Rng;
+    const SYMBOLS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::rngs::OsRng;
+    (0..32)
+        .map(|_| SYMBOLS[rng.gen_range(0..SYMBOLS.len())] as char)
+        .collect()
 }
 
 /// A fresh agent token: 40 lowercase hex characters, the shape of the DRF token the Go agent expects.
@@ -50,6 +61,10 @@ mod tests {
         let agent = generate_agent_token();
         assert_eq!(agent.len(), 40);
         assert!(agent.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        let key = generate_api_key();
+        assert_eq!(key.len(), 32);
+        assert!(key.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()));
+        assert_ne!(key, generate_api_key());
     }
 
     #[test]

@@ -1,22 +1,25 @@
-//! Session token -> [`Identity`], and what that identity may do.
+//! Session token or API key -> [`Identity`], and what that identity may do.
 
 use std::net::IpAddr;
 
 use chrono::{DateTime, Duration, Utc};
 use trmm_db::access::{self, Access};
 use trmm_db::agents::AgentRef;
+use trmm_db::api_keys::{self, KeyOwner};
 use trmm_db::roles::{RolePermissions, Scope};
 use trmm_db::sessions::{self, Session};
 use trmm_db::users::User;
-use trmm_db::{ClientId, GenericClient, RoleId, SiteId};
+use trmm_db::{ApiKeyId, ClientId, GenericClient, RoleId, SiteId};
 
 use crate::perms::Permission;
+use crate::tokens::Credentials;
 use crate::Denial;
 
 /// Dashboard sessions live this long after their last use (TRMM settings.py REST_KNOX TOKEN_TTL = 5 h).
 pub const SESSION_TTL: Duration = Duration::hours(5);
-/// A session's last use, client IP and sliding expiry are written back at most this often, so a busy dashboard
-/// does not write on every request (knox's MIN_REFRESH_INTERVAL is 10 min; last use shown to the minute needs 1).
+/// A session's last use, client IP and sliding expiry, and an API key's last use, are written back at most this
+/// often, so a busy dashboard does not write on every request (knox's MIN_REFRESH_INTERVAL is 10 min; last use
+/// shown to the minute needs 1).
 const TOUCH_INTERVAL: Duration = Duration::minutes(1);
 
 /// An authenticated dashboard user.
@@ -24,12 +27,24 @@ const TOUCH_INTERVAL: Duration = Duration::minutes(1);
 pub struct Identity {
     /// The user.
     pub user: User,
-    /// Digest of the session token that authenticated the request.
-    pub session_digest: Vec<u8>,
-    /// Whether 2FA was completed for this session.
-    pub scope: sessions::Scope,
+    /// How the request proved it is this user.
+    pub via: Via,
     /// The user's role, if any.
     pub role: Option<RolePermissions>,
+}
+
+/// How a request authenticated.
+#[derive(Debug, Clone)]
+pub enum Via {
+    /// A dashboard session.
+    Session {
+        /// Digest of the session token.
+        digest: Vec<u8>,
+        /// Whether 2FA was completed for this session.
+        scope: sessions::Scope,
+    },
+    /// An API key: there is no session behind it, to refresh, to log out of or to complete 2FA on.
+    ApiKey(ApiKeyId),
 }
 
 impl Identity {
@@ -76,6 +91,14 @@ impl Identity {
         restricted.then_some((id, role))
     }
 
+    /// The digest of the session the request came with; `None` for an API key.
+    pub fn session_digest(&self) -> Option<&[u8]> {
+        match &self.via {
+            Via::Session { digest, .. } => Some(digest),
+            Via::ApiKey(_) => None,
+        }
+    }
+
     /// The username recorded in audit rows and `created_by` columns.
     pub fn username(&self) -> &str {
         &self.user.username
@@ -87,8 +110,9 @@ impl Identity {
 ///
 /// `block_dashboard_login` refuses every session of its user, in every service: upstream lets a blocked user's
 /// existing knox tokens keep working on REST while its websockets refuse them (server-api.md 2.6). Here
-/// sessions are only ever dashboard logins (API keys are upstream's way to make an API-only user), so blocking
-/// a user ends its sessions everywhere instead of leaving them alive for REST only.
+/// sessions are only ever dashboard logins, and an API-only user works through API keys ([`api_key`]), which
+/// blocking leaves alone; so blocking a user ends its sessions everywhere instead of leaving them alive for REST
+/// only.
 pub async fn session(
     db: &impl GenericClient,
     token: Option<&str>,
@@ -114,21 +138,69 @@ pub async fn session(
     }
     Ok(Identity {
         user,
-        session_digest: digest,
-        scope,
+        via: Via::Session { digest, scope },
         role,
     })
 }
 
-/// A full (2FA-completed) session whose user holds permission `P`.
+/// The user of the API key `key`, with that user's role, until the key's expiration (TRMM
+/// tacticalrmm/auth.py::APIAuthentication). `block_dashboard_login` does not stop it: API keys are how an
+/// API-only user works (server-api.md 2.6). Its last use is recorded, to the minute.
+pub async fn api_key(db: &impl GenericClient, key: &str, now: DateTime<Utc>) -> Result<Identity, Denial> {
+    let KeyOwner {
+        id,
+        expiration,
+        last_used,
+        user,
+    } = api_keys::find_by_digest(db, &trmm_auth::digest_token(key))
+        .await?
+        .ok_or(Denial::InvalidToken)?;
+    if !user.is_active {
+        return Err(Denial::UserInactive);
+    }
+    if expiration.is_some_and(|e| e < now) {
+        return Err(Denial::KeyExpired);
+    }
+    if last_used.is_none_or(|t| now - t >= TOUCH_INTERVAL) {
+        api_keys::touch(db, id, now).await?;
+    }
+    let role = access::role_of(db, &user).await?;
+    Ok(Identity {
+        user,
+        via: Via::ApiKey(id),
+        role,
+    })
+}
+
+/// A full (2FA-completed) session whose user holds permission `P`. Websockets authorize this way: a browser
+/// cannot set headers on a websocket, upstream's sockets take only `?access_token=`, and a user barred from the
+/// dashboard must be refused there while its API keys keep working on REST (server-api.md 2.6).
 pub async fn authorize<P: Permission>(
     db: &impl GenericClient,
     token: Option<&str>,
     ip: Option<IpAddr>,
     now: DateTime<Utc>,
 ) -> Result<Identity, Denial> {
-    let identity = session(db, token, ip, now).await?;
-    if identity.scope != sessions::Scope::Full {
+    let token = token.ok_or(Denial::NoCredentials)?;
+    authorize_with::<P>(db, Credentials::Session(token), ip, now).await
+}
+
+/// A full session or a live API key, used now from `ip`, whose user holds permission `P`.
+pub async fn authorize_with<P: Permission>(
+    db: &impl GenericClient,
+    credentials: Credentials<'_>,
+    ip: Option<IpAddr>,
+    now: DateTime<Utc>,
+) -> Result<Identity, Denial> {
+    let identity = match credentials {
+        Credentials::Session(token) => session(db, Some(token), ip, now).await?,
+        Credentials::ApiKey(key) => api_key(db, key, now).await?,
+    };
+    if let Via::Session {
+        scope: sessions::Scope::TotpSetup,
+        ..
+    } = identity.via
+    {
         return Err(Denial::TotpRequired);
     }
     if !identity.holds::<P>() {
@@ -137,8 +209,8 @@ pub async fn authorize<P: Permission>(
     Ok(identity)
 }
 
-/// [`authorize`], plus the agent `agent_id`, which must be inside the user's clients/sites: unknown is
-/// [`Denial::NotFound`], outside the scope [`Denial::NoPermission`].
+/// [`authorize`] (a session: websockets take no API keys), plus the agent `agent_id`, which must be inside the
+/// user's clients/sites: unknown is [`Denial::NotFound`], outside the scope [`Denial::NoPermission`].
 pub async fn authorize_agent<P: Permission>(
     db: &impl GenericClient,
     token: Option<&str>,

@@ -132,4 +132,8 @@ permissions!(
     ListRoles => "can_list_roles",
     /// Add, edit and delete roles.
     ManageRoles => "can_manage_roles",
+    /// See API keys (their names, users and prefixes; never the keys).
+    ListApiKeys => "can_list_api_keys",
+    /// Create, edit and delete API keys.
+    ManageApiKeys => "can_manage_api_keys",
 );

@@ -1,5 +1,6 @@
-//! Who a dashboard session token belongs to and what that user may do. trmm-api's extractors and
-//! trmm-websocket's `?access_token=` check both go through here, so they apply the same rules.
+//! Who a dashboard session token (or an API key, `trmm_authz::api_key`) belongs to and what that user may do.
+//! trmm-api's extractors and trmm-websocket's `?access_token=` check both go through here, so they apply the same
+//! rules.
 
 use crate::GenericClient;
 use chrono::{DateTime, Utc};
@@ -40,11 +41,16 @@ pub async fn by_session(db: &impl GenericClient, digest: &[u8], now: DateTime<Ut
     let Some(session) = sessions::find_valid(db, digest, now).await? else {
         return Ok(None);
     };
-    let role = match session.user.role_id {
-        Some(id) => roles::load(db, id).await?,
-        None => None,
-    };
+    let role = role_of(db, &session.user).await?;
     Ok(Some(Access { session, role }))
+}
+
+/// The user's role, if any.
+pub async fn role_of(db: &impl GenericClient, user: &User) -> Result<Option<RolePermissions>, DbError> {
+    match user.role_id {
+        Some(id) => roles::load(db, id).await,
+        None => Ok(None),
+    }
 }
 
 /// Superuser flag on the user or on its role.

@@ -97,4 +97,6 @@ id_type!(
 id_type!(
     /// Primary key of `url_actions`.
     UrlActionId,
+    /// Primary key of `api_keys`.
+    ApiKeyId,
 );

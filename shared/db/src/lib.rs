@@ -27,6 +27,7 @@ macro_rules! ref_columns {
 pub mod access;
 pub mod agents;
 pub mod alerts;
+pub mod api_keys;
 pub mod audit;
 pub mod bulk;
 pub mod checks;
@@ -62,8 +63,8 @@ pub use deadpool_postgres::GenericClient;
 pub use deadpool_postgres::{Client, Pool};
 pub use error::DbError;
 pub use ids::{
-    AgentPk, AlertId, AlertTemplateId, ClientId, CustomFieldId, JobId, KeyStoreId, RoleId, ScriptId, SiteId, SnippetId,
-    UrlActionId, UserId,
+    AgentPk, AlertId, AlertTemplateId, ApiKeyId, ClientId, CustomFieldId, JobId, KeyStoreId, RoleId, ScriptId, SiteId,
+    SnippetId, UrlActionId, UserId,
 };
 pub use tokio_postgres::Error as PgError;
 

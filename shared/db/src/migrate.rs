@@ -32,6 +32,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("../migrations/0010_alert_template_function.sql"),
     ),
     (11, "accounts", include_str!("../migrations/0011_accounts.sql")),
+    (12, "api_keys", include_str!("../migrations/0012_api_keys.sql")),
 ];
 
 /// Arbitrary constant key for `pg_advisory_xact_lock`, shared by every trmm-rs process.

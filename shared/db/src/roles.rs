@@ -267,6 +267,14 @@ async fn write(
     Ok(true)
 }
 
+/// Locks a role until the transaction ends. Giving a user the role takes a key-share lock on it (the foreign
+/// key), so counting its users after this sees every assignment that raced with the caller.
+pub async fn lock(db: &impl GenericClient, id: RoleId) -> Result<(), DbError> {
+    db.execute("SELECT 1 FROM roles WHERE id = $1 FOR UPDATE", &[&id.0])
+        .await?;
+    Ok(())
+}
+
 /// Deletes a role.
 pub async fn delete(db: &impl GenericClient, id: RoleId) -> Result<bool, DbError> {
     crate::delete_by_id(db, "roles", &id.0).await

@@ -164,6 +164,14 @@ pub async fn list(db: &impl GenericClient, search: Option<&str>) -> Result<Vec<U
     Ok(db.query(&sql, &[&search]).await?.iter().map(user_row).collect())
 }
 
+/// Whether user `id` is a superuser (false when there is no such user).
+pub async fn is_superuser(db: &impl GenericClient, id: UserId) -> Result<bool, DbError> {
+    let row = db
+        .query_opt("SELECT is_superuser FROM users WHERE id = $1", &[&id.0])
+        .await?;
+    Ok(row.is_some_and(|r| r.get(0)))
+}
+
 /// One dashboard user.
 pub async fn get(db: &impl GenericClient, id: UserId) -> Result<Option<UserRow>, DbError> {
     let sql = format!("SELECT {ROW_COLUMNS} FROM users WHERE id = $1 AND NOT is_installer_user");

@@ -1,6 +1,7 @@
 //! Field-by-field validation of a JSON object with DRF's messages, collecting every field's errors into one
 //! `{field: [msg]}` body the way a serializer's `is_valid(raise_exception=True)` does.
 
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Map, Value};
 
@@ -44,6 +45,27 @@ pub fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Erro
 /// DRF's message for a primary key that names nothing.
 pub fn invalid_pk(id: i32) -> String {
     format!("Invalid pk \"{id}\" - object does not exist.")
+}
+
+/// Django `parse_datetime`, plus plain dates (midnight); times without an offset are UTC.
+pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.to_utc());
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, format) {
+            return Some(t.and_utc());
+        }
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
 }
 
 /// A primary key as DRF's `PrimaryKeyRelatedField` reads it: an integer, or a string holding one.
@@ -137,6 +159,23 @@ impl<'a> Form<'a> {
                 None
             }
         }
+    }
+
+    /// A nullable date and time, as DRF's `DateTimeField` reads it ([`parse_time`]): `Some(None)` for null.
+    pub fn datetime(&mut self, key: &str) -> Option<Option<DateTime<Utc>>> {
+        let v = self.map.get(key)?;
+        if v.is_null() {
+            return Some(None);
+        }
+        let parsed = v.as_str().and_then(parse_time);
+        if parsed.is_none() {
+            self.error(
+                key,
+                "Datetime has wrong format. Use one of these formats instead: \
+                 YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].",
+            );
+        }
+        parsed.map(Some)
     }
 
     /// A foreign key (`Some(None)` for null); whether it exists is the caller's to check.

@@ -4,6 +4,7 @@ mod accounts;
 mod agent_api;
 pub mod agents;
 mod alerts;
+mod apikeys;
 mod audit;
 mod checks;
 mod clients;
@@ -37,6 +38,7 @@ pub fn registered_routes() -> Vec<routes::Registered> {
 fn every_route(cfg: &mut Routes) {
     cfg.route("/", routes::get().to(root))
         .configure(accounts::configure)
+        .configure(apikeys::configure)
         .configure(clients::configure)
         .configure(agents::configure)
         .configure(checks::configure)

@@ -2,12 +2,16 @@
 //! themselves (sessions, permissions, client/site scope, client IP) live in `trmm_authz`, shared with
 //! trmm-websocket; this module only turns them into extractors and `ApiError`s.
 //!
-//! * [`Authed<P>`]: a dashboard user with a full session and permission `P`.
+//! * [`Authed<P>`]: a dashboard user with a full session or an API key (`X-API-KEY`), and permission `P`.
 //! * [`ScopedAgent<P>`]: the same, plus the agent named in the path, which must be inside the user's scope.
 //! * [`ScopedClient<P>`], [`VisibleClient<P>`], [`ScopedSite<P>`], [`Scoped<P, T>`]: the same for the client,
 //!   site or other scoped object named by the `{pk}` path segment.
 //! * [`TotpSetupUser`]: any session, including the short one a user without 2FA gets; only for TOTP setup.
 //! * [`AgentAuth`]: an agent's static token (agent API); [`InstallerAuth`]: an installer token.
+//!
+//! Every dashboard extractor but [`TotpSetupUser`] takes an API key as well as a session, and
+//! [`refuse_api_keys`] turns API keys away from the endpoints that must never see one (login, the session's own
+//! endpoints, the agent API).
 //!
 //! Ids that arrive in a body rather than the path are checked by loading them through [`in_scope`].
 
@@ -41,10 +45,12 @@ mod dashboard;
 pub(crate) mod gate;
 pub mod in_scope;
 mod scoped;
+pub(crate) mod session_only;
 
 pub use agent::{AgentAuth, InstallerAuth};
-pub use dashboard::{Authed, ScopedAgent, TotpSetupUser};
+pub use dashboard::{Authed, ScopedAgent, SessionUser, TotpSetupUser};
 pub use scoped::{ClientInTree, Scoped, ScopedClient, ScopedObject, ScopedSite, Target, VisibleClient, WholeClient};
+pub use session_only::refuse_api_keys;
 pub use trmm_authz::{perms, Identity, SESSION_TTL};
 
 use std::future::Future;
@@ -66,6 +72,8 @@ impl From<Denial> for ApiError {
         match denial {
             Denial::NoCredentials => ApiError::Unauthorized(trmm_authz::NO_CREDENTIALS),
             Denial::InvalidToken => ApiError::Unauthorized(trmm_authz::INVALID_TOKEN),
+            Denial::UserInactive => ApiError::Unauthorized(trmm_authz::USER_INACTIVE),
+            Denial::KeyExpired => ApiError::Unauthorized(trmm_authz::KEY_EXPIRED),
             Denial::TotpRequired => ApiError::Forbidden(trmm_authz::TOTP_REQUIRED),
             Denial::NoPermission => ApiError::Forbidden(trmm_authz::NO_PERMISSION),
             Denial::NotFound => ApiError::NotFound,

@@ -131,9 +131,9 @@ pub type VisibleClient<P> = Scoped<P, ClientInTree>;
 impl<P: Permission, T: Target> Scoped<P, T> {
     /// The session, the permission and the object, on one pooled connection.
     async fn resolve(req: &HttpRequest) -> Result<Self, ApiError> {
-        let (state, db) = prepare(req).await?;
+        let (state, db, credentials) = prepare(req).await?;
         let ip = super::client_ip(req, &state);
-        let identity = trmm_authz::authorize::<P>(&db, trmm_authz::bearer_token(req), ip, state.now()).await?;
+        let identity = trmm_authz::authorize_with::<P>(&db, credentials, ip, state.now()).await?;
         let target = T::resolve(&identity, &db, &pk(req)?).await?;
         Ok(Scoped {
             identity,

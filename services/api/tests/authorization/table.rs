@@ -79,6 +79,10 @@ pub const ROUTES: &[Row] = &[
     flag("GET", "/accounts/roles/{pk}/", "can_list_roles", Global),
     flag("PUT", "/accounts/roles/{pk}/", "can_manage_roles", Global),
     flag("DELETE", "/accounts/roles/{pk}/", "can_manage_roles", Global),
+    flag("GET", "/accounts/apikeys/", "can_list_api_keys", Global),
+    flag("POST", "/accounts/apikeys/", "can_manage_api_keys", Global),
+    flag("PUT", "/accounts/apikeys/{pk}/", "can_manage_api_keys", Global),
+    flag("DELETE", "/accounts/apikeys/{pk}/", "can_manage_api_keys", Global),
     // agents
     flag("GET", "/agents/", "can_list_agents", Global),
     flag("POST", "/agents/installer/", "can_install_agents", Global),

@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod alert_templates;
 pub mod checks;
 pub mod gateway;
+pub mod logs;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -60,6 +61,20 @@ pub fn find<'a>(list: &'a Value, key: &str, value: &str) -> &'a Value {
 pub async fn count(api: &TestApi, sql: &str) -> i64 {
     let conn = api.db.pool().get().await.unwrap();
     conn.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+/// The one text a query returns.
+pub async fn text(api: &TestApi, sql: &str) -> String {
+    let conn = api.db.pool().get().await.unwrap();
+    conn.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+/// Every row of every table of the database, as Postgres prints it (bytea as `\x` and hex).
+pub async fn database_text(api: &TestApi) -> String {
+    let sql = "SELECT string_agg(query_to_xml(format('SELECT t::text AS r FROM %I t', table_name), false, false, '')
+                                 ::text, E'\\n')
+               FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'";
+    text(api, sql).await
 }
 
 /// Creates non-superuser `name` with a role holding `flags`, limited to `client` when given, logs in with

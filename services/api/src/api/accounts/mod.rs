@@ -51,10 +51,19 @@ fn refuse_root(state: &AppState, caller: &Identity, target: &str, message: &str)
     Ok(())
 }
 
+/// Beyond upstream, which protects only the root user named at install: only a superuser acts on a superuser,
+/// so that an account manager cannot take one over by resetting its password and 2FA.
+async fn refuse_superuser(db: &impl GenericClient, caller: &Identity, target: UserId) -> ApiResult<()> {
+    if caller.user.id != target && !caller.is_superuser() && trmm_db::users::is_superuser(db, target).await? {
+        return Err(trmm_authz::Denial::NoPermission.into());
+    }
+    Ok(())
+}
+
 /// Ends the sessions of `user` after its password, role or access changed, except the caller's own session
 /// when users act on themselves (they stay signed in; their other devices do not).
 async fn revoke_sessions(db: &impl GenericClient, caller: &Identity, user: UserId) -> ApiResult<()> {
-    let keep = (caller.user.id == user).then_some(caller.session_digest.as_slice());
+    let keep = caller.session_digest().filter(|_| caller.user.id == user);
     session_db::revoke_for_user(db, user, keep).await?;
     Ok(())
 }

@@ -7,7 +7,7 @@ use trmm_authz::Denial;
 use trmm_db::users::{self, UiPrefs, UserRow};
 use trmm_db::{url_actions, GenericClient, UrlActionId, UserId};
 
-use super::{check_password, invalid, refuse_root, revoke_sessions, user_event};
+use super::{check_password, invalid, refuse_root, refuse_superuser, revoke_sessions, user_event};
 use crate::api::audit;
 use crate::api::form::{self, Form};
 use crate::api::routes::{self, Routes};
@@ -40,11 +40,17 @@ async fn named_user(caller: &Caller, db: &impl GenericClient, body: &Map<String,
         Some(v) => form::pk(v).map(UserId).map_err(|msg| ApiError::field("id", msg)),
     };
     let me = &caller.identity;
-    if id.as_ref().ok() != Some(&me.user.id) && !me.holds::<ManageAccounts>() {
+    let on_self = id.as_ref().ok() == Some(&me.user.id);
+    if !on_self && !me.holds::<ManageAccounts>() {
         return Err(Denial::NoPermission.into());
+    }
+    // As `/accounts/resetpw/`: a key's holder must not take over its user's dashboard login.
+    if on_self && matches!(me.via, trmm_authz::Via::ApiKey(_)) {
+        return Err(ApiError::Forbidden(crate::auth::session_only::REFUSED));
     }
     let user = users::get(db, id?).await?.ok_or(ApiError::NotFound)?;
     refuse_root(&caller.state, me, &user.username, ROOT_REFUSED)?;
+    refuse_superuser(db, me, user.id).await?;
     Ok(user)
 }
 
@@ -52,7 +58,7 @@ async fn named_user(caller: &Caller, db: &impl GenericClient, body: &Map<String,
 fn new_password(body: &Map<String, Value>, username: &str) -> ApiResult<String> {
     let mut f = Form::new(body);
     f.require("password");
-    let password = f.string("password", 128, false);
+    let password = f.string("password", 1024, false);
     let mut errors = f.finish().err().unwrap_or_default();
     if let Some(password) = &password {
         check_password(&mut errors, password, username);
@@ -110,6 +116,8 @@ async fn own_totp(caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
     users::clear_totp(&tx, me.user.id, who).await?;
+    // As for an admin's reset: sessions opened with the old key must not outlive it (this one stays).
+    revoke_sessions(&tx, me, me.user.id).await?;
     let change = user_event(format!("{who} reset their two-factor key"));
     audit::commit(tx, &caller.state, &req, me, change).await?;
     Ok(HttpResponse::Ok().json("2FA was reset. Log out and back in to setup."))

@@ -130,6 +130,7 @@ async fn update(
 async fn delete(caller: Authed<ManageRoles>, req: HttpRequest, pk: web::Path<i32>) -> ApiResult<HttpResponse> {
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
+    roles::lock(&tx, RoleId(*pk)).await?;
     let role = roles::get(&tx, RoleId(*pk)).await?.ok_or(ApiError::NotFound)?;
     // Upstream deletes the role and leaves its users without one (denied everything); refusing keeps an admin
     // from locking a team out by accident.

@@ -6,7 +6,7 @@ use serde_json::Value;
 use trmm_db::users::{self, UserChanges, UserRow};
 use trmm_db::{roles, GenericClient, RoleId, UserId};
 
-use super::{check_password, invalid, refuse_root, revoke_sessions, USER};
+use super::{check_password, invalid, refuse_root, refuse_superuser, revoke_sessions, USER};
 use crate::api::audit::{self, Change};
 use crate::api::form::{self, Form};
 use crate::api::routes::{self, Routes};
@@ -112,7 +112,7 @@ async fn create(caller: Authed<ManageAccounts>, req: HttpRequest, Json(body): Js
     for key in ["username", "email", "password"] {
         f.require(key);
     }
-    let password = f.string("password", 128, false);
+    let password = f.string("password", 1024, false);
     let mut db = caller.state.conn().await?;
     let fields = changes(&db, &mut f).await?;
     let mut errors = f.finish().err().unwrap_or_default();
@@ -144,9 +144,8 @@ async fn update(
 ) -> ApiResult<HttpResponse> {
     let mut f = Form::new(form::object(&body)?);
     let mut db = caller.state.conn().await?;
-    let fields = changes(&db, &mut f).await?;
-    f.finish().map_err(|e| ApiError::Invalid(Value::Object(e)))?;
     let tx = db.transaction().await?;
+    // Upstream's order: the user (404), the root rule, then the fields.
     let before = users::get(&tx, UserId(*pk)).await?.ok_or(ApiError::NotFound)?;
     refuse_root(
         &caller.state,
@@ -154,6 +153,9 @@ async fn update(
         &before.username,
         "The root user cannot be modified from the UI",
     )?;
+    refuse_superuser(&tx, &caller.identity, before.id).await?;
+    let fields = changes(&tx, &mut f).await?;
+    f.finish().map_err(|e| ApiError::Invalid(Value::Object(e)))?;
     let who = caller.identity.username();
     let taken = || ApiError::field("username", "A user with that username already exists.");
     users::update(&tx, before.id, &fields, who).await.unique_as(taken)?;
@@ -183,6 +185,7 @@ async fn delete(caller: Authed<ManageAccounts>, req: HttpRequest, pk: web::Path<
         &user.username,
         "The root user cannot be deleted from the UI",
     )?;
+    refuse_superuser(&tx, &caller.identity, user.id).await?;
     // Its sessions go with it (auth_tokens cascade).
     users::delete(&tx, user.id).await?;
     let who = caller.identity.username();

@@ -1,13 +1,14 @@
 //! Agent history views (TRMM agents/views.py::AgentHistoryView and ScriptRunHistory).
 
 use actix_web::{web, HttpResponse};
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
+use chrono::TimeDelta;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use trmm_db::history::{self, HistoryRow, ScriptHistoryFilter};
 
 use super::AGENT_ID;
 use crate::api::drf_time;
+use crate::api::form::parse_time;
 use crate::api::routes::{self, Routes};
 use crate::auth::perms::ListAgentHistory;
 use crate::auth::{Authed, ScopedAgent};
@@ -59,27 +60,6 @@ struct ScriptHistoryQuery {
     end: Option<String>,
     limit: Option<String>,
     scriptname: Option<String>,
-}
-
-/// Django `parse_datetime`, plus plain dates (midnight); times without an offset are UTC.
-fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    let s = s.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.to_utc());
-    }
-    for format in [
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M",
-        "%Y-%m-%d %H:%M",
-    ] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(s, format) {
-            return Some(t.and_utc());
-        }
-    }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
 }
 
 /// `GET /agents/scripthistory/?start&end&limit&scriptname`: script runs across agents, newest first.

@@ -77,10 +77,12 @@ async fn create(
     let client = in_scope::client(&caller.identity, ClientId(body.site.client))?;
     let name = validate_name("Site", &body.site.name)?;
     let who = caller.identity.username();
-    let db = caller.state.conn().await?;
+    let mut db = caller.state.conn().await?;
     let custom_fields = values::validate(&db, FieldModel::Site, body.custom_fields.as_deref()).await?;
+    // The site, its fields, the role grant and the audit row land together or not at all.
+    let tx = db.transaction().await?;
     let id = match sites::create(
-        &db,
+        &tx,
         client,
         &name,
         body.site.block_policy_inheritance.unwrap_or(false),
@@ -93,11 +95,11 @@ async fn create(
         }
         other => other.unique_as(not_unique)?,
     };
-    values::write(&db, Parent::Site(id), &custom_fields).await?;
+    values::write(&tx, Parent::Site(id), &custom_fields).await?;
     // TRMM clients/views.py GetAddSites: a role with a site list gets the new site on it.
     if let Some((role, perms)) = caller.identity.restricting_role() {
         if !perms.sites.is_empty() {
-            roles::grant_site(&db, role, id).await?;
+            roles::grant_site(&tx, role, id).await?;
         }
     }
     let change = Change::add(
@@ -105,7 +107,7 @@ async fn create(
         format!("{who} added site {name}"),
         json!({ "id": id, "name": name, "client": client }),
     );
-    audit::record(&db, &caller.state, &req, &caller.identity, change).await?;
+    audit::commit(tx, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json(format!("{name} was added")))
 }
 
