@@ -15,6 +15,7 @@ macro_rules! resource_routes {
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod debug_log;
 pub mod error;
 pub mod json;
 mod nul;
@@ -69,9 +70,12 @@ pub fn bind(
     shutdown: CancellationToken,
 ) -> std::io::Result<(SocketAddr, actix_web::dev::Server)> {
     let data = web::Data::new(state);
+    let throttle = web::Data::new(debug_log::Throttle::default());
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .app_data(throttle.clone())
+            .wrap(middleware::from_fn(debug_log::agent_failures))
             .wrap(middleware::from_fn(auth::refuse_api_keys))
             .wrap(middleware::from_fn(nul::reject_in_url))
             .wrap(

@@ -209,6 +209,21 @@ fn routes(id: &str, client: i64, site: i64) -> Vec<Route> {
         Route(M::DELETE, "/agents/notes/{pk}/", Admin, None),
         Route(M::GET, "/logs/pendingactions/", Admin, None),
         Route(M::DELETE, "/logs/pendingactions/{pk}/", Admin, None),
+        Route(
+            M::PATCH,
+            "/logs/audit/",
+            Admin,
+            Some(
+                json!({"agentFilter": [id], "userFilter": ["admin"], "actionFilter": ["login"],
+            "objectFilter": ["user"], "pagination": {"sortBy": "entry_time"}}),
+            ),
+        ),
+        Route(
+            M::PATCH,
+            "/logs/debug/",
+            Admin,
+            Some(json!({"agentFilter": id, "logLevelFilter": "info", "logTypeFilter": "scripting"})),
+        ),
         Route(M::GET, "/checks/", Admin, None),
         Route(
             M::POST,

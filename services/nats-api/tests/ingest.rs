@@ -209,6 +209,21 @@ async fn malformed_and_oversized_messages_are_dropped_and_ingestion_goes_on() {
     let row = agent_row(&rig.db, id).await;
     assert!(last_seen(&row).is_some());
     assert_eq!((&row["wmi_detail"], &row["disks"]), (&Value::Null, &Value::Null));
+
+    // The debug log gets one entry per reason about the agent, not one per message.
+    let db = rig.db.pool().get().await.unwrap();
+    let sql = "SELECT d.log_level, d.log_type, d.message FROM debug_logs d JOIN agents a ON a.id = d.agent_pk
+               WHERE a.agent_id = $1 ORDER BY d.message";
+    wait_for("the drops' debug log entries", async || {
+        db.query(sql, &[&id]).await.unwrap().len() == 2
+    })
+    .await;
+    let entries = db.query(sql, &[&id]).await.unwrap();
+    for (entry, reason) in entries.iter().zip(["malformed", "oversized"]) {
+        let (level, kind, message): (String, String, String) = (entry.get(0), entry.get(1), entry.get(2));
+        assert_eq!((level.as_str(), kind.as_str()), ("warning", "agent_issues"));
+        assert!(message.contains(&format!(": {reason} (")), "{message}");
+    }
     rig.ingest.stop().await;
 }
 

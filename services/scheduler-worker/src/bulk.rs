@@ -20,11 +20,13 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use trmm_db::bulk::{self, Run, Unanswered};
+use trmm_db::debug_log::LogType;
 use trmm_jobs::{BulkRun, BulkWork};
 use trmm_protocol::calls::{AgentCall, RawCmd, RunScriptFull};
 use trmm_rpc::client::{GatewayClient, GatewayError};
 use trmm_runtime::clock::SharedClock;
 
+use crate::debug_log;
 use crate::record::{self, Reply};
 
 /// Attempts at a run while the gateway is unreachable; after the last, the agents not reached get an error.
@@ -118,6 +120,12 @@ async fn run_bulk(job: BulkRun, ctx: Data<BulkContext>, attempt: Attempt) -> Res
     if let Err(e) = bulk::release(&ctx.pool.get().await.map_err(transient)?, run_id).await {
         tracing::warn!(run_id, error = %e, "bulk run lease not released; it expires by itself");
     }
+    if let Err(e) = &ran {
+        if !is_transient(e) || attempt.current() >= MAX_ATTEMPTS {
+            let message = format!("Bulk run {run_id} failed: {e}");
+            debug_log::failed(&ctx.pool, None, LogType::Scripting, &message).await;
+        }
+    }
     ran
 }
 
@@ -187,13 +195,10 @@ async fn run_leased(run: Run, ctx: &BulkContext, attempt: &Attempt) -> Result<()
             tracing::warn!(run_id = run.id, failed = failed.len(), error = %first, "bulk run will be retried");
             return Err(transient(format!("{} batches not delivered: {first}", failed.len())));
         }
-        bulk::abandon(
-            &db,
-            run.id,
-            &format!("not delivered after {MAX_ATTEMPTS} attempts: {first}"),
-        )
-        .await
-        .map_err(transient)?;
+        let why = format!("not delivered after {MAX_ATTEMPTS} attempts: {first}");
+        bulk::abandon(&db, run.id, &why).await.map_err(transient)?;
+        let message = format!("Bulk run {}: {} batches {why}", run.id, failed.len());
+        debug_log::failed(&ctx.pool, None, LogType::Scripting, &message).await;
     }
     // Agents sent the command by an interrupted attempt are given until their deadline, then timed out.
     if let Some(wait) = bulk::awaiting_secs(&db, run.id).await.map_err(transient)? {

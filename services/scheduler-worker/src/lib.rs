@@ -4,6 +4,7 @@
 
 mod bulk;
 pub mod config;
+mod debug_log;
 mod notify;
 mod pending;
 mod periodic;

@@ -11,6 +11,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use redis::aio::ConnectionManager;
 use tokio_util::sync::CancellationToken;
+use trmm_db::debug_log::LogType;
 use trmm_db::maintenance::{self, Prune};
 use trmm_db::{alerts, core_settings, pending, DbError};
 use trmm_jobs::{Periodic, PeriodicJob};
@@ -88,7 +89,7 @@ pub async fn serve(ctx: PeriodicContext, redis: ConnectionManager, prefix: Strin
     .await
 }
 
-async fn run_job(run: Periodic, ctx: Data<PeriodicContext>) -> Result<(), BoxDynError> {
+async fn run_job(run: Periodic, ctx: Data<PeriodicContext>, attempt: Attempt) -> Result<(), BoxDynError> {
     let entry = EntryLabel { entry: run.job.name() };
     let now = ctx.clock.now();
     if run.superseded(now) {
@@ -106,6 +107,10 @@ async fn run_job(run: Periodic, ctx: Data<PeriodicContext>) -> Result<(), BoxDyn
     };
     if let Err(e) = outcome {
         tracing::warn!(entry = entry.entry, due = %run.due, error = %e, "periodic job failed");
+        if attempt.current() >= MAX_ATTEMPTS {
+            let message = format!("Periodic job {} due at {} failed: {e}", entry.entry, run.due);
+            crate::debug_log::failed(&ctx.pool, None, LogType::SystemIssues, &message).await;
+        }
         return Err(e);
     }
     ctx.metrics.ran.get_or_create(&entry).inc();
@@ -160,11 +165,12 @@ async fn resolve_pending(ctx: &PeriodicContext, now: DateTime<Utc>) -> Result<()
 async fn maintain(ctx: &PeriodicContext, due: DateTime<Utc>) -> Result<(), DbError> {
     let r = core_settings::retention(&ctx.pool.get().await?).await?;
     type ByAge = fn(DateTime<Utc>) -> Prune;
-    let by_age: [(i32, ByAge); 4] = [
+    let by_age: [(i32, ByAge); 5] = [
         (r.check_history_days, Prune::CheckHistory),
         (r.resolved_alerts_days, Prune::ResolvedAlerts),
         (r.agent_history_days, Prune::AgentHistory),
         (r.audit_log_days, Prune::AuditLog),
+        (r.debug_log_days, Prune::DebugLog),
     ];
     // A retention so long that its cutoff precedes every representable time keeps everything.
     let cutoff = |days: i32| due.checked_sub_signed(TimeDelta::try_days(i64::from(days))?);

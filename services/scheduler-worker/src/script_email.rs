@@ -9,6 +9,7 @@ use apalis::prelude::*;
 use redis::aio::ConnectionManager;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
+use trmm_db::debug_log::LogType;
 use trmm_db::{agents, history};
 use trmm_db::{jobs, JobId};
 use trmm_jobs::{ScriptEmail, ScriptEmailPayload};
@@ -17,7 +18,7 @@ use trmm_notify::{Notifier, NotifyError};
 use trmm_rpc::client::{GatewayClient, GatewayError};
 use trmm_runtime::clock::SharedClock;
 
-use crate::record;
+use crate::{debug_log, record};
 
 /// Attempts at one job (the script runs at most once; later attempts only retry the mail).
 const MAX_ATTEMPTS: usize = 5;
@@ -110,6 +111,9 @@ async fn run_job(job: ScriptEmail, ctx: Data<EmailContext>, attempt: Attempt) ->
             tracing::warn!(history_id = job.history_id, attempt = attempt.current(), last, error = %e, "script email failed");
             if last {
                 jobs::finish(&db, id, &format!("failed: {e}")).await.map_err(retry)?;
+                let agent = history::get(&db, job.history_id).await.ok().flatten().map(|h| h.agent);
+                let message = format!("Emailing the results of script run {} failed: {e}", job.history_id);
+                debug_log::failed(&ctx.pool, agent, LogType::Scripting, &message).await;
             } else {
                 jobs::release(&db, id).await.map_err(retry)?;
             }
@@ -203,6 +207,12 @@ async fn run_script(
             record::text(&ctx.pool, &ctx.events, hist, agent.pk, &text)
                 .await
                 .map_err(retry)?;
+            // Upstream's run_script_email_results_task logs a run that never answered.
+            let message = format!(
+                "{}: the script whose results were to be mailed did not run: {text}",
+                agent.hostname
+            );
+            debug_log::failed(&ctx.pool, Some(agent.pk), LogType::Scripting, &message).await;
             Ok(None)
         }
     }

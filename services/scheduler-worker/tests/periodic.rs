@@ -18,8 +18,8 @@ async fn ran(worker: &InProcess, job: PeriodicJob, times: u64) {
 
 /// Rows tagged `old` sit one second past their cutoff, `new` one second inside it; 12,000 more old check
 /// history rows make the sweep take several batches; one history point belongs to an agent that is gone.
-fn aged_rows(due: &str, days: [i32; 4]) -> String {
-    let [check, alerts, history, audit] = days;
+fn aged_rows(due: &str, days: [i32; 5]) -> String {
+    let [check, alerts, history, audit, debug] = days;
     format!(
         "INSERT INTO check_history (check_id, agent_id, x, results)
              SELECT 1, 'agent-a', '{due}'::timestamptz - interval '{check} days 1 second', '\"bulk\"'
@@ -37,12 +37,15 @@ fn aged_rows(due: &str, days: [i32; 4]) -> String {
          INSERT INTO audit_logs (username, action, object_type, message, entry_time) VALUES
              ('admin', 'login', 'user', 'old', '{due}'::timestamptz - interval '{audit} days 1 second'),
              ('admin', 'login', 'user', 'new', '{due}'::timestamptz - interval '{audit} days' + interval '1 second');
+         INSERT INTO debug_logs (agent_pk, log_level, message, entry_time) VALUES
+             (1, 'info', 'old', '{due}'::timestamptz - interval '{debug} days 1 second'),
+             (NULL, 'error', 'new', '{due}'::timestamptz - interval '{debug} days' + interval '1 second');
          INSERT INTO check_history (check_id, agent_id, x, results) VALUES (1, 'deleted-agent', '{due}', '\"orphan\"');"
     )
 }
 
 /// What is left of the aged rows, table by table.
-async fn left(s: &Stack) -> [String; 4] {
+async fn left(s: &Stack) -> [String; 5] {
     [
         s.text("SELECT string_agg(DISTINCT results #>> '{}', ',') FROM check_history")
             .await,
@@ -52,19 +55,22 @@ async fn left(s: &Stack) -> [String; 4] {
             .await,
         s.text("SELECT string_agg(message, ',' ORDER BY message) FROM audit_logs")
             .await,
+        s.text("SELECT string_agg(message, ',' ORDER BY message) FROM debug_logs")
+            .await,
     ]
 }
 
-/// Sets the retention days (check history, resolved alerts, agent history, audit log), seeds rows aged by
+/// Sets the retention days (check history, resolved alerts, agent history, audit log, debug log), seeds rows aged by
 /// `ages` and an orphaned history point, and runs core maintenance for 10:15; returns what is left.
-async fn maintain(retention: [i64; 4], ages: [i32; 4]) -> (Stack, [String; 4]) {
+async fn maintain(retention: [i64; 5], ages: [i32; 5]) -> (Stack, [String; 5]) {
     let due = "2030-03-01T10:15:00Z";
     let s = Stack::new("2030-03-01T10:15:30Z").await;
-    let [check, alerts, history, audit] = retention;
+    let [check, alerts, history, audit, debug] = retention;
     s.sql(AGENT).await;
     s.sql(&format!(
         "UPDATE core_settings SET check_history_prune_days = {check}, resolved_alerts_prune_days = {alerts},
-             agent_history_prune_days = {history}, audit_log_prune_days = {audit}"
+             agent_history_prune_days = {history}, audit_log_prune_days = {audit},
+             debug_log_prune_days = {debug}"
     ))
     .await;
     s.sql(&aged_rows(due, ages)).await;
@@ -80,19 +86,19 @@ async fn maintain(retention: [i64; 4], ages: [i32; 4]) -> (Stack, [String; 4]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn core_maintenance_deletes_what_is_past_each_retention_and_orphaned_history() {
-    let (_, left) = maintain([30, 10, 60, 5], [30, 10, 60, 5]).await;
+    let (_, left) = maintain([30, 10, 60, 5, 30], [30, 10, 60, 5, 30]).await;
 
     // Resolved alerts go by alert_time (upstream), however recently they were resolved; open ones stay.
-    assert_eq!(left, ["new", "new,open", "new", "new"].map(String::from));
+    assert_eq!(left, ["new", "new,open", "new", "new", "new"].map(String::from));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retention_of_zero_days_or_beyond_the_calendar_keeps_everything_but_orphaned_history_still_goes() {
-    let (s, left) = maintain([0, 0, i64::from(i32::MAX), 0], [900, 900, 900, 900]).await;
+    let (s, left) = maintain([0, 0, i64::from(i32::MAX), 0, 0], [900, 900, 900, 900, 900]).await;
 
     assert_eq!(
         left,
-        ["bulk,new,old", "new,old,open", "new,old", "new,old"].map(String::from)
+        ["bulk,new,old", "new,old,open", "new,old", "new,old", "new,old"].map(String::from)
     );
     assert_eq!(s.text("SELECT count(*)::text FROM check_history").await, "12002");
 }

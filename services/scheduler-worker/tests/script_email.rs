@@ -145,3 +145,34 @@ async fn a_failed_send_is_retried_without_running_the_script_again() {
     assert!(mail.contains("Stdout: retried"), "{mail}");
     assert_eq!(script_runs(&seen), 1, "the script ran once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_send_that_fails_every_attempt_ends_in_the_debug_log() {
+    let s = suite(true, &[]).await;
+    let (agent, _, script) = agent_and_script(&s).await;
+    // Nothing listens there: every attempt fails to connect.
+    smtp_settings(&s, free_port(), &[]).await;
+
+    let body = json!({"script": script, "output": "email", "emailMode": "custom",
+                      "emails": ["someone@example.com"], "args": ["lost"], "timeout": 5});
+    let (status, _) = run_script(&s, &agent, body).await;
+    assert_eq!(status, StatusCode::OK);
+    let db = s.api.db.pool().get().await.unwrap();
+    let entries = "SELECT log_level, log_type, message, agent_pk IS NOT NULL FROM debug_logs";
+    wait_until("the failed job's debug log entry", DEADLINE, || async {
+        !db.query(entries, &[]).await.unwrap().is_empty()
+    })
+    .await;
+    let row = db.query_one(entries, &[]).await.unwrap();
+    let message: String = row.get(2);
+    assert_eq!(
+        (row.get::<_, String>(0), row.get::<_, String>(1), row.get::<_, bool>(3)),
+        ("error".into(), "scripting".into(), true)
+    );
+    assert!(message.starts_with("Emailing the results of script run "), "{message}");
+    let job = db
+        .query_one("SELECT outcome FROM jobs WHERE kind = 'script_email'", &[])
+        .await
+        .unwrap();
+    assert!(job.get::<_, Option<String>>(0).unwrap().starts_with("failed: "));
+}

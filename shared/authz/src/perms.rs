@@ -137,3 +137,10 @@ permissions!(
     /// Create, edit and delete API keys.
     ManageApiKeys => "can_manage_api_keys",
 );
+
+permissions!(
+    /// Read the audit log.
+    ViewAuditLogs => "can_view_auditlogs",
+    /// Read the debug log.
+    ViewDebugLogs => "can_view_debuglogs",
+);

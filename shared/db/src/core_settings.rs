@@ -59,6 +59,8 @@ pub struct Editable {
     pub notify_on_warning_alerts: bool,
     /// The default alert template.
     pub alert_template: Option<AlertTemplateId>,
+    /// The least severe debug log level kept (`info`, `warning`, `error` or `critical`).
+    pub agent_debug_level: String,
 }
 
 /// Every setting the dashboard sees: the editable ones plus those other features own. The secrets are not here.
@@ -69,8 +71,6 @@ pub struct CoreSettings {
     /// What `PUT /core/settings/` changes.
     #[serde(flatten)]
     pub editable: Editable,
-    /// Agent log level.
-    pub agent_debug_level: String,
     /// MeshCentral user.
     pub mesh_username: Option<String>,
     /// MeshCentral URL.
@@ -125,7 +125,7 @@ const EDITABLE: &str = "email_alert_recipients, smtp_from_email, smtp_from_name,
     smtp_requires_auth, sms_alert_recipients, twilio_number, twilio_account_sid, twilio_api_url, default_time_zone,
     date_format, check_history_prune_days, resolved_alerts_prune_days, agent_history_prune_days, debug_log_prune_days,
     audit_log_prune_days, report_history_prune_days, clear_faults_days, notify_on_info_alerts,
-    notify_on_warning_alerts, alert_template_id";
+    notify_on_warning_alerts, alert_template_id, agent_debug_level";
 
 fn editable(r: &Row) -> Editable {
     from_row! { r, Editable {
@@ -134,13 +134,14 @@ fn editable(r: &Row) -> Editable {
         default_time_zone, date_format, check_history_prune_days, resolved_alerts_prune_days,
         agent_history_prune_days, debug_log_prune_days, audit_log_prune_days, report_history_prune_days,
         clear_faults_days, notify_on_info_alerts, notify_on_warning_alerts, alert_template = "alert_template_id",
+        agent_debug_level,
     } }
 }
 
 /// Every setting but the secrets; `lock` holds the row until the transaction ends (for a read-modify-write).
 pub async fn get(db: &impl GenericClient, lock: bool) -> Result<CoreSettings, DbError> {
     let sql = format!(
-        "SELECT {EDITABLE}, id, agent_debug_level, mesh_username, mesh_site, mesh_device_group, mesh_company_name,
+        "SELECT {EDITABLE}, id, mesh_username, mesh_site, mesh_device_group, mesh_company_name,
                 sync_mesh_with_trmm, workstation_policy_id, server_policy_id, agent_auto_update, enable_server_scripts,
                 enable_server_webterminal, open_ai_model, sso_enabled, block_local_user_logon, default_shell_windows,
                 default_shell_windows_custom, default_shell_linux, default_shell_linux_custom, default_shell_darwin,
@@ -150,7 +151,7 @@ pub async fn get(db: &impl GenericClient, lock: bool) -> Result<CoreSettings, Db
     );
     let r = db.query_one(&sql, &[]).await?;
     Ok(from_row! { r, CoreSettings {
-        id, editable: editable(&r), agent_debug_level, mesh_username, mesh_site, mesh_device_group,
+        id, editable: editable(&r), mesh_username, mesh_site, mesh_device_group,
         mesh_company_name, sync_mesh_with_trmm, workstation_policy = "workstation_policy_id",
         server_policy = "server_policy_id", agent_auto_update, enable_server_scripts, enable_server_webterminal,
         open_ai_model, sso_enabled, block_local_user_logon, default_shell_windows, default_shell_windows_custom,
@@ -170,7 +171,7 @@ pub async fn update(db: &impl GenericClient, s: &Editable, by: &str) -> Result<(
                 resolved_alerts_prune_days = $15, agent_history_prune_days = $16, debug_log_prune_days = $17,
                 audit_log_prune_days = $18, report_history_prune_days = $19, clear_faults_days = $20,
                 notify_on_info_alerts = $21, notify_on_warning_alerts = $22, alert_template_id = $23,
-                modified_by = $24, modified_time = now()
+                agent_debug_level = $24, modified_by = $25, modified_time = now()
          WHERE id = 1",
         &[
             &s.email_alert_recipients,
@@ -196,6 +197,7 @@ pub async fn update(db: &impl GenericClient, s: &Editable, by: &str) -> Result<(
             &s.notify_on_info_alerts,
             &s.notify_on_warning_alerts,
             &template,
+            &s.agent_debug_level,
             &by,
         ],
     )
@@ -328,6 +330,8 @@ pub struct Retention {
     pub agent_history_days: i32,
     /// Audit log (`audit_log_prune_days`).
     pub audit_log_days: i32,
+    /// Debug log (`debug_log_prune_days`).
+    pub debug_log_days: i32,
 }
 
 /// The retention settings.
@@ -335,7 +339,7 @@ pub async fn retention(db: &impl GenericClient) -> Result<Retention, DbError> {
     let r = db
         .query_one(
             "SELECT check_history_prune_days, resolved_alerts_prune_days, agent_history_prune_days,
-                    audit_log_prune_days
+                    audit_log_prune_days, debug_log_prune_days
              FROM core_settings WHERE id = 1",
             &[],
         )
@@ -345,5 +349,6 @@ pub async fn retention(db: &impl GenericClient) -> Result<Retention, DbError> {
         resolved_alerts_days: r.get(1),
         agent_history_days: r.get(2),
         audit_log_days: r.get(3),
+        debug_log_days: r.get(4),
     })
 }

@@ -35,6 +35,7 @@ pub mod clients;
 pub mod core_settings;
 pub mod counts;
 pub mod custom_fields;
+pub mod debug_log;
 mod error;
 pub mod history;
 mod ids;

@@ -19,6 +19,8 @@ pub enum Prune {
     AgentHistory(DateTime<Utc>),
     /// Audit log entries from before the cutoff (upstream `prune_audit_log`).
     AuditLog(DateTime<Utc>),
+    /// Debug log entries from before the cutoff (upstream `prune_debug_log`).
+    DebugLog(DateTime<Utc>),
     /// Check history of agents that no longer exist (upstream `remove_orphaned_history_results`).
     OrphanedCheckHistory,
 }
@@ -31,6 +33,7 @@ impl Prune {
             Prune::ResolvedAlerts(c) => Some(("alerts", "resolved AND alert_time < $2", c)),
             Prune::AgentHistory(c) => Some(("agent_history", "time < $2", c)),
             Prune::AuditLog(c) => Some(("audit_logs", "entry_time < $2", c)),
+            Prune::DebugLog(c) => Some(("debug_logs", "entry_time < $2", c)),
             Prune::OrphanedCheckHistory => None,
         }
     }
@@ -42,6 +45,7 @@ impl Prune {
             Prune::ResolvedAlerts(_) => "prune_resolved_alerts",
             Prune::AgentHistory(_) => "prune_agent_history",
             Prune::AuditLog(_) => "prune_audit_log",
+            Prune::DebugLog(_) => "prune_debug_log",
             Prune::OrphanedCheckHistory => "remove_orphaned_history_results",
         }
     }

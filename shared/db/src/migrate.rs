@@ -33,6 +33,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     ),
     (11, "accounts", include_str!("../migrations/0011_accounts.sql")),
     (12, "api_keys", include_str!("../migrations/0012_api_keys.sql")),
+    (13, "logs", include_str!("../migrations/0013_logs.sql")),
 ];
 
 /// Arbitrary constant key for `pg_advisory_xact_lock`, shared by every trmm-rs process.

@@ -118,6 +118,7 @@ pub async fn begin(
             call.shell, agent.hostname, call.command
         ),
         debug_info: Some(origin),
+        ..AuditEntry::default()
     };
     audit::insert(db, &entry).await?;
     Ok(RawCmd {

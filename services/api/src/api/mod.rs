@@ -10,6 +10,7 @@ mod checks;
 mod clients;
 mod core;
 mod form;
+mod logs;
 pub(crate) mod pending;
 pub mod routes;
 mod scripts;
@@ -46,6 +47,7 @@ fn every_route(cfg: &mut Routes) {
         .configure(alerts::configure)
         .configure(scripts::configure)
         .configure(core::configure)
+        .configure(logs::configure)
         .configure(pending::configure)
         .configure(services::configure)
         .configure(software::configure);

@@ -1,7 +1,8 @@
-use actix_web::HttpRequest;
+use actix_web::{HttpMessage, HttpRequest};
 use trmm_db::agents::AgentRef;
 use trmm_db::installers::InstallerGrant;
 
+use crate::debug_log::AgentSeen;
 use crate::error::ApiError;
 use crate::state::AppState;
 use trmm_authz::INVALID_TOKEN;
@@ -19,6 +20,7 @@ async fn agent_auth(req: &HttpRequest) -> Result<AgentAuth, ApiError> {
     let (state, db, digest) = super::token_digest(req).await?;
     let agent = trmm_db::agents::find_by_token(&db, &digest).await?;
     let agent = agent.ok_or(ApiError::Unauthorized(INVALID_TOKEN))?;
+    req.extensions_mut().insert(AgentSeen(agent.pk));
     Ok(AgentAuth { agent, state })
 }
 

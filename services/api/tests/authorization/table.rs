@@ -197,6 +197,8 @@ pub const ROUTES: &[Row] = &[
     flag("PATCH", "/core/urlaction/run/", "can_run_urlactions", Global),
     flag("POST", "/core/urlaction/run/test/", "can_run_urlactions", Global),
     // logs
+    flag("PATCH", "/logs/audit/", "can_view_auditlogs", Global),
+    flag("PATCH", "/logs/debug/", "can_view_debuglogs", Global),
     flag("GET", "/logs/pendingactions/", "can_list_pendingactions", Global),
     flag(
         "DELETE",

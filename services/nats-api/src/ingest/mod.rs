@@ -107,7 +107,8 @@ async fn run(
         shutdown.clone(),
     );
 
-    receive(subscriber, &batcher, &writer, &options, &metrics, &shutdown).await;
+    let logs = DropLogs::new(pool.clone());
+    receive(subscriber, &batcher, &writer, &options, &metrics, &logs, &shutdown).await;
 
     // No more hellos can arrive: stop the periodic flusher, then write what is left once.
     let _ = flusher.await;
@@ -135,9 +136,9 @@ async fn receive(
     writer: &writer::Writer,
     options: &Options,
     metrics: &Metrics,
+    logs: &DropLogs,
     shutdown: &CancellationToken,
 ) {
-    let logs = DropLogs::default();
     loop {
         let message = tokio::select! {
             biased;
@@ -169,36 +170,87 @@ async fn receive(
     }
 }
 
-/// One throttle per drop reason: a misbehaving agent (or a flood of them) logs a line every few seconds.
-struct DropLogs {
+/// One throttle per drop reason for each of [`DropLogs`]' outlets.
+struct PerReason {
     malformed: Throttle,
     oversized: Throttle,
     mismatch: Throttle,
 }
 
-impl Default for DropLogs {
-    fn default() -> Self {
-        let every = Duration::from_secs(10);
-        DropLogs {
+impl PerReason {
+    fn new(every: Duration) -> Self {
+        PerReason {
             malformed: Throttle::new(every),
             oversized: Throttle::new(every),
             mismatch: Throttle::new(every),
         }
     }
+
+    /// The throttle of a reason the agent is to blame for.
+    fn of(&self, reason: DropReason) -> Option<&Throttle> {
+        match reason {
+            DropReason::Malformed => Some(&self.malformed),
+            DropReason::Oversized => Some(&self.oversized),
+            DropReason::AgentMismatch => Some(&self.mismatch),
+            DropReason::DbError | DropReason::Overloaded => None,
+        }
+    }
+}
+
+/// Where messages dropped for the agent's fault are reported: a log line every few seconds and a debug log entry
+/// (`agent_issues`) a minute per reason at most, so a misbehaving agent (or a flood of them) floods neither.
+struct DropLogs {
+    lines: PerReason,
+    entries: PerReason,
+    pool: trmm_db::Pool,
 }
 
 impl DropLogs {
+    fn new(pool: trmm_db::Pool) -> Self {
+        DropLogs {
+            lines: PerReason::new(Duration::from_secs(10)),
+            entries: PerReason::new(Duration::from_secs(60)),
+            pool,
+        }
+    }
+
     fn log(&self, reason: DropReason, subject: &str, kind: TelemetryKind, detail: &str) {
-        let throttle = match reason {
-            DropReason::Malformed => &self.malformed,
-            DropReason::Oversized => &self.oversized,
-            DropReason::AgentMismatch => &self.mismatch,
-            DropReason::DbError | DropReason::Overloaded => return,
-        };
-        if let Some(suppressed) = throttle.allow() {
-            let kind = kind.tag();
-            let reason = reason.label();
+        if let Some(suppressed) = self.lines.of(reason).and_then(Throttle::allow) {
+            let (kind, reason) = (kind.tag(), reason.label());
             tracing::warn!(subject, kind, reason, detail, suppressed, "dropped agent telemetry");
         }
+        if let Some(held) = self.entries.of(reason).and_then(Throttle::allow) {
+            let detail: String = detail.chars().take(500).collect();
+            let shown: String = subject.chars().take(64).collect();
+            let mut message = format!(
+                "Dropped {} message on {shown}: {} ({detail})",
+                kind.tag(),
+                reason.label()
+            );
+            if held > 0 {
+                message.push_str(&format!("; {held} more dropped for this reason since the last entry"));
+            }
+            tokio::spawn(debug_entry(self.pool.clone(), subject.to_owned(), message));
+        }
+    }
+}
+
+/// Writes a drop's debug log entry, about the agent whose subject it came on if that agent exists.
+async fn debug_entry(pool: trmm_db::Pool, subject: String, message: String) {
+    use trmm_db::debug_log::{self, Level, LogType, NewEntry};
+    let written = async {
+        let db = pool.get().await?;
+        let agent = trmm_db::agents::find_by_agent_id(&db, &subject).await?;
+        let entry = NewEntry {
+            agent: agent.map(|a| a.pk),
+            level: Level::Warning,
+            log_type: LogType::AgentIssues,
+            message: &message,
+        };
+        debug_log::insert(&db, &entry).await
+    }
+    .await;
+    if let Err(e) = written {
+        tracing::warn!(error = %e, "debug log entry for dropped telemetry not written");
     }
 }

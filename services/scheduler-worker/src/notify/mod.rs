@@ -14,6 +14,7 @@ use chrono::TimeDelta;
 use redis::aio::ConnectionManager;
 use tokio_util::sync::CancellationToken;
 use trmm_db::alerts::notifications::{self, Leased, NotificationId};
+use trmm_db::debug_log::LogType;
 use trmm_jobs::Notify;
 use trmm_ops::JobQueue;
 use trmm_rpc::client::GatewayClient;
@@ -124,6 +125,14 @@ async fn settle(
         }
         Err(f) => {
             tracing::error!(notification_id = n.id.0, attempt = n.attempts, error = %f.reason, "notification failed for good");
+            let message = format!(
+                "Alert {} notification ({}) failed after {} attempts: {}",
+                n.alert.0,
+                n.kind.as_str(),
+                n.attempts,
+                f.reason
+            );
+            crate::debug_log::failed(&ctx.pool, None, LogType::SystemIssues, &message).await;
             notifications::finish(&db, n, &format!("failed: {}", f.reason), false, now).await
         }
     };

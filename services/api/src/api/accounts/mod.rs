@@ -31,14 +31,7 @@ const USER: &str = "user";
 /// A `modify` audit row about a user that carries only its message: resets and ended sessions have no values
 /// worth showing, and passwords and TOTP keys must never be shown.
 fn user_event(message: String) -> Change<'static> {
-    Change {
-        action: "modify",
-        object_type: USER,
-        message,
-        before: None,
-        after: None,
-        agent: None,
-    }
+    Change::action("modify", USER, message)
 }
 
 /// Refused with `message` when `target` is the protected root user and someone else is acting on it (TRMM

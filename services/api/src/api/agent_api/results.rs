@@ -3,10 +3,12 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::Value;
+use trmm_db::debug_log::{Level, LogType};
 use trmm_db::history;
 use trmm_ops::record;
 
 use crate::auth::AgentAuth;
+use crate::debug_log;
 use crate::error::{ApiError, ApiResult};
 use crate::json::{parse, Body, MAX_BODY};
 
@@ -38,6 +40,18 @@ pub(super) async fn history_result(
             "result over the request size limit truncated"
         );
         truncate(&mut body);
+        let message = format!(
+            "Result of history {id} truncated: {} bytes over the {MAX_BODY} limit",
+            raw.len()
+        );
+        debug_log::write(
+            &agent.state,
+            agent.agent.pk,
+            Level::Warning,
+            LogType::Scripting,
+            &message,
+        )
+        .await;
     }
     let mut db = agent.state.conn().await?;
     if !history::belongs_to(&db, id, agent.agent.pk).await? {

@@ -142,14 +142,10 @@ async fn bulk_action(caller: Authed<RunBulk>, req: HttpRequest, Json(body): Json
     let what = plan.what().to_owned();
     let tx = db.transaction().await?;
     let run_id = ops.create_bulk(&tx, who.username(), plan, &agents, output).await?;
-    let change = Change {
-        action: "bulk_action",
-        object_type: "bulk",
-        message: format!("{} executed bulk {}", who.username(), body.mode),
-        before: None,
-        after: Some(json!(body)),
-        agent: None,
-    };
+    let mut after = json!(body);
+    after["hostnames"] = json!(agents.iter().map(|a| &a.hostname).collect::<Vec<_>>());
+    let message = format!("{} executed bulk {}", who.username(), body.mode);
+    let change = Change::action("bulk_action", "bulk", message).with_after(after);
     audit::record(&tx, state, &req, who, change).await?;
     tx.commit().await?;
     ops.enqueue_bulk(run_id).await?;

@@ -9,12 +9,13 @@ mod runscript;
 mod table;
 
 use actix_web::{HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use trmm_authz::Denial;
 use trmm_db::agents::{self, AgentChanges};
 use trmm_db::custom_fields::{FieldModel, Parent};
-use trmm_db::SiteId;
+use trmm_db::{AgentPk, GenericClient, SiteId};
 use trmm_protocol::calls::Uninstall;
 
 use super::audit::{self, Change};
@@ -97,6 +98,13 @@ async fn detail(caller: ScopedAgent<ListAgents>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(map))
 }
 
+/// An agent's audit value: every column, without the inventory (upstream AgentAuditSerializer leaves out disks,
+/// services and wmi_detail) and without the heartbeat's `last_seen`, which moves on its own.
+async fn snapshot(db: &impl GenericClient, pk: AgentPk, now: DateTime<Utc>) -> ApiResult<Value> {
+    let detail = agents::detail(db, pk, now).await?.ok_or(ApiError::NotFound)?;
+    audit::snapshot(detail.columns, &["disks", "services", "wmi_detail", "last_seen"])
+}
+
 #[derive(Deserialize)]
 struct AgentEdit {
     description: Option<String>,
@@ -151,7 +159,7 @@ async fn update(
         block_policy_inheritance: body.block_policy_inheritance,
         time_zone: body.time_zone,
     };
-    let db = caller.state.conn().await?;
+    let mut db = caller.state.conn().await?;
     if let Some(site) = changes.site {
         in_scope::site(&db, &caller.identity, site)
             .await
@@ -161,19 +169,15 @@ async fn update(
             })?;
     }
     let custom_fields = values::validate(&db, FieldModel::Agent, body.custom_fields.as_deref()).await?;
-    let before = agents::detail(&db, caller.agent.pk, caller.state.now())
-        .await?
-        .map(|d| d.columns);
-    agents::update(&db, caller.agent.pk, &changes, caller.identity.username()).await?;
-    values::write(&db, Parent::Agent(caller.agent.pk), &custom_fields).await?;
-    let after = agents::detail(&db, caller.agent.pk, caller.state.now())
-        .await?
-        .map(|d| d.columns);
-    let a = &caller.agent;
+    let (a, now) = (&caller.agent, caller.state.now());
+    let tx = db.transaction().await?;
+    let before = snapshot(&tx, a.pk, now).await?;
+    agents::update(&tx, a.pk, &changes, caller.identity.username()).await?;
+    values::write(&tx, Parent::Agent(a.pk), &custom_fields).await?;
+    let after = snapshot(&tx, a.pk, now).await?;
     let message = format!("{} modified agent {}", caller.identity.username(), a.hostname);
-    let change = Change::modify("agent", message, before.unwrap_or_default(), after.unwrap_or_default())
-        .on_agent(&a.hostname, &a.agent_id);
-    audit::record(&db, &caller.state, &req, &caller.identity, change).await?;
+    let change = Change::modify("agent", message, before, after).on(Some(a));
+    audit::commit(tx, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json("The agent was updated successfully"))
 }
 
@@ -205,15 +209,14 @@ async fn delete(caller: ScopedAgent<UninstallAgents>, req: HttpRequest) -> ApiRe
     }
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
+    let before = snapshot(&tx, a.pk, caller.state.now()).await?;
     // Deleting the row cascades to its token, so the agent can no longer authenticate.
     agents::delete(&tx, a.pk).await?;
     let message = format!("{} deleted agent {}", caller.identity.username(), a.hostname);
-    let change = Change::delete(
-        "agent",
-        message,
-        json!({ "agent_id": a.agent_id, "hostname": a.hostname }),
-    )
-    .on_agent(&a.hostname, &a.agent_id);
+    // The agent row is gone when the audit row is written, so its place is given.
+    let change = Change::delete("agent", message, before)
+        .on(Some(a))
+        .at_site(a.client, a.site);
     audit::commit(tx, &caller.state, &req, &caller.identity, change).await?;
     // With the token gone the callout refuses reconnects; this drops the live connection too.
     if let Err(e) = gateway.disconnect(&a.agent_id).await {

@@ -80,14 +80,8 @@ async fn run_script(
     let mut call = script::library_call(&db, &row, timeout, inputs, body.run_as_user.unwrap_or(s.run_as_user)).await?;
     (call.args, call.env_vars) =
         templates::expand_script_inputs(&db, agent, &call.shell, &call.args, &call.env_vars).await?;
-    let change = Change {
-        action: "execute_script",
-        object_type: "agent",
-        message: format!("{} ran script: \"{}\" on {}", who.username(), s.name, agent.hostname),
-        before: None,
-        after: None,
-        agent: Some((&agent.hostname, &agent.agent_id)),
-    };
+    let message = format!("{} ran script: \"{}\" on {}", who.username(), s.name, agent.hostname);
+    let change = Change::action("execute_script", "agent", message).on(Some(agent));
     audit::record(&db, state, &req, who, change).await?;
     // No pooled connection is held while the script runs.
     drop(db);
@@ -133,14 +127,10 @@ async fn test_script(
     let inputs = templates::expand_script_inputs(&db, agent, &body.shell, &args, &env_vars).await?;
     let code = templates::expand_snippets(&db, &body.code).await?;
     // Upstream keeps the tested body in the audit row's debug_info; here it is the row's after value.
-    let change = Change {
-        action: "execute_script",
-        object_type: "agent",
-        message: format!("{} tested a script on {}", who.username(), agent.hostname),
-        before: None,
-        after: Some(json!({ "script_body": code, "shell": body.shell })),
-        agent: Some((&agent.hostname, &agent.agent_id)),
-    };
+    let message = format!("{} tested a script on {}", who.username(), agent.hostname);
+    let change = Change::action("execute_script", "agent", message)
+        .with_after(json!({ "script_body": code, "shell": body.shell }))
+        .on(Some(agent));
     audit::record(&db, state, &req, who, change).await?;
     drop(db);
     let call = RunScriptFull(script::call(code, &body.shell, timeout, inputs, body.run_as_user));

@@ -173,6 +173,14 @@ async fn create(caller: Authed<ManageChecks>, req: HttpRequest, Json(body): Json
     Ok(HttpResponse::Ok().json(format!("{desc} was added!")))
 }
 
+/// The agent a check belongs to, named on its audit rows.
+async fn owner(db: &impl GenericClient, agent: Option<AgentPk>) -> ApiResult<Option<trmm_db::agents::AgentRef>> {
+    Ok(match agent {
+        Some(pk) => trmm_db::agents::find_by_pk(db, pk).await?,
+        None => None,
+    })
+}
+
 /// `PUT /checks/<pk>/`: a partial update; the type and owner never change.
 async fn update(
     caller: Scoped<ManageChecks, Check>,
@@ -192,7 +200,9 @@ async fn update(
     checks::update(&tx, check.id, &f, who).await?;
     let after = checks::get(&tx, check.id).await?.ok_or(ApiError::NotFound)?;
     let desc = rules::readable_desc(&after);
-    let change = Change::modify("check", format!("{who} modified {desc}"), json!(check.fields), json!(f));
+    let owner = owner(&tx, check.agent).await?;
+    let change =
+        Change::modify("check", format!("{who} modified {desc}"), json!(check.fields), json!(f)).on(owner.as_ref());
     audit::commit(tx, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json(format!("{desc} was edited!")))
 }
@@ -204,8 +214,9 @@ async fn delete(caller: Scoped<ManageChecks, Check>, req: HttpRequest) -> ApiRes
     let who = caller.identity.username();
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
+    let owner = owner(&tx, check.agent).await?;
     checks::delete(&tx, &check).await?;
-    let change = Change::delete("check", format!("{who} deleted {desc}"), json!(check.fields));
+    let change = Change::delete("check", format!("{who} deleted {desc}"), json!(check.fields)).on(owner.as_ref());
     audit::commit(tx, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json(format!("{desc} was deleted!")))
 }

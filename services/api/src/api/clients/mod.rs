@@ -4,10 +4,11 @@ mod sites;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use trmm_db::alerts::templates;
 use trmm_db::custom_fields::{FieldModel, Parent};
-use trmm_db::{clients, roles, sites as site_db, AlertTemplateId, GenericClient, SiteId};
+use trmm_db::roles::Scope;
+use trmm_db::{clients, roles, sites as site_db, AlertTemplateId, ClientId, GenericClient, SiteId};
 
 use super::audit::{self, Change};
 use super::core::values::{self, CustomFieldEdit};
@@ -106,6 +107,16 @@ async fn template_choice(db: &impl GenericClient, sent: Option<&Value>) -> ApiRe
     Ok(Some(Some(AlertTemplateId(id))))
 }
 
+/// What a client's audit values leave out of its dashboard JSON: what is derived from its sites and agents.
+const DERIVED: [&str; 4] = ["sites", "agent_count", "maintenance_mode", "failing_checks"];
+
+/// A client's audit value: its dashboard JSON (with custom fields) less [`DERIVED`].
+async fn snapshot(db: &impl GenericClient, id: ClientId) -> ApiResult<Value> {
+    let mut client = clients::get(db, id, &Scope::all()).await?.ok_or(ApiError::NotFound)?;
+    values::fill_clients(db, std::slice::from_mut(&mut client)).await?;
+    audit::snapshot(client, &DERIVED)
+}
+
 fn name_taken() -> ApiError {
     ApiError::field("name", "client with this name already exists.")
 }
@@ -143,9 +154,8 @@ async fn create(
         roles::grant_client(&tx, role, id).await?;
     }
     values::write(&tx, Parent::Client(id), &custom_fields).await?;
-    let after = json!({ "id": id, "name": name, "site": site_name });
     let message = format!("{who} added client {name}");
-    let change = Change::add("client", message, after);
+    let change = Change::add("client", message, snapshot(&tx, id).await?).at_client(id);
     audit::commit(tx, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json(format!("{name} was added")))
 }
@@ -155,35 +165,31 @@ async fn update(
     req: HttpRequest,
     Json(body): Json<UpdateClient>,
 ) -> ApiResult<HttpResponse> {
-    let (id, before) = (caller.target.0.id, &caller.target.0);
+    let id = caller.target.0.id;
     let name = body
         .client
         .name
         .as_deref()
         .map(|n| validate_name("Client", n))
         .transpose()?;
-    let db = caller.state.conn().await?;
+    let mut db = caller.state.conn().await?;
     let custom_fields = values::validate(&db, FieldModel::Client, body.custom_fields.as_deref()).await?;
     let template = template_choice(&db, body.client.alert_template.as_ref()).await?;
     let who = caller.identity.username();
-    clients::update(&db, id, name.as_deref(), body.client.block_policy_inheritance, who)
+    let tx = db.transaction().await?;
+    let before = snapshot(&tx, id).await?;
+    clients::update(&tx, id, name.as_deref(), body.client.block_policy_inheritance, who)
         .await
         .unique_as(name_taken)?;
     if let Some(template) = template {
-        clients::set_alert_template(&db, id, template, who).await?;
+        clients::set_alert_template(&tx, id, template, who).await?;
     }
-    values::write(&db, Parent::Client(id), &custom_fields).await?;
-    let new_name = name.unwrap_or_else(|| before.name.clone());
-    let change = Change::modify(
-        "client",
-        format!("{who} modified client {new_name}"),
-        json!({ "name": before.name, "block_policy_inheritance": before.block_policy_inheritance,
-                "alert_template": before.alert_template }),
-        json!({ "name": new_name, "block_policy_inheritance": body.client.block_policy_inheritance
-            .unwrap_or(before.block_policy_inheritance),
-                "alert_template": template.map_or(before.alert_template, |t| t.map(|t| t.0)) }),
-    );
-    audit::record(&db, &caller.state, &req, &caller.identity, change).await?;
+    values::write(&tx, Parent::Client(id), &custom_fields).await?;
+    let after = snapshot(&tx, id).await?;
+    let new_name = after["name"].as_str().unwrap_or_default().to_owned();
+    let message = format!("{who} modified client {new_name}");
+    let change = Change::modify("client", message, before, after).at_client(id);
+    audit::commit(tx, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json(format!("{new_name} was updated")))
 }
 
@@ -196,6 +202,7 @@ async fn delete(
     let move_to = query.site()?;
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
+    let before = snapshot(&tx, id).await?;
     let agents = clients::agent_count(&tx, id).await?;
     if agents > 0 {
         let Some(target) = move_to else {
@@ -214,8 +221,7 @@ async fn delete(
     }
     clients::delete(&tx, id).await?;
     let who = caller.identity.username();
-    let before = json!({ "id": id, "name": client.name });
-    let change = Change::delete("client", format!("{who} deleted client {}", client.name), before);
+    let change = Change::delete("client", format!("{who} deleted client {}", client.name), before).at_client(id);
     audit::commit(tx, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json(format!("{} was deleted", client.name)))
 }

@@ -4,7 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use trmm_db::custom_fields::{FieldModel, Parent};
-use trmm_db::{roles, sites, ClientId};
+use trmm_db::{roles, sites, ClientId, GenericClient, SiteId};
 
 use super::{template_choice, validate_name, MoveTo};
 use crate::api::audit::{self, Change};
@@ -49,6 +49,13 @@ struct SiteFields {
 struct UpdateSite {
     site: SiteFields,
     custom_fields: Option<Vec<CustomFieldEdit>>,
+}
+
+/// A site's audit value: its dashboard JSON (with custom fields) less what is derived from its agents.
+async fn snapshot(db: &impl GenericClient, id: SiteId) -> ApiResult<Value> {
+    let mut site = sites::get(db, id).await?.ok_or(ApiError::NotFound)?;
+    values::fill_sites(db, &mut [&mut site]).await?;
+    audit::snapshot(site, &["agent_count", "maintenance_mode", "failing_checks"])
 }
 
 fn not_unique() -> ApiError {
@@ -102,11 +109,8 @@ async fn create(
             roles::grant_site(&tx, role, id).await?;
         }
     }
-    let change = Change::add(
-        "site",
-        format!("{who} added site {name}"),
-        json!({ "id": id, "name": name, "client": client }),
-    );
+    let after = snapshot(&tx, id).await?;
+    let change = Change::add("site", format!("{who} added site {name}"), after).at_site(client, id);
     audit::commit(tx, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json(format!("{name} was added")))
 }
@@ -117,7 +121,7 @@ async fn update(
     Json(body): Json<UpdateSite>,
 ) -> ApiResult<HttpResponse> {
     let site = &caller.target;
-    let db = caller.state.conn().await?;
+    let mut db = caller.state.conn().await?;
     let name = body
         .site
         .name
@@ -139,25 +143,23 @@ async fn update(
         block_policy_inheritance: body.site.block_policy_inheritance,
     };
     let who = caller.identity.username();
-    match sites::update(&db, site.id, &changes, who).await {
+    let tx = db.transaction().await?;
+    let before = snapshot(&tx, site.id).await?;
+    match sites::update(&tx, site.id, &changes, who).await {
         Err(e) if e.is_foreign_key_violation() => {
             return Err(ApiError::field("client", "Invalid pk - object does not exist."))
         }
         other => other.unique_as(not_unique)?,
     }
     if let Some(template) = template {
-        sites::set_alert_template(&db, site.id, template, who).await?;
+        sites::set_alert_template(&tx, site.id, template, who).await?;
     }
-    values::write(&db, Parent::Site(site.id), &custom_fields).await?;
+    values::write(&tx, Parent::Site(site.id), &custom_fields).await?;
+    let after = snapshot(&tx, site.id).await?;
     let new_name = name.unwrap_or_else(|| site.name.clone());
-    let change = Change::modify(
-        "site",
-        format!("{who} modified site {new_name}"),
-        json!({ "name": site.name, "client": site.client, "alert_template": site.alert_template }),
-        json!({ "name": new_name, "client": new_client.unwrap_or(site.client),
-                "alert_template": template.map_or(site.alert_template, |t| t.map(|t| t.0)) }),
-    );
-    audit::record(&db, &caller.state, &req, &caller.identity, change).await?;
+    let message = format!("{who} modified site {new_name}");
+    let change = Change::modify("site", message, before, after).at_site(new_client.unwrap_or(site.client), site.id);
+    audit::commit(tx, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json(format!("{new_name} was updated")))
 }
 
@@ -170,6 +172,7 @@ async fn delete(
     let move_to = query.site()?;
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
+    let before = snapshot(&tx, site.id).await?;
     if sites::count_for_client(&tx, site.client).await? <= 1 {
         return Err(ApiError::BadRequest("A client must have at least 1 site.".into()));
     }
@@ -190,11 +193,8 @@ async fn delete(
     }
     sites::delete(&tx, site.id).await?;
     let who = caller.identity.username();
-    let change = Change::delete(
-        "site",
-        format!("{who} deleted site {}", site.name),
-        json!({ "id": site.id, "name": site.name }),
-    );
+    let message = format!("{who} deleted site {}", site.name);
+    let change = Change::delete("site", message, before).at_site(site.client, site.id);
     audit::commit(tx, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json(format!("{} was deleted", site.name)))
 }

@@ -5,6 +5,7 @@
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 use trmm_db::core_settings::{self, Editable, Secret};
+use trmm_db::debug_log::Level;
 use trmm_db::AlertTemplateId;
 
 use crate::api::audit::{self, Change};
@@ -69,9 +70,16 @@ async fn put(caller: Authed<EditCoreSettings>, req: HttpRequest, Json(body): Jso
                 .map_err(|e| ApiError::Internal(e.to_string()))?;
         }
     }
+    // The secrets stay out of the audit values; a change of one is noted (so a PUT changing nothing writes none).
     let mut after_audit = serde_json::to_value(&after)?;
-    after_audit["smtp_host_password_changed"] = json!(secrets.smtp_password.is_some());
-    after_audit["twilio_auth_token_changed"] = json!(secrets.twilio_token.is_some());
+    for (key, secret) in [
+        ("smtp_host_password_changed", &secrets.smtp_password),
+        ("twilio_auth_token_changed", &secrets.twilio_token),
+    ] {
+        if secret.is_some() {
+            after_audit[key] = json!(true);
+        }
+    }
     let message = format!("{who} modified global settings");
     let change = Change::modify(OBJECT, message, serde_json::to_value(&before)?, after_audit);
     audit::commit(tx, &caller.state, &req, &caller.identity, change).await?;
@@ -175,5 +183,9 @@ fn general(f: &mut Form<'_>, s: &mut Editable) {
     }
     if let Some(template) = f.int_within("alert_template", 1, i64::from(i32::MAX), true) {
         s.alert_template = template.map(AlertTemplateId);
+    }
+    let levels = Level::ALL.map(Level::as_str);
+    if let Some(v) = f.choice("agent_debug_level", &levels) {
+        s.agent_debug_level = v;
     }
 }

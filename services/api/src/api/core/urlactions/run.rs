@@ -27,7 +27,24 @@ struct Target {
     kind: &'static str,
     name: String,
     agent: Option<(String, String)>,
+    /// The client and site of a client or site target.
+    place: Option<(ClientId, Option<SiteId>)>,
     context: Context,
+}
+
+impl Target {
+    /// The audit row of an action run for this target.
+    fn audit(&self, message: String) -> Change<'_> {
+        let change = Change::action("url_action", self.kind, message);
+        let change = match &self.agent {
+            Some((hostname, agent_id)) => change.on_agent(hostname, agent_id),
+            None => change,
+        };
+        Change {
+            place: self.place,
+            ..change
+        }
+    }
 }
 
 async fn target(caller: &Authed<RunUrlActions>, kind: &str, id: &Value) -> ApiResult<Target> {
@@ -47,6 +64,7 @@ async fn target(caller: &Authed<RunUrlActions>, kind: &str, id: &Value) -> ApiRe
                 kind: "agent",
                 name,
                 agent: Some((agent.hostname, agent.agent_id)),
+                place: None,
                 context,
             })
         }
@@ -57,6 +75,7 @@ async fn target(caller: &Authed<RunUrlActions>, kind: &str, id: &Value) -> ApiRe
                 kind: "site",
                 name: site.name,
                 agent: None,
+                place: Some((site.client, Some(site.id))),
                 context,
             })
         }
@@ -68,6 +87,7 @@ async fn target(caller: &Authed<RunUrlActions>, kind: &str, id: &Value) -> ApiRe
                 kind: "client",
                 name,
                 agent: None,
+                place: Some((client, None)),
                 context,
             })
         }
@@ -98,17 +118,11 @@ async fn run(caller: Authed<RunUrlActions>, req: HttpRequest, Json(body): Json<V
     .ok_or(ApiError::NotFound)?;
     let url = requote(&target.context.expand_text(&action.pattern));
     let who = caller.identity.username();
-    let change = Change {
-        action: "url_action",
-        object_type: target.kind,
-        message: format!(
-            "{who} ran url action: {} on {} {}",
-            action.pattern, target.kind, target.name
-        ),
-        before: None,
-        after: None,
-        agent: target.agent.as_ref().map(|(h, a)| (h.as_str(), a.as_str())),
-    };
+    let message = format!(
+        "{who} ran url action: {} on {} {}",
+        action.pattern, target.kind, target.name
+    );
+    let change = target.audit(message);
     audit::record(&db, &caller.state, &req, &caller.identity, change).await?;
     Ok(HttpResponse::Ok().json(url))
 }
@@ -154,16 +168,10 @@ async fn test(caller: Authed<RunUrlActions>, req: HttpRequest, Json(body): Json<
         Err(e) => e.to_string(),
     };
     let who = caller.identity.username();
-    let change = Change {
-        action: "url_action",
-        object_type: target.as_ref().map_or("urlaction", |t| t.kind),
-        message: format!("{who} tested url action: {pattern}"),
-        before: None,
-        after: None,
-        agent: target
-            .as_ref()
-            .and_then(|t| t.agent.as_ref())
-            .map(|(h, a)| (h.as_str(), a.as_str())),
+    let message = format!("{who} tested url action: {pattern}");
+    let change = match &target {
+        Some(t) => t.audit(message),
+        None => Change::action("url_action", "urlaction", message),
     };
     let db = caller.state.conn().await?;
     audit::record(&db, &caller.state, &req, &caller.identity, change).await?;
