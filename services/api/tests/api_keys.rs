@@ -222,6 +222,14 @@ async fn keys_are_refused_by_login_totp_setup_logout_and_the_agent_api() {
     let config = format!("/api/v3/{alpha}/config/");
     let own_reset = json!({"id": admin_id, "password": "a brand new phrase"});
     let cases = [
+        // The router decodes %77 to "w": a path check alone would let this one through.
+        (
+            Method::PUT,
+            "/accounts/resetp%77/",
+            None,
+            Some(json!({"password": "a brand new phrase"})),
+        ),
+        (Method::PUT, "/accounts/reset2f%61/", None, None),
         (Method::POST, "/accounts/users/reset/", None, Some(own_reset)),
         (
             Method::PUT,
@@ -442,10 +450,15 @@ async fn listing_and_managing_keys_take_their_permissions() {
     assert_eq!(api.get(KEYS, &lister).await.0, StatusCode::OK);
     assert_eq!(api.get(KEYS, &nobody).await.0, StatusCode::FORBIDDEN);
     assert_eq!(api.get(KEYS, &manager).await.0, StatusCode::FORBIDDEN);
-    let body = json!({"name": "m", "user": admin_id});
+    // Beyond upstream: a manager who is not a superuser cannot give a superuser's account a key.
+    let forbidden = (StatusCode::FORBIDDEN, detail(trmm_authz::NO_PERMISSION));
+    let for_admin = json!({"name": "m", "user": admin_id});
+    assert_eq!(api.post(KEYS, &manager, for_admin).await, forbidden);
+    let body = json!({"name": "m", "user": user_id(&api, "lister").await});
     assert_eq!(api.post(KEYS, &lister, body.clone()).await.0, StatusCode::FORBIDDEN);
     let created = create_key(&api, &manager, body).await;
     let path = format!("{KEYS}{}/", created["id"]);
+    assert_eq!(api.put(&path, &manager, json!({"user": admin_id})).await, forbidden);
     assert_eq!(
         api.put(&path, &lister, json!({"name": "n"})).await.0,
         StatusCode::FORBIDDEN

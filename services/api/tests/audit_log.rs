@@ -202,6 +202,15 @@ async fn a_role_limited_to_one_client_sees_only_its_rows_and_the_global_ones() {
     }
     let settings = json!({"date_format": "YYYY-MM-DD"});
     assert_eq!(api.put("/core/settings/", &admin, settings).await.0, StatusCode::OK);
+    // A bulk run on Acme's agents is placed at Acme; one across both clients names no hostnames.
+    let bulk = json!({"mode": "command", "cmd": "uptime", "shell": "/bin/bash", "timeout": 30});
+    for target in [json!({"target": "client", "client": acme}), json!({"target": "all"})] {
+        let mut body = bulk.clone();
+        body.as_object_mut()
+            .unwrap()
+            .extend(target.as_object().unwrap().clone());
+        assert_eq!(api.post("/agents/actions/bulk/", &admin, body).await.0, StatusCode::OK);
+    }
     // Deleted agents keep their rows where they were: alpha's stay out of reach, bravo's in it.
     for agent in [&alpha, &bravo] {
         assert_eq!(api.delete(&format!("/agents/{agent}/"), &admin).await.0, StatusCode::OK);
@@ -230,6 +239,10 @@ async fn a_role_limited_to_one_client_sees_only_its_rows_and_the_global_ones() {
     ] {
         assert!(!messages.contains(hidden), "{hidden} hidden from {messages:?}");
     }
+    let (rows, _) = audit(&api, &tech, json!({"actionFilter": ["bulk_action"]})).await;
+    assert_eq!(rows.len(), 1, "only the run across clients: {rows:?}");
+    assert_eq!(rows[0]["after_value"]["agent_count"], 2);
+    assert!(rows[0]["after_value"].get("hostnames").is_none(), "{}", rows[0]);
     // Asking for client A's rows finds none; the admin sees them.
     assert_eq!(audit(&api, &tech, json!({"clientFilter": [acme]})).await.1, 0);
     let (rows, _) = audit(&api, &admin, json!({"clientFilter": [acme]})).await;

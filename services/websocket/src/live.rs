@@ -31,6 +31,8 @@ pub struct Live {
     heard: Instant,
     heartbeat: Interval,
     recheck: Interval,
+    /// Re-checks in a row that Postgres could not answer.
+    unchecked: u8,
 }
 
 /// What woke the socket's loop.
@@ -69,6 +71,7 @@ where
                     heard: Instant::now(),
                     heartbeat: tokio::time::interval(HEARTBEAT),
                     recheck: tokio::time::interval_at(tokio::time::Instant::now() + TICK, TICK),
+                    unchecked: 0,
                 };
                 serve(ctx, live, who).await;
             }
@@ -105,9 +108,13 @@ impl Live {
                 }
                 _ = self.recheck.tick() => {
                     match auth::authenticate(&ctx.pool, &self.query, self.ip, ctx.clock.now()).await {
-                        Ok(who) => return Next::Tick(Box::new(who)),
-                        // Postgres blinked: the user keeps the socket until the next check.
-                        Err(refusal) if refusal.status == 500 => {}
+                        Ok(who) => {
+                            self.unchecked = 0;
+                            return Next::Tick(Box::new(who));
+                        }
+                        // Postgres blinked: the user keeps the socket until the next check, but not for long,
+                        // or a revoked session would outlive an outage.
+                        Err(refusal) if refusal.status == 500 && self.unchecked < 1 => self.unchecked += 1,
                         Err(refusal) => {
                             auth::refuse(self.session.clone(), &refusal).await;
                             return Next::End;

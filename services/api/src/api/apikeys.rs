@@ -8,14 +8,14 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use trmm_db::api_keys::{self, ApiKey, KeyChanges, NewKey};
-use trmm_db::{ApiKeyId, DbError, UserId};
+use trmm_db::{ApiKeyId, DbError, GenericClient, UserId};
 
 use crate::api::audit::{self, Change};
 use crate::api::drf_time;
 use crate::api::form::{self, Form};
 use crate::api::routes::{self, Routes};
 use crate::auth::perms::{ListApiKeys, ManageApiKeys};
-use crate::auth::Authed;
+use crate::auth::{Authed, Identity};
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
 
@@ -90,6 +90,19 @@ fn refused(e: DbError, user: Option<UserId>) -> ApiError {
     }
 }
 
+/// A key acts as its user, so whoever hands one out must be allowed to act as that user. Beyond upstream: only a
+/// superuser gives a superuser's account a key (else `can_manage_api_keys` would be a way to become one), and
+/// users the accounts endpoints do not show (the installer user) get none.
+async fn check_owner(db: &impl GenericClient, caller: &Identity, user: UserId) -> ApiResult<()> {
+    if trmm_db::users::get(db, user).await?.is_none() {
+        return Err(ApiError::field("user", form::invalid_pk(user.0)));
+    }
+    if !caller.is_superuser() && trmm_db::users::is_superuser(db, user).await? {
+        return Err(trmm_authz::Denial::NoPermission.into());
+    }
+    Ok(())
+}
+
 async fn list(caller: Authed<ListApiKeys>) -> ApiResult<HttpResponse> {
     let db = caller.state.conn().await?;
     let keys = api_keys::list(&db).await?;
@@ -118,6 +131,7 @@ async fn create(caller: Authed<ManageApiKeys>, req: HttpRequest, Json(body): Jso
     let who = caller.identity.username();
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
+    check_owner(&tx, &caller.identity, user).await?;
     let id = api_keys::create(&tx, &new, who)
         .await
         .map_err(|e| refused(e, Some(user)))?;
@@ -146,6 +160,9 @@ async fn update(
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;
     let before = api_keys::get(&tx, ApiKeyId(*pk)).await?.ok_or(ApiError::NotFound)?;
+    if let Some(user) = user {
+        check_owner(&tx, &caller.identity, user).await?;
+    }
     api_keys::update(&tx, before.id, &changes, who)
         .await
         .map_err(|e| refused(e, user))?;

@@ -12,7 +12,7 @@ use crate::api::audit;
 use crate::api::form::{self, Form};
 use crate::api::routes::{self, Routes};
 use crate::auth::perms::{Authenticated, ManageAccounts};
-use crate::auth::Authed;
+use crate::auth::{Authed, Identity};
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
 
@@ -44,14 +44,22 @@ async fn named_user(caller: &Caller, db: &impl GenericClient, body: &Map<String,
     if !on_self && !me.holds::<ManageAccounts>() {
         return Err(Denial::NoPermission.into());
     }
-    // As `/accounts/resetpw/`: a key's holder must not take over its user's dashboard login.
-    if on_self && matches!(me.via, trmm_authz::Via::ApiKey(_)) {
-        return Err(ApiError::Forbidden(crate::auth::session_only::REFUSED));
+    if on_self {
+        refuse_api_key(me)?;
     }
     let user = users::get(db, id?).await?.ok_or(ApiError::NotFound)?;
     refuse_root(&caller.state, me, &user.username, ROOT_REFUSED)?;
     refuse_superuser(db, me, user.id).await?;
     Ok(user)
+}
+
+/// A key's holder must not take over its user's dashboard login by changing the user's own password or 2FA.
+/// Checked here, not only by path in `session_only`: the router also matches percent-encoded paths.
+fn refuse_api_key(me: &Identity) -> ApiResult<()> {
+    match me.via {
+        trmm_authz::Via::ApiKey(_) => Err(ApiError::Forbidden(crate::auth::session_only::REFUSED)),
+        trmm_authz::Via::Session { .. } => Ok(()),
+    }
 }
 
 /// A new password for `username` from the body's `password` field, hashed once it is strong enough.
@@ -100,6 +108,7 @@ async fn reset_totp(caller: Caller, req: HttpRequest, Json(body): Json<Value>) -
 }
 
 async fn own_password(caller: Caller, req: HttpRequest, Json(body): Json<Value>) -> ApiResult<HttpResponse> {
+    refuse_api_key(&caller.identity)?;
     let hash = new_password(form::object(&body)?, caller.identity.username())?;
     let (me, who) = (&caller.identity, caller.identity.username());
     let mut db = caller.state.conn().await?;
@@ -112,6 +121,7 @@ async fn own_password(caller: Caller, req: HttpRequest, Json(body): Json<Value>)
 }
 
 async fn own_totp(caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+    refuse_api_key(&caller.identity)?;
     let (me, who) = (&caller.identity, caller.identity.username());
     let mut db = caller.state.conn().await?;
     let tx = db.transaction().await?;

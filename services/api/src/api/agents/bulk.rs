@@ -4,7 +4,7 @@
 
 use actix_web::{HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{json, Value};
 use trmm_db::agents::AgentRef;
 use trmm_db::bulk::{self, Selection, Target};
 use trmm_db::{scripts, ClientId, CustomFieldId, ScriptId, SiteId};
@@ -142,13 +142,32 @@ async fn bulk_action(caller: Authed<RunBulk>, req: HttpRequest, Json(body): Json
     let what = plan.what().to_owned();
     let tx = db.transaction().await?;
     let run_id = ops.create_bulk(&tx, who.username(), plan, &agents, output).await?;
-    let mut after = json!(body);
-    after["hostnames"] = json!(agents.iter().map(|a| &a.hostname).collect::<Vec<_>>());
     let message = format!("{} executed bulk {}", who.username(), body.mode);
-    let change = Change::action("bulk_action", "bulk", message).with_after(after);
+    let change = placed(Change::action("bulk_action", "bulk", message), json!(body), &agents);
     audit::record(&tx, state, &req, who, change).await?;
     tx.commit().await?;
     ops.enqueue_bulk(run_id).await?;
     tracing::info!(run_id, agents = agents.len(), mode = %body.mode, "bulk run queued");
     Ok(HttpResponse::Ok().json(format!("{what} will now be run on {} agents", agents.len())))
+}
+
+/// The bulk audit row placed where its agents are, so that a role scoped elsewhere does not see it: at their site
+/// or client when they share one. A run across clients has no single place and is visible to every role that
+/// reads the audit log, so it lists how many agents it reached but not their hostnames.
+fn placed<'a>(change: Change<'a>, mut after: Value, agents: &[AgentRef]) -> Change<'a> {
+    let hostnames = || json!(agents.iter().map(|a| &a.hostname).collect::<Vec<_>>());
+    let Some(first) = agents.first() else {
+        after["hostnames"] = hostnames();
+        return change.with_after(after);
+    };
+    if agents.iter().all(|a| a.site == first.site) {
+        after["hostnames"] = hostnames();
+        change.with_after(after).at_site(first.client, first.site)
+    } else if agents.iter().all(|a| a.client == first.client) {
+        after["hostnames"] = hostnames();
+        change.with_after(after).at_client(first.client)
+    } else {
+        after["agent_count"] = json!(agents.len());
+        change.with_after(after)
+    }
 }
