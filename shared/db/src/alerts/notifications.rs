@@ -151,30 +151,30 @@ pub async fn finish(
     now: DateTime<Utc>,
 ) -> Result<(), DbError> {
     // Only while the lease is still this attempt's: a worker whose lease ran out leaves the row to its taker.
-    let held = db
-        .execute(
-            "UPDATE alert_notifications SET done_at = $2, outcome = $3, lease_until = NULL
-             WHERE id = $1 AND attempts = $4 AND done_at IS NULL",
-            &[&n.id.0, &now, &outcome, &n.attempts],
-        )
-        .await?;
-    if held == 0 {
-        return Ok(());
-    }
+    // One statement, so the outbox row and the alert's stamp are never seen apart.
     let column = match n.kind {
-        Kind::Email => "email_sent",
-        Kind::Sms => "sms_sent",
-        Kind::ResolvedEmail => "resolved_email_sent",
-        Kind::ResolvedSms => "resolved_sms_sent",
-        Kind::Action | Kind::ResolvedAction => return Ok(()),
+        Kind::Email => Some("email_sent"),
+        Kind::Sms => Some("sms_sent"),
+        Kind::ResolvedEmail => Some("resolved_email_sent"),
+        Kind::ResolvedSms => Some("resolved_sms_sent"),
+        Kind::Action | Kind::ResolvedAction => None,
     };
-    if delivered {
-        db.execute(
-            &format!("UPDATE alerts SET {column} = $2 WHERE id = $1"),
-            &[&n.alert.0, &now],
-        )
-        .await?;
-    }
+    let stamp = match column.filter(|_| delivered) {
+        Some(column) => {
+            format!(", stamped AS (UPDATE alerts SET {column} = $2 FROM done WHERE alerts.id = done.alert_id)")
+        }
+        None => String::new(),
+    };
+    db.execute(
+        &format!(
+            "WITH done AS (
+                UPDATE alert_notifications SET done_at = $2, outcome = $3, lease_until = NULL
+                WHERE id = $1 AND attempts = $4 AND done_at IS NULL RETURNING alert_id){stamp}
+             SELECT 1"
+        ),
+        &[&n.id.0, &now, &outcome, &n.attempts],
+    )
+    .await?;
     Ok(())
 }
 
