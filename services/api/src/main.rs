@@ -58,12 +58,7 @@ async fn serve(cfg: ServeConfig, shutdown: CancellationToken) -> anyhow::Result<
     trmm_api::connect_redis(&cfg.redis, redis.clone(), &health, shutdown.clone());
     let gateway = cfg.gateway.client()?;
     let clock = SystemClock::shared();
-    let events = trmm_ops::events::Events::spawn(gateway.clone(), clock.clone(), shutdown.clone());
-    health.register(
-        trmm_ops::events::DROPPED_METRIC,
-        "Dashboard events lost on the way to the AgentGateway",
-        events.dropped(),
-    );
+    let events = trmm_ops::events::Events::spawn(gateway.clone(), clock.clone(), shutdown.clone()).registered(&health);
     let monitoring_token = cfg.monitoring_token.as_deref().filter(|t| !t.is_empty());
     let state = AppState {
         db,

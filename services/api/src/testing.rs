@@ -281,6 +281,12 @@ impl TestApi {
         self.call(Method::POST, "/v2/login/", None, Some(body)).await
     }
 
+    /// [`session_token`] for `user`, at this API's clock.
+    pub async fn session(&self, user: trmm_db::UserId, scope: trmm_db::sessions::Scope) -> String {
+        let conn = self.db.pool().get().await.unwrap();
+        session_token(&conn, user, scope, crate::clock::Clock::now(&*self.clock)).await
+    }
+
     /// Logs in as the admin with password and TOTP and returns the dashboard token.
     pub async fn admin_token(&self) -> String {
         let (status, body) = self.login(ADMIN, ADMIN_PASSWORD, &self.totp_now()).await;
@@ -345,4 +351,25 @@ pub fn agent_id(n: u32) -> String {
     }
     id.push_str(&"q".repeat(32));
     id
+}
+
+/// A new dashboard session of `user` with `scope`, written as a login writes it (logging many users in would
+/// only exercise the login rate limit); returns its token.
+pub async fn session_token(
+    db: &impl trmm_db::GenericClient,
+    user: trmm_db::UserId,
+    scope: trmm_db::sessions::Scope,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let token = trmm_auth::generate_token();
+    let session = trmm_db::sessions::NewSession {
+        user,
+        digest: &trmm_auth::digest_token(&token),
+        scope,
+        created: now,
+        expiry: now + trmm_authz::SESSION_TTL,
+        ip: None,
+    };
+    trmm_db::sessions::create(db, &session).await.unwrap();
+    token
 }

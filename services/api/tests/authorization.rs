@@ -71,20 +71,7 @@ async fn member(api: &TestApi, name: &str, flags: &[&str], client: Option<i64>) 
 /// only exercise the login rate limit.
 async fn session(api: &TestApi, name: &str, flags: &[&str], client: Option<i64>) -> String {
     let user = member(api, name, flags, client).await;
-    let db = api.db.pool().get().await.unwrap();
-    let token = trmm_auth::generate_token();
-    let digest = trmm_auth::digest_token(&token);
-    let now = chrono::Utc::now();
-    let new = trmm_db::sessions::NewSession {
-        user: trmm_db::UserId(user),
-        digest: &digest,
-        scope: trmm_db::sessions::Scope::Full,
-        created: now,
-        expiry: now + chrono::Duration::hours(1),
-        ip: None,
-    };
-    trmm_db::sessions::create(&db, &new).await.unwrap();
-    token
+    api.session(trmm_db::UserId(user), trmm_db::sessions::Scope::Full).await
 }
 
 /// `path` with every parameter filled in by `fill`.

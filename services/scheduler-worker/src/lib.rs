@@ -84,12 +84,7 @@ async fn serve(config: &Config, parts: Parts, health: &Health, shutdown: Cancell
         clock,
     } = parts;
     let prefix = config.redis_keys.redis_prefix.clone();
-    let events = trmm_ops::events::Events::spawn(gateway.clone(), clock.clone(), shutdown.clone());
-    health.register(
-        trmm_ops::events::DROPPED_METRIC,
-        "Dashboard events lost on the way to the AgentGateway",
-        events.dropped(),
-    );
+    let events = trmm_ops::events::Events::spawn(gateway.clone(), clock.clone(), shutdown.clone()).registered(health);
     let retries = prometheus_client::metrics::counter::Counter::default();
     health.register(
         "trmm_bulk_retries",

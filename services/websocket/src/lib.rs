@@ -53,12 +53,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let pool = config.postgres.pool()?;
     let gateway = config.gateway.client()?;
     let clock = SystemClock::shared();
-    let events = trmm_ops::events::Events::spawn(gateway.clone(), clock.clone(), shutdown.clone());
-    health.register(
-        trmm_ops::events::DROPPED_METRIC,
-        "Dashboard events lost on the way to the AgentGateway",
-        events.dropped(),
-    );
+    let events = trmm_ops::events::Events::spawn(gateway.clone(), clock.clone(), shutdown.clone()).registered(&health);
     let ctx = web::Data::new(Ctx {
         pool: pool.clone(),
         hub: hub::Hub::start(gateway.clone(), shutdown.clone()),

@@ -97,18 +97,8 @@ impl Suite {
             .await
             .unwrap();
         }
-        let token = trmm_auth::generate_token();
-        let now = chrono::Utc::now();
-        let session = trmm_db::sessions::NewSession {
-            user: user.id,
-            digest: &trmm_auth::digest_token(&token),
-            scope: trmm_db::sessions::Scope::Full,
-            created: now,
-            expiry: now + chrono::Duration::hours(1),
-            ip: None,
-        };
-        trmm_db::sessions::create(&conn, &session).await.unwrap();
-        token
+        let full = trmm_db::sessions::Scope::Full;
+        trmm_api::testing::session_token(&conn, user.id, full, chrono::Utc::now()).await
     }
 
     async fn connect(&self, agent_id: &str, token: &str) -> Socket {

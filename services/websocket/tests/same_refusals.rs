@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 use trmm_api::testing::TestApi;
 use trmm_authz::{INVALID_TOKEN, NO_CREDENTIALS, NO_PERMISSION, TOTP_REQUIRED};
-use trmm_db::sessions::{NewSession, Scope};
+use trmm_db::sessions::Scope;
 use trmm_db::{ClientId, UserId};
 use trmm_testkit::NatsServer;
 
@@ -105,19 +105,7 @@ impl Both {
 
     /// A new session token of `user`.
     async fn session(&self, user: UserId, scope: Scope) -> String {
-        let conn = self.api.db.pool().get().await.unwrap();
-        let token = trmm_auth::generate_token();
-        let now = chrono::Utc::now();
-        let session = NewSession {
-            user,
-            digest: &trmm_auth::digest_token(&token),
-            scope,
-            created: now,
-            expiry: now + chrono::Duration::hours(1),
-            ip: None,
-        };
-        trmm_db::sessions::create(&conn, &session).await.unwrap();
-        token
+        self.api.session(user, scope).await
     }
 
     async fn api_verdict(&self, token: Option<&str>, agent_id: &str) -> Verdict {

@@ -16,9 +16,10 @@ use trmm_db::history::Finished;
 use trmm_protocol::events::{AgentTag, AlertChange, Event, HistoryEntry};
 use trmm_rpc::client::GatewayClient;
 use trmm_runtime::clock::SharedClock;
+use trmm_runtime::health::Health;
 
 /// The metric's name (rendered with `_total`).
-pub const DROPPED_METRIC: &str = "trmm_events_dropped";
+const DROPPED_METRIC: &str = "trmm_events_dropped";
 /// Events waiting for the gateway at most.
 const QUEUE: usize = 4096;
 /// Events per PublishEvents call at most.
@@ -43,9 +44,11 @@ impl Events {
         Events { queue, dropped, clock }
     }
 
-    /// Events lost so far, for the service's `/metrics` (register it under [`DROPPED_METRIC`]).
-    pub fn dropped(&self) -> Counter {
-        self.dropped.clone()
+    /// Puts the count of events lost on the service's `/metrics`.
+    pub fn registered(self, health: &Health) -> Events {
+        let help = "Dashboard events lost on the way to the AgentGateway";
+        health.register(DROPPED_METRIC, help, self.dropped.clone());
+        self
     }
 
     /// Queues `event` without waiting; a full queue drops it.
@@ -178,15 +181,15 @@ mod tests {
             events.publish(event(id as i64));
         }
         let start = Instant::now();
-        while events.dropped().get() < n {
+        while events.dropped.get() < n {
             assert!(
                 start.elapsed() < Duration::from_secs(20),
                 "{} of {n} counted",
-                events.dropped().get()
+                events.dropped.get()
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        assert_eq!(events.dropped().get(), n);
+        assert_eq!(events.dropped.get(), n);
         shutdown.cancel();
     }
 }

@@ -1,9 +1,7 @@
 //! Users for the accounts suites, made in the database with a role and a session rather than through a login
 //! (the login rate limit allows ten a minute per address).
 
-use chrono::Duration;
-use trmm_api::clock::Clock;
-use trmm_db::sessions::{NewSession, Scope};
+use trmm_db::sessions::Scope;
 use trmm_db::UserId;
 
 use super::TestApi;
@@ -35,19 +33,7 @@ pub async fn member(api: &TestApi, name: &str, flags: &[&str]) -> Member {
 
 /// A new full session of user `id`, as a login would open it; returns its token.
 pub async fn session(api: &TestApi, id: i64) -> String {
-    let conn = api.db.pool().get().await.unwrap();
-    let token = trmm_auth::generate_token();
-    let now = api.clock.now();
-    let session = NewSession {
-        user: UserId(id as i32),
-        digest: &trmm_auth::digest_token(&token),
-        scope: Scope::Full,
-        created: now,
-        expiry: now + Duration::hours(5),
-        ip: None,
-    };
-    trmm_db::sessions::create(&conn, &session).await.unwrap();
-    token
+    api.session(UserId(id as i32), Scope::Full).await
 }
 
 /// The id of the user called `username`.

@@ -137,16 +137,5 @@ pub async fn user(api: &TestApi, name: &str, flags: &[&str], client: Option<i64>
     }
     let sql = "UPDATE users SET is_superuser = false, role_id = $2, block_dashboard_login = $3 WHERE id = $1";
     conn.execute(sql, &[&user.id.0, &role.0, &blocked]).await.unwrap();
-    let token = trmm_auth::generate_token();
-    let now = chrono::Utc::now();
-    let session = trmm_db::sessions::NewSession {
-        user: user.id,
-        digest: &trmm_auth::digest_token(&token),
-        scope: trmm_db::sessions::Scope::Full,
-        created: now,
-        expiry: now + chrono::Duration::hours(1),
-        ip: None,
-    };
-    trmm_db::sessions::create(&conn, &session).await.unwrap();
-    token
+    api.session(user.id, trmm_db::sessions::Scope::Full).await
 }
